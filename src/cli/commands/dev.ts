@@ -1,0 +1,92 @@
+import { parseArgs } from 'node:util';
+import { ensureNatsServer } from '../../broker/find-nats-server.js';
+import { LocalNatsServer } from '../../broker/local-server.js';
+import { connect } from '../../client/client.js';
+import { RpcError } from '../../protocol/errors.js';
+import { createLogger } from '../../logging/logger.js';
+import type { WorkerDefinition } from '../../worker/definition.js';
+import { startWorker, type RpcWorker } from '../../worker/worker.js';
+import { loadDefinition } from './worker.js';
+import { PROJECT_ROOT } from '../../broker/find-nats-server.js';
+import { join } from 'node:path';
+
+export const DEV_HELP = `Usage: natsrpc dev [--once]
+
+The demo. Uses the broker in NATS_URL when set; otherwise starts a local nats-server on a free
+port (running scripts/install-nats-server first when none is found). Starts the example workers
+(echo, two math workers, slow), makes a few calls, including failing ones, prints what happened,
+then keeps serving until Ctrl-C so you can try "natsrpc call" from another terminal.
+
+Options:
+  --once    exit after the calls instead of waiting for Ctrl-C`;
+
+const line = (s = '') => process.stdout.write(s + '\n');
+
+async function show(label: string, call: () => Promise<unknown>): Promise<void> {
+  const started = performance.now();
+  try {
+    const result = await call();
+    line(`  ok    ${label.padEnd(44)} -> ${JSON.stringify(result)}  (${(performance.now() - started).toFixed(1)} ms)`);
+  } catch (err) {
+    if (!(err instanceof RpcError)) throw err;
+    const kind = err.business ? 'business rejection' : err.retryable ? 'retryable' : 'not retryable';
+    line(`  error ${label.padEnd(44)} -> ${err.code}: ${err.message}  [${kind}]`);
+  }
+}
+
+export async function devCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { once: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    line(DEV_HELP);
+    return 0;
+  }
+  let server: LocalNatsServer | null = null;
+  let url = process.env.NATS_URL;
+  if (url === undefined) {
+    const bin = ensureNatsServer();
+    server = await LocalNatsServer.start();
+    url = server.url;
+    line(`Started nats-server v${bin.version} on ${url} (pid ${server.pid})`);
+  } else {
+    line(`Using the broker at NATS_URL=${url}`);
+  }
+  const logger = createLogger('natsrpc-dev', process.env.LOG_LEVEL ?? 'warn');
+  const workers: RpcWorker[] = [];
+  try {
+    const files = ['echo', 'math', 'math', 'slow'].map((n) => join(PROJECT_ROOT, 'workers', `${n}.ts`));
+    for (const file of files) {
+      const def: WorkerDefinition = await loadDefinition(file);
+      workers.push(await startWorker(def, { servers: url, logger }));
+    }
+    line(`Started workers: ${workers.map((w) => w.id).join(', ')}`);
+    const client = await connect({ servers: url, logger });
+    line('\nCalls:');
+    await show("echo.echo 'hello'", () => client.call('echo.echo', 'hello'));
+    await show('math.add {a:2,b:3}', () => client.call('math.add', { a: 2, b: 3 }));
+    await show('math.div {a:1,b:0}', () => client.call('math.div', { a: 1, b: 0 }));
+    await show('math.pow {a:2,b:8} (no such method)', () => client.call('math.pow', { a: 2, b: 8 }));
+    await show('slow.sleep {ms:50}', () => client.call('slow.sleep', { ms: 50 }));
+    await show('slow.sleep {ms:2000} with a 200 ms timeout', () => client.call('slow.sleep', { ms: 2000 }, { timeoutMs: 200 }));
+    await show('billing.charge (nobody serves it)', () => client.call('billing.charge', {}));
+
+    const n = 200;
+    const sums = await Promise.all(Array.from({ length: n }, (_, i) => client.call<number>('math.add', { a: i, b: 1 })));
+    const maths = workers.filter((w) => w.service === 'math');
+    line(`\nBalancing: ${n} concurrent math.add calls, ${sums.every((s, i) => s === i + 1) ? 'all correct' : 'WRONG RESULTS'}; ` +
+      `served per math worker (queue group "math"): ${maths.map((w) => `${w.id}=${w.stats.ok}`).join(', ')}`);
+    await client.close();
+
+    if (!values.once) {
+      line(`\nServing on ${url}. Try, from another terminal:\n  NATS_URL=${url} npx natsrpc call math.add '{"a":40,"b":2}'\nPress Ctrl-C to stop.`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      line('\nStopping...');
+    }
+    return 0;
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await server?.stop();
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Flags shared by the commands that connect to NATS, and the usage error every command throws.
+ */
+import type { ConnectionOptions } from '../connection/options.js';
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const CONNECTION_FLAGS = {
+  servers: { type: 'string' },
+  user: { type: 'string' },
+  pass: { type: 'string' },
+  token: { type: 'string' },
+  creds: { type: 'string' },
+  prefix: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const CONNECTION_HELP = `Connection (flags override the environment):
+  --servers <urls>   comma-separated NATS URLs           env NATS_URL (default 127.0.0.1:4222)
+  --user <name>      user name                           env NATS_USER
+  --pass <secret>    password                            env NATS_PASS
+  --token <secret>   token                               env NATS_TOKEN
+  --creds <file>     credentials file (JWT + nkey seed)  env NATS_CREDS
+  --prefix <p>       subject prefix (default rpc)`;
+
+interface ConnectionFlagValues {
+  servers?: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  creds?: string;
+}
+
+export function connectionFrom(values: ConnectionFlagValues): ConnectionOptions {
+  const out: ConnectionOptions = {};
+  if (values.servers !== undefined) out.servers = values.servers;
+  if (values.user !== undefined) out.user = values.user;
+  if (values.pass !== undefined) out.pass = values.pass;
+  if (values.token !== undefined) out.token = values.token;
+  if (values.creds !== undefined) out.credsFile = values.creds;
+  return out;
+}
+
+/** Parses a positive integer flag; throws a UsageError naming it. */
+export function intFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, received ${JSON.stringify(value)}`);
+  return n;
+}

@@ -1,0 +1,14 @@
+export { connect, RpcClient, DEFAULT_TIMEOUT_MS } from './client/client.js';
+export type { ApiOf, CallOptions, ClientOptions } from './client/client.js';
+export { defineWorker, DEFAULT_CONCURRENCY } from './worker/definition.js';
+export type { Handler, MethodMap, WorkerDefinition } from './worker/definition.js';
+export { startWorker, RpcWorker, DEFAULT_DRAIN_TIMEOUT_MS } from './worker/worker.js';
+export type { WorkerOptions, WorkerState } from './worker/worker.js';
+export type { WorkerStatsSnapshot } from './worker/stats.js';
+export { CallContext } from './worker/context.js';
+export { RpcError, ErrorCode, isRpcError } from './protocol/errors.js';
+export type { FrameworkErrorCode, RpcErrorCode, RpcErrorOptions } from './protocol/errors.js';
+export { PROTOCOL_VERSION } from './protocol/envelope.js';
+export type { Headers, RequestEnvelope, ReplyEnvelope, WireError } from './protocol/envelope.js';
+export type { MsgpackLimits } from './protocol/msgpack-guard.js';
+export type { ConnectionOptions } from './connection/options.js';

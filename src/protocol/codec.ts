@@ -1,0 +1,59 @@
+/**
+ * Encoding and decoding of envelopes. One encoder and one decoder are reused for the life of the
+ * process: both are synchronous, so sharing them is safe and saves their buffers per message.
+ */
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import { RpcError } from './errors.js';
+import { checkReply, checkRequest, type ReplyEnvelope, type RequestEnvelope } from './envelope.js';
+import { checkMsgpack, DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from './msgpack-guard.js';
+
+const encoder = new Encoder({ ignoreUndefined: true });
+const decoder = new Decoder();
+
+/** Encodes any msgpack-able value; the result is a fresh copy the caller may keep. */
+export function encode(value: unknown): Uint8Array {
+  return encoder.encode(value);
+}
+
+/**
+ * Decodes hostile bytes: checks structure and limits first, then decodes. Throws
+ * `RpcError('BAD_REQUEST')` for anything malformed, never another kind of error.
+ */
+export function decodeChecked(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_MSGPACK_LIMITS): unknown {
+  const reason = checkMsgpack(bytes, limits);
+  if (reason !== null) throw new RpcError('BAD_REQUEST', `malformed message: ${reason}`);
+  try {
+    return decoder.decode(bytes);
+  } catch (cause) {
+    throw new RpcError('BAD_REQUEST', `malformed message: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Decodes and validates a request envelope; throws `RpcError('BAD_REQUEST')` when invalid. */
+export function decodeRequest(bytes: Uint8Array, limits?: MsgpackLimits): RequestEnvelope {
+  const value = decodeChecked(bytes, limits);
+  const reason = checkRequest(value);
+  if (reason !== null) throw new RpcError('BAD_REQUEST', `invalid request: ${reason}`);
+  return value as RequestEnvelope;
+}
+
+/** Decodes and validates a reply envelope; throws `RpcError('BAD_REQUEST')` when invalid. */
+export function decodeReply(bytes: Uint8Array, limits?: MsgpackLimits): ReplyEnvelope {
+  const value = decodeChecked(bytes, limits);
+  const reason = checkReply(value);
+  if (reason !== null) throw new RpcError('BAD_REQUEST', `invalid reply: ${reason}`);
+  return value as ReplyEnvelope;
+}
+
+export function encodeRequest(envelope: RequestEnvelope): Uint8Array {
+  return encoder.encode(envelope);
+}
+
+export function encodeReply(envelope: ReplyEnvelope): Uint8Array {
+  return encoder.encode(envelope);
+}
+
+/** Turns a wire error into the {@link RpcError} the caller sees. */
+export function errorFromWire(error: { code: string; message: string; retryable: boolean; details?: unknown }): RpcError {
+  return new RpcError(error.code, error.message, { retryable: error.retryable, details: error.details });
+}

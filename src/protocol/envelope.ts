@@ -1,0 +1,102 @@
+/**
+ * The request and reply envelopes: their types and the validation of decoded values.
+ * docs/protocol.md is the normative description; keep the two in step.
+ */
+import { isApplicationCode, isFrameworkCode } from './errors.js';
+
+/** Version of the envelope format, carried in every message as `v`. */
+export const PROTOCOL_VERSION = 1;
+
+/** String map for trace context, caller identity and the like. */
+export type Headers = Record<string, string>;
+
+export const MAX_HEADERS = 64;
+export const MAX_HEADER_KEY_LENGTH = 128;
+export const MAX_HEADER_VALUE_LENGTH = 4_096;
+export const MAX_ID_LENGTH = 128;
+/** Budgets are capped at one day: anything longer is a mistake, not a deadline. */
+export const MAX_BUDGET_MS = 86_400_000;
+export const MAX_ATTEMPT = 1_000;
+
+export interface RequestEnvelope {
+  v: typeof PROTOCOL_VERSION;
+  /** Request id, stable across attempts of one call. */
+  id: string;
+  method: string;
+  /** Time the caller still had when it sent this attempt, in milliseconds. */
+  budgetMs: number;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** Caller's wall clock at send time (ms since epoch); a sanity bound only, see protocol.md. */
+  sentAt?: number;
+  headers?: Headers;
+  payload: unknown;
+}
+
+export interface WireError {
+  code: string;
+  message: string;
+  retryable: boolean;
+  /** True for application codes: a deliberate rejection, not a worker fault. */
+  business: boolean;
+  details?: unknown;
+}
+
+export type ReplyEnvelope =
+  | { v: typeof PROTOCOL_VERSION; id: string; ok: true; result: unknown }
+  | { v: typeof PROTOCOL_VERSION; id: string; ok: false; error: WireError };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+function isBoundedInt(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function checkHeaders(value: unknown): string | null {
+  if (!isRecord(value)) return 'headers must be a map of strings';
+  let count = 0;
+  for (const key in value) {
+    if (++count > MAX_HEADERS) return `more than ${MAX_HEADERS} headers`;
+    const v = value[key];
+    if (key.length > MAX_HEADER_KEY_LENGTH) return 'header name too long';
+    if (typeof v !== 'string') return `header ${JSON.stringify(key.slice(0, 32))} is not a string`;
+    if (v.length > MAX_HEADER_VALUE_LENGTH) return 'header value too long';
+  }
+  return null;
+}
+
+/** Returns `null` when `value` is a valid request envelope, else the reason. */
+export function checkRequest(value: unknown): string | null {
+  if (!isRecord(value)) return 'request is not a map';
+  if (value.v !== PROTOCOL_VERSION) return `unsupported protocol version ${String(value.v)}`;
+  if (typeof value.id !== 'string' || value.id.length === 0 || value.id.length > MAX_ID_LENGTH) return 'invalid id';
+  if (typeof value.method !== 'string') return 'invalid method';
+  if (!isBoundedInt(value.budgetMs, 0, MAX_BUDGET_MS)) return 'invalid budgetMs';
+  if (!isBoundedInt(value.attempt, 1, MAX_ATTEMPT)) return 'invalid attempt';
+  if (value.sentAt !== undefined && value.sentAt !== null && !isBoundedInt(value.sentAt, 0, Number.MAX_SAFE_INTEGER)) {
+    return 'invalid sentAt';
+  }
+  if (value.headers !== undefined && value.headers !== null) {
+    const reason = checkHeaders(value.headers);
+    if (reason) return reason;
+  }
+  if (!('payload' in value)) return 'missing payload';
+  return null;
+}
+
+/** Returns `null` when `value` is a valid reply envelope, else the reason. */
+export function checkReply(value: unknown): string | null {
+  if (!isRecord(value)) return 'reply is not a map';
+  if (value.v !== PROTOCOL_VERSION) return `unsupported protocol version ${String(value.v)}`;
+  if (typeof value.id !== 'string') return 'invalid id';
+  if (value.ok === true) return null;
+  if (value.ok !== false) return 'invalid ok flag';
+  const e = value.error;
+  if (!isRecord(e)) return 'missing error';
+  if (typeof e.code !== 'string' || !(isFrameworkCode(e.code) || isApplicationCode(e.code))) return 'invalid error code';
+  if (typeof e.message !== 'string') return 'invalid error message';
+  if (typeof e.retryable !== 'boolean' || typeof e.business !== 'boolean') return 'invalid error flags';
+  return null;
+}

@@ -1,0 +1,125 @@
+/**
+ * A structural check of msgpack bytes, run before they are decoded.
+ *
+ * The msgpack decoder has no depth limit, allocates arrays and maps from declared headers and
+ * turns integers above 2^53 into inexact numbers without a word. This single pass over the bytes
+ * (it skips string and binary bodies, so it costs little even for large payloads) proves that the
+ * value is complete, has no trailing garbage, stays within the depth and element limits, uses no
+ * extension type but the standard timestamp, and holds only exactly representable integers.
+ * Whatever passes decodes into at most `maxElements` values built from bytes that are really there.
+ */
+
+export interface MsgpackLimits {
+  /** Maximum nesting of arrays and maps. */
+  readonly maxDepth: number;
+  /** Maximum number of array items plus map keys and values, over the whole value. */
+  readonly maxElements: number;
+}
+
+export const DEFAULT_MAX_DEPTH = 32;
+export const DEFAULT_MAX_ELEMENTS = 100_000;
+
+export const DEFAULT_MSGPACK_LIMITS: MsgpackLimits = {
+  maxDepth: DEFAULT_MAX_DEPTH,
+  maxElements: DEFAULT_MAX_ELEMENTS,
+};
+
+const TIMESTAMP_EXT_TYPE = 0xff; // -1 as an unsigned byte
+
+/**
+ * Returns `null` when `bytes` hold exactly one well-formed msgpack value within `limits`,
+ * otherwise a short reason.
+ */
+export function checkMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_MSGPACK_LIMITS): string | null {
+  const len = bytes.length;
+  if (len === 0) return 'empty message';
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const stack: number[] = [];
+  let remaining = 1; // values still expected at the current level
+  let elements = 0;
+  let pos = 0;
+
+  while (true) {
+    while (remaining === 0 && stack.length > 0) remaining = stack.pop()!;
+    if (remaining === 0) return pos === len ? null : 'trailing bytes after the value';
+    if (pos >= len) return 'truncated message';
+    const b = bytes[pos++]!;
+    remaining--;
+
+    let items = -1; // >= 0 for a container
+    let skip = 0; // body bytes to skip for a scalar
+    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) {
+      continue;
+    } else if (b <= 0x8f) {
+      items = (b & 0x0f) * 2;
+    } else if (b <= 0x9f) {
+      items = b & 0x0f;
+    } else if (b <= 0xbf) {
+      skip = b & 0x1f;
+    } else {
+      const need = HEADER_BYTES[b - 0xc0]!;
+      if (need < 0) return `invalid type byte 0x${b.toString(16)}`;
+      if (pos + need > len) return 'truncated message';
+      switch (b) {
+        case 0xc4: case 0xd9: skip = bytes[pos]!; break;
+        case 0xc5: case 0xda: skip = view.getUint16(pos); break;
+        case 0xc6: case 0xdb: skip = view.getUint32(pos); break;
+        case 0xc7: case 0xc8: case 0xc9: {
+          const size = b === 0xc7 ? bytes[pos]! : b === 0xc8 ? view.getUint16(pos) : view.getUint32(pos);
+          if (bytes[pos + need - 1] !== TIMESTAMP_EXT_TYPE) return 'unsupported extension type';
+          skip = size;
+          break;
+        }
+        case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+          if (bytes[pos] !== TIMESTAMP_EXT_TYPE) return 'unsupported extension type';
+          skip = 1 << (b - 0xd4);
+          break;
+        case 0xcf: if (view.getUint32(pos) > 0x1fffff) return 'integer outside the safe range'; break;
+        case 0xd3: {
+          const hi = view.getInt32(pos);
+          if (hi > 0x1fffff || hi < -0x200000 || (hi === -0x200000 && view.getUint32(pos + 4) === 0)) {
+            return 'integer outside the safe range';
+          }
+          break;
+        }
+        case 0xdc: items = view.getUint16(pos); break;
+        case 0xdd: items = view.getUint32(pos); break;
+        case 0xde: items = view.getUint16(pos) * 2; break;
+        case 0xdf: items = view.getUint32(pos) * 2; break;
+      }
+      pos += need;
+    }
+
+    if (items >= 0) {
+      elements += items;
+      if (elements > limits.maxElements) return `more than ${limits.maxElements} elements`;
+      if (items > len - pos) return 'truncated message'; // every item takes at least one byte
+      if (items > 0) {
+        if (stack.length >= limits.maxDepth) return `nesting deeper than ${limits.maxDepth}`;
+        stack.push(remaining);
+        remaining = items;
+      }
+    } else {
+      if (skip > len - pos) return 'truncated message';
+      pos += skip;
+    }
+  }
+}
+
+/**
+ * Bytes that follow the type byte for 0xc0..0xdf before any body (-1: invalid type byte).
+ * For fixed-size scalars this is the whole value; for str/bin/ext it is the length (plus the
+ * ext type byte); for arrays and maps it is the count.
+ */
+const HEADER_BYTES: readonly number[] = [
+  0, -1, 0, 0, // c0 nil, c1 never used, c2 false, c3 true
+  1, 2, 4, // c4-c6 bin 8/16/32
+  2, 3, 5, // c7-c9 ext 8/16/32 (length + type)
+  4, 8, // ca float32, cb float64
+  1, 2, 4, 8, // cc-cf uint
+  1, 2, 4, 8, // d0-d3 int
+  1, 1, 1, 1, 1, // d4-d8 fixext (type byte; body skipped separately)
+  1, 2, 4, // d9-db str 8/16/32
+  2, 4, // dc-dd array 16/32
+  2, 4, // de-df map 16/32
+];

@@ -1,0 +1,47 @@
+/**
+ * Subject names. Requests go to `<prefix>.<service>.<method>`; everything the framework itself
+ * publishes lives under `<prefix>._<kind>...`, which no service can collide with because service
+ * names cannot start with an underscore.
+ */
+
+export const DEFAULT_PREFIX = 'rpc';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const PREFIX = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$/;
+
+/** Returns `null` when `name` is a valid service or method name, else the reason. */
+export function checkName(name: unknown): string | null {
+  if (typeof name !== 'string') return 'must be a string';
+  if (!NAME.test(name)) {
+    return 'must be 1-64 characters of letters, digits, "_" or "-", not starting with "_" or "-" (no dots, wildcards or spaces)';
+  }
+  return null;
+}
+
+/** Throws a TypeError naming `what` when `name` is not a valid service or method name. */
+export function assertName(what: string, name: unknown): asserts name is string {
+  const reason = checkName(name);
+  if (reason) throw new TypeError(`${what} ${reason}, received ${JSON.stringify(name)}`);
+}
+
+/** Throws a TypeError when `prefix` is not a valid subject prefix. */
+export function assertPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
+    throw new TypeError(`prefix must be dot-separated tokens of letters, digits, "_" or "-", received ${JSON.stringify(prefix)}`);
+  }
+}
+
+/** `<prefix>.<service>.<method>`: where a caller sends a request. */
+export function requestSubject(prefix: string, service: string, method: string): string {
+  return `${prefix}.${service}.${method}`;
+}
+
+/** `<prefix>.<service>.*`: what every worker of a service subscribes to. */
+export function serviceWildcard(prefix: string, service: string): string {
+  return `${prefix}.${service}.*`;
+}
+
+/** The queue group of a service's workers: the service name itself. */
+export function queueGroup(service: string): string {
+  return service;
+}

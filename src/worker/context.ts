@@ -1,0 +1,87 @@
+/**
+ * What a handler knows about the call it serves. The abort signal and the request logger are
+ * made on first use only, so a handler that needs neither costs neither.
+ */
+import type { Headers } from '../protocol/envelope.js';
+import type { Logger } from '../logging/logger.js';
+import type { Expiring } from '../timing/deadline-queue.js';
+
+const NO_HEADERS: Headers = Object.freeze({}) as Headers;
+
+export class CallContext implements Expiring {
+  /** @internal owned by the worker's deadline queue */
+  deadlineBucket = 0;
+  /** Request id, the same across the caller's attempts. */
+  readonly requestId: string;
+  readonly service: string;
+  readonly method: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  readonly headers: Headers;
+  /** Wall-clock deadline of the call (ms since epoch), by this host's clock. */
+  readonly deadline: number;
+  /** @internal `performance.now()` at arrival */
+  readonly startedAt: number;
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+  #log: Logger | undefined;
+  readonly #baseLog: Logger;
+
+  /** @internal created by the worker */
+  constructor(
+    requestId: string,
+    service: string,
+    method: string,
+    attempt: number,
+    headers: Headers | undefined,
+    budgetMs: number,
+    startedAt: number,
+    baseLog: Logger,
+  ) {
+    this.requestId = requestId;
+    this.service = service;
+    this.method = method;
+    this.attempt = attempt;
+    this.headers = headers ?? NO_HEADERS;
+    this.deadline = Date.now() + budgetMs;
+    this.startedAt = startedAt;
+    this.#baseLog = baseLog;
+  }
+
+  /** Fires when the deadline passes, the caller cancels, or the worker gives up on the call. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** True once the call has been aborted (deadline, cancellation or drain). */
+  get aborted(): boolean {
+    return this.#abortReason !== undefined;
+  }
+
+  /** Why the call was aborted (an RpcError: TIMEOUT, CANCELLED or DRAINING), if it was. */
+  get abortReason(): unknown {
+    return this.#abortReason;
+  }
+
+  /** Milliseconds left before the deadline (negative once it has passed). */
+  get remainingMs(): number {
+    return this.deadline - Date.now();
+  }
+
+  /** A logger bound to this request (`reqId`, `method`). */
+  get log(): Logger {
+    this.#log ??= this.#baseLog.child({ reqId: this.requestId, method: this.method });
+    return this.#log;
+  }
+
+  /** @internal aborts the call's signal with `reason`; later calls do nothing. */
+  static abort(ctx: CallContext, reason: unknown): void {
+    if (ctx.#abortReason !== undefined) return;
+    ctx.#abortReason = reason;
+    ctx.#controller?.abort(reason);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * What a worker is: a service name and its methods. The definition is plain data so that the
+ * same object types the client (through `ApiOf`) and runs in the worker.
+ */
+import { assertName } from '../protocol/subjects.js';
+import type { CallContext } from './context.js';
+
+/** A method handler: gets the payload and the call's context, returns the result or throws. */
+export type Handler<P = any, R = any> = (payload: P, ctx: CallContext) => R | Promise<R>;
+
+export type MethodMap = Record<string, Handler>;
+
+export const DEFAULT_CONCURRENCY = 64;
+export const MAX_CONCURRENCY = 100_000;
+
+export interface WorkerDefinition<M extends MethodMap = MethodMap> {
+  /** Service name: the subject token and the queue group. */
+  service: string;
+  /** Version of this worker's code, reported in heartbeats. */
+  version?: string;
+  methods: M;
+  /** Handlers in flight at most; beyond that requests get `OVERLOADED` at once. Default 64. */
+  concurrency?: number;
+  /** Optional check run before each heartbeat (a database ping, say); throw or return false when unhealthy. */
+  healthCheck?: () => boolean | Promise<boolean>;
+}
+
+/** Throws a TypeError naming the option when `value` is not an integer within bounds. */
+export function checkInt(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(`${name} must be an integer from ${min} to ${max}, received ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Declares a worker. Validates names and options up front and returns the definition unchanged,
+ * with its method types kept for `ApiOf`.
+ *
+ * @example
+ * ```ts
+ * export default defineWorker({
+ *   service: 'math',
+ *   methods: {
+ *     add: ({ a, b }: { a: number; b: number }) => a + b,
+ *   },
+ * });
+ * ```
+ */
+export function defineWorker<M extends MethodMap>(definition: WorkerDefinition<M>): WorkerDefinition<M> {
+  if (typeof definition !== 'object' || definition === null) {
+    throw new TypeError(`worker definition must be an object, received ${String(definition)}`);
+  }
+  assertName('service', definition.service);
+  if (typeof definition.methods !== 'object' || definition.methods === null) {
+    throw new TypeError(`methods must be an object of handlers, received ${String(definition.methods)}`);
+  }
+  const names = Object.keys(definition.methods);
+  if (names.length === 0) throw new TypeError(`service ${definition.service} defines no methods`);
+  for (const name of names) {
+    assertName('method', name);
+    if (typeof definition.methods[name] !== 'function') throw new TypeError(`method ${name} must be a function`);
+  }
+  if (definition.concurrency !== undefined) checkInt('concurrency', definition.concurrency, 1, MAX_CONCURRENCY);
+  if (definition.healthCheck !== undefined && typeof definition.healthCheck !== 'function') {
+    throw new TypeError('healthCheck must be a function');
+  }
+  return definition;
+}

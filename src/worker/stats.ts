@@ -1,0 +1,48 @@
+/**
+ * A worker's counters since start. Plain numeric fields so counting is a single increment.
+ */
+import { LatencyWindow } from './latency-window.js';
+
+export interface WorkerStatsSnapshot {
+  received: number;
+  ok: number;
+  /** Failed calls by error code (business codes included). */
+  failed: Record<string, number>;
+  /** Requests skipped because their budget was spent on arrival. */
+  expired: number;
+  /** Handlers that finished after their deadline had passed. */
+  overruns: number;
+  /** Messages without a reply subject, dropped. */
+  noReply: number;
+  inFlight: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export class WorkerStats {
+  received = 0;
+  ok = 0;
+  expired = 0;
+  overruns = 0;
+  noReply = 0;
+  readonly failed = new Map<string, number>();
+  readonly latency = new LatencyWindow();
+
+  fail(code: string): void {
+    this.failed.set(code, (this.failed.get(code) ?? 0) + 1);
+  }
+
+  snapshot(inFlight: number): WorkerStatsSnapshot {
+    return {
+      received: this.received,
+      ok: this.ok,
+      failed: Object.fromEntries(this.failed),
+      expired: this.expired,
+      overruns: this.overruns,
+      noReply: this.noReply,
+      inFlight,
+      p50Ms: this.latency.quantile(0.5),
+      p99Ms: this.latency.quantile(0.99),
+    };
+  }
+}

@@ -1,0 +1,361 @@
+/**
+ * The worker runtime: one queue-group subscription per service, a bounded number of handlers in
+ * flight, deadlines enforced through each call's abort signal, and a drain that loses no call.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import { decodeRequest } from '../protocol/codec.js';
+import { RpcError } from '../protocol/errors.js';
+import { DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from '../protocol/msgpack-guard.js';
+import { assertPrefix, DEFAULT_PREFIX, queueGroup, serviceWildcard } from '../protocol/subjects.js';
+import { openConnection, type ConnectionOptions } from '../connection/options.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { DeadlineQueue } from '../timing/deadline-queue.js';
+import { CallContext } from './context.js';
+import { checkInt, DEFAULT_CONCURRENCY, defineWorker, MAX_CONCURRENCY, type Handler, type WorkerDefinition } from './definition.js';
+import { errorReply, frameworkError, internalError, okReply, wireErrorOf } from './replies.js';
+import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
+
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** Grace after aborting the handlers still running when the drain timeout passes. */
+export const DRAIN_ABORT_GRACE_MS = 1_000;
+/**
+ * A request whose caller-side send time (`sentAt`) is older than its budget plus this tolerance is
+ * treated as expired even if it only just arrived: it sat in a buffer while this process was
+ * frozen. The tolerance absorbs clock skew between hosts.
+ */
+export const CLOCK_SKEW_TOLERANCE_MS = 2_000;
+
+export type WorkerState = 'serving' | 'draining' | 'drained' | 'stopped';
+
+export interface WorkerOptions extends ConnectionOptions {
+  /** Overrides the definition's concurrency. */
+  concurrency?: number;
+  /** How long a drain waits for handlers in flight, in ms. Default 10,000. */
+  drainTimeoutMs?: number;
+  /** Subject prefix. Default `rpc`. */
+  prefix?: string;
+  logger?: Logger;
+  /** Decoding limits for requests. */
+  limits?: MsgpackLimits;
+  /** Use this connection instead of opening one; `stop()` then leaves it open. */
+  connection?: NatsConnection;
+}
+
+/**
+ * Starts serving a worker definition and resolves once its subscription is live at the broker.
+ *
+ * @example
+ * ```ts
+ * const worker = await startWorker(math, { servers: 'nats://127.0.0.1:4222' });
+ * process.on('SIGTERM', () => worker.stop().then(() => process.exit(0)));
+ * ```
+ */
+export async function startWorker<M extends Record<string, Handler>>(
+  definition: WorkerDefinition<M>,
+  options: WorkerOptions = {},
+): Promise<RpcWorker> {
+  defineWorker(definition);
+  const concurrency = checkInt('concurrency', options.concurrency ?? definition.concurrency ?? DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY);
+  const drainTimeoutMs = checkInt('drainTimeoutMs', options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, 0, 3_600_000);
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  assertPrefix(prefix);
+  const id = `${definition.service}-${randomBytes(6).toString('hex')}`;
+  const logger = (options.logger ?? createLogger('natsrpc-worker')).child({ service: definition.service, workerId: id });
+  const nc = options.connection ?? (await openConnection({ name: id, ...options }));
+  const worker = new RpcWorker(nc, definition, {
+    id,
+    concurrency,
+    drainTimeoutMs,
+    prefix,
+    logger,
+    limits: options.limits ?? DEFAULT_MSGPACK_LIMITS,
+    ownsConnection: options.connection === undefined,
+  });
+  await nc.flush();
+  logger.info({ concurrency, subject: serviceWildcard(prefix, definition.service) }, 'worker ready');
+  return worker;
+}
+
+interface ResolvedWorkerOptions {
+  id: string;
+  concurrency: number;
+  drainTimeoutMs: number;
+  prefix: string;
+  logger: Logger;
+  limits: MsgpackLimits;
+  ownsConnection: boolean;
+}
+
+export class RpcWorker {
+  readonly id: string;
+  readonly service: string;
+  readonly version: string;
+  readonly host = hostname();
+  readonly concurrency: number;
+  readonly stats = new WorkerStats();
+  readonly #nc: NatsConnection;
+  readonly #definition: WorkerDefinition;
+  readonly #methods: Map<string, Handler>;
+  readonly #opts: ResolvedWorkerOptions;
+  readonly #log: Logger;
+  readonly #subjectPrefixLength: number;
+  readonly #active = new Set<CallContext>();
+  readonly #deadlines = new DeadlineQueue<CallContext>((ctx) => this.#onDeadline(ctx));
+  #sub: Subscription | null = null;
+  #state: WorkerState = 'serving';
+  #overdue = 0;
+  #drainExpired = false;
+  #draining: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+  #idle: (() => void) | null = null;
+
+  /** @internal use {@link startWorker} */
+  constructor(nc: NatsConnection, definition: WorkerDefinition, opts: ResolvedWorkerOptions) {
+    this.#nc = nc;
+    this.#definition = definition;
+    this.#opts = opts;
+    this.#log = opts.logger;
+    this.id = opts.id;
+    this.service = definition.service;
+    this.version = definition.version ?? '0.0.0';
+    this.concurrency = opts.concurrency;
+    this.#methods = new Map(Object.entries(definition.methods));
+    this.#subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
+    this.#subscribe();
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  get inFlight(): number {
+    return this.#active.size;
+  }
+
+  /** Handlers still running past their deadline. */
+  get overdue(): number {
+    return this.#overdue;
+  }
+
+  get connection(): NatsConnection {
+    return this.#nc;
+  }
+
+  get definition(): WorkerDefinition {
+    return this.#definition;
+  }
+
+  snapshot(): WorkerStatsSnapshot {
+    return this.stats.snapshot(this.#active.size);
+  }
+
+  /**
+   * Leaves the queue group, so the broker routes new requests to other workers, and waits for the
+   * handlers in flight (at most `drainTimeoutMs`, then their signals are aborted). The connection
+   * stays open; {@link resume} rejoins. Calling it again returns the same promise.
+   */
+  drain(): Promise<void> {
+    if (this.#state === 'stopped') return Promise.resolve();
+    this.#draining ??= this.#drain();
+    return this.#draining;
+  }
+
+  /** Rejoins the queue group after a drain. */
+  async resume(): Promise<void> {
+    if (this.#state === 'stopped' || this.#stopping !== null) throw new RpcError('UNAVAILABLE', 'worker is stopped');
+    if (this.#draining !== null) await this.#draining;
+    if (this.#state !== 'drained') return;
+    this.#draining = null;
+    this.#drainExpired = false;
+    this.#state = 'serving';
+    this.#subscribe();
+    await this.#nc.flush();
+    this.#log.info('worker resumed');
+  }
+
+  /** Drains, then closes the connection (if the worker opened it). Calling it again returns the same promise. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    await this.drain();
+    this.#state = 'stopped';
+    this.#deadlines.clear();
+    if (this.#opts.ownsConnection && !this.#nc.isClosed()) {
+      // Replies of the last handlers are in the outbound buffer: flush before closing, and never
+      // use nc.drain(), which may close before async handlers have replied.
+      await this.#nc.flush().catch(() => undefined);
+      await this.#nc.close();
+    }
+    this.#log.info(this.stats.snapshot(0), 'worker stopped');
+  }
+
+  async #drain(): Promise<void> {
+    this.#state = 'draining';
+    this.#log.info({ inFlight: this.#active.size }, 'worker draining');
+    const sub = this.#sub;
+    this.#sub = null;
+    // Unsubscribes and waits for the broker to confirm; requests it routed here before that still
+    // arrive and are served.
+    if (sub !== null && !this.#nc.isClosed()) await sub.drain().catch(() => undefined);
+    if (!(await this.#waitIdle(this.#opts.drainTimeoutMs))) {
+      this.#drainExpired = true;
+      this.#log.warn({ inFlight: this.#active.size }, 'drain timeout: aborting handlers still running');
+      const reason = new RpcError('DRAINING', 'worker is shutting down');
+      for (const ctx of this.#active) CallContext.abort(ctx, reason);
+      await this.#waitIdle(DRAIN_ABORT_GRACE_MS);
+    }
+    this.#state = 'drained';
+    this.#log.info('worker drained');
+  }
+
+  #waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.#active.size === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#idle = null;
+        resolve(false);
+      }, timeoutMs);
+      this.#idle = () => {
+        clearTimeout(timer);
+        this.#idle = null;
+        resolve(true);
+      };
+    });
+  }
+
+  #subscribe(): void {
+    this.#sub = this.#nc.subscribe(serviceWildcard(this.#opts.prefix, this.service), {
+      queue: queueGroup(this.service),
+      callback: this.#onMessage,
+    });
+  }
+
+  readonly #onMessage = (err: Error | null, msg: Msg): void => {
+    if (err !== null) {
+      this.#log.error({ err }, 'subscription error');
+      return;
+    }
+    const arrivedAt = performance.now();
+    this.stats.received++;
+    const reply = msg.reply;
+    if (!reply) {
+      this.stats.noReply++;
+      return;
+    }
+    let req;
+    try {
+      req = decodeRequest(msg.data, this.#opts.limits);
+    } catch (e) {
+      this.#refuse(reply, '', 'BAD_REQUEST', (e as Error).message);
+      return;
+    }
+    const method = msg.subject.slice(this.#subjectPrefixLength);
+    if (req.method !== method) {
+      this.#refuse(reply, req.id, 'BAD_REQUEST', `envelope method ${JSON.stringify(req.method)} does not match subject`);
+      return;
+    }
+    const handler = this.#methods.get(method);
+    if (handler === undefined) {
+      this.#refuse(reply, req.id, 'METHOD_NOT_FOUND', `${this.service} has no method ${JSON.stringify(method)}`);
+      return;
+    }
+    if (req.budgetMs === 0 || (req.sentAt != null && Date.now() - req.sentAt > req.budgetMs + CLOCK_SKEW_TOLERANCE_MS)) {
+      // The caller has already given up: a reply would only be dropped.
+      this.stats.expired++;
+      return;
+    }
+    if (this.#drainExpired) {
+      this.#refuse(reply, req.id, 'DRAINING', `worker ${this.id} is shutting down`);
+      return;
+    }
+    if (this.#active.size >= this.concurrency) {
+      this.#refuse(reply, req.id, 'OVERLOADED', `worker ${this.id} is at its concurrency limit of ${this.concurrency}`);
+      return;
+    }
+
+    const ctx = new CallContext(req.id, this.service, method, req.attempt, req.headers, req.budgetMs, arrivedAt, this.#log);
+    this.#active.add(ctx);
+    this.#deadlines.add(ctx, arrivedAt + req.budgetMs);
+    let result: unknown;
+    try {
+      result = handler(req.payload, ctx);
+    } catch (e) {
+      this.#finish(ctx, reply, undefined, e, true);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      (result as PromiseLike<unknown>).then(
+        (value) => this.#finish(ctx, reply, value, undefined, false),
+        (e: unknown) => this.#finish(ctx, reply, undefined, e ?? new Error('handler rejected with no reason'), true),
+      );
+    } else {
+      this.#finish(ctx, reply, result, undefined, false);
+    }
+  };
+
+  #finish(ctx: CallContext, reply: string, result: unknown, err: unknown, failed: boolean): void {
+    this.#active.delete(ctx);
+    if (!this.#deadlines.delete(ctx)) {
+      this.#overdue--;
+      this.stats.overruns++;
+    }
+    this.stats.latency.record(performance.now() - ctx.startedAt);
+    let data: Uint8Array;
+    if (!failed) {
+      try {
+        data = okReply(ctx.requestId, result);
+        this.stats.ok++;
+      } catch (e) {
+        this.#log.error({ err: e, reqId: ctx.requestId, method: ctx.method }, 'result cannot be encoded');
+        this.stats.fail('INTERNAL');
+        data = errorReply(ctx.requestId, internalError(ctx.requestId));
+      }
+    } else {
+      // A handler that gave up because its signal fired reports why it was aborted.
+      let wire = wireErrorOf(err) ?? (ctx.aborted ? wireErrorOf(ctx.abortReason) : null);
+      if (wire === null) {
+        this.#log.error({ err, reqId: ctx.requestId, method: ctx.method }, 'handler failed');
+        wire = internalError(ctx.requestId);
+      }
+      this.stats.fail(wire.code);
+      try {
+        data = errorReply(ctx.requestId, wire);
+      } catch {
+        data = errorReply(ctx.requestId, internalError(ctx.requestId)); // details not encodable
+      }
+    }
+    this.#send(reply, ctx.requestId, data);
+    if (this.#active.size === 0) this.#idle?.();
+  }
+
+  #refuse(reply: string, id: string, code: 'BAD_REQUEST' | 'METHOD_NOT_FOUND' | 'OVERLOADED' | 'DRAINING', message: string): void {
+    this.stats.fail(code);
+    if (code === 'BAD_REQUEST' && this.#log.isLevelEnabled('debug')) this.#log.debug({ reason: message }, 'bad request');
+    this.#send(reply, id, errorReply(id, frameworkError(code, message)));
+  }
+
+  #send(reply: string, id: string, data: Uint8Array): void {
+    if (this.#nc.isClosed()) return;
+    try {
+      this.#nc.publish(reply, data);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'MAX_PAYLOAD_EXCEEDED') {
+        this.stats.fail('PAYLOAD_TOO_LARGE');
+        const message = `reply of ${data.length} bytes exceeds the broker's max_payload`;
+        this.#nc.publish(reply, errorReply(id, frameworkError('PAYLOAD_TOO_LARGE', message)));
+      } else {
+        this.#log.warn({ err: e, reqId: id }, 'reply could not be sent');
+      }
+    }
+  }
+
+  #onDeadline(ctx: CallContext): void {
+    this.#overdue++;
+    CallContext.abort(ctx, new RpcError('TIMEOUT', `deadline of ${ctx.method} passed`));
+  }
+}
