@@ -4,7 +4,10 @@
  * killed when the owning process exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { requireNatsServer } from './find-nats-server.js';
 
 export const READY_TIMEOUT_MS = 10_000;
@@ -14,6 +17,8 @@ export interface LocalServerOptions {
   port?: number;
   /** Configuration file (`-c`). */
   config?: string;
+  /** Configuration text, written to a temporary file and used as `-c` (when `config` is unset). */
+  configText?: string;
   /** Further command-line arguments. */
   args?: string[];
   /** Environment for the server (config files may read ports from it). */
@@ -78,7 +83,8 @@ export class LocalNatsServer {
 
   async #spawn(): Promise<void> {
     const args = ['-a', '127.0.0.1', '-p', String(this.port)];
-    if (this.#opts.config) args.push('-c', this.#opts.config);
+    const config = this.#opts.config ?? this.#configFile();
+    if (config) args.push('-c', config);
     args.push(...(this.#opts.args ?? []));
     const child = spawn(this.#bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...this.#opts.env } });
     this.#child = child;
@@ -102,6 +108,14 @@ export class LocalNatsServer {
         }
       });
     });
+  }
+
+  #configFile(): string | undefined {
+    if (this.#opts.configText === undefined) return undefined;
+    const dir = mkdtempSync(join(tmpdir(), 'natsrpc-nats-'));
+    const file = join(dir, 'nats.conf');
+    writeFileSync(file, this.#opts.configText);
+    return file;
   }
 
   /** Sends a signal to the server process (SIGSTOP and SIGCONT freeze and thaw it). */

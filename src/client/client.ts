@@ -160,7 +160,7 @@ export class RpcClient {
         attempt: 1,
         sentAt: Date.now(),
         headers: options?.headers,
-        payload,
+        payload: payload ?? null,
       });
     } catch (cause) {
       return Promise.reject(new RpcError('BAD_REQUEST', `payload cannot be encoded: ${(cause as Error).message}`, { cause }));

@@ -30,7 +30,8 @@ export interface RequestEnvelope {
   /** Caller's wall clock at send time (ms since epoch); a sanity bound only, see protocol.md. */
   sentAt?: number;
   headers?: Headers;
-  payload: unknown;
+  /** Any msgpack value; absent means nil. */
+  payload?: unknown;
 }
 
 export interface WireError {
@@ -82,7 +83,6 @@ export function checkRequest(value: unknown): string | null {
     const reason = checkHeaders(value.headers);
     if (reason) return reason;
   }
-  if (!('payload' in value)) return 'missing payload';
   return null;
 }
 

@@ -1,0 +1,111 @@
+/**
+ * Hostile input: over a thousand malformed request bodies published straight to a worker
+ * process's subject. Each must be answered BAD_REQUEST, the worker must keep serving, and its
+ * memory must stay bounded.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { connect as natsConnect, createInbox } from 'nats';
+import { encode } from '@msgpack/msgpack';
+import { connect } from '../src/index.js';
+import { decodeReply } from '../src/protocol/codec.js';
+import { createLogger } from '../src/logging/logger.js';
+import { startNats } from './helpers/nats.js';
+import { spawnWorker } from './helpers/processes.js';
+import { waitFor } from './helpers/load.js';
+
+const good = { v: 1, id: 'h1', method: 'whoami', budgetMs: 5_000, attempt: 1, payload: null };
+
+function rssKb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+}
+
+function nested(depth: number): Uint8Array {
+  const b = new Uint8Array(depth + 1).fill(0x91);
+  b[depth] = 0xc0;
+  return b;
+}
+
+function withProtoKey(where: 'top' | 'payload' | 'headers'): Uint8Array {
+  // The encoder will not write a __proto__ key from an object literal, so splice the bytes by hand.
+  const marker = 'zzzzzzzzz'; // same length as __proto__
+  const value = where === 'top' ? { ...good, [marker]: { polluted: true } }
+    : where === 'payload' ? { ...good, payload: { [marker]: { polluted: true } } }
+    : { ...good, headers: { [marker]: 'x' } };
+  const bytes = encode(value);
+  const text = Buffer.from(bytes);
+  const at = text.indexOf(marker);
+  text.write('__proto__', at, 'latin1');
+  return new Uint8Array(text);
+}
+
+function malformedBodies(): Uint8Array[] {
+  const bodies: Uint8Array[] = [];
+  const valid = encode(good);
+  for (let i = 0; i < 300; i++) bodies.push(randomBytes(1 + (i % 512)));
+  for (let i = 0; i < 200; i++) bodies.push(valid.subarray(0, i % valid.length));
+  for (let i = 0; i < 50; i++) bodies.push(encode({ ...good, v: i === 1 ? 2 : i + 2 }));
+  const wrongTypes = [
+    { ...good, id: 7 }, { ...good, id: '' }, { ...good, budgetMs: 'soon' }, { ...good, budgetMs: -5 },
+    { ...good, attempt: 0 }, { ...good, attempt: 1.5 }, { ...good, headers: [1, 2] }, { ...good, headers: { a: 1 } },
+    { ...good, method: 'other' }, { ...good, sentAt: 'yesterday' }, 'a string', 42, null, [good], { v: 1 },
+  ];
+  for (let i = 0; i < 100; i++) bodies.push(encode(wrongTypes[i % wrongTypes.length]));
+  const huge = [
+    [0xdd, 0xff, 0xff, 0xff, 0xff], [0xdf, 0xff, 0xff, 0xff, 0xff], [0xdb, 0xff, 0xff, 0xff, 0xff, 0x61],
+    [0xc6, 0xff, 0xff, 0xff, 0xff, 0x00], [0xc9, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00], [0xdc, 0xff, 0xff],
+    [0x81, 0xa1, 0x70, 0xdd, 0x7f, 0xff, 0xff, 0xff, 0xc0, 0xc0],
+  ];
+  for (let i = 0; i < 100; i++) bodies.push(new Uint8Array(huge[i % huge.length]!));
+  for (let i = 0; i < 99; i++) bodies.push(withProtoKey((['top', 'payload', 'headers'] as const)[i % 3]));
+  for (let i = 0; i < 100; i++) bodies.push(nested([40, 1_000, 100_000, 900_000][i % 4]!));
+  for (let i = 0; i < 20; i++) bodies.push(encode({ ...good, payload: new Array(150_000 + i).fill(0) }));
+  for (let i = 0; i < 30; i++) bodies.push(encode({ ...good, payload: 2n ** 60n + BigInt(i) }, { useBigInt64: true }));
+  for (let i = 0; i < 30; i++) bodies.push(new Uint8Array(0));
+  for (let i = 0; i < 30; i++) bodies.push(Buffer.from(JSON.stringify(good)));
+  return bodies;
+}
+
+test('1,000+ malformed request bodies each get BAD_REQUEST; the worker keeps serving with bounded memory (item 7)', async () => {
+  await using nats = await startNats();
+  await using worker = await spawnWorker('test/fixtures/probe.ts', nats.url);
+  const client = await connect({ servers: nats.url, logger: createLogger('test', 'silent') });
+  const raw = await natsConnect({ servers: nats.url });
+  try {
+    await client.call('probe.whoami');
+    const rssBefore = rssKb(worker.pid);
+    const bodies = malformedBodies();
+    assert.ok(bodies.length >= 1_000, `${bodies.length} bodies`);
+    const inbox = createInbox();
+    const codes = new Map<string, number>();
+    let replies = 0;
+    raw.subscribe(`${inbox}.*`, {
+      callback: (_err, msg) => {
+        replies++;
+        const reply = decodeReply(msg.data);
+        const code = reply.ok ? 'OK' : reply.error.code;
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+      },
+    });
+    let sent = 0;
+    for (const [i, body] of bodies.entries()) {
+      raw.publish('rpc.probe.whoami', body, { reply: `${inbox}.${i}` });
+      if (++sent % 100 === 0) await raw.flush(); // paced, so the test measures handling, not a slow-consumer cut
+    }
+    // A few without a reply subject: dropped and counted, nothing to answer.
+    for (let i = 0; i < 10; i++) raw.publish('rpc.probe.whoami', randomBytes(16));
+    await raw.flush();
+    assert.ok(await waitFor(() => replies >= bodies.length, 20_000), `${replies} of ${bodies.length} answered`);
+    assert.deepEqual([...codes], [['BAD_REQUEST', bodies.length]]);
+    assert.equal(((await client.call('probe.whoami')) as { pid: number }).pid, worker.pid, 'the worker still serves');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    const growthMb = (rssKb(worker.pid) - rssBefore) / 1024;
+    assert.ok(growthMb < 150, `worker RSS grew by ${growthMb.toFixed(1)} MB`);
+    assert.equal(worker.child.exitCode, null, 'the worker did not crash');
+  } finally {
+    await raw.close();
+    await client.close();
+  }
+});

@@ -1,0 +1,101 @@
+/**
+ * The protocol layer on its own: errors, the msgpack guard, envelope validation and the deadline
+ * queue. No broker needed: these are pure.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { encode as rawEncode } from '@msgpack/msgpack';
+import { RpcError, ErrorCode, isRpcError } from '../src/index.js';
+import { checkMsgpack } from '../src/protocol/msgpack-guard.js';
+import { decodeRequest, decodeReply, encodeRequest } from '../src/protocol/codec.js';
+import { checkName } from '../src/protocol/subjects.js';
+import { DeadlineQueue, type Expiring } from '../src/timing/deadline-queue.js';
+
+test('RpcError: framework codes carry their retryability, application codes are business rejections', () => {
+  assert.equal(new RpcError('OVERLOADED', 'x').retryable, true);
+  assert.equal(new RpcError('TIMEOUT', 'x').retryable, false);
+  assert.equal(new RpcError('TIMEOUT', 'x').maybeProcessed, true);
+  const biz = new RpcError('INSUFFICIENT_FUNDS', 'no money', { details: { balance: 3 } });
+  assert.equal(biz.business, true);
+  assert.equal(biz.retryable, false);
+  assert.deepEqual(biz.details, { balance: 3 });
+  assert.equal(new RpcError('INTERNAL', 'x').business, false);
+  assert.throws(() => new RpcError('lower case', 'x'), TypeError);
+  const cause = new Error('root');
+  assert.equal(new RpcError('UNAVAILABLE', 'x', { cause }).cause, cause);
+  assert.ok(isRpcError(biz, 'INSUFFICIENT_FUNDS'));
+  assert.equal(Object.keys(ErrorCode).length, 10);
+});
+
+test('checkMsgpack accepts well-formed values and refuses malformed ones with a reason', () => {
+  assert.equal(checkMsgpack(rawEncode({ a: [1, 'x', null, true, 1.5, new Uint8Array(3)], b: { c: -5 } })), null);
+  assert.equal(checkMsgpack(rawEncode(new Date(0))), null);
+  assert.match(checkMsgpack(new Uint8Array([]))!, /empty/);
+  assert.match(checkMsgpack(new Uint8Array([0x92, 0x01]))!, /truncated/);
+  assert.match(checkMsgpack(new Uint8Array([0x01, 0x02]))!, /trailing/);
+  assert.match(checkMsgpack(new Uint8Array([0xc1]))!, /invalid type/);
+  assert.match(checkMsgpack(new Uint8Array([0xdd, 0xff, 0xff, 0xff, 0xff]))!, /elements|truncated/);
+  assert.match(checkMsgpack(new Uint8Array([0xdb, 0x7f, 0xff, 0xff, 0xff, 0x61]))!, /truncated/);
+  assert.match(checkMsgpack(new Uint8Array(100).fill(0x91).map((b, i) => (i === 99 ? 0 : b)))!, /nesting/);
+  assert.match(checkMsgpack(new Uint8Array([0xcf, 0x00, 0x40, 0, 0, 0, 0, 0, 0]))!, /safe range/);
+  assert.equal(checkMsgpack(new Uint8Array([0xcf, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), null);
+  assert.match(checkMsgpack(new Uint8Array([0xd4, 0x05, 0x00]))!, /extension/);
+  const many = rawEncode(Array.from({ length: 2_000 }, () => 0));
+  assert.match(checkMsgpack(many, { maxDepth: 8, maxElements: 1_000 })!, /elements/);
+});
+
+test('decodeRequest validates the envelope and refuses prototype tricks', () => {
+  const good = { v: 1, id: 'a1', method: 'add', budgetMs: 100, attempt: 1, payload: { a: 1 } };
+  assert.deepEqual(decodeRequest(encodeRequest(good as never)).payload, { a: 1 });
+  const bad = (value: unknown, pattern: RegExp) =>
+    assert.throws(() => decodeRequest(rawEncode(value)), (e: unknown) => isRpcError(e, 'BAD_REQUEST') && pattern.test((e as Error).message));
+  bad({ ...good, v: 2 }, /version/);
+  bad({ ...good, budgetMs: -1 }, /budgetMs/);
+  bad({ ...good, attempt: 0 }, /attempt/);
+  bad({ ...good, id: 5 }, /id/);
+  bad({ ...good, headers: { a: 1 } }, /header/);
+  bad([1, 2, 3], /not a map/);
+  const { payload: _p, ...noPayload } = good;
+  assert.equal(decodeRequest(rawEncode(noPayload)).payload, undefined, 'an absent payload is nil');
+  // A __proto__ key is refused by the decoder; a constructor key stays a plain own property.
+  const proto = rawEncode({ ...good, payload: { ['__proto__']: { polluted: true } } });
+  assert.throws(() => decodeRequest(proto), (e: unknown) => isRpcError(e, 'BAD_REQUEST'));
+  const ctor = decodeRequest(rawEncode({ ...good, payload: { constructor: { prototype: { polluted: true } } } }));
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  assert.equal(Object.getPrototypeOf(ctor.payload), Object.prototype);
+});
+
+test('decodeReply accepts both reply shapes and refuses unknown error codes', () => {
+  assert.deepEqual(decodeReply(rawEncode({ v: 1, id: 'x', ok: true, result: 3 })), { v: 1, id: 'x', ok: true, result: 3 });
+  const err = { v: 1, id: 'x', ok: false, error: { code: 'DIVIDE_BY_ZERO', message: 'm', retryable: false, business: true } };
+  assert.equal(decodeReply(rawEncode(err)).ok, false);
+  assert.throws(() => decodeReply(rawEncode({ ...err, error: { ...err.error, code: 'bad code' } })), (e: unknown) => isRpcError(e, 'BAD_REQUEST'));
+});
+
+test('service and method names refuse dots, wildcards, spaces and a leading underscore', () => {
+  assert.equal(checkName('math'), null);
+  assert.equal(checkName('user-profile_2'), null);
+  for (const bad of ['a.b', '*', '>', 'a b', '_hb', '', 'x'.repeat(65)]) assert.notEqual(checkName(bad), null, bad);
+});
+
+test('DeadlineQueue expires items at their deadline, never early, and not after delete', async () => {
+  const expired: Array<{ name: string; at: number }> = [];
+  class Item implements Expiring {
+    deadlineBucket = 0;
+    constructor(readonly name: string, readonly due: number) {}
+  }
+  const q = new DeadlineQueue<Item>((item) => expired.push({ name: item.name, at: performance.now() - item.due }));
+  const now = performance.now();
+  const a = new Item('a', now + 30);
+  const b = new Item('b', now + 60);
+  const c = new Item('c', now + 30);
+  q.add(b, b.due);
+  q.add(a, a.due);
+  q.add(c, c.due);
+  assert.equal(q.delete(c), true);
+  assert.equal(q.delete(c), false);
+  await new Promise((r) => setTimeout(r, 120));
+  assert.deepEqual(expired.map((e) => e.name), ['a', 'b']);
+  for (const e of expired) assert.ok(e.at >= 0, `expired ${-e.at} ms early`);
+  assert.equal(q.size, 0);
+});

@@ -1,0 +1,202 @@
+/**
+ * The core call path against a real broker: round trips through the library, the typed proxy and
+ * the CLI, and each way a call can fail.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, defineWorker, RpcError, startWorker, type ApiOf } from '../src/index.js';
+import math from '../workers/math.js';
+import echo from '../workers/echo.js';
+import { startNats } from './helpers/nats.js';
+import { runCli, spawnWorker } from './helpers/processes.js';
+import { createLogger } from '../src/logging/logger.js';
+
+const quiet = createLogger('test', 'silent');
+
+test('round trip through the library and the typed proxy (item 1)', async () => {
+  await using nats = await startNats();
+  const worker = await startWorker(math, { servers: nats.url, logger: quiet });
+  const client = await connect({ servers: nats.url, logger: quiet });
+  try {
+    assert.equal(await client.call('math.add', { a: 1, b: 2 }), 3);
+    const m = client.service<ApiOf<typeof math>>('math');
+    const sum: number = await m.add({ a: 20, b: 22 });
+    assert.equal(sum, 42);
+    assert.equal(await m.div({ a: 9, b: 3 }), 3);
+  } finally {
+    await client.close();
+    await worker.stop();
+  }
+});
+
+test('round trip through the CLI: a worker process and natsrpc call (item 1)', async () => {
+  await using nats = await startNats();
+  await using _worker = await spawnWorker('workers/math.ts', nats.url);
+  const ok = await runCli(['call', 'math.add', '{"a":40,"b":2}', '--servers', nats.url]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout.trim(), '42');
+  const biz = await runCli(['call', 'math.div', '{"a":1,"b":0}', '--servers', nats.url]);
+  assert.equal(biz.code, 1);
+  assert.match(biz.stderr, /^DIVIDE_BY_ZERO: cannot divide 1 by zero/m);
+  const usage = await runCli(['call', 'math.add', '{not json', '--servers', nats.url]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /not valid JSON/);
+  const help = await runCli(['worker', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: natsrpc worker/);
+});
+
+test('NO_RESPONDERS when no worker is up; UNAVAILABLE when the broker is stopped (item 3)', async () => {
+  await using nats = await startNats();
+  const client = await connect({ servers: nats.url, logger: quiet });
+  try {
+    await assert.rejects(client.call('math.add', { a: 1, b: 1 }), (e: RpcError) => e.code === 'NO_RESPONDERS' && e.retryable);
+    await nats.stop();
+    const started = performance.now();
+    await assert.rejects(client.call('math.add', { a: 1, b: 1 }, { timeoutMs: 3_000 }), (e: RpcError) => e.code === 'UNAVAILABLE');
+    assert.ok(performance.now() - started < 1_000, 'UNAVAILABLE must not wait out the timeout');
+  } finally {
+    await client.close();
+  }
+  await assert.rejects(connect({ servers: nats.url, logger: quiet }), (e: RpcError) => e.code === 'UNAVAILABLE');
+});
+
+test('TIMEOUT from a slow handler, whose ctx.signal fires at the deadline (item 4)', async () => {
+  await using nats = await startNats();
+  let abortedAfterMs = -1;
+  let reason: unknown;
+  const slow = defineWorker({
+    service: 'slowpoke',
+    methods: {
+      wait: (_: null, ctx) =>
+        new Promise((resolve) => {
+          const started = Date.now();
+          ctx.signal.addEventListener('abort', () => {
+            abortedAfterMs = Date.now() - started;
+            reason = ctx.signal.reason;
+            resolve('too late');
+          });
+        }),
+    },
+  });
+  const worker = await startWorker(slow, { servers: nats.url, logger: quiet });
+  const client = await connect({ servers: nats.url, logger: quiet });
+  try {
+    const started = performance.now();
+    await assert.rejects(client.call('slowpoke.wait', null, { timeoutMs: 300 }), (e: RpcError) => e.code === 'TIMEOUT' && e.maybeProcessed);
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 300, `timed out early, after ${elapsed} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(abortedAfterMs >= 250, `signal fired after ${abortedAfterMs} ms`);
+    assert.equal((reason as RpcError).code, 'TIMEOUT');
+    assert.equal(worker.stats.overruns, 1, 'the handler finished after its deadline');
+  } finally {
+    await client.close();
+    await worker.stop();
+  }
+});
+
+test('business codes reach the caller unchanged; INTERNAL hides the stack (item 5)', async () => {
+  await using nats = await startNats();
+  const lines: string[] = [];
+  const { pino } = await import('pino');
+  const logger = pino({ level: 'error' }, { write: (l: string) => lines.push(l) });
+  const { default: probe } = await import('./fixtures/probe.js');
+  const worker = await startWorker(probe, { servers: nats.url, logger });
+  const client = await connect({ servers: nats.url, logger: quiet });
+  try {
+    await assert.rejects(client.call('probe.reject', { code: 'INSUFFICIENT_FUNDS', message: 'balance is 3, need 5' }), (e: RpcError) => {
+      assert.equal(e.code, 'INSUFFICIENT_FUNDS');
+      assert.equal(e.message, 'balance is 3, need 5');
+      assert.equal(e.business, true);
+      assert.equal(e.retryable, false);
+      assert.deepEqual(e.details, { from: process.pid });
+      return true;
+    });
+    await assert.rejects(client.call('probe.crash', null), (e: RpcError) => {
+      assert.equal(e.code, 'INTERNAL');
+      assert.equal(e.business, false);
+      assert.doesNotMatch(e.message, /secret internal detail|at .*\.ts/);
+      return true;
+    });
+    assert.ok(lines.some((l) => l.includes('secret internal detail') && l.includes('"stack"')), 'the worker logs the stack');
+    await assert.rejects(client.call('probe.nope', null), (e: RpcError) => e.code === 'METHOD_NOT_FOUND');
+    assert.equal(await client.call('echo.echo', 1).catch((e: RpcError) => e.code), 'NO_RESPONDERS');
+  } finally {
+    await client.close();
+    await worker.stop();
+  }
+});
+
+test('OVERLOADED at once when the concurrency limit is full (item 6)', async () => {
+  await using nats = await startNats();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const held = defineWorker({ service: 'held', concurrency: 2, methods: { hold: () => gate.then(() => 'done') } });
+  const worker = await startWorker(held, { servers: nats.url, logger: quiet });
+  const client = await connect({ servers: nats.url, logger: quiet });
+  try {
+    const first = [client.call('held.hold'), client.call('held.hold')];
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(worker.inFlight, 2);
+    const started = performance.now();
+    await assert.rejects(client.call('held.hold', null, { timeoutMs: 5_000 }), (e: RpcError) => e.code === 'OVERLOADED' && e.retryable && !e.maybeProcessed);
+    assert.ok(performance.now() - started < 1_000, 'OVERLOADED is answered at once');
+    release();
+    assert.deepEqual(await Promise.all(first), ['done', 'done']);
+    assert.equal(await client.call('held.hold'), 'done');
+  } finally {
+    await client.close();
+    await worker.stop();
+  }
+});
+
+test('a payload over max_payload gives PAYLOAD_TOO_LARGE and the connection keeps working (item 8)', async () => {
+  await using nats = await startNats({ configText: 'max_payload: 65536' });
+  const worker = await startWorker(echo, { servers: nats.url, logger: quiet });
+  const client = await connect({ servers: nats.url, logger: quiet });
+  try {
+    await assert.rejects(client.call('echo.echo', new Uint8Array(100_000)), (e: RpcError) => e.code === 'PAYLOAD_TOO_LARGE');
+    const big = new Uint8Array(60_000).fill(7);
+    const back = (await client.call('echo.echo', big)) as Uint8Array;
+    assert.equal(back.length, 60_000);
+    assert.equal(await client.call('echo.echo', 'still fine'), 'still fine');
+  } finally {
+    await client.close();
+    await worker.stop();
+  }
+});
+
+test('a reply over max_payload reaches the caller as PAYLOAD_TOO_LARGE', async () => {
+  await using nats = await startNats({ configText: 'max_payload: 65536' });
+  const grow = defineWorker({ service: 'grow', methods: { big: (n: number) => new Uint8Array(n) } });
+  const worker = await startWorker(grow, { servers: nats.url, logger: quiet });
+  const client = await connect({ servers: nats.url, logger: quiet });
+  try {
+    await assert.rejects(client.call('grow.big', 100_000), (e: RpcError) => e.code === 'PAYLOAD_TOO_LARGE');
+    assert.equal(((await client.call('grow.big', 10)) as Uint8Array).length, 10);
+  } finally {
+    await client.close();
+    await worker.stop();
+  }
+});
+
+test('cancelling a call with an AbortSignal rejects it at once with CANCELLED', async () => {
+  await using nats = await startNats();
+  const { default: probe } = await import('./fixtures/probe.js');
+  const worker = await startWorker(probe, { servers: nats.url, logger: quiet });
+  const client = await connect({ servers: nats.url, logger: quiet });
+  try {
+    const ac = new AbortController();
+    const pending = client.call('probe.sleep', { ms: 2_000 }, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 50);
+    const started = performance.now();
+    await assert.rejects(pending, (e: RpcError) => e.code === 'CANCELLED');
+    assert.ok(performance.now() - started < 500);
+    await assert.rejects(client.call('probe.whoami', null, { signal: ac.signal }), (e: RpcError) => e.code === 'CANCELLED');
+    await assert.rejects(client.call('not a target'), (e: RpcError) => e.code === 'BAD_REQUEST');
+  } finally {
+    await client.close();
+    await worker.stop();
+  }
+});
