@@ -133,3 +133,9 @@ export async function waitForRemoteInterest(cluster: Cluster, i: number, subject
     await sleep(50);
   }
 }
+
+/** One node started from a cluster configuration (its routes all point at itself), for single-broker tests of the shipped files. */
+export async function startSingleNode(config = CLUSTER_CONFIG, env: Record<string, string> = {}): Promise<LocalNatsServer> {
+  const port = { client: await freePort(), cluster: await freePort(), http: await freePort() };
+  return LocalNatsServer.start({ port: port.client, config, env: { ...nodeEnv(0, [port, port, port]), ...env } });
+}
