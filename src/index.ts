@@ -12,3 +12,4 @@ export { PROTOCOL_VERSION } from './protocol/envelope.js';
 export type { Headers, RequestEnvelope, ReplyEnvelope, WireError } from './protocol/envelope.js';
 export type { MsgpackLimits } from './protocol/msgpack-guard.js';
 export type { ConnectionOptions } from './connection/options.js';
+export { traceHeaders, TRACEPARENT, TRACESTATE } from './tracing/trace-context.js';

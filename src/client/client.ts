@@ -14,6 +14,7 @@ import { assertPrefix, DEFAULT_PREFIX } from '../protocol/subjects.js';
 import { openConnection, type ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
+import { clientTracing, type ClientTracing } from '../tracing/call-tracing.js';
 import { PendingCall } from './pending-call.js';
 import { parseTarget, type Target } from './target.js';
 
@@ -101,6 +102,8 @@ export class RpcClient {
   #connected = true;
   #closing: Promise<void> | null = null;
   #lateReplies = 0;
+  /** Spans around calls, or null when no OpenTelemetry SDK was registered when the client was made. */
+  readonly #tracing: ClientTracing | null = clientTracing();
 
   /** @internal use {@link connect} */
   constructor(nc: NatsConnection, opts: ResolvedClientOptions) {
@@ -130,6 +133,11 @@ export class RpcClient {
    * an {@link RpcError}.
    */
   call<R = unknown>(target: string, payload?: unknown, options?: CallOptions): Promise<R> {
+    if (this.#tracing !== null) return this.#tracing.traced(target, options, (traced) => this.#call<R>(target, payload, traced));
+    return this.#call<R>(target, payload, options);
+  }
+
+  #call<R>(target: string, payload: unknown, options: CallOptions | undefined): Promise<R> {
     let t = this.#targets.get(target);
     let timeoutMs = this.#opts.timeoutMs;
     try {

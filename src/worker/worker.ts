@@ -12,6 +12,7 @@ import { assertPrefix, DEFAULT_PREFIX, queueGroup, serviceWildcard } from '../pr
 import { openConnection, type ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
+import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
 import { CallContext } from './context.js';
 import { checkInt, DEFAULT_CONCURRENCY, defineWorker, MAX_CONCURRENCY, type Handler, type WorkerDefinition } from './definition.js';
 import { errorReply, frameworkError, internalError, okReply, wireErrorOf } from './replies.js';
@@ -110,6 +111,8 @@ export class RpcWorker {
   #draining: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
+  /** Spans around handlers, or null when no OpenTelemetry SDK was registered when the worker started. */
+  readonly #tracing: WorkerTracing | null = workerTracing();
 
   /** @internal use {@link startWorker} */
   constructor(nc: NatsConnection, definition: WorkerDefinition, opts: ResolvedWorkerOptions) {
@@ -283,7 +286,8 @@ export class RpcWorker {
     this.#deadlines.add(ctx, arrivedAt + req.budgetMs);
     let result: unknown;
     try {
-      result = handler(req.payload, ctx);
+      const payload = req.payload;
+      result = this.#tracing === null ? handler(payload, ctx) : this.#tracing.run(ctx, () => handler(payload, ctx));
     } catch (e) {
       this.#finish(ctx, reply, undefined, e, true);
       return;
@@ -300,6 +304,7 @@ export class RpcWorker {
 
   #finish(ctx: CallContext, reply: string, result: unknown, err: unknown, failed: boolean): void {
     this.#active.delete(ctx);
+    this.#tracing?.end(ctx, failed, err);
     if (!this.#deadlines.delete(ctx)) {
       this.#overdue--;
       this.stats.overruns++;
