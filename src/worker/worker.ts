@@ -15,6 +15,7 @@ import { DeadlineQueue } from '../timing/deadline-queue.js';
 import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
 import { CallContext } from './context.js';
 import { checkInt, DEFAULT_CONCURRENCY, defineWorker, MAX_CONCURRENCY, type Handler, type WorkerDefinition } from './definition.js';
+import { ServiceDiscovery } from './service-discovery.js';
 import { errorReply, frameworkError, internalError, okReply, wireErrorOf } from './replies.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 
@@ -42,6 +43,8 @@ export interface WorkerOptions extends ConnectionOptions {
   limits?: MsgpackLimits;
   /** Use this connection instead of opening one; `stop()` then leaves it open. */
   connection?: NatsConnection;
+  /** Answer NATS service discovery (`$SRV.PING/INFO/STATS`). Default true. */
+  discovery?: boolean;
 }
 
 /**
@@ -73,6 +76,7 @@ export async function startWorker<M extends Record<string, Handler>>(
     logger,
     limits: options.limits ?? DEFAULT_MSGPACK_LIMITS,
     ownsConnection: options.connection === undefined,
+    discovery: options.discovery ?? true,
   });
   await nc.flush();
   logger.info({ concurrency, subject: serviceWildcard(prefix, definition.service) }, 'worker ready');
@@ -87,6 +91,7 @@ interface ResolvedWorkerOptions {
   logger: Logger;
   limits: MsgpackLimits;
   ownsConnection: boolean;
+  discovery: boolean;
 }
 
 export class RpcWorker {
@@ -113,6 +118,7 @@ export class RpcWorker {
   #idle: (() => void) | null = null;
   /** Spans around handlers, or null when no OpenTelemetry SDK was registered when the worker started. */
   readonly #tracing: WorkerTracing | null = workerTracing();
+  #discovery: ServiceDiscovery | null = null;
 
   /** @internal use {@link startWorker} */
   constructor(nc: NatsConnection, definition: WorkerDefinition, opts: ResolvedWorkerOptions) {
@@ -127,6 +133,11 @@ export class RpcWorker {
     this.#methods = new Map(Object.entries(definition.methods));
     this.#subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
     this.#subscribe();
+    if (opts.discovery) {
+      const methods = [...this.#methods.keys()];
+      const metadata = () => ({ 'natsrpc.state': this.#state, 'natsrpc.host': this.host });
+      this.#discovery = new ServiceDiscovery(nc, { service: this.service, id: this.id, version: this.version, prefix: opts.prefix, methods, metadata }, this.#log);
+    }
   }
 
   get state(): WorkerState {
@@ -187,6 +198,7 @@ export class RpcWorker {
   async #stop(): Promise<void> {
     await this.drain();
     this.#state = 'stopped';
+    this.#discovery?.close();
     this.#deadlines.clear();
     if (this.#opts.ownsConnection && !this.#nc.isClosed()) {
       // Replies of the last handlers are in the outbound buffer: flush before closing, and never
@@ -309,15 +321,18 @@ export class RpcWorker {
       this.#overdue--;
       this.stats.overruns++;
     }
-    this.stats.latency.record(performance.now() - ctx.startedAt);
+    const elapsedMs = performance.now() - ctx.startedAt;
+    this.stats.latency.record(elapsedMs);
     let data: Uint8Array;
     if (!failed) {
       try {
         data = okReply(ctx.requestId, result);
         this.stats.ok++;
+        this.#discovery?.record(ctx.method, elapsedMs, null);
       } catch (e) {
         this.#log.error({ err: e, reqId: ctx.requestId, method: ctx.method }, 'result cannot be encoded');
         this.stats.fail('INTERNAL');
+        this.#discovery?.record(ctx.method, elapsedMs, 'INTERNAL: result cannot be encoded');
         data = errorReply(ctx.requestId, internalError(ctx.requestId));
       }
     } else {
@@ -328,6 +343,7 @@ export class RpcWorker {
         wire = internalError(ctx.requestId);
       }
       this.stats.fail(wire.code);
+      this.#discovery?.record(ctx.method, elapsedMs, `${wire.code}: ${wire.message}`);
       try {
         data = errorReply(ctx.requestId, wire);
       } catch {
