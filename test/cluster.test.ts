@@ -52,33 +52,46 @@ test('workers attached to different nodes all receive load from a client attache
 });
 
 interface Outcome {
-  ok: number;
-  failed: Record<string, number>;
-  firstFailAt: number;
-  lastFailAt: number;
+  /** [sent, settled] wall-clock ms of each successful call. */
+  ok: [number, number][];
+  /** Code and wall-clock ms of each failed call. */
+  failed: [string, number][];
 }
 
 /** Callers that call again as soon as a call ends, and back off 25 ms after a failure (as a sane caller would). */
-function steadyLoad(client: RpcClient, loops: number, until: () => boolean, okTimes: number[]): Promise<Outcome> {
-  const out: Outcome = { ok: 0, failed: {}, firstFailAt: 0, lastFailAt: 0 };
+function steadyLoad(client: RpcClient, loops: number, until: () => boolean, out: Outcome): Promise<void> {
   let n = 0;
   const loop = async () => {
     while (!until()) {
       const i = n++;
+      const sent = Date.now();
       try {
         assert.equal(await client.call('math.add', { a: i, b: 2 }, { timeoutMs: 2_000, ...IDEMPOTENT }), i + 2);
-        out.ok++;
-        okTimes.push(Date.now());
+        out.ok.push([sent, Date.now()]);
       } catch (err) {
         if (!(err instanceof RpcError)) throw err;
-        out.failed[err.code] = (out.failed[err.code] ?? 0) + 1;
-        out.firstFailAt ||= Date.now();
-        out.lastFailAt = Date.now();
+        out.failed.push([err.code, Date.now()]);
         await sleep(25);
       }
     }
   };
-  return Promise.all(Array.from({ length: loops }, loop)).then(() => out);
+  return Promise.all(Array.from({ length: loops }, loop)).then(() => undefined);
+}
+
+/** Failures between `from` and `to` by code, and how long after `from` the first call sent after it succeeded. */
+function figures(out: Outcome, from: number, to: number) {
+  const failed: Record<string, number> = {};
+  for (const [code, at] of out.failed) if (at >= from && at < to) failed[code] = (failed[code] ?? 0) + 1;
+  const firstOk = Math.min(...out.ok.filter(([sent]) => sent > from).map(([, settled]) => settled));
+  return { failed, firstOkAfterMs: firstOk - from, okInWindow: out.ok.filter(([, t]) => t >= from && t < to).length };
+}
+
+function assertFailures(failed: Record<string, number>, what: string): void {
+  if (CLIENT_RETRIES) {
+    assert.deepEqual(failed, {}, `${what}: idempotent calls are retried, none may fail`);
+  } else {
+    for (const code of Object.keys(failed)) assert.ok(code === 'UNAVAILABLE' || code === 'TIMEOUT', `${what}: only typed, retryable failures, got ${code}`);
+  }
 }
 
 test('SIGKILL of a node under steady load: clients and workers move to the survivors; the node restarts and rejoins', async (t) => {
@@ -86,25 +99,27 @@ test('SIGKILL of a node under steady load: clients and workers move to the survi
   const workers = await Promise.all([0, 1, 2].map((i) => workerOn(cluster, i)));
   const client = await clientOn(cluster, 0);
   let stop = false;
-  const stopAt = Date.now() + 30_000; // bound, whatever happens
-  const okTimes: number[] = [];
+  const stopAt = Date.now() + 40_000; // bound, whatever happens
+  const out: Outcome = { ok: [], failed: [] };
+  let load: Promise<void> | undefined;
   try {
     await waitForRemoteInterest(cluster, 0, 'rpc.math.*', ['n2', 'n3']);
-    const load = steadyLoad(client, 8, () => stop || Date.now() > stopAt, okTimes);
+    load = steadyLoad(client, 8, () => stop || Date.now() > stopAt, out);
     await sleep(1_500);
     const before = workers.map((w) => w.stats.ok);
     assert.ok(before.every((n) => n > 0), `every worker serves before the kill: ${before}`);
 
-    // The node that both the client and the first worker are attached to.
-    const killedAt = Date.now();
+    // 1. The node that both the client and the first worker are attached to.
+    const kill1 = Date.now();
     await cluster.nodes[0]!.stop('SIGKILL');
-    const clientMoved = await waitFor(() => client.connection.info !== undefined && serverOf(client.connection) !== 'n1' && okTimes.at(-1)! > killedAt, 10_000);
-    const recoveredMs = (okTimes.find((x) => x > killedAt) ?? Infinity) - killedAt;
-    assert.ok(clientMoved, 'the client reconnects to a surviving node and calls succeed again');
+    assert.ok(await waitFor(() => serverOf(client.connection) !== 'n1' && out.ok.some(([sent]) => sent > kill1), 10_000),
+      'the client reconnects to a surviving node and calls succeed again');
     assert.ok(await waitFor(() => serverOf(workers[0]!.connection) !== 'n1', 10_000), 'the worker of the killed node reconnects elsewhere');
     const movedOk = workers[0]!.stats.ok;
     assert.ok(await waitFor(() => workers[0]!.stats.ok > movedOk, 10_000), 'the moved worker serves again from its new node');
-    await sleep(1_000);
+    const workerBackMs = Date.now() - kill1;
+    await sleep(2_500); // longer than the call timeout: every call sent before the kill has ended
+    const end1 = Date.now();
 
     // The killed node comes back on the same ports and rejoins the cluster.
     await cluster.nodes[0]!.restart();
@@ -117,27 +132,34 @@ test('SIGKILL of a node under steady load: clients and workers move to the survi
     } finally {
       await fresh.close();
     }
-    await sleep(500);
+
+    // 2. A node with only a worker on it: requests already routed there are lost with it.
+    let reconnected3 = 0;
+    void (async () => {
+      for await (const st of workers[2]!.connection.status()) if (st.type === 'reconnect') reconnected3 ||= Date.now();
+    })();
+    const kill3 = Date.now();
+    await cluster.nodes[2]!.stop('SIGKILL');
+    const movedOk3 = workers[2]!.stats.ok;
+    assert.ok(await waitFor(() => serverOf(workers[2]!.connection) !== 'n3' && workers[2]!.stats.ok > movedOk3, 10_000),
+      'the worker of the killed node serves again from a surviving node');
+    const worker3BackMs = Date.now() - kill3;
+    await sleep(2_500);
     stop = true;
-    const outcome = await load;
-    const failedTotal = Object.values(outcome.failed).reduce((a, b) => a + b, 0);
-    const figures = {
-      ok: outcome.ok,
-      failed: outcome.failed,
-      failureWindowMs: failedTotal ? outcome.lastFailAt - outcome.firstFailAt : 0,
-      recoveredMs,
-      clientNow: serverOf(client.connection),
-      workerNow: workers.map((w) => serverOf(w.connection)),
-    };
-    t.diagnostic(`node kill failover: ${JSON.stringify(figures)}`);
-    if (CLIENT_RETRIES) {
-      assert.equal(failedTotal, 0, `idempotent calls are retried: none may fail, got ${JSON.stringify(outcome.failed)}`);
-    } else {
-      for (const code of Object.keys(outcome.failed)) assert.ok(code === 'UNAVAILABLE' || code === 'TIMEOUT', `only typed, retryable failures: ${code}`);
-    }
-    assert.ok(outcome.ok > 0);
+    await load;
+    const end3 = Date.now();
+
+    const clientNode = { ...figures(out, kill1, end1), workerBackMs };
+    const workerNode = { ...figures(out, kill3, end3), workerReconnectedMs: reconnected3 - kill3, workerBackMs: worker3BackMs };
+    t.diagnostic(`kill of the client's node: ${JSON.stringify(clientNode)}`);
+    t.diagnostic(`kill of a worker-only node: ${JSON.stringify(workerNode)}`);
+    t.diagnostic(`whole run: ${out.ok.length} calls ok, ${out.failed.length} failed`);
+    assertFailures(clientNode.failed, 'kill of the client node');
+    assertFailures(workerNode.failed, 'kill of a worker node');
+    assert.ok(clientNode.okInWindow > 0 && workerNode.okInWindow > 0);
   } finally {
     stop = true;
+    await load?.catch(() => undefined);
     await client.close();
     await Promise.all(workers.map((w) => w.stop()));
   }
