@@ -1,0 +1,124 @@
+/**
+ * Signed control commands: the verifier a worker uses accepts only fresh, untampered commands
+ * from a trusted key for its own subject, once. The replay policy is checked on its own, then the
+ * whole path over a real broker with a permissive account, where anyone may publish on control
+ * subjects and only the signature keeps a caller from draining the fleet.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { headers as natsHeaders, nkeys } from 'nats';
+import { openConnection } from '../src/connection/options.js';
+import {
+  CommandSigner,
+  CommandVerifier,
+  NONCE_HEADER,
+  ReplayGuard,
+  SIGNATURE_HEADER,
+  SIGNER_HEADER,
+  TIMESTAMP_HEADER,
+  type CommandVerdict,
+} from '../src/security/signed-commands.js';
+import { startNats } from './helpers/nats.js';
+import { waitFor } from './helpers/load.js';
+
+const seedOf = (kp: ReturnType<typeof nkeys.createUser>) => new TextDecoder().decode(kp.getSeed());
+const body = new TextEncoder().encode(JSON.stringify({ command: 'drain', reason: 'unhealthy' }));
+
+test('ReplayGuard: refuses repeats and stale timestamps, stays bounded, and never forgets into a replay', () => {
+  const guard = new ReplayGuard(1_000, 3);
+  assert.equal(guard.admit('a', 10_000, 10_000), 'ok');
+  assert.equal(guard.admit('a', 10_000, 10_001), 'replayed');
+  assert.equal(guard.admit('b', 8_000, 10_000), 'stale', 'too old');
+  assert.equal(guard.admit('c', 12_000, 10_000), 'stale', 'from the future');
+  assert.equal(guard.admit('b', 10_100, 10_200), 'ok');
+  assert.equal(guard.admit('c', 10_200, 10_300), 'ok');
+  assert.equal(guard.size, 3);
+  // Full: admitting one more forgets the oldest ('a', ts 10,000), so anything that old is refused.
+  assert.equal(guard.admit('d', 10_300, 10_400), 'ok');
+  assert.equal(guard.size, 3);
+  assert.equal(guard.admit('a', 10_000, 10_500), 'stale', 'a forgotten nonce cannot be replayed');
+  assert.equal(guard.admit('e', 10_000, 10_500), 'stale');
+  // Expired entries go as time passes.
+  assert.equal(guard.admit('f', 20_000, 20_000), 'ok');
+  assert.equal(guard.size, 1);
+  assert.throws(() => new ReplayGuard(0), /maxAgeMs/);
+});
+
+test('CommandVerifier: unsigned, malformed, untrusted, forged, tampered, redirected, stale and replayed commands are refused', () => {
+  const supervisor = nkeys.createUser();
+  const signer = new CommandSigner(seedOf(supervisor));
+  const verifier = new CommandVerifier([signer.publicKey]);
+  const subject = 'rpc._ctl.math-1';
+  const now = 1_800_000_000_000;
+  const verdict = (v: CommandVerdict) => (v.ok ? 'ok' : v.reason);
+
+  const h = signer.sign(subject, body, now);
+  assert.equal(verdict(verifier.verify(subject, h, body, now + 5)), 'ok');
+  assert.equal(verdict(verifier.verify(subject, h, body, now + 6)), 'replayed');
+  assert.equal(verdict(verifier.verify(subject, undefined, body, now)), 'unsigned');
+  assert.equal(verdict(verifier.verify(subject, natsHeaders(), body, now)), 'unsigned');
+
+  const fresh = () => signer.sign(subject, body, now);
+  const tampered = new TextEncoder().encode(JSON.stringify({ command: 'shutdown', reason: 'unhealthy' }));
+  assert.equal(verdict(verifier.verify(subject, fresh(), tampered, now)), 'forged', 'body changed');
+  assert.equal(verdict(verifier.verify('rpc._ctl.math-2', fresh(), body, now)), 'forged', 'sent to another worker');
+  const retimed = fresh();
+  retimed.set(TIMESTAMP_HEADER, String(now + 1));
+  assert.equal(verdict(verifier.verify(subject, retimed, body, now)), 'forged', 'timestamp changed');
+  const renonced = fresh();
+  renonced.set(NONCE_HEADER, 'another-nonce-value');
+  assert.equal(verdict(verifier.verify(subject, renonced, body, now)), 'forged', 'nonce changed');
+
+  // Signed by someone else: a stolen caller credential with its own key.
+  const intruder = new CommandSigner(seedOf(nkeys.createUser()));
+  assert.equal(verdict(verifier.verify(subject, intruder.sign(subject, body, now), body, now)), 'untrusted');
+  // ...claiming to be the supervisor, with its own signature.
+  const claimed = intruder.sign(subject, body, now);
+  claimed.set(SIGNER_HEADER, signer.publicKey);
+  assert.equal(verdict(verifier.verify(subject, claimed, body, now)), 'forged');
+  const garbage = fresh();
+  garbage.set(SIGNATURE_HEADER, 'not base64 !');
+  assert.equal(verdict(verifier.verify(subject, garbage, body, now)), 'malformed');
+  assert.equal(verdict(verifier.verify(subject, signer.sign(subject, body, now - 60_000), body, now)), 'stale');
+
+  assert.throws(() => new CommandVerifier([]), /at least one/);
+  assert.throws(() => new CommandVerifier(['nope']), /not an nkey public key/);
+  assert.throws(() => new CommandSigner('SUnot-a-seed'), /not a valid nkey seed/);
+});
+
+test('over a permissive broker: a listener obeys only the signed command, once', async () => {
+  await using nats = await startNats();
+  const supervisorKey = nkeys.createUser();
+  const signer = new CommandSigner(seedOf(supervisorKey));
+  const verifier = new CommandVerifier([signer.publicKey]);
+  const worker = await openConnection({ servers: nats.url });
+  const caller = await openConnection({ servers: nats.url });
+  const supervisor = await openConnection({ servers: nats.url });
+  const obeyed: string[] = [];
+  const refused: string[] = [];
+  const subject = 'rpc._ctl.math-1';
+  worker.subscribe(subject, {
+    callback: (err, msg) => {
+      if (err) return;
+      const v = verifier.verify(msg.subject, msg.headers, msg.data);
+      if (v.ok) obeyed.push(new TextDecoder().decode(msg.data));
+      else refused.push(v.reason);
+    },
+  });
+  await worker.flush();
+  try {
+    caller.publish(subject, body); // unsigned
+    const stolen = new CommandSigner(seedOf(nkeys.createUser()));
+    caller.publish(subject, body, { headers: stolen.sign(subject, body) }); // untrusted key
+    const h = signer.sign(subject, body);
+    supervisor.publish(subject, body, { headers: h }); // the real one
+    caller.publish(subject, new TextEncoder().encode('{"command":"shutdown"}'), { headers: h }); // tampered
+    caller.publish(subject, body, { headers: h }); // replayed
+    await Promise.all([caller.flush(), supervisor.flush()]);
+    assert.ok(await waitFor(() => obeyed.length + refused.length === 5, 5_000));
+    assert.deepEqual(obeyed, [new TextDecoder().decode(body)]);
+    assert.deepEqual(refused, ['unsigned', 'untrusted', 'forged', 'replayed']);
+  } finally {
+    await Promise.all([worker.close(), caller.close(), supervisor.close()]);
+  }
+});
