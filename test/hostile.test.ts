@@ -59,7 +59,7 @@ function malformedBodies(): Uint8Array[] {
     [0x81, 0xa1, 0x70, 0xdd, 0x7f, 0xff, 0xff, 0xff, 0xc0, 0xc0],
   ];
   for (let i = 0; i < 100; i++) bodies.push(new Uint8Array(huge[i % huge.length]!));
-  for (let i = 0; i < 99; i++) bodies.push(withProtoKey((['top', 'payload', 'headers'] as const)[i % 3]));
+  for (let i = 0; i < 99; i++) bodies.push(withProtoKey((['top', 'payload', 'headers'] as const)[i % 3]!));
   for (let i = 0; i < 100; i++) bodies.push(nested([40, 1_000, 100_000, 900_000][i % 4]!));
   for (let i = 0; i < 20; i++) bodies.push(encode({ ...good, payload: new Array(150_000 + i).fill(0) }));
   for (let i = 0; i < 30; i++) bodies.push(encode({ ...good, payload: 2n ** 60n + BigInt(i) }, { useBigInt64: true }));
