@@ -13,3 +13,6 @@ export type { Headers, RequestEnvelope, ReplyEnvelope, WireError } from './proto
 export type { MsgpackLimits } from './protocol/msgpack-guard.js';
 export type { ConnectionOptions } from './connection/options.js';
 export { traceHeaders, TRACEPARENT, TRACESTATE } from './tracing/trace-context.js';
+export { NkeyCommandSigner, NkeyCommandVerifier, ReplayGuard, DEFAULT_COMMAND_MAX_AGE_MS } from './security/signed-commands.js';
+export type { CommandVerdict, SignableCommand } from './security/signed-commands.js';
+export { kickConnection } from './security/kick-connection.js';

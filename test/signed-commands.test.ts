@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { headers as natsHeaders, nkeys } from 'nats';
 import { openConnection } from '../src/connection/options.js';
 import {
-  CommandSigner,
-  CommandVerifier,
+  NkeyCommandSigner,
+  NkeyCommandVerifier,
   NONCE_HEADER,
   ReplayGuard,
   SIGNATURE_HEADER,
@@ -44,10 +44,10 @@ test('ReplayGuard: refuses repeats and stale timestamps, stays bounded, and neve
   assert.throws(() => new ReplayGuard(0), /maxAgeMs/);
 });
 
-test('CommandVerifier: unsigned, malformed, untrusted, forged, tampered, redirected, stale and replayed commands are refused', () => {
+test('NkeyCommandVerifier: unsigned, malformed, untrusted, forged, tampered, redirected, stale and replayed commands are refused', () => {
   const supervisor = nkeys.createUser();
-  const signer = new CommandSigner(seedOf(supervisor));
-  const verifier = new CommandVerifier([signer.publicKey]);
+  const signer = new NkeyCommandSigner(seedOf(supervisor));
+  const verifier = new NkeyCommandVerifier([signer.publicKey]);
   const subject = 'rpc._ctl.math-1';
   const now = 1_800_000_000_000;
   const verdict = (v: CommandVerdict) => (v.ok ? 'ok' : v.reason);
@@ -70,7 +70,7 @@ test('CommandVerifier: unsigned, malformed, untrusted, forged, tampered, redirec
   assert.equal(verdict(verifier.verify(subject, renonced, body, now)), 'forged', 'nonce changed');
 
   // Signed by someone else: a stolen caller credential with its own key.
-  const intruder = new CommandSigner(seedOf(nkeys.createUser()));
+  const intruder = new NkeyCommandSigner(seedOf(nkeys.createUser()));
   assert.equal(verdict(verifier.verify(subject, intruder.sign(subject, body, now), body, now)), 'untrusted');
   // ...claiming to be the supervisor, with its own signature.
   const claimed = intruder.sign(subject, body, now);
@@ -81,16 +81,16 @@ test('CommandVerifier: unsigned, malformed, untrusted, forged, tampered, redirec
   assert.equal(verdict(verifier.verify(subject, garbage, body, now)), 'malformed');
   assert.equal(verdict(verifier.verify(subject, signer.sign(subject, body, now - 60_000), body, now)), 'stale');
 
-  assert.throws(() => new CommandVerifier([]), /at least one/);
-  assert.throws(() => new CommandVerifier(['nope']), /not an nkey public key/);
-  assert.throws(() => new CommandSigner('SUnot-a-seed'), /not a valid nkey seed/);
+  assert.throws(() => new NkeyCommandVerifier([]), /at least one/);
+  assert.throws(() => new NkeyCommandVerifier(['nope']), /not an nkey public key/);
+  assert.throws(() => new NkeyCommandSigner('SUnot-a-seed'), /not a valid nkey seed/);
 });
 
 test('over a permissive broker: a listener obeys only the signed command, once', async () => {
   await using nats = await startNats();
   const supervisorKey = nkeys.createUser();
-  const signer = new CommandSigner(seedOf(supervisorKey));
-  const verifier = new CommandVerifier([signer.publicKey]);
+  const signer = new NkeyCommandSigner(seedOf(supervisorKey));
+  const verifier = new NkeyCommandVerifier([signer.publicKey]);
   const worker = await openConnection({ servers: nats.url });
   const caller = await openConnection({ servers: nats.url });
   const supervisor = await openConnection({ servers: nats.url });
@@ -108,7 +108,7 @@ test('over a permissive broker: a listener obeys only the signed command, once',
   await worker.flush();
   try {
     caller.publish(subject, body); // unsigned
-    const stolen = new CommandSigner(seedOf(nkeys.createUser()));
+    const stolen = new NkeyCommandSigner(seedOf(nkeys.createUser()));
     caller.publish(subject, body, { headers: stolen.sign(subject, body) }); // untrusted key
     const h = signer.sign(subject, body);
     supervisor.publish(subject, body, { headers: h }); // the real one
@@ -121,4 +121,27 @@ test('over a permissive broker: a listener obeys only the signed command, once',
   } finally {
     await Promise.all([worker.close(), caller.close(), supervisor.close()]);
   }
+});
+
+test('in-body signatures of control commands (id as nonce, ts, target): tampering, retargeting, replay and forgery refused', () => {
+  const signer = new NkeyCommandSigner(seedOf(nkeys.createUser()));
+  const verifier = new NkeyCommandVerifier([signer.publicKey]);
+  const now = 1_800_000_000_000;
+  const cmd = { v: 1, id: 'a1b2c3d4e5f60718', cmd: 'drain', target: 'math-0123456789ab', from: 'sup-1', ts: now, reason: 'unhealthy' };
+  const signed = signer.signCommand(cmd);
+  assert.match(signed.sig, new RegExp(`^${signer.publicKey}\\.`));
+  const verdict = (c: typeof signed) => {
+    const v = verifier.verifyCommand(c, now + 10);
+    return v.ok ? 'ok' : v.reason;
+  };
+  assert.equal(verdict({ ...cmd, sig: '' }), 'unsigned');
+  assert.equal(verdict({ ...signed, cmd: 'shutdown' }), 'forged');
+  assert.equal(verdict({ ...signed, target: 'math-ba9876543210' }), 'forged');
+  assert.equal(verdict({ ...signed, reason: 'because' }), 'forged');
+  assert.equal(verdict({ ...signed, ts: now + 1 }), 'forged');
+  const other = new NkeyCommandSigner(seedOf(nkeys.createUser()));
+  assert.equal(verdict(other.signCommand(cmd)), 'untrusted');
+  assert.equal(verdict(signed), 'ok');
+  assert.equal(verdict(signed), 'replayed');
+  assert.equal(verdict(signer.signCommand({ ...cmd, id: 'fffffffffffffff1', ts: now - 60_000 })), 'stale');
 });

@@ -29,8 +29,25 @@ function signedBytes(subject: string, ts: string, nonce: string, body: Uint8Arra
   return out;
 }
 
+/**
+ * A command that carries its own id (used as the nonce), timestamp and target, with room for a
+ * signature: the shape of natsrpc control commands.
+ */
+export interface SignableCommand {
+  id: string;
+  ts: number;
+  target: string;
+  sig?: string;
+}
+
+/** The command's fields but `sig`, in key order, as JSON: what an in-body signature covers. */
+function canonicalBody(command: SignableCommand): Uint8Array {
+  const fields = Object.keys(command).filter((k) => k !== 'sig').sort();
+  return encoder.encode(JSON.stringify(fields.map((k) => [k, (command as unknown as Record<string, unknown>)[k]])));
+}
+
 /** Signs commands with one nkey seed (the supervisor's). */
-export class CommandSigner {
+export class NkeyCommandSigner {
   readonly #pair: ReturnType<typeof nkeys.fromSeed>;
   /** The public key workers must trust (`U...`, `A...` or `O...`). */
   readonly publicKey: string;
@@ -54,6 +71,17 @@ export class CommandSigner {
     h.set(NONCE_HEADER, nonce);
     h.set(SIGNATURE_HEADER, Buffer.from(sig).toString('base64url'));
     return h;
+  }
+
+  /**
+   * Returns `command` with `sig` set to `<public key>.<signature>` over its other fields, bound to
+   * its `target`, `ts` and `id`. For senders that carry the signature in the body.
+   */
+  signCommand<C extends SignableCommand>(command: C): C & { sig: string } {
+    const unsigned = { ...command, sig: undefined };
+    delete unsigned.sig;
+    const sig = this.#pair.sign(signedBytes(command.target, String(command.ts), command.id, canonicalBody(unsigned)));
+    return { ...unsigned, sig: `${this.publicKey}.${Buffer.from(sig).toString('base64url')}` };
   }
 }
 
@@ -100,7 +128,7 @@ export class ReplayGuard {
 }
 
 /** Checks signed commands on the worker side. */
-export class CommandVerifier {
+export class NkeyCommandVerifier {
   readonly #trusted: Set<string>;
   readonly #replays: ReplayGuard;
 
@@ -139,5 +167,21 @@ export class CommandVerifier {
     if (!valid) return { ok: false, reason: 'forged' };
     const fresh = this.#replays.admit(nonce, ts, now);
     return fresh === 'ok' ? { ok: true, signer } : { ok: false, reason: fresh };
+  }
+
+  /**
+   * Checks a command signed with {@link NkeyCommandSigner.signCommand}. `target` must already have
+   * been checked against the receiving worker's id.
+   */
+  verifyCommand(command: SignableCommand, now = Date.now()): CommandVerdict {
+    if (typeof command.sig !== 'string' || command.sig === '') return { ok: false, reason: 'unsigned' };
+    const dot = command.sig.indexOf('.');
+    if (dot < 0 || typeof command.id !== 'string' || !Number.isSafeInteger(command.ts)) return { ok: false, reason: 'malformed' };
+    const h = natsHeaders();
+    h.set(SIGNER_HEADER, command.sig.slice(0, dot));
+    h.set(TIMESTAMP_HEADER, String(command.ts));
+    h.set(NONCE_HEADER, command.id);
+    h.set(SIGNATURE_HEADER, command.sig.slice(dot + 1));
+    return this.verify(command.target, h, canonicalBody(command), now);
   }
 }
