@@ -16,3 +16,5 @@ export { traceHeaders, TRACEPARENT, TRACESTATE } from './tracing/trace-context.j
 export { NkeyCommandSigner, NkeyCommandVerifier, ReplayGuard, DEFAULT_COMMAND_MAX_AGE_MS } from './security/signed-commands.js';
 export type { CommandVerdict, SignableCommand } from './security/signed-commands.js';
 export { kickConnection } from './security/kick-connection.js';
+export { FleetMetrics } from './metrics/fleet-metrics.js';
+export type { WorkerMetricsInput } from './metrics/fleet-metrics.js';
