@@ -74,6 +74,8 @@ const FORBIDDEN_SUBSCRIPTIONS: ForbiddenSub[] = [
   { who: 'math', subject: 'rpc._hb.>', feed: { who: 'echo', subject: 'rpc._hb.echo.w1', legit: { who: 'supervisor', subject: 'rpc._hb.>' } } },
   { who: 'supervisor', subject: 'rpc.math.*', queue: 'math', feed: { who: 'caller', subject: 'rpc.math.add', legit: { who: 'math', subject: 'rpc.math.*', queue: 'math' } } },
   { who: 'supervisor', subject: '_INBOX_caller.>' },
+  { who: 'math', subject: 'rpc._cancel.echo', feed: { who: 'caller', subject: 'rpc._cancel.echo', legit: { who: 'echo', subject: 'rpc._cancel.echo' } } },
+  { who: 'caller', subject: 'rpc._sup.status' },
 ];
 
 interface ForbiddenPub {
@@ -93,6 +95,10 @@ const FORBIDDEN_PUBLISHES: ForbiddenPub[] = [
   { who: 'math', subject: '_INBOX_caller.forged.1', observer: { who: 'caller', subject: '_INBOX_caller.>' } },
   { who: 'supervisor', subject: 'rpc.math.add', observer: { who: 'math', subject: 'rpc.math.*', queue: 'math' } },
   { who: 'supervisor', subject: 'rpc._hb.math.w1', observer: { who: 'supervisor', subject: 'rpc._hb.>' } },
+  { who: 'caller', subject: 'rpc._sup.hb', observer: { who: 'supervisor', subject: 'rpc._sup.hb' } },
+  { who: 'math', subject: 'rpc._sup.hb', observer: { who: 'caller', subject: 'rpc._sup.hb' } },
+  { who: 'caller', subject: 'rpc._evt.math', observer: { who: 'caller', subject: 'rpc._evt.>' } },
+  { who: 'math', subject: 'rpc._cancel.math', observer: { who: 'math', subject: 'rpc._cancel.math' } },
 ];
 
 test('permission matrix: every forbidden subscription is refused by the broker and receives nothing', async () => {
