@@ -92,3 +92,13 @@ test('nkey seed (as a value, from a file, through --nkey) and token authenticati
   await nc.close();
   await assert.rejects(openConnection(withEnvDefaults({ servers: tokenServer.url }, { NATS_TOKEN: 'wrong' })), unavailable(/Authorization Violation/i));
 });
+
+test('security options are validated up front, naming the option', () => {
+  assert.throws(() => natsOptions({ tlsCert: '/x.pem' }), /tlsCert and tlsKey go together/);
+  assert.throws(() => natsOptions({ tlsCa: '/no/such/ca.pem' }), /tlsCa cannot be read/);
+  assert.throws(() => natsOptions({ credsFile: '/a.creds', nkeySeed: 'SUAAAA' }), /exclusive/);
+  assert.throws(() => natsOptions({ inboxPrefix: '_INBOX.*' }), /inboxPrefix must be/);
+  assert.equal(natsOptions({ inboxPrefix: '_INBOX_caller' }).inboxPrefix, '_INBOX_caller');
+  const seed = new TextDecoder().decode(nkeys.createUser().getSeed());
+  assert.equal(typeof natsOptions({ nkeySeed: seed }).authenticator, 'function');
+});
