@@ -108,10 +108,13 @@ export function checkRequest(value: unknown): string | null {
   return null;
 }
 
+const WORKER_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
 /** The ack when `value` is a valid {@link AckEnvelope}, else `null`. */
 export function asAck(value: unknown): AckEnvelope | null {
   if (!isRecord(value) || value.ack !== true || value.v !== PROTOCOL_VERSION) return null;
-  if (typeof value.id !== 'string' || typeof value.worker !== 'string' || value.worker.length > MAX_ID_LENGTH) return null;
+  // The worker id becomes a subject token (`<prefix>._ping.<worker>`): no dots, wildcards or spaces.
+  if (typeof value.id !== 'string' || typeof value.worker !== 'string' || !WORKER_ID.test(value.worker)) return null;
   if (!isBoundedInt(value.attempt, 1, MAX_ATTEMPT)) return null;
   return value as unknown as AckEnvelope;
 }
