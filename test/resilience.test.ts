@@ -92,7 +92,7 @@ test('waitForWorkers succeeds once a worker starts; without it NO_RESPONDERS at 
   try {
     const started = performance.now();
     await assert.rejects(client.call('res.work', { ms: 1 }), (e: RpcError) => e.code === 'NO_RESPONDERS' && !e.maybeProcessed);
-    assert.ok(performance.now() - started < 500, 'NO_RESPONDERS comes at once');
+    assert.ok(performance.now() - started < 1_000, 'NO_RESPONDERS comes at once (a few quick retries, no waiting)');
     const waiting = client.call<{ pid: number }>('res.work', { ms: 1 }, { waitForWorkers: true, timeoutMs: 20_000 });
     await sleep(300);
     workers.push(await spawnWorker(FIXTURE, nats.url));

@@ -238,9 +238,15 @@ class CallRunner {
   /** No ack: the request may sit in a dead worker's socket buffer. Send it again, keep waiting on this one. */
   #onAckTimeout(attempt: Attempt): void {
     attempt.timer = undefined;
-    if (this.#done || !this.#live.has(attempt) || this.#live.size > 1 || this.#retryTimer !== undefined) return;
+    if (this.#done || !this.#live.has(attempt)) return;
     if (this.#sent >= this.#s.retry.maxAttempts || this.#remaining() < MIN_ATTEMPT_BUDGET_MS) return;
-    if (this.#s.target.budget.tryWithdraw()) this.#send();
+    if (this.#live.size === 1 && this.#retryTimer === undefined && this.#s.target.budget.tryWithdraw()) {
+      this.#send();
+      return;
+    }
+    // Another attempt is out, a retry is pending or the budget is spent: look again later, so an
+    // attempt lost without an ack is never simply waited out.
+    attempt.timer = setTimeout(() => this.#onAckTimeout(attempt), this.#s.lostWorker.ackTimeoutMs);
   }
 
   #onAttemptTimeout(attempt: Attempt): void {
@@ -317,7 +323,9 @@ class CallRunner {
       return;
     }
     const target = `${this.#s.target.service}.${this.#s.target.method}`;
-    this.#finish(new RpcError('TIMEOUT', `${target} did not reply within ${this.#s.timeoutMs} ms`, { retryable: this.#s.idempotent }));
+    const outstanding = [...this.#live].map((a) => `#${a.no}${a.workerId === undefined ? ' (no ack)' : ` (at ${a.workerId})`}`);
+    const detail = this.#sent > 1 || outstanding.length !== 1 ? `; ${this.#sent} attempts, outstanding: ${outstanding.join(', ') || 'none'}` : '';
+    this.#finish(new RpcError('TIMEOUT', `${target} did not reply within ${this.#s.timeoutMs} ms${detail}`, { retryable: this.#s.idempotent }));
   };
 
   #drop(attempt: Attempt): void {
