@@ -19,11 +19,9 @@ async function disposeAll(handles: ChildHandle[]): Promise<void> {
 
 test('hedging: one of 3 workers 20x slower; hedged idempotent calls have a p99 well below it, and the losers are cancelled on the worker (item 5)', async (t) => {
   await using nats = await startNats();
-  const workers = await Promise.all([
-    spawnWorker(FIXTURE, nats.url),
-    spawnWorker(FIXTURE, nats.url),
-    spawnWorker(FIXTURE, nats.url, [], { SLOW_FACTOR: '20' }),
-  ]);
+  const workers: ChildHandle[] = [];
+  t.after(() => disposeAll(workers));
+  for (const env of [{}, {}, { SLOW_FACTOR: '20' }]) workers.push(await spawnWorker(FIXTURE, nats.url, [], env));
   const slow = workers[2]!;
   const FAST_MS = 50;
   const SLOW_MS = FAST_MS * 20;
@@ -68,7 +66,6 @@ test('hedging: one of 3 workers 20x slower; hedged idempotent calls have a p99 w
     );
   } finally {
     await client.close();
-    await disposeAll(workers);
   }
 });
 
@@ -123,7 +120,9 @@ test('cancellation: aborting a call, or its deadline passing, fires the handler 
 
 test('deadline propagation: a three-hop chain with a 300 ms budget and a slow last hop ends in TIMEOUT within the budget, every hop aborted (item 7)', async (t) => {
   await using nats = await startNats();
-  const hops = await Promise.all(['chainA', 'chainB', 'chainC'].map((s) => spawnWorker(FIXTURE, nats.url, [], { RES_SERVICE: s })));
+  const hops: ChildHandle[] = [];
+  t.after(() => disposeAll(hops));
+  for (const s of ['chainA', 'chainB', 'chainC']) hops.push(await spawnWorker(FIXTURE, nats.url, [], { RES_SERVICE: s }));
   const client = await connect({ servers: nats.url, logger: quiet });
   try {
     // Warm the hops' lazily made clients, so the measured chain is not a first call.
@@ -151,6 +150,5 @@ test('deadline propagation: a three-hop chain with a 300 ms budget and a slow la
     assert.equal(eventsOf(hops, 'hop-end').length, 3);
   } finally {
     await client.close();
-    await disposeAll(hops);
   }
 });

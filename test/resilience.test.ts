@@ -13,8 +13,17 @@ import { eventsOf } from './helpers/events.js';
 
 const quiet = createLogger('test', 'silent');
 const FIXTURE = 'test/fixtures/resilient.ts';
-const spawnAll = (n: number, url: string, env: Record<string, string> = {}) =>
-  Promise.all(Array.from({ length: n }, () => spawnWorker(FIXTURE, url, [], env)));
+/** One after another: starting several at once on a busy machine only slows each one down. */
+async function spawnAll(n: number, url: string, env: Record<string, string> = {}): Promise<ChildHandle[]> {
+  const handles: ChildHandle[] = [];
+  try {
+    for (let i = 0; i < n; i++) handles.push(await spawnWorker(FIXTURE, url, [], env));
+  } catch (err) {
+    await disposeAll(handles);
+    throw err;
+  }
+  return handles;
+}
 async function disposeAll(handles: ChildHandle[]): Promise<void> {
   await Promise.all(handles.map((h) => h[Symbol.asyncDispose]()));
 }
