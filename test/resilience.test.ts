@@ -113,7 +113,7 @@ test('waitForWorkers succeeds once a worker starts; without it NO_RESPONDERS at 
   }
 });
 
-test('broker restart under load: idempotent calls all succeed, plain calls fail fast with UNAVAILABLE (item 3)', async (t) => {
+test('broker restart under load: idempotent calls all succeed, plain calls fail fast with UNAVAILABLE, waitForConnection waits (item 3)', async (t) => {
   await using nats = await startNats();
   const workers = await spawnAll(2, nats.url);
   const client = await connect({ servers: nats.url, logger: quiet });
@@ -121,7 +121,24 @@ test('broker restart under load: idempotent calls all succeed, plain calls fail 
     const idem = startLoad(client, 'res.work', () => ({ ms: 10 }), { concurrency: 8, maxDurationMs: 60_000, call: { idempotent: true, timeoutMs: 15_000 } });
     const plain = startLoad(client, 'res.work', () => ({ ms: 10 }), { concurrency: 4, maxDurationMs: 60_000, call: { timeoutMs: 5_000 }, failurePauseMs: 5 });
     assert.ok(await waitFor(() => idem.result.ok >= 200 && plain.result.ok >= 100), 'load is flowing');
-    await nats.restart();
+    const restarted = nats.restart();
+    // During the outage: a call that asks to wait for the connection gets through after it.
+    let waited: Promise<unknown> | undefined;
+    assert.ok(
+      await waitFor(async () => {
+        try {
+          await client.call('res.work', { ms: 1 }, { timeoutMs: 1_000 });
+          return false;
+        } catch (e) {
+          if ((e as RpcError).code !== 'UNAVAILABLE') return false;
+          waited ??= client.call('res.work', { ms: 1 }, { waitForConnection: true, timeoutMs: 15_000 });
+          return true;
+        }
+      }, 10_000),
+      'the outage is seen',
+    );
+    await restarted;
+    assert.ok(await waited, 'a call made during the outage with waitForConnection succeeds');
     const after = idem.result.ok;
     assert.ok(await waitFor(() => idem.result.ok >= after + 200, 15_000), 'calls flow again after the restart');
     const r1 = await idem.stop();

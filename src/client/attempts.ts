@@ -122,6 +122,8 @@ class CallRunner {
     const s = this.#s;
     if (!t.isConnected()) {
       if (s.waitForConnection || (this.#connectionLost && s.idempotent)) {
+        // Workers are reconnecting too: once connected, NO_RESPONDERS is waited out as well.
+        this.#connectionLost = true;
         void t.whenConnected(this.#remaining()).then((ok) => ok && this.#send());
       } else {
         this.#finish(new RpcError('UNAVAILABLE', 'not connected to NATS (reconnecting)', { maybeProcessed: this.#ambiguous }));
