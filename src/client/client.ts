@@ -7,25 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { decodeReply, encodeRequest, errorFromWire } from '../protocol/codec.js';
-import { MAX_BUDGET_MS, PROTOCOL_VERSION, type Headers } from '../protocol/envelope.js';
+import { PROTOCOL_VERSION } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
-import { DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { assertPrefix, DEFAULT_PREFIX } from '../protocol/subjects.js';
-import { openConnection, type ConnectionOptions } from '../connection/options.js';
-import { createLogger, type Logger } from '../logging/logger.js';
+import { openConnection } from '../connection/options.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
 import { runCall, type CallSpec } from './attempts.js';
-import {
-  resolveBudgetOptions,
-  resolveHedgePolicy,
-  resolveLostWorkerPolicy,
-  resolveRetryPolicy,
-  type CallOptions,
-  type HedgePolicy,
-  type LostWorkerPolicy,
-  type RetryBudgetOptions,
-  type RetryPolicy,
-} from './call-options.js';
+import type { CallOptions } from './call-options.js';
+import { callSpec, checkTimeout, needsOrchestration, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { serviceProxy, type ApiOf, type ContractLike } from './contract-proxy.js';
 import { LatencyTracker } from './hedging.js';
 import { LivenessProber } from './liveness.js';
@@ -37,39 +25,8 @@ import type { CallTransport, InboxEntry, ResolvedTarget } from './transport.js';
 
 export type { CallOptions } from './call-options.js';
 export type { ApiOf } from './contract-proxy.js';
-
-export const DEFAULT_TIMEOUT_MS = 5_000;
-
-export interface ClientOptions extends ConnectionOptions {
-  /** Timeout of a call that names none, in milliseconds. Default 5,000. */
-  timeoutMs?: number;
-  /** Subject prefix. Default `rpc`. */
-  prefix?: string;
-  logger?: Logger;
-  /** Decoding limits for replies. */
-  limits?: MsgpackLimits;
-  /** Use this connection instead of opening one; `close()` then leaves it open. */
-  connection?: NatsConnection;
-  /** Retry policy of every call (a call's `retry` overrides it); `false` turns retries off. Default 3 attempts. */
-  retry?: Partial<RetryPolicy> | false;
-  /** Share of extra load retries and hedges may add, per service. Default 10% and a burst of 10. */
-  retryBudget?: Partial<RetryBudgetOptions>;
-  /** Hedging of idempotent calls, unless a call says otherwise. Default none. */
-  hedge?: HedgePolicy;
-  /** Default of the call option `waitForWorkers`. */
-  waitForWorkers?: boolean;
-  /** Default of the call option `waitForConnection`. */
-  waitForConnection?: boolean;
-  /** How lost workers are detected for idempotent calls. */
-  lostWorker?: Partial<LostWorkerPolicy>;
-}
-
-function checkTimeout(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_BUDGET_MS) {
-    throw new TypeError(`${name} must be an integer from 1 to ${MAX_BUDGET_MS}, received ${String(value)}`);
-  }
-  return value;
-}
+export { DEFAULT_TIMEOUT_MS, resolveClientOptions } from './client-options.js';
+export type { ClientOptions, ResolvedClientOptions } from './client-options.js';
 
 /**
  * Connects to NATS and returns a client.
@@ -85,39 +42,6 @@ export async function connect(options: ClientOptions = {}): Promise<RpcClient> {
   const resolved = resolveClientOptions(options);
   const nc = options.connection ?? (await openConnection({ name: 'natsrpc-client', ...options }));
   return new RpcClient(nc, { ...resolved, ownsConnection: options.connection === undefined });
-}
-
-/** Validates and completes client options (the connection aside). */
-export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
-  assertPrefix(prefix);
-  return {
-    timeoutMs: checkTimeout('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-    prefix,
-    logger: options.logger ?? createLogger('natsrpc-client'),
-    limits: options.limits ?? DEFAULT_MSGPACK_LIMITS,
-    ownsConnection: false,
-    retry: resolveRetryPolicy(options.retry),
-    budget: resolveBudgetOptions(options.retryBudget),
-    hedge: resolveHedgePolicy(options.hedge),
-    waitForWorkers: options.waitForWorkers ?? false,
-    waitForConnection: options.waitForConnection ?? false,
-    lostWorker: resolveLostWorkerPolicy(options.lostWorker),
-  };
-}
-
-export interface ResolvedClientOptions {
-  timeoutMs: number;
-  prefix: string;
-  logger: Logger;
-  limits: MsgpackLimits;
-  ownsConnection: boolean;
-  retry: Readonly<RetryPolicy>;
-  budget: RetryBudgetOptions;
-  hedge: Readonly<Required<HedgePolicy>> | undefined;
-  waitForWorkers: boolean;
-  waitForConnection: boolean;
-  lostWorker: Readonly<LostWorkerPolicy>;
 }
 
 export class RpcClient {
@@ -183,9 +107,9 @@ export class RpcClient {
       }
       if (options !== undefined) {
         if (options.timeoutMs !== undefined) timeoutMs = checkTimeout('timeoutMs', options.timeoutMs);
-        if (needsOrchestration(options)) spec = this.#spec(t, payload, options, timeoutMs);
+        if (needsOrchestration(options)) spec = callSpec(this.#opts, t, payload, options, timeoutMs);
       }
-      if (spec === undefined && this.#orchestrateAll) spec = this.#spec(t, payload, options ?? {}, timeoutMs);
+      if (spec === undefined && this.#orchestrateAll) spec = callSpec(this.#opts, t, payload, options ?? {}, timeoutMs);
     } catch (cause) {
       return Promise.reject(new RpcError('BAD_REQUEST', (cause as Error).message, { cause }));
     }
@@ -255,26 +179,6 @@ export class RpcClient {
       if (this.#budgets.size < 4_096) this.#budgets.set(parsed.service, budget);
     }
     return { ...parsed, budget, latency: new LatencyTracker() };
-  }
-
-  #spec(t: ResolvedTarget, payload: unknown, options: CallOptions, timeoutMs: number): CallSpec {
-    const o = this.#opts;
-    const idempotent = options.idempotent === true;
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
-    const hedge = options.hedge === undefined ? o.hedge : resolveHedgePolicy(options.hedge);
-    return {
-      target: t,
-      payload,
-      headers: options.headers,
-      timeoutMs,
-      signal: options.signal,
-      idempotent,
-      retry: resolveRetryPolicy(options.retry, o.retry),
-      hedge: idempotent ? hedge : undefined,
-      waitForWorkers: options.waitForWorkers ?? o.waitForWorkers,
-      waitForConnection: options.waitForConnection ?? o.waitForConnection,
-      lostWorker: o.lostWorker,
-    };
   }
 
   #makeTransport(): CallTransport {
@@ -418,7 +322,7 @@ export class RpcClient {
     }
     if (!this.#pending.delete(call.seq)) return;
     this.#deadlines.delete(call);
-    const spec = this.#spec(call.target, call.payload, { headers: call.headers }, call.timeoutMs);
+    const spec = callSpec(this.#opts, call.target, call.payload, { headers: call.headers }, call.timeoutMs);
     this.#track(runCall(this.#transport, this.#prober, spec, call.id, { startedAt: call.startedAt, error: err })).then(call.resolve, call.reject);
   }
 
@@ -443,18 +347,6 @@ export class RpcClient {
       }
     }
   }
-}
-
-/** Options that need more than one publish and one reply: retries up front, hedges, cancellation... */
-function needsOrchestration(o: CallOptions): boolean {
-  return (
-    o.signal !== undefined ||
-    o.idempotent === true ||
-    o.hedge !== undefined ||
-    o.waitForWorkers !== undefined ||
-    o.waitForConnection !== undefined ||
-    o.retry !== undefined
-  );
 }
 
 function publishError(cause: unknown, size: number): RpcError {

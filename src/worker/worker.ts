@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
-import { decodeChecked, decodeRequest, encode } from '../protocol/codec.js';
-import { asCancel, PROTOCOL_VERSION } from '../protocol/envelope.js';
+import { decodeRequest, encode } from '../protocol/codec.js';
+import { PROTOCOL_VERSION } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import { DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from '../protocol/msgpack-guard.js';
 import { assertPrefix, cancelSubject, DEFAULT_PREFIX, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
@@ -18,6 +18,7 @@ import { DeadlineQueue } from '../timing/deadline-queue.js';
 import { CallContext } from './context.js';
 import { checkInt, DEFAULT_CONCURRENCY, defineWorker, MAX_CONCURRENCY, resolveMethod, type Handler, type ResolvedMethod, type WorkerDefinition } from './definition.js';
 import { OutboundCalls } from './outbound.js';
+import { CancelIndex } from './cancel-index.js';
 import { errorReply, frameworkError, internalError, okReply, wireErrorOf } from './replies.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 
@@ -102,8 +103,7 @@ export class RpcWorker {
   readonly #nc: NatsConnection;
   readonly #definition: WorkerDefinition;
   readonly #methods: Map<string, ResolvedMethod>;
-  /** Calls that may be cancelled, by request id (only those whose request said `cancellable`). */
-  readonly #byId = new Map<string, Set<CallContext>>();
+  readonly #cancels: CancelIndex;
   readonly #controlSubs: Subscription[];
   readonly #outbound: OutboundCalls;
   readonly #opts: ResolvedWorkerOptions;
@@ -132,6 +132,7 @@ export class RpcWorker {
     this.#methods = new Map(Object.entries(definition.methods).map(([name, m]) => [name, resolveMethod(name, m)]));
     this.#subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
     this.#outbound = new OutboundCalls(nc, opts.prefix, opts.logger);
+    this.#cancels = new CancelIndex(opts.limits);
     const pong = encode({ v: PROTOCOL_VERSION, worker: this.id });
     // Liveness and cancellation stay subscribed through a drain: the calls in flight need them.
     this.#controlSubs = [
@@ -140,7 +141,11 @@ export class RpcWorker {
           if (err === null && msg.reply) this.#nc.publish(msg.reply, pong);
         },
       }),
-      nc.subscribe(cancelSubject(opts.prefix, definition.service), { callback: this.#onCancel }),
+      nc.subscribe(cancelSubject(opts.prefix, definition.service), {
+        callback: (err, msg) => {
+          if (err === null) this.#cancels.onMessage(msg.data);
+        },
+      }),
     ];
     this.#subscribe();
   }
@@ -305,7 +310,7 @@ export class RpcWorker {
     const ctx = new CallContext(req.id, this.service, method, req.attempt, req.headers, req.budgetMs, arrivedAt, this.#log, this.#outbound);
     this.#active.add(ctx);
     this.#deadlines.add(ctx, arrivedAt + req.budgetMs);
-    if (req.cancellable === true) this.#track(ctx);
+    if (req.cancellable === true) this.#cancels.track(ctx);
     if (req.ack === true) {
       this.#send(reply, req.id, encode({ v: PROTOCOL_VERSION, id: req.id, ack: true, worker: this.id, attempt: req.attempt }));
       // The `nats` client writes its buffer in a microtask queued by that publish; running the
@@ -365,42 +370,9 @@ export class RpcWorker {
     });
   }
 
-  #track(ctx: CallContext): void {
-    ctx.tracked = true;
-    let set = this.#byId.get(ctx.requestId);
-    if (set === undefined) {
-      set = new Set();
-      this.#byId.set(ctx.requestId, set);
-    }
-    set.add(ctx);
-  }
-
-  #untrack(ctx: CallContext): void {
-    const set = this.#byId.get(ctx.requestId);
-    if (set !== undefined && set.delete(ctx) && set.size === 0) this.#byId.delete(ctx.requestId);
-  }
-
-  readonly #onCancel = (err: Error | null, msg: Msg): void => {
-    if (err !== null) return;
-    let cancel;
-    try {
-      cancel = asCancel(decodeChecked(msg.data, this.#opts.limits));
-    } catch {
-      return;
-    }
-    if (cancel === null) return;
-    const set = this.#byId.get(cancel.id);
-    if (set === undefined) return;
-    for (const ctx of set) {
-      if (cancel.attempt == null || cancel.attempt === ctx.attempt) {
-        CallContext.abort(ctx, new RpcError('CANCELLED', 'the caller cancelled the call'));
-      }
-    }
-  };
-
   #finish(ctx: CallContext, reply: string, result: unknown, err: unknown, failed: boolean): void {
     this.#active.delete(ctx);
-    if (ctx.tracked) this.#untrack(ctx);
+    if (ctx.tracked) this.#cancels.untrack(ctx);
     if (!this.#deadlines.delete(ctx)) {
       this.#overdue--;
       this.stats.overruns++;
