@@ -14,6 +14,7 @@ import { assertPrefix, DEFAULT_PREFIX } from '../protocol/subjects.js';
 import { openConnection, type ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
+import { DeadlinePolicyCache } from './deadline-policy.js';
 import { PendingCall } from './pending-call.js';
 import { parseTarget, type Target } from './target.js';
 
@@ -29,6 +30,8 @@ export interface ClientOptions extends ConnectionOptions {
   limits?: MsgpackLimits;
   /** Use this connection instead of opening one; `close()` then leaves it open. */
   connection?: NatsConnection;
+  /** Follow the supervisor's per-service deadline policy (clamp to its maximum, use its default). Default true. */
+  deadlinePolicy?: boolean;
 }
 
 export interface CallOptions {
@@ -76,6 +79,7 @@ export async function connect(options: ClientOptions = {}): Promise<RpcClient> {
     logger: options.logger ?? createLogger('natsrpc-client'),
     limits: options.limits ?? DEFAULT_MSGPACK_LIMITS,
     ownsConnection: options.connection === undefined,
+    deadlinePolicy: options.deadlinePolicy ?? true,
   });
 }
 
@@ -85,6 +89,7 @@ interface ResolvedClientOptions {
   logger: Logger;
   limits: MsgpackLimits;
   ownsConnection: boolean;
+  deadlinePolicy: boolean;
 }
 
 export class RpcClient {
@@ -97,6 +102,7 @@ export class RpcClient {
   readonly #deadlines: DeadlineQueue<PendingCall>;
   readonly #targets = new Map<string, Target>();
   readonly #idPrefix = randomBytes(9).toString('base64url') + '.';
+  readonly #policy: DeadlinePolicyCache | null;
   #seq = 0;
   #connected = true;
   #closing: Promise<void> | null = null;
@@ -111,6 +117,7 @@ export class RpcClient {
     this.#inboxPrefixLength = this.#inbox.length;
     this.#deadlines = new DeadlineQueue<PendingCall>(this.#expire);
     this.#sub = nc.subscribe(this.#inbox + '*', { callback: this.#onReply });
+    this.#policy = opts.deadlinePolicy ? new DeadlinePolicyCache(nc, opts.prefix) : null;
     void this.#watchStatus();
     void nc.closed().then(() => this.#failAll('UNAVAILABLE', 'connection to NATS closed'));
   }
@@ -138,6 +145,7 @@ export class RpcClient {
         if (this.#targets.size < 4_096) this.#targets.set(target, t);
       }
       if (options?.timeoutMs !== undefined) timeoutMs = checkTimeout('timeoutMs', options.timeoutMs);
+      if (this.#policy !== null) timeoutMs = this.#policy.timeoutFor(t.service, options?.timeoutMs, timeoutMs);
     } catch (cause) {
       return Promise.reject(new RpcError('BAD_REQUEST', (cause as Error).message, { cause }));
     }
@@ -223,6 +231,7 @@ export class RpcClient {
     const inFlight = [...this.#pending.values()].map((c) => c.promise.catch(() => undefined));
     await Promise.all(inFlight);
     this.#deadlines.clear();
+    this.#policy?.close();
     if (this.#opts.ownsConnection) {
       if (!this.#nc.isClosed()) await this.#nc.close();
     } else {

@@ -16,6 +16,7 @@ import { CallContext } from './context.js';
 import { checkInt, DEFAULT_CONCURRENCY, defineWorker, MAX_CONCURRENCY, type Handler, type WorkerDefinition } from './definition.js';
 import { errorReply, frameworkError, internalError, okReply, wireErrorOf } from './replies.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
+import { WorkerAgent, type SupervisionOptions } from './agent.js';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 /** Grace after aborting the handlers still running when the drain timeout passes. */
@@ -29,7 +30,7 @@ export const CLOCK_SKEW_TOLERANCE_MS = 2_000;
 
 export type WorkerState = 'serving' | 'draining' | 'drained' | 'stopped';
 
-export interface WorkerOptions extends ConnectionOptions {
+export interface WorkerOptions extends ConnectionOptions, SupervisionOptions {
   /** Overrides the definition's concurrency. */
   concurrency?: number;
   /** How long a drain waits for handlers in flight, in ms. Default 10,000. */
@@ -74,6 +75,15 @@ export async function startWorker<M extends Record<string, Handler>>(
     ownsConnection: options.connection === undefined,
   });
   await nc.flush();
+  if (options.heartbeat !== false) {
+    // Heartbeats, control and the watchdog: see agent.ts. A worker that cannot start them stops.
+    const agent = await WorkerAgent.start(worker, nc, options, { prefix, logger, connection: options, ownsConnection: options.connection === undefined })
+      .catch(async (err: unknown) => {
+        await worker.stop();
+        throw err;
+      });
+    worker.onStop((reason) => agent.stop(reason));
+  }
   logger.info({ concurrency, subject: serviceWildcard(prefix, definition.service) }, 'worker ready');
   return worker;
 }
@@ -110,6 +120,7 @@ export class RpcWorker {
   #draining: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
+  #stopHooks: ((reason: string) => Promise<void>)[] = [];
 
   /** @internal use {@link startWorker} */
   constructor(nc: NatsConnection, definition: WorkerDefinition, opts: ResolvedWorkerOptions) {
@@ -181,10 +192,16 @@ export class RpcWorker {
     return this.#stopping;
   }
 
+  /** @internal runs once the worker has drained, before its connection closes (the final heartbeat). */
+  onStop(hook: (reason: string) => Promise<void>): void {
+    this.#stopHooks.push(hook);
+  }
+
   async #stop(): Promise<void> {
     await this.drain();
     this.#state = 'stopped';
     this.#deadlines.clear();
+    for (const hook of this.#stopHooks) await hook('stopped').catch((err: unknown) => this.#log.warn({ err }, 'stop hook failed'));
     if (this.#opts.ownsConnection && !this.#nc.isClosed()) {
       // Replies of the last handlers are in the outbound buffer: flush before closing, and never
       // use nc.drain(), which may close before async handlers have replied.
@@ -309,7 +326,7 @@ export class RpcWorker {
     if (!failed) {
       try {
         data = okReply(ctx.requestId, result);
-        this.stats.ok++;
+        this.stats.succeed();
       } catch (e) {
         this.#log.error({ err: e, reqId: ctx.requestId, method: ctx.method }, 'result cannot be encoded');
         this.stats.fail('INTERNAL');

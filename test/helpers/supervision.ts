@@ -1,0 +1,111 @@
+/**
+ * Helpers for supervisor tests: ward workers with their own mode directory, supervisor processes,
+ * and recorders of heartbeats and events on the broker.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from 'nats';
+import { decodeChecked } from '../../src/protocol/codec.js';
+import type { WorkerHeartbeat } from '../../src/protocol/heartbeat.js';
+import type { SupervisorEvent } from '../../src/protocol/supervisor-envelopes.js';
+import type { StatusReply } from '../../src/supervisor/status.js';
+import { ROOT, spawnWorker, ChildHandle, workerIdOf } from './processes.js';
+import { waitFor } from './load.js';
+
+/** The broker configuration shipped in the repo (fast cut of frozen clients). */
+export const BROKER_CONFIG = join(ROOT, 'config/nats-server.conf');
+/** Heartbeat and supervisor interval used by the tests. */
+export const INTERVAL_MS = 250;
+
+export interface Ward {
+  handle: ChildHandle;
+  id: string;
+  dir: string;
+  setMode(mode: 'ok' | 'fail' | 'business' | 'hang' | 'block' | 'busy'): void;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function spawnWard(url: string, args: string[] = [], mode = 'ok'): Promise<Ward> {
+  const dir = mkdtempSync(join(tmpdir(), 'natsrpc-ward-'));
+  writeFileSync(join(dir, 'mode'), mode);
+  const handle = await spawnWorker('test/fixtures/ward.ts', url, ['--heartbeat', String(INTERVAL_MS), ...args], { WARD_DIR: dir });
+  return {
+    handle,
+    id: workerIdOf(handle),
+    dir,
+    setMode: (m) => writeFileSync(join(dir, 'mode'), m),
+    [Symbol.asyncDispose]: () => handle[Symbol.asyncDispose](),
+  };
+}
+
+/** Starts `natsrpc supervisor` with a health policy and resolves once it listens; `id` is its supervisor id. */
+export async function spawnSupervisor(url: string, policy: Record<string, number> = {}, args: string[] = []): Promise<ChildHandle & { id: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'natsrpc-sup-'));
+  const file = join(dir, 'policy.json');
+  writeFileSync(file, JSON.stringify(policy));
+  const handle = new ChildHandle(['supervisor', '--servers', url, '--interval', String(INTERVAL_MS), '--policy', file, ...args]);
+  try {
+    const line = await handle.waitForLine(/"msg":"supervisor ready"/);
+    return Object.assign(handle, { id: (JSON.parse(line) as { supervisorId: string }).supervisorId });
+  } catch (err) {
+    await handle[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
+export interface Seen<T> {
+  at: number;
+  value: T;
+}
+
+/** Records heartbeats and supervisor events as they arrive, with local receipt times. */
+export class Recorder {
+  readonly heartbeats: Seen<WorkerHeartbeat>[] = [];
+  readonly events: Seen<SupervisorEvent>[] = [];
+  private constructor(readonly nc: NatsConnection) {}
+
+  static async start(url: string): Promise<Recorder> {
+    const nc = await connect({ servers: url });
+    const r = new Recorder(nc);
+    nc.subscribe('rpc._hb.>', { callback: (_e, m) => r.heartbeats.push({ at: Date.now(), value: decodeChecked(m.data) as WorkerHeartbeat }) });
+    nc.subscribe('rpc._evt.>', { callback: (_e, m) => r.events.push({ at: Date.now(), value: decodeChecked(m.data) as SupervisorEvent }) });
+    await nc.flush();
+    return r;
+  }
+
+  beatsOf(id: string): Seen<WorkerHeartbeat>[] {
+    return this.heartbeats.filter((h) => h.value.id === id);
+  }
+
+  eventsOf(kind: string, workerId?: string): Seen<SupervisorEvent>[] {
+    return this.events.filter((e) => e.value.kind === kind && (workerId === undefined || e.value.workerId === workerId));
+  }
+
+  async waitEvent(kind: string, workerId: string | undefined, timeoutMs: number): Promise<Seen<SupervisorEvent> | undefined> {
+    await waitFor(() => this.eventsOf(kind, workerId).length > 0, timeoutMs);
+    return this.eventsOf(kind, workerId)[0];
+  }
+
+  async status(): Promise<StatusReply> {
+    const reply = await this.nc.request('rpc._sup.status', new Uint8Array(0), { timeout: 2_000 });
+    return decodeChecked(reply.data) as StatusReply;
+  }
+
+  /** Waits until the leading supervisor lists `n` workers of `service` as serving and healthy. */
+  async waitServing(service: string, n: number, timeoutMs = 10_000): Promise<boolean> {
+    return waitFor(async () => {
+      try {
+        const s = await this.status();
+        const svc = s.services.find((x) => x.service === service);
+        return svc !== undefined && svc.workers.filter((w) => w.state === 'serving' && w.health === 'healthy').length === n;
+      } catch {
+        return false;
+      }
+    }, timeoutMs);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.nc.close();
+  }
+}
