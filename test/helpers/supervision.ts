@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { decodeChecked } from '../../src/protocol/codec.js';
-import type { WorkerHeartbeat } from '../../src/protocol/heartbeat.js';
+import { checkHeartbeat, type WorkerHeartbeat } from '../../src/protocol/heartbeat.js';
 import type { SupervisorEvent } from '../../src/protocol/supervisor-envelopes.js';
 import type { StatusReply } from '../../src/supervisor/status.js';
 import { ROOT, spawnWorker, ChildHandle, workerIdOf } from './processes.js';
@@ -54,6 +54,14 @@ export async function spawnSupervisor(url: string, policy: Record<string, number
   }
 }
 
+function tryDecode(data: Uint8Array): unknown {
+  try {
+    return decodeChecked(data);
+  } catch {
+    return null;
+  }
+}
+
 export interface Seen<T> {
   at: number;
   value: T;
@@ -68,8 +76,14 @@ export class Recorder {
   static async start(url: string): Promise<Recorder> {
     const nc = await connect({ servers: url });
     const r = new Recorder(nc);
-    nc.subscribe('rpc._hb.>', { callback: (_e, m) => r.heartbeats.push({ at: Date.now(), value: decodeChecked(m.data) as WorkerHeartbeat }) });
-    nc.subscribe('rpc._evt.>', { callback: (_e, m) => r.events.push({ at: Date.now(), value: decodeChecked(m.data) as SupervisorEvent }) });
+    // Tests publish malformed heartbeats on purpose: keep what decodes and is valid.
+    nc.subscribe('rpc._hb.>', {
+      callback: (_e, m) => {
+        const value = tryDecode(m.data);
+        if (checkHeartbeat(value) === null) r.heartbeats.push({ at: Date.now(), value: value as WorkerHeartbeat });
+      },
+    });
+    nc.subscribe('rpc._evt.>', { callback: (_e, m) => r.events.push({ at: Date.now(), value: tryDecode(m.data) as SupervisorEvent }) });
     await nc.flush();
     return r;
   }
@@ -78,13 +92,15 @@ export class Recorder {
     return this.heartbeats.filter((h) => h.value.id === id);
   }
 
-  eventsOf(kind: string, workerId?: string): Seen<SupervisorEvent>[] {
-    return this.events.filter((e) => e.value.kind === kind && (workerId === undefined || e.value.workerId === workerId));
+  eventsOf(kind: string, workerId?: string, supervisor?: string): Seen<SupervisorEvent>[] {
+    return this.events.filter(
+      (e) => e.value?.kind === kind && (workerId === undefined || e.value.workerId === workerId) && (supervisor === undefined || e.value.supervisor === supervisor),
+    );
   }
 
-  async waitEvent(kind: string, workerId: string | undefined, timeoutMs: number): Promise<Seen<SupervisorEvent> | undefined> {
-    await waitFor(() => this.eventsOf(kind, workerId).length > 0, timeoutMs);
-    return this.eventsOf(kind, workerId)[0];
+  async waitEvent(kind: string, workerId: string | undefined, timeoutMs: number, supervisor?: string): Promise<Seen<SupervisorEvent> | undefined> {
+    await waitFor(() => this.eventsOf(kind, workerId, supervisor).length > 0, timeoutMs);
+    return this.eventsOf(kind, workerId, supervisor)[0];
   }
 
   async status(): Promise<StatusReply> {
