@@ -207,6 +207,12 @@ test('supervisor item 10: a malformed control command or heartbeat is ignored an
     const ok = decodeChecked((await nc.request(ctl, encode({ v: 1, id: 'c1', cmd: 'drain', target: w.id, from: 'test', ts: Date.now() }), { timeout: 2_000 })).data) as ControlAck;
     assert.equal(ok.ok, true);
     assert.ok(await waitFor(() => rec.beatsOf(w.id).at(-1)!.value.state === 'drained', 3_000), 'drained on a valid command');
+    const command = (id: string, cmd: string) => encode({ v: 1, id, cmd, target: w.id, from: 'test', ts: Date.now() });
+    const resumed = decodeChecked((await nc.request(ctl, command('c2', 'resume'), { timeout: 2_000 })).data) as ControlAck;
+    assert.deepEqual([resumed.ok, resumed.state], [true, 'serving']);
+    const down = decodeChecked((await nc.request(ctl, command('c3', 'shutdown'), { timeout: 2_000 })).data) as ControlAck;
+    assert.deepEqual([down.id, down.ok], ['c3', true]);
+    assert.deepEqual(await w.handle.exited, { code: 0, signal: null }, 'shutdown drains and exits 0');
   } finally {
     await nc.close();
   }
