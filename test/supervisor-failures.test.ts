@@ -52,13 +52,14 @@ test('supervisor item 5a: a SIGKILLed worker is marked lost within 3 heartbeat i
   await victim.handle.exited;
   const lost = await rec.waitEvent('lost', victim.id, 10 * INTERVAL_MS);
   assert.ok(lost, `the killed worker is marked lost: ${sup.lines.slice(-3).join('\n')}`);
-  const lastBeat = rec.beatsOf(victim.id).at(-1)!.at;
-  const afterKill = lost.at - killedAt;
-  const afterLastBeat = lost.at - lastBeat;
+  // Times by the senders' clocks (one host): when the supervisor decided, not when this test heard it.
+  const lastBeat = rec.beatsOf(victim.id).at(-1)!.value.ts;
+  const afterKill = lost.value.ts - killedAt;
+  const afterLastBeat = lost.value.ts - lastBeat;
   // Lost means 3 intervals without a heartbeat; the supervisor sweeps every quarter interval.
   assert.ok(afterLastBeat <= 3.25 * INTERVAL_MS + 100, `lost ${afterLastBeat} ms after its last heartbeat (bound ${3.25 * INTERVAL_MS + 100} ms)`);
   assert.ok(afterKill <= 3 * INTERVAL_MS + 100, `lost ${afterKill} ms after SIGKILL (bound 3 intervals = ${3 * INTERVAL_MS} ms, +100 ms delivery)`);
-  assert.ok(afterLastBeat > 3 * INTERVAL_MS - 50, 'not before 3 intervals of silence');
+  assert.ok(afterLastBeat >= 3 * INTERVAL_MS, 'not before 3 intervals of silence');
   const workers = (await rec.status()).services[0]!.workers;
   assert.equal(workers.find((w) => w.id === victim.id)?.state, 'lost');
   assert.equal(workers.find((w) => w.id === w2.id)?.state, 'serving');
@@ -100,7 +101,7 @@ test('supervisor item 5b: a SIGSTOPped worker under load stops receiving request
     assert.equal(frozen.handle.child.exitCode, null, 'the watchdog did not take the freeze for a blocked loop');
     const calls = await load.stop();
     t.diagnostic(
-      `item 5b: SIGSTOP -> last request routed to the frozen worker ${isolationMs} ms (bound ${BOUND_MS}); SIGSTOP -> lost event ${lostEvent.at - stoppedAt} ms; ` +
+      `item 5b: SIGSTOP -> last request routed to the frozen worker ${isolationMs} ms (bound ${BOUND_MS}); SIGSTOP -> lost event ${lostEvent.value.ts - stoppedAt} ms; ` +
         `${lostCalls.length} calls lost to it of ${calls.length}; SIGCONT -> serving again ${backMs} ms`,
     );
     void w2;

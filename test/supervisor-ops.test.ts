@@ -90,7 +90,7 @@ test('supervisor item 8: two supervisors: the older leads; kill it and the other
     const killedAt = Date.now();
     const takeover = await rec.waitEvent('leader', undefined, 10 * INTERVAL_MS, second.id);
     assert.ok(takeover, `the standby takes over: ${second.lines.slice(-3).join('\n')}`);
-    const takeoverMs = takeover.at - killedAt;
+    const takeoverMs = takeover.value.ts - killedAt; // by the new leader's clock (same host)
     const bound = 3 * INTERVAL_MS + INTERVAL_MS / 4 + 100;
     assert.ok(takeoverMs <= bound, `took over ${takeoverMs} ms after the leader was killed (bound: 3 intervals + one sweep + 100 ms = ${bound} ms)`);
     const status = await rec.status();
@@ -105,7 +105,7 @@ test('supervisor item 8: two supervisors: the older leads; kill it and the other
     // ...and resumes the healed worker the old leader drained once its ejection period is over.
     const resume = await rec.waitEvent('resume', w1.id, BASE_EJECTION_MS + 3_000);
     assert.equal(resume?.value.supervisor, second.id, 'the new leader resumes the worker drained by the old one');
-    assert.ok(resume.at - drain1!.at >= BASE_EJECTION_MS - 50, 'after its ejection period');
+    assert.ok(resume.value.ts - drain1!.value.ts >= BASE_EJECTION_MS - 20, 'after its ejection period');
     t.diagnostic(`item 8: leader SIGKILL -> standby leads ${takeoverMs} ms (interval ${INTERVAL_MS} ms)`);
     void w3;
     void w4;

@@ -228,6 +228,12 @@ export class Supervisor {
     }
     const views: WorkerView[] = [];
     for (const rec of this.registry.records()) {
+      // Back in service after its period without our ack (a resume that outlived its timeout,
+      // or an operator's): the ejection is over.
+      if (rec.ejection !== null && rec.hb.state === 'serving' && now >= rec.ejection.until && !this.#busy.has(rec.id)) {
+        rec.ejection = null;
+        this.registry.resetWindow(rec);
+      }
       const own = windows.get(rec) ?? { calls: 0, faults: 0 };
       const total = perService.get(rec.service) ?? { calls: 0, faults: 0 };
       const peers = { calls: total.calls - own.calls, faults: total.faults - own.faults };
@@ -246,7 +252,6 @@ export class Supervisor {
         shutdownSent: rec.shutdownSent,
       });
     }
-    void now;
     return views;
   }
 
