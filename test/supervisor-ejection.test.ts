@@ -1,7 +1,7 @@
 /**
- * The supervisor isolating sick workers: draining a failing worker fast and resuming it after its
- * ejection period, the drain budget, business errors that never count, and overdue handlers.
- * Real nats-server (shipped config), real worker and supervisor processes.
+ * The supervisor isolating a sick worker: drained fast, calls stop failing, resumed after its
+ * ejection period; and the drain budget when a whole service fails. Real nats-server (shipped
+ * config), real worker and supervisor processes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +22,7 @@ test('supervisor item 2: a worker failing every call with INTERNAL among 3 healt
   await using w3 = await spawnWard(nats.url);
   await using w4 = await spawnWard(nats.url);
   await using sup = await spawnSupervisor(nats.url, { baseEjectionMs: BASE_EJECTION_MS });
+  void [w2, w3, w4];
   assert.ok(await rec.waitServing('ward', 4), 'the supervisor sees 4 healthy workers');
   const client = await connect({ servers: nats.url, logger: quiet });
   try {
@@ -52,7 +53,9 @@ test('supervisor item 2: a worker failing every call with INTERNAL among 3 healt
     assert.ok(resume, 'the recovered worker is resumed');
     // Both times by the supervisor's clock: what it decided, not when this busy test process heard it.
     const ejectedMs = resume.value.ts - drain.value.ts;
-    assert.ok(ejectedMs >= BASE_EJECTION_MS - 50, `resumed only after its ejection period (${ejectedMs} ms)`);
+    const until = drain.value.figures!.until as number;
+    assert.ok(until - drain.value.ts > BASE_EJECTION_MS - 500, 'the drain event states the end of the ejection period');
+    assert.ok(resume.value.ts >= until, `resumed only after its ejection period (${ejectedMs} ms, until ${until})`);
     assert.ok(ejectedMs <= BASE_EJECTION_MS + 4 * INTERVAL_MS + 500, `resumed soon after its ejection period (${ejectedMs} ms)`);
     assert.ok(
       await waitFor(() => rec.beatsOf(sick.id).some((h) => h.at > resume.at && h.value.state === 'serving' && h.value.ok > 0), 5_000),
@@ -84,7 +87,7 @@ test('supervisor item 3: maxDrainPercent: when all 4 workers of a service fail, 
     assert.ok(await waitFor(() => load.result.ok >= 50), 'load is flowing');
     for (const w of wards) w.setMode('fail');
     assert.ok(await waitFor(() => rec.eventsOf('drain').length >= 2, 5_000), `two workers are drained: ${sup.lines.slice(-5).join('\n')}`);
-    await sleep(12 * INTERVAL_MS); // plenty of further evaluations under failing load
+    await sleep(8 * INTERVAL_MS); // plenty of further evaluations under failing load
     await load.stop();
     const drained = new Set(rec.eventsOf('drain').map((e) => e.value.workerId));
     assert.equal(drained.size, 2, `exactly half of the workers are drained: ${[...drained].join(', ')}`);
@@ -104,59 +107,6 @@ test('supervisor item 3: maxDrainPercent: when all 4 workers of a service fail, 
     const status = await rec.status();
     const serving = status.services.find((s) => s.service === 'ward')!.workers.filter((w) => w.state === 'serving');
     assert.equal(serving.length, 2, 'two workers still serve');
-  } finally {
-    await client.close();
-  }
-});
-
-test('supervisor item 4: business errors at any rate, and bad requests, never get a worker drained', async () => {
-  await using nats = await startNats({ config: BROKER_CONFIG });
-  await using rec = await Recorder.start(nats.url);
-  await using rejecting = await spawnWard(nats.url, [], 'business');
-  await using w2 = await spawnWard(nats.url);
-  await using sup = await spawnSupervisor(nats.url);
-  assert.ok(await rec.waitServing('ward', 2), 'the supervisor sees 2 healthy workers');
-  const client = await connect({ servers: nats.url, logger: quiet });
-  try {
-    const load = startLoad(client, 'ward.work', () => null, { concurrency: 8, maxDurationMs: 30_000, call: { timeoutMs: 2_000 } });
-    // Undecodable requests on the side: each worker answers BAD_REQUEST.
-    for (let i = 0; i < 200; i++) rec.nc.publish('rpc.ward.work', new Uint8Array([0xc1, i & 0xff]), { reply: `_INBOX.junk.${i}` });
-    await sleep(16 * INTERVAL_MS);
-    const result = await load.stop();
-    assert.ok((result.failed.REJECTED ?? 0) > 100, `many business rejections: ${JSON.stringify(result.failed)}`);
-    const beat = rec.beatsOf(rejecting.id).at(-1)!.value;
-    assert.ok((beat.failed.REJECTED ?? 0) > 100 && (beat.failed.BAD_REQUEST ?? 0) > 0, `counted by the worker: ${JSON.stringify(beat.failed)}`);
-    assert.equal(beat.consecutiveFaults, 0);
-    assert.deepEqual(rec.events.filter((e) => ['drain', 'withheld', 'shutdown'].includes(e.value.kind)).map((e) => e.value.reason), []);
-    const workers = (await rec.status()).services.find((s) => s.service === 'ward')!.workers;
-    assert.deepEqual(workers.map((w) => [w.state, w.health]), [['serving', 'healthy'], ['serving', 'healthy']]);
-    void sup;
-    void w2;
-  } finally {
-    await client.close();
-  }
-});
-
-test('supervisor item 6: a handler that ignores its abort signal is reported overdue and its worker drained', async (t) => {
-  await using nats = await startNats({ config: BROKER_CONFIG });
-  await using rec = await Recorder.start(nats.url);
-  await using hanging = await spawnWard(nats.url);
-  await using w2 = await spawnWard(nats.url);
-  await using sup = await spawnSupervisor(nats.url);
-  assert.ok(await rec.waitServing('ward', 2), 'the supervisor sees 2 healthy workers');
-  const client = await connect({ servers: nats.url, logger: quiet });
-  try {
-    const load = startLoad(client, 'ward.work', () => null, { concurrency: 4, maxDurationMs: 30_000, call: { timeoutMs: 300 } });
-    assert.ok(await waitFor(() => load.result.ok >= 50), 'load is flowing');
-    const hangStart = Date.now();
-    hanging.setMode('hang');
-    const drain = await rec.waitEvent('drain', hanging.id, 5_000);
-    assert.ok(drain, `the worker with an overdue handler is drained: ${sup.lines.slice(-5).join('\n')}`);
-    assert.match(drain.value.reason, /running past their deadline/);
-    assert.ok(rec.beatsOf(hanging.id).some((h) => h.value.overdue > 0), 'its heartbeat reported overdue handlers');
-    assert.equal(rec.eventsOf('drain', w2.id).length, 0, 'the healthy worker stays');
-    await load.stop();
-    t.diagnostic(`item 6: hang starts -> drain event ${drain.at - hangStart} ms (the first overrun is due 300 ms after the hang starts)`);
   } finally {
     await client.close();
   }

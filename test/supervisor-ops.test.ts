@@ -1,7 +1,6 @@
 /**
- * Heartbeats on the wire, two supervisors and their election, `natsrpc status`, hostile control
- * commands and heartbeats, and the deadline policy reaching clients. Real nats-server, real
- * processes.
+ * Heartbeats on the wire, `natsrpc status` and the deadline policy reaching clients, and hostile
+ * control commands and heartbeats. Real nats-server, real processes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,10 +25,10 @@ test('supervisor item 1: heartbeats arrive at the configured rate with every fie
   await client.call('ward.work', null);
   await client.close();
   const from = Date.now();
-  await sleep(10 * INTERVAL_MS);
-  const beats = rec.beatsOf(w.id).filter((h) => h.at >= from && h.at < from + 10 * INTERVAL_MS);
-  // 10 expected; the interval is jittered by ±10% and the machine is shared.
-  assert.ok(beats.length >= 7 && beats.length <= 13, `${beats.length} heartbeats in 10 intervals`);
+  await sleep(8 * INTERVAL_MS);
+  const beats = rec.beatsOf(w.id).filter((h) => h.value.ts >= from && h.value.ts < from + 8 * INTERVAL_MS);
+  // 8 expected (by the sender's clock); the interval is jittered by ±10% and the machine is shared.
+  assert.ok(beats.length >= 6 && beats.length <= 10, `${beats.length} heartbeats in 8 intervals`);
   assert.equal(rec.heartbeats[0]!.value.id, w.id);
   const hb = beats.at(-1)!.value;
   assert.equal(hb.v, 1);
@@ -56,62 +55,6 @@ test('supervisor item 1: heartbeats arrive at the configured rate with every fie
   assert.equal(last.final, true);
   assert.equal(last.state, 'stopped');
   assert.equal(last.exitReason, 'stopped');
-});
-
-test('supervisor item 8: two supervisors: the older leads; kill it and the other takes over within 3 intervals and keeps acting', async (t) => {
-  const BASE_EJECTION_MS = 3_000;
-  await using nats = await startNats({ config: BROKER_CONFIG });
-  await using rec = await Recorder.start(nats.url);
-  await using w1 = await spawnWard(nats.url);
-  await using w2 = await spawnWard(nats.url);
-  await using w3 = await spawnWard(nats.url);
-  await using w4 = await spawnWard(nats.url);
-  await using first = await spawnSupervisor(nats.url, { baseEjectionMs: BASE_EJECTION_MS });
-  await using second = await spawnSupervisor(nats.url, { baseEjectionMs: BASE_EJECTION_MS });
-  assert.ok(await rec.waitServing('ward', 4), 'the fleet is seen');
-  await sleep(4 * INTERVAL_MS); // the second has heard the first
-  assert.equal((await rec.status()).supervisor.id, first.id, 'the older supervisor leads and answers status');
-  assert.ok(second.lines.some((l) => l.includes('"supervisor stands by"')), 'the younger stands by');
-  assert.equal(rec.eventsOf('leader', undefined, second.id).length, 0);
-
-  const client = await connect({ servers: nats.url, logger: quiet });
-  const sickUntilDrained = async (id: string) => {
-    for (let i = 0; i < 100 && rec.eventsOf('drain', id).length === 0; i++) await Promise.allSettled(Array.from({ length: 8 }, () => client.call('ward.work', null)));
-  };
-  try {
-    // The leader drains a sick worker (which then heals); the standby follows that decision.
-    w1.setMode('fail');
-    await sickUntilDrained(w1.id);
-    const drain1 = await rec.waitEvent('drain', w1.id, 3_000);
-    assert.equal(drain1?.value.supervisor, first.id, 'the leader drained the sick worker');
-    w1.setMode('ok');
-
-    first.signal('SIGKILL');
-    const killedAt = Date.now();
-    const takeover = await rec.waitEvent('leader', undefined, 10 * INTERVAL_MS, second.id);
-    assert.ok(takeover, `the standby takes over: ${second.lines.slice(-3).join('\n')}`);
-    const takeoverMs = takeover.value.ts - killedAt; // by the new leader's clock (same host)
-    const bound = 3 * INTERVAL_MS + INTERVAL_MS / 4 + 100;
-    assert.ok(takeoverMs <= bound, `took over ${takeoverMs} ms after the leader was killed (bound: 3 intervals + one sweep + 100 ms = ${bound} ms)`);
-    const status = await rec.status();
-    assert.equal(status.supervisor.id, second.id, 'the new leader answers status');
-    assert.equal(status.services[0]!.workers.find((w) => w.id === w1.id)!.health, 'ejected', 'the new leader knows the worker the old one drained');
-
-    // It keeps acting: it drains a newly sick worker (the budget of 2 of 4 counts the first)...
-    w2.setMode('fail');
-    await sickUntilDrained(w2.id);
-    const drain2 = await rec.waitEvent('drain', w2.id, 3_000);
-    assert.equal(drain2?.value.supervisor, second.id, 'the new leader drains a newly sick worker');
-    // ...and resumes the healed worker the old leader drained once its ejection period is over.
-    const resume = await rec.waitEvent('resume', w1.id, BASE_EJECTION_MS + 3_000);
-    assert.equal(resume?.value.supervisor, second.id, 'the new leader resumes the worker drained by the old one');
-    assert.ok(resume.value.ts - drain1!.value.ts >= BASE_EJECTION_MS - 20, 'after its ejection period');
-    t.diagnostic(`item 8: leader SIGKILL -> standby leads ${takeoverMs} ms (interval ${INTERVAL_MS} ms)`);
-    void w3;
-    void w4;
-  } finally {
-    await client.close();
-  }
 });
 
 test('supervisor item 9: natsrpc status --json shows every worker with its state; the table too; with no supervisor, a clear message and exit 1', async () => {

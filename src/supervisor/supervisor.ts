@@ -93,6 +93,8 @@ export class Supervisor {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #follower: SupervisorFollower;
   #leaderId = '';
+  readonly #tickMs: number;
+  #lastTick = Date.now();
   #lastMalformedLog = 0;
   #malformed = 0;
   #closing: Promise<void> | null = null;
@@ -113,7 +115,8 @@ export class Supervisor {
       nc.subscribe(statusSubject(o.prefix), { callback: (err, msg) => err || this.#onStatus(msg) }),
       nc.subscribe(`${o.prefix}._evt.>`, { callback: (err, msg) => err || this.#follower.onEvent(msg.data) }),
     );
-    this.#timers.push(setInterval(() => this.#tick(), Math.max(20, Math.floor(o.intervalMs / 4))));
+    this.#tickMs = Math.max(20, Math.floor(o.intervalMs / 4));
+    this.#timers.push(setInterval(() => this.#tick(), this.#tickMs));
     this.#timers.push(setInterval(() => this.#publishHeartbeat(), o.intervalMs));
     this.#publishHeartbeat();
   }
@@ -193,6 +196,11 @@ export class Supervisor {
   #tick(): void {
     if (this.#nc.isClosed()) return;
     const now = Date.now();
+    const late = now - this.#lastTick > 2 * this.#tickMs;
+    this.#lastTick = now;
+    // After a stall of this process, timers run before the heartbeats waiting in the socket are
+    // read: judge nobody (workers lost, a leader gone) until those have been taken in.
+    if (late) return;
     this.registry.sweep(now);
     for (const [id, p] of this.#peers) if (now - p.lastSeen > p.intervalMs * 10) this.#peers.delete(id);
     // A new supervisor listens for one and a half intervals before it may lead, to hear any

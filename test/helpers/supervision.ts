@@ -10,13 +10,17 @@ import { decodeChecked } from '../../src/protocol/codec.js';
 import { checkHeartbeat, type WorkerHeartbeat } from '../../src/protocol/heartbeat.js';
 import type { SupervisorEvent } from '../../src/protocol/supervisor-envelopes.js';
 import type { StatusReply } from '../../src/supervisor/status.js';
+import { RpcError, type RpcClient } from '../../src/index.js';
 import { ROOT, spawnWorker, ChildHandle, workerIdOf } from './processes.js';
 import { waitFor } from './load.js';
 
 /** The broker configuration shipped in the repo (fast cut of frozen clients). */
 export const BROKER_CONFIG = join(ROOT, 'config/nats-server.conf');
-/** Heartbeat and supervisor interval used by the tests. */
-export const INTERVAL_MS = 250;
+/**
+ * Heartbeat and supervisor interval used by the tests: short so the suite is fast, long enough
+ * that a loaded 2-core machine does not make heartbeats late by whole intervals.
+ */
+export const INTERVAL_MS = 500;
 
 export interface Ward {
   handle: ChildHandle;
@@ -29,7 +33,7 @@ export interface Ward {
 export async function spawnWard(url: string, args: string[] = [], mode = 'ok'): Promise<Ward> {
   const dir = mkdtempSync(join(tmpdir(), 'natsrpc-ward-'));
   writeFileSync(join(dir, 'mode'), mode);
-  const handle = await spawnWorker('test/fixtures/ward.ts', url, ['--heartbeat', String(INTERVAL_MS), ...args], { WARD_DIR: dir });
+  const handle = await spawnWorker('test/fixtures/ward.ts', url, ['--heartbeat', String(INTERVAL_MS), ...args], { WARD_DIR: dir, WARD_BUSY_MS: String(4 * INTERVAL_MS) });
   return {
     handle,
     id: workerIdOf(handle),
@@ -124,4 +128,31 @@ export class Recorder {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.nc.close();
   }
+}
+
+/** A closed-loop load that records, for each call, when it was sent and how it ended. */
+export function timedLoad(client: RpcClient, concurrency: number, timeoutMs: number, maxDurationMs: number) {
+  const calls: { sentAt: number; endedAt: number; code: string | null; pid?: number }[] = [];
+  let stopped = false;
+  const until = Date.now() + maxDurationMs;
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (!stopped && Date.now() < until && calls.length < 200_000) {
+      const sentAt = Date.now();
+      try {
+        const r = await client.call<{ pid: number }>('ward.work', null, { timeoutMs });
+        calls.push({ sentAt, endedAt: Date.now(), code: null, pid: r.pid });
+      } catch (err) {
+        if (!(err instanceof RpcError)) throw err;
+        calls.push({ sentAt, endedAt: Date.now(), code: err.code });
+      }
+    }
+  });
+  return {
+    calls,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(loops);
+      return calls;
+    },
+  };
 }
