@@ -66,7 +66,9 @@ test('supervisor: busy is not dead: a worker whose handlers block its loop for 4
     await sleep(8 * INTERVAL_MS);
     await load.stop();
     const beats = rec.beatsOf(busy.id).filter((h) => h.at >= from);
-    assert.ok(beats.some((h) => h.value.stalledMs >= 4 * INTERVAL_MS - 100), 'its main loop really was held for several intervals');
+    // Heartbeats sent while the loop was held: from the main thread there could be none.
+    const maxStalled = Math.max(...beats.map((h) => h.value.stalledMs));
+    assert.ok(maxStalled >= 2 * INTERVAL_MS, `heartbeats went out while its main loop was held (max stalledMs ${maxStalled})`);
     // Gaps by the sender's clock: this test process is busy too and may read them late.
     let maxGap = 0;
     for (let i = 1; i < beats.length; i++) maxGap = Math.max(maxGap, beats[i]!.value.ts - beats[i - 1]!.value.ts);
