@@ -50,7 +50,7 @@ test('supervisor item 7: a blocked event loop trips the watchdog: the process ex
   }
 });
 
-test('supervisor: busy is not dead: a worker whose handlers block its loop for 4 intervals at a time keeps heartbeating and is never marked lost', async () => {
+test('supervisor: busy is not dead: a worker whose handlers block its loop for 4 intervals at a time keeps heartbeating and is never marked lost', async (t) => {
   await using nats = await startNats({ config: BROKER_CONFIG });
   await using rec = await Recorder.start(nats.url);
   await using busy = await spawnWard(nats.url, [], 'busy');
@@ -75,6 +75,7 @@ test('supervisor: busy is not dead: a worker whose handlers block its loop for 4
     assert.ok(maxGap < 3 * INTERVAL_MS, `heartbeats kept coming from the watchdog thread (largest gap ${maxGap} ms)`);
     assert.deepEqual(rec.eventsOf('lost').map((e) => e.value.workerId), [], 'never marked lost');
     assert.equal(busy.handle.child.exitCode, null);
+    t.diagnostic(`busy worker: main loop held up to ${maxStalled} ms, largest heartbeat gap ${maxGap} ms (lost after ${3 * INTERVAL_MS} ms)`);
     void sup;
   } finally {
     await client.close();
