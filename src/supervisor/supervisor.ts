@@ -8,11 +8,10 @@ import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { openConnection, type ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
-import { decodeChecked, encode } from '../protocol/codec.js';
+import { encode } from '../protocol/codec.js';
 import { PROTOCOL_VERSION } from '../protocol/envelope.js';
-import { checkHeartbeat, type WorkerHeartbeat } from '../protocol/heartbeat.js';
 import { assertPrefix, DEFAULT_PREFIX, eventSubject, heartbeatWildcard, statusSubject, supervisorHeartbeatSubject } from '../protocol/subjects.js';
-import { checkDeadlinePolicy, checkSupervisorHeartbeat, type DeadlinePolicy, type EventKind, type SupervisorEvent, type SupervisorHeartbeat } from '../protocol/supervisor-envelopes.js';
+import { checkDeadlinePolicy, type DeadlinePolicy, type EventKind, type SupervisorEvent, type SupervisorHeartbeat } from '../protocol/supervisor-envelopes.js';
 import { checkInt } from '../worker/definition.js';
 import { CommandSender, type CommandSigner } from './commands.js';
 import { decide, type Decision, type WorkerView } from './ejection.js';
@@ -20,11 +19,10 @@ import { electLeader, type Candidate } from './election.js';
 import { evaluateHealth, resolvePolicy, type CallFigures, type HealthPolicy } from './policy.js';
 import { WorkerRegistry, type WorkerRecord } from './registry.js';
 import { buildStatus } from './status.js';
+import { parseSupervisorHeartbeat, parseWorkerHeartbeat } from './inputs.js';
 import { SupervisorFollower } from './follower.js';
 
 export const DEFAULT_SUPERVISOR_INTERVAL_MS = 1_000;
-/** Heartbeats and commands are small; anything larger is refused before decoding. */
-export const MAX_HEARTBEAT_BYTES = 16_384;
 const MALFORMED_LOG_PERIOD_MS = 1_000;
 
 export interface SupervisorOptions extends ConnectionOptions {
@@ -146,32 +144,14 @@ export class Supervisor {
   }
 
   #onHeartbeat(msg: Msg): void {
-    let hb: WorkerHeartbeat;
-    try {
-      if (msg.data.length > MAX_HEARTBEAT_BYTES) throw new Error(`${msg.data.length} bytes`);
-      const value = decodeChecked(msg.data);
-      const reason = checkHeartbeat(value);
-      if (reason !== null) throw new Error(reason);
-      hb = value as WorkerHeartbeat;
-      if (msg.subject !== `${this.#o.prefix}._hb.${hb.service}.${hb.id}`) throw new Error('subject does not match service and id');
-    } catch (err) {
-      this.#malformedInput('heartbeat', msg.subject, (err as Error).message);
-      return;
-    }
+    const hb = parseWorkerHeartbeat(this.#o.prefix, msg.subject, msg.data);
+    if (typeof hb === 'string') return this.#malformedInput('heartbeat', msg.subject, hb);
     this.registry.ingest(hb, Date.now());
   }
 
   #onPeer(msg: Msg): void {
-    let value: unknown;
-    try {
-      value = decodeChecked(msg.data);
-    } catch (err) {
-      this.#malformedInput('supervisor heartbeat', msg.subject, (err as Error).message);
-      return;
-    }
-    const reason = checkSupervisorHeartbeat(value);
-    if (reason !== null) return this.#malformedInput('supervisor heartbeat', msg.subject, reason);
-    const hb = value as SupervisorHeartbeat;
+    const hb = parseSupervisorHeartbeat(msg.data);
+    if (typeof hb === 'string') return this.#malformedInput('supervisor heartbeat', msg.subject, hb);
     if (hb.id === this.id) return;
     if (!this.#peers.has(hb.id) && this.#peers.size >= 64) return;
     this.#peers.set(hb.id, { id: hb.id, startedAt: hb.startedAt, intervalMs: hb.intervalMs, lastSeen: Date.now() });
