@@ -121,10 +121,10 @@ test('every shipped NATS configuration passes nats-server -t', { skip: !hasOpens
   const ports = [0, 1, 2].map((i) => ({ client: 4222 + i, cluster: 6222 + i, http: 8222 + i }));
   const env = { ...process.env, ...nodeEnv(0, ports), ...tlsEnv(certs) };
   const dir = join(ROOT, 'config/nats');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.conf'));
-  assert.ok(files.includes('cluster.conf') && files.includes('accounts.conf') && files.includes('cluster-tls.conf'));
+  const files = readdirSync(join(ROOT, 'config'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.conf'));
+  for (const f of ['nats/cluster.conf', 'nats/accounts.conf', 'nats/cluster-tls.conf', 'nats-server.conf']) assert.ok(files.includes(f), f);
   for (const f of files) {
-    const { stderr, stdout } = await run(bin, ['-t', '-c', join(dir, f)], { env }).catch((e: { stderr: string; stdout: string }) => {
+    const { stderr, stdout } = await run(bin, ['-t', '-c', join(ROOT, 'config', f)], { env }).catch((e: { stderr: string; stdout: string }) => {
       assert.fail(`${f} fails nats-server -t:\n${e.stderr}${e.stdout}`);
     });
     assert.match(stderr + stdout, /is valid/, f);
