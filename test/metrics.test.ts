@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of the fleet: the exporter is scraped over HTTP and its figures match the
- * calls made. The fleet view here is built from the running workers' own figures (the same ones
- * their heartbeats carry to the supervisor).
+ * calls made, first with a fleet view built from the workers' own figures, then from a real
+ * `natsrpc supervisor --metrics-port` fed by heartbeats.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,10 @@ import { connect, startWorker, type RpcWorker } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { FleetMetrics, MAX_LABEL_VALUES, type WorkerMetricsInput } from '../src/metrics/fleet-metrics.js';
 import math from '../workers/math.js';
+import { drainReasonCategory } from '../src/supervisor/metrics-view.js';
 import { startNats } from './helpers/nats.js';
+import { waitFor } from './helpers/load.js';
+import { ChildHandle } from './helpers/processes.js';
 
 const quiet = createLogger('test', 'silent');
 
@@ -91,4 +94,44 @@ test('metrics labels stay bounded however many failure codes a worker reports', 
   assert.equal(codes.length, MAX_LABEL_VALUES);
   assert.equal(sample(text, 'natsrpc_calls_total', { worker: 's-1', code: 'other' }), 100 - (MAX_LABEL_VALUES - 1));
   assert.equal(sample(text, 'natsrpc_worker_state', { worker: 's-1', state: 'lost' }), 1);
+});
+
+test('natsrpc supervisor --metrics-port: figures scraped from the supervisor match the calls made', async () => {
+  await using nats = await startNats();
+  const workers = [
+    await startWorker(math, { servers: nats.url, logger: quiet, heartbeatIntervalMs: 200 }),
+    await startWorker(math, { servers: nats.url, logger: quiet, heartbeatIntervalMs: 200 }),
+  ];
+  const client = await connect({ servers: nats.url, logger: quiet });
+  await using supervisor = new ChildHandle(['supervisor', '--servers', nats.url, '--metrics-port', '0', '--metrics-host', '127.0.0.1']);
+  try {
+    const port = (JSON.parse(await supervisor.waitForLine(/"metrics listening"/)) as { port: number }).port;
+    for (let i = 0; i < 20; i++) await client.call('math.add', { a: i, b: 1 });
+    for (let i = 0; i < 3; i++) await assert.rejects(client.call('math.div', { a: 1, b: 0 }));
+    const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const total = (text: string, code: string) => workers.reduce((sum, w) => sum + (sample(text, 'natsrpc_calls_total', { worker: w.id, code }) ?? 0), 0);
+    let text = '';
+    // Heartbeats carry the figures every 200 ms; wait for the ones sent after the last call.
+    assert.ok(await waitFor(async () => {
+      text = await scrape();
+      return total(text, 'OK') === 20 && total(text, 'DIVIDE_BY_ZERO') === 3;
+    }, 10_000), `scraped figures match the calls:\n${text.split('\n').filter((l) => l.startsWith('natsrpc_calls_total')).join('\n')}`);
+    assert.equal(sample(text, 'natsrpc_workers', { service: 'math', state: 'serving' }), 2);
+    for (const w of workers) {
+      assert.equal(sample(text, 'natsrpc_worker_state', { worker: w.id, state: 'serving' }), 1);
+      assert.ok(sample(text, 'natsrpc_heartbeat_age_seconds', { worker: w.id })! < 5);
+      assert.equal(sample(text, 'natsrpc_in_flight', { worker: w.id }), 0);
+    }
+  } finally {
+    await client.close();
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+});
+
+test('drain reasons become a few fixed metric labels', () => {
+  assert.equal(drainReasonCategory('7 consecutive INTERNAL failures (limit 5)'), 'consecutive_faults');
+  assert.equal(drainReasonCategory('fault rate 0.5 over 40 calls against 0 for the other workers'), 'fault_rate');
+  assert.equal(drainReasonCategory('main loop stalled for 4000 ms (limit 2000)'), 'stalled');
+  assert.equal(drainReasonCategory('something new'), 'other');
+  assert.equal(drainReasonCategory(null), 'unknown');
 });
