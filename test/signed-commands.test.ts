@@ -18,8 +18,15 @@ import {
   TIMESTAMP_HEADER,
   type CommandVerdict,
 } from '../src/security/signed-commands.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '../src/index.js';
+import { decodeChecked, encode } from '../src/protocol/codec.js';
+import { createLogger } from '../src/logging/logger.js';
 import { startNats } from './helpers/nats.js';
-import { waitFor } from './helpers/load.js';
+import { sleep, waitFor } from './helpers/load.js';
+import { BROKER_CONFIG, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
 
 const seedOf = (kp: ReturnType<typeof nkeys.createUser>) => new TextDecoder().decode(kp.getSeed());
 const body = new TextEncoder().encode(JSON.stringify({ command: 'drain', reason: 'unhealthy' }));
@@ -144,4 +151,50 @@ test('in-body signatures of control commands (id as nonce, ts, target): tamperin
   assert.equal(verdict(signed), 'ok');
   assert.equal(verdict(signed), 'replayed');
   assert.equal(verdict(signer.signCommand({ ...cmd, id: 'fffffffffffffff1', ts: now - 60_000 })), 'stale');
+});
+
+test('natsrpc supervisor --signing-seed and worker --trusted-key: signed drains obeyed; unsigned, untrusted, tampered and replayed ones refused', async () => {
+  const key = nkeys.createUser();
+  const dir = mkdtempSync(join(tmpdir(), 'natsrpc-signing-'));
+  const seedFile = join(dir, 'supervisor.nk');
+  writeFileSync(seedFile, seedOf(key), { mode: 0o600 });
+  const trust = ['--trusted-key', key.getPublicKey()];
+  await using nats = await startNats({ config: BROKER_CONFIG });
+  await using rec = await Recorder.start(nats.url);
+  await using sick = await spawnWard(nats.url, trust);
+  await using healthy = await spawnWard(nats.url, trust);
+  await using _sup = await spawnSupervisor(nats.url, {}, ['--signing-seed', seedFile]);
+  const captured: { subject: string; data: Uint8Array }[] = [];
+  rec.nc.subscribe('rpc._ctl.>', { callback: (_e, m) => captured.push({ subject: m.subject, data: m.data }) });
+  const client = await connect({ servers: nats.url, logger: createLogger('test', 'silent') });
+  const ack = async (subject: string, body: Uint8Array) =>
+    decodeChecked((await rec.nc.request(subject, body, { timeout: 2_000 })).data) as { ok: boolean; error?: string };
+  let stop = false;
+  const load = (async () => {
+    while (!stop) await client.call('ward.work', null, { timeoutMs: 1_000 }).catch(() => sleep(10));
+  })();
+  try {
+    assert.ok(await rec.waitServing('ward', 2), 'the supervisor sees both workers');
+    sick.setMode('fail');
+    assert.ok(await rec.waitEvent('drain', sick.id, 10_000), 'the supervisor drains the failing worker');
+    assert.ok(await waitFor(() => rec.beatsOf(sick.id).at(-1)?.value.state === 'drained', 5_000), 'the worker obeyed the signed drain');
+    const signed = captured.find((c) => c.subject === `rpc._ctl.${sick.id}`)!;
+    const command = decodeChecked(signed.data) as Record<string, unknown>;
+    assert.match(String(command.sig), new RegExp(`^${key.getPublicKey()}\\.`), 'the command carries the supervisor signature');
+
+    const target = `rpc._ctl.${healthy.id}`;
+    const drainHealthy = { v: 1, id: 'f00dfeedf00dfeed', cmd: 'drain', target: healthy.id, from: 'intruder', ts: Date.now(), reason: 'because' };
+    assert.match((await ack(target, encode(drainHealthy))).error ?? '', /refused: unsigned/);
+    const stranger = new NkeyCommandSigner(seedOf(nkeys.createUser()));
+    assert.match((await ack(target, encode(stranger.signCommand(drainHealthy)))).error ?? '', /refused: untrusted/);
+    assert.match((await ack(signed.subject, encode({ ...command, cmd: 'shutdown' }))).error ?? '', /refused: forged/);
+    assert.match((await ack(signed.subject, signed.data)).error ?? '', /refused: replayed/);
+    await sleep(1_000);
+    assert.equal(rec.beatsOf(healthy.id).at(-1)?.value.state, 'serving', 'the healthy worker was never drained');
+  } finally {
+    stop = true;
+    await load;
+    await client.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

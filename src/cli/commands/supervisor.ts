@@ -5,6 +5,7 @@ import type { HealthPolicy } from '../../supervisor/policy.js';
 import { startSupervisor } from '../../supervisor/supervisor.js';
 import { FleetMetrics } from '../../metrics/fleet-metrics.js';
 import { fleetView } from '../../supervisor/metrics-view.js';
+import { commandSignerFrom } from '../control-signing.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, UsageError } from '../flags.js';
 
 export const SUPERVISOR_HELP = `Usage: natsrpc supervisor [options]
@@ -23,6 +24,9 @@ Options:
                                 "*=..." for every other service (repeatable)
   --metrics-port <port>         serve Prometheus metrics on http://<host>:<port>/metrics
   --metrics-host <addr>         address the metrics listen on (default 0.0.0.0)
+  --signing-seed <file>         sign control commands with this nkey seed (workers started with
+                                --trusted-key <its public key> obey only signed commands)
+                                env NATSRPC_SIGNING_SEED (the seed or its file)
 ${CONNECTION_HELP}`;
 
 /** Parses `service=defaultMs:maxMs`. */
@@ -45,6 +49,7 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
       deadline: { type: 'string', multiple: true },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
+      'signing-seed': { type: 'string' },
     },
   });
   if (values.help) {
@@ -76,6 +81,7 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
     intervalMs: intFlag('interval', values.interval),
     policy,
     deadlines,
+    signCommand: commandSignerFrom(values['signing-seed']),
   });
   let metrics: FleetMetrics | undefined;
   if (metricsPort !== undefined) {
