@@ -15,6 +15,8 @@ import math from '../workers/math.js';
 import { identity, startCluster, TEST_PASSWORDS, waitForRemoteInterest, type Cluster } from './helpers/cluster.js';
 import { sleep, waitFor } from './helpers/load.js';
 import { spawnWorker, workerIdOf } from './helpers/processes.js';
+import { startNats } from './helpers/nats.js';
+import { INTERVAL_MS, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
 
 const quiet = createLogger('test', 'silent');
 
@@ -97,5 +99,69 @@ test('a frozen worker is kicked at the broker: calls stop going to it at once; a
     await client.close();
     await sys.close();
     await Promise.all(local.map((w) => w.stop()));
+  }
+});
+
+test('natsrpc supervisor --sys-user kicks a worker it declares lost: calls stop going into the frozen process', async (t) => {
+  // A system account for the supervisor's kick; everyone else lands in APP without credentials.
+  await using nats = await startNats({
+    configText: `ping_interval: "1s"\nping_max: 2\nwrite_deadline: "2s"\n` +
+      `accounts { APP { users: [ { user: app, password: app } ] }, SYS { users: [ { user: sys, password: sys-secret } ] } }\n` +
+      `system_account: SYS\nno_auth_user: app\n`,
+  });
+  await using rec = await Recorder.start(nats.url);
+  await using frozen = await spawnWard(nats.url);
+  await using w2 = await spawnWard(nats.url);
+  await using w3 = await spawnWard(nats.url);
+  void [w2, w3];
+  await using sup = await spawnSupervisor(nats.url, {}, ['--sys-user', 'sys', '--sys-pass', 'sys-secret']);
+  const client = await connect({ servers: nats.url, logger: quiet });
+  const calls: { code: string; sent: number }[] = [];
+  let stop = false;
+  const load = (async () => {
+    const loop = async () => {
+      while (!stop) {
+        const sent = Date.now();
+        try {
+          await client.call('ward.work', null, { timeoutMs: 1_000 });
+          calls.push({ code: 'OK', sent });
+        } catch (err) {
+          calls.push({ code: (err as RpcError).code, sent });
+          await sleep(25);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, loop));
+  })();
+  try {
+    assert.ok(await rec.waitServing('ward', 3), 'the supervisor sees three workers');
+    await sleep(500);
+    frozen.handle.signal('SIGSTOP');
+    const stoppedAt = Date.now();
+    const lost = await rec.waitEvent('lost', frozen.id, 10_000);
+    assert.ok(lost, 'the supervisor declares the frozen worker lost');
+    const kickLine = await sup.waitForLine(/lost worker kicked at the broker/, 5_000);
+    const kickedAt = Date.now();
+    assert.match(kickLine, new RegExp(frozen.id));
+    // Lost after 3 missed heartbeat intervals; a generous second for a loaded machine.
+    assert.ok(kickedAt - stoppedAt <= 3 * INTERVAL_MS + 1_000, `kicked ${kickedAt - stoppedAt} ms after the freeze`);
+    await sleep(1_500); // longer than a call timeout
+    const SETTLE_MS = 300;
+    const late = calls.filter((c) => c.code === 'TIMEOUT' && c.sent > kickedAt + SETTLE_MS);
+    assert.deepEqual(late, [], 'no call sent after the kick is routed into the frozen worker');
+    const lostCalls = calls.filter((c) => c.code === 'TIMEOUT');
+    frozen.handle.signal('SIGCONT');
+    assert.ok(await rec.waitEvent('returned', frozen.id, 10_000), 'after SIGCONT the worker reconnects and heartbeats again');
+    t.diagnostic(`supervisor fencing: ${JSON.stringify({
+      lostEventAfterStopMs: lost.at - stoppedAt,
+      kickLoggedAfterStopMs: kickedAt - stoppedAt,
+      timeoutsWhileFrozen: lostCalls.length,
+      lastLostCallSentAfterStopMs: Math.max(...lostCalls.map((c) => c.sent)) - stoppedAt,
+    })}`);
+  } finally {
+    stop = true;
+    frozen.handle.signal('SIGCONT');
+    await load;
+    await client.close();
   }
 });

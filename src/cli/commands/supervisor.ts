@@ -6,6 +6,9 @@ import { startSupervisor } from '../../supervisor/supervisor.js';
 import { FleetMetrics } from '../../metrics/fleet-metrics.js';
 import { fleetView } from '../../supervisor/metrics-view.js';
 import { commandSignerFrom } from '../control-signing.js';
+import { openConnection } from '../../connection/options.js';
+import { createLogger } from '../../logging/logger.js';
+import { LostWorkerFencing } from '../../supervisor/fencing.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, UsageError } from '../flags.js';
 
 export const SUPERVISOR_HELP = `Usage: natsrpc supervisor [options]
@@ -27,6 +30,8 @@ Options:
   --signing-seed <file>         sign control commands with this nkey seed (workers started with
                                 --trusted-key <its public key> obey only signed commands)
                                 env NATSRPC_SIGNING_SEED (the seed or its file)
+  --sys-user <name>             a system-account user: kick the connection of lost workers
+  --sys-pass <secret>           its password                  env NATSRPC_SYS_USER, NATSRPC_SYS_PASS
 ${CONNECTION_HELP}`;
 
 /** Parses `service=defaultMs:maxMs`. */
@@ -50,6 +55,8 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
       'signing-seed': { type: 'string' },
+      'sys-user': { type: 'string' },
+      'sys-pass': { type: 'string' },
     },
   });
   if (values.help) {
@@ -83,6 +90,13 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
     deadlines,
     signCommand: commandSignerFrom(values['signing-seed']),
   });
+  const sysUser = values['sys-user'] ?? process.env.NATSRPC_SYS_USER;
+  let sys: Awaited<ReturnType<typeof openConnection>> | undefined;
+  if (sysUser) {
+    // The same servers and TLS as the supervisor's own connection, another identity.
+    sys = await openConnection({ ...connectionFrom(values), name: `${sup.id}-sys`, user: sysUser, pass: values['sys-pass'] ?? process.env.NATSRPC_SYS_PASS });
+    new LostWorkerFencing(sup, sys, createLogger('natsrpc-supervisor').child({ supervisorId: sup.id }));
+  }
   let metrics: FleetMetrics | undefined;
   if (metricsPort !== undefined) {
     metrics = new FleetMetrics(() => fleetView(sup.registry));
@@ -90,7 +104,7 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify({ msg: 'metrics listening', port }) + '\n');
   }
   return new Promise<number>((done) => {
-    const stop = () => void Promise.all([sup.close(), metrics?.close()]).then(() => done(0), () => done(1));
+    const stop = () => void Promise.all([sup.close(), metrics?.close(), sys?.close()]).then(() => done(0), () => done(1));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
