@@ -120,3 +120,30 @@ test('with an SDK: a two-hop call is one trace: client → front (server) → cl
     await provider.shutdown();
   }
 });
+
+test('with an SDK: ctx.call joins the trace too (the handler span is the parent of the nested call)', async () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  trace.disable();
+  trace.setGlobalTracerProvider(provider);
+  await using nats = await startNats();
+  const back = defineWorker({ service: 'back2', methods: { work: (p: { n: number }) => p.n * 2 } });
+  const front = defineWorker({ service: 'front2', methods: { ask: async (p: { n: number }, ctx) => (await ctx.call<number>('back2.work', p)) + 1 } });
+  const workers = [await startWorker(front, { servers: nats.url, logger: quiet }), await startWorker(back, { servers: nats.url, logger: quiet })];
+  const client = await connect({ servers: nats.url, logger: quiet });
+  try {
+    assert.equal(await client.call('front2.ask', { n: 20 }), 41);
+    const spans = exporter.getFinishedSpans();
+    const find = (name: string, kind: SpanKind) => spans.find((s) => s.name === name && s.kind === kind)!;
+    const chain = [find('front2/ask', SpanKind.CLIENT), find('front2/ask', SpanKind.SERVER), find('back2/work', SpanKind.CLIENT), find('back2/work', SpanKind.SERVER)];
+    assert.ok(chain.every(Boolean), `four spans: ${spans.map((s) => `${s.name}/${s.kind}`)}`);
+    for (let i = 1; i < chain.length; i++) {
+      assert.equal(chain[i]!.spanContext().traceId, chain[0]!.spanContext().traceId);
+      assert.equal(chain[i]!.parentSpanContext?.spanId, chain[i - 1]!.spanContext().spanId, `${chain[i]!.name}/${chain[i]!.kind} is a child of the span before it`);
+    }
+  } finally {
+    await client.close();
+    await Promise.all(workers.map((w) => w.stop()));
+    await provider.shutdown();
+  }
+});
