@@ -2,7 +2,7 @@
  * The hedging delay: fixed, or the observed 95th percentile of a method's successful attempts.
  * Winning attempts are what is recorded, so a slow worker's latency does not drag the delay up.
  */
-import { LatencyWindow } from '../worker/latency-window.js';
+import { LatencyWindow } from '../timing/latency-window.js';
 import type { HedgePolicy } from './call-options.js';
 
 /** Latencies recorded before the observed p95 is trusted. */

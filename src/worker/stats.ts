@@ -2,7 +2,7 @@
  * A worker's counters since start. Plain numeric fields so counting is a single increment.
  */
 import { isFrameworkCode } from '../protocol/errors.js';
-import { LatencyWindow } from './latency-window.js';
+import { LatencyWindow } from '../timing/latency-window.js';
 
 export interface WorkerStatsSnapshot {
   received: number;
