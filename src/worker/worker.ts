@@ -16,6 +16,8 @@ import { CallContext } from './context.js';
 import { checkInt, DEFAULT_CONCURRENCY, defineWorker, MAX_CONCURRENCY, type Handler, type WorkerDefinition } from './definition.js';
 import { errorReply, frameworkError, internalError, okReply, wireErrorOf } from './replies.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
+import { defaultLowWater, DEFAULT_ROUTING, LeaveWhenFull, ROUTING_MODES, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
+import type { RequestEnvelope } from '../protocol/envelope.js';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 /** Grace after aborting the handlers still running when the drain timeout passes. */
@@ -41,6 +43,13 @@ export interface WorkerOptions extends ConnectionOptions {
   limits?: MsgpackLimits;
   /** Use this connection instead of opening one; `stop()` then leaves it open. */
   connection?: NatsConnection;
+  /**
+   * What a worker at its concurrency limit does: `overload-reply` (default) answers `OVERLOADED`;
+   * `leave-when-full` leaves the queue group until it is back at `lowWater` (see docs/benchmarks.md).
+   */
+  routing?: RoutingMode;
+  /** With `leave-when-full`: rejoin the queue group at or below this many calls in flight. Default: half the concurrency. */
+  lowWater?: number;
 }
 
 /**
@@ -61,6 +70,9 @@ export async function startWorker<M extends Record<string, Handler>>(
   const drainTimeoutMs = checkInt('drainTimeoutMs', options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, 0, 3_600_000);
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   assertPrefix(prefix);
+  const routing = options.routing ?? DEFAULT_ROUTING;
+  if (!ROUTING_MODES.includes(routing)) throw new TypeError(`routing must be one of ${ROUTING_MODES.join(', ')}, received ${String(routing)}`);
+  const lowWater = checkInt('lowWater', options.lowWater ?? defaultLowWater(concurrency), 0, concurrency - 1);
   const id = `${definition.service}-${randomBytes(6).toString('hex')}`;
   const logger = (options.logger ?? createLogger('natsrpc-worker')).child({ service: definition.service, workerId: id });
   const nc = options.connection ?? (await openConnection({ name: id, ...options }));
@@ -72,6 +84,8 @@ export async function startWorker<M extends Record<string, Handler>>(
     logger,
     limits: options.limits ?? DEFAULT_MSGPACK_LIMITS,
     ownsConnection: options.connection === undefined,
+    routing,
+    lowWater,
   });
   await nc.flush();
   logger.info({ concurrency, subject: serviceWildcard(prefix, definition.service) }, 'worker ready');
@@ -86,6 +100,8 @@ interface ResolvedWorkerOptions {
   logger: Logger;
   limits: MsgpackLimits;
   ownsConnection: boolean;
+  routing?: RoutingMode;
+  lowWater?: number;
 }
 
 export class RpcWorker {
@@ -104,6 +120,9 @@ export class RpcWorker {
   readonly #active = new Set<CallContext>();
   readonly #deadlines = new DeadlineQueue<CallContext>((ctx) => this.#onDeadline(ctx));
   #sub: Subscription | null = null;
+  readonly #routing: LeaveWhenFull | null;
+  /** A queue-group subscription being left because the worker was full. */
+  #leaving: Promise<void> | null = null;
   #state: WorkerState = 'serving';
   #overdue = 0;
   #drainExpired = false;
@@ -123,6 +142,7 @@ export class RpcWorker {
     this.concurrency = opts.concurrency;
     this.#methods = new Map(Object.entries(definition.methods));
     this.#subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
+    this.#routing = opts.routing === 'leave-when-full' ? this.#loadAwareRouting(opts.lowWater ?? defaultLowWater(opts.concurrency)) : null;
     this.#subscribe();
   }
 
@@ -202,6 +222,7 @@ export class RpcWorker {
     // Unsubscribes and waits for the broker to confirm; requests it routed here before that still
     // arrive and are served.
     if (sub !== null && !this.#nc.isClosed()) await sub.drain().catch(() => undefined);
+    if (this.#leaving !== null) await this.#leaving;
     if (!(await this.#waitIdle(this.#opts.drainTimeoutMs))) {
       this.#drainExpired = true;
       this.#log.warn({ inFlight: this.#active.size }, 'drain timeout: aborting handlers still running');
@@ -274,13 +295,18 @@ export class RpcWorker {
       return;
     }
     if (this.#active.size >= this.concurrency) {
+      if (this.#routing?.hold({ req, method, reply, arrivedAt }) === true) return;
       this.#refuse(reply, req.id, 'OVERLOADED', `worker ${this.id} is at its concurrency limit of ${this.concurrency}`);
       return;
     }
+    this.#start(req, method, handler, reply, arrivedAt);
+  };
 
+  #start(req: RequestEnvelope, method: string, handler: Handler, reply: string, arrivedAt: number): void {
     const ctx = new CallContext(req.id, this.service, method, req.attempt, req.headers, req.budgetMs, arrivedAt, this.#log);
     this.#active.add(ctx);
     this.#deadlines.add(ctx, arrivedAt + req.budgetMs);
+    this.#routing?.afterStart();
     let result: unknown;
     try {
       result = handler(req.payload, ctx);
@@ -296,7 +322,7 @@ export class RpcWorker {
     } else {
       this.#finish(ctx, reply, result, undefined, false);
     }
-  };
+  }
 
   #finish(ctx: CallContext, reply: string, result: unknown, err: unknown, failed: boolean): void {
     this.#active.delete(ctx);
@@ -329,6 +355,7 @@ export class RpcWorker {
         data = errorReply(ctx.requestId, internalError(ctx.requestId)); // details not encodable
       }
     }
+    this.#routing?.afterFinish(); // before the reply: the broker sees a rejoin before the next request
     this.#send(reply, ctx.requestId, data);
     if (this.#active.size === 0) this.#idle?.();
   }
@@ -352,6 +379,31 @@ export class RpcWorker {
         this.#log.warn({ err: e, reqId: id }, 'reply could not be sent');
       }
     }
+  }
+
+  #loadAwareRouting(lowWater: number): LeaveWhenFull {
+    return new LeaveWhenFull(this.concurrency, lowWater, {
+      inGroup: () => this.#sub !== null,
+      canJoin: () => this.#state === 'serving' && this.#stopping === null && !this.#nc.isClosed(),
+      inFlight: () => this.#active.size,
+      leave: () => {
+        const sub = this.#sub!;
+        this.#sub = null;
+        // drain(), not unsubscribe(): requests the broker routed here before the UNSUB still arrive.
+        const left: Promise<void> = sub.drain().catch(() => undefined).then(() => {
+          if (this.#leaving === left) this.#leaving = null;
+        });
+        this.#leaving = left;
+      },
+      join: () => this.#subscribe(),
+      start: (held: HeldRequest) => {
+        if (performance.now() - held.arrivedAt >= held.req.budgetMs) {
+          this.stats.expired++;
+          return;
+        }
+        this.#start(held.req, held.method, this.#methods.get(held.method)!, held.reply, held.arrivedAt);
+      },
+    });
   }
 
   #onDeadline(ctx: CallContext): void {
