@@ -257,7 +257,7 @@ function skip(b: Uint8Array): void {
 
 function str(b: Uint8Array, start: number, n: number): string {
   P = start + n;
-  if (n > 64) return textDecoder.decode(b.subarray(start, start + n));
+  if (n > 8) return textDecoder.decode(b.subarray(start, start + n));
   let s = '';
   for (let i = start; i < start + n; i++) {
     const c = b[i]!;
@@ -265,6 +265,38 @@ function str(b: Uint8Array, start: number, n: number): string {
     s += String.fromCharCode(c);
   }
   return s;
+}
+
+/**
+ * Method names repeat from one request to the next: the last one decoded is reused when its
+ * bytes (type byte included) are the same.
+ */
+let lastMethodBytes = new Uint8Array(0);
+let lastMethod: unknown = undefined;
+
+function methodValue(b: Uint8Array): unknown {
+  const start = P;
+  const cached = lastMethodBytes;
+  const n = cached.length;
+  if (n > 0) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (b[start + i] !== cached[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) {
+      P += n;
+      return lastMethod;
+    }
+  }
+  const method = value(b);
+  if (typeof method === 'string' && P - start <= 66) {
+    lastMethodBytes = b.slice(start, P);
+    lastMethod = method;
+  }
+  return method;
 }
 
 /** Reads the value at P: scalars directly, a binary as a view, anything else via the decoder. */
@@ -327,14 +359,15 @@ export function parseRequest(b: Uint8Array): ParsedRequest | undefined {
   const out = {} as ParsedRequest;
   P = 1;
   for (let i = h & 0x0f; i > 0; i--) {
-    if (keyIs(b, K_PAYLOAD)) out.payload = value(b);
+    // Keys are tried in the order this codec writes them, so each matches at the first compare.
+    if (keyIs(b, K_V)) out.v = value(b);
     else if (keyIs(b, K_ID)) out.id = value(b);
-    else if (keyIs(b, K_METHOD)) out.method = value(b);
-    else if (keyIs(b, K_V)) out.v = value(b);
+    else if (keyIs(b, K_METHOD)) out.method = methodValue(b);
     else if (keyIs(b, K_BUDGET)) out.budgetMs = value(b);
     else if (keyIs(b, K_ATTEMPT)) out.attempt = value(b);
     else if (keyIs(b, K_SENT_AT)) out.sentAt = value(b);
     else if (keyIs(b, K_HEADERS)) out.headers = value(b);
+    else if (keyIs(b, K_PAYLOAD)) out.payload = value(b);
     else return undefined;
   }
   return out;
@@ -357,10 +390,10 @@ export function parseReply(b: Uint8Array): ParsedReply | undefined {
   const out = {} as ParsedReply;
   P = 1;
   for (let i = h & 0x0f; i > 0; i--) {
-    if (keyIs(b, K_RESULT)) out.result = value(b);
+    if (keyIs(b, K_V)) out.v = value(b);
     else if (keyIs(b, K_ID)) out.id = value(b);
     else if (keyIs(b, K_OK)) out.ok = value(b);
-    else if (keyIs(b, K_V)) out.v = value(b);
+    else if (keyIs(b, K_RESULT)) out.result = value(b);
     else if (keyIs(b, K_ERROR)) out.error = value(b);
     else return undefined;
   }
