@@ -59,7 +59,7 @@ function malformedBodies(): Uint8Array[] {
     [0x81, 0xa1, 0x70, 0xdd, 0x7f, 0xff, 0xff, 0xff, 0xc0, 0xc0],
   ];
   for (let i = 0; i < 100; i++) bodies.push(new Uint8Array(huge[i % huge.length]!));
-  for (let i = 0; i < 99; i++) bodies.push(withProtoKey((['top', 'payload', 'headers'] as const)[i % 3]));
+  for (let i = 0; i < 99; i++) bodies.push(withProtoKey((['top', 'payload', 'headers'] as const)[i % 3]!));
   for (let i = 0; i < 100; i++) bodies.push(nested([40, 1_000, 100_000, 900_000][i % 4]!));
   for (let i = 0; i < 20; i++) bodies.push(encode({ ...good, payload: new Array(150_000 + i).fill(0) }));
   for (let i = 0; i < 30; i++) bodies.push(encode({ ...good, payload: 2n ** 60n + BigInt(i) }, { useBigInt64: true }));
@@ -68,7 +68,7 @@ function malformedBodies(): Uint8Array[] {
   return bodies;
 }
 
-test('1,000+ malformed request bodies each get BAD_REQUEST; the worker keeps serving with bounded memory (item 7)', async () => {
+test('1,000+ malformed request bodies each get BAD_REQUEST; the worker keeps serving with bounded memory (item 7)', async (t) => {
   await using nats = await startNats();
   await using worker = await spawnWorker('test/fixtures/probe.ts', nats.url);
   const client = await connect({ servers: nats.url, logger: createLogger('test', 'silent') });
@@ -102,6 +102,7 @@ test('1,000+ malformed request bodies each get BAD_REQUEST; the worker keeps ser
     assert.equal(((await client.call('probe.whoami')) as { pid: number }).pid, worker.pid, 'the worker still serves');
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     const growthMb = (rssKb(worker.pid) - rssBefore) / 1024;
+    t.diagnostic(`${bodies.length} malformed bodies, all BAD_REQUEST; worker RSS ${(rssBefore / 1024).toFixed(1)} MB -> +${growthMb.toFixed(1)} MB`);
     assert.ok(growthMb < 150, `worker RSS grew by ${growthMb.toFixed(1)} MB`);
     assert.equal(worker.child.exitCode, null, 'the worker did not crash');
   } finally {

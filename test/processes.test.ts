@@ -35,7 +35,7 @@ test('balancing: 3 worker processes, 300 calls, every worker serves some and non
   }
 });
 
-test('graceful drain: SIGTERM one of two workers under steady load: zero failed calls, exit 0 (item 9)', async () => {
+test('graceful drain: SIGTERM one of two workers under steady load: zero failed calls, exit 0 (item 9)', async (t) => {
   await using nats = await startNats();
   await using w1 = await spawnWorker('test/fixtures/probe.ts', nats.url);
   await using w2 = await spawnWorker('test/fixtures/probe.ts', nats.url);
@@ -44,11 +44,13 @@ test('graceful drain: SIGTERM one of two workers under steady load: zero failed 
     // Calls take 20 ms so the drained worker always holds some in flight when it is told to go.
     const load = startLoad(client, 'probe.sleep', () => ({ ms: 20 }), { concurrency: 16, maxDurationMs: 20_000 });
     assert.ok(await waitFor(() => load.result.ok >= 200), 'load is flowing');
+    const servedAfterSignal = load.result.ok;
     w1.signal('SIGTERM');
     const exit = await w1.exited;
     const servedAfter = load.result.ok;
     await sleep(500);
     const result = await load.stop();
+    t.diagnostic(`${result.ok} calls ok, ${Object.values(result.failed).reduce((a, b) => a + b, 0)} failed; SIGTERM after ${servedAfterSignal} calls`);
     assert.deepEqual(exit, { code: 0, signal: null }, `drained worker exits 0: ${w1.stderr.join('\n')}`);
     assert.deepEqual(result.failed, {}, `no call fails: ${result.errors.map((e) => e.message).join('; ')}`);
     assert.ok(result.ok > servedAfter, 'the other worker kept serving');

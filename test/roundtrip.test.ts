@@ -200,3 +200,14 @@ test('cancelling a call with an AbortSignal rejects it at once with CANCELLED', 
     await worker.stop();
   }
 });
+
+test('the demo (natsrpc dev --once) starts its own broker and workers, shows results and failures, and exits 0', async () => {
+  const demo = await runCli(['dev', '--once'], { LOG_LEVEL: 'warn', NATS_URL: undefined });
+  assert.equal(demo.code, 0, demo.stderr);
+  assert.match(demo.stdout, /Started nats-server v2\.\d+/);
+  assert.match(demo.stdout, /ok +math\.add \{a:2,b:3\} +-> 5/);
+  assert.match(demo.stdout, /DIVIDE_BY_ZERO.*business rejection/);
+  assert.match(demo.stdout, /TIMEOUT/);
+  assert.match(demo.stdout, /NO_RESPONDERS/);
+  assert.match(demo.stdout, /200 concurrent math\.add calls, all correct/);
+});

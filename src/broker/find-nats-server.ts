@@ -87,7 +87,7 @@ export function requireNatsServer(): NatsServerBinary {
 export function ensureNatsServer(log: (line: string) => void = (l) => process.stderr.write(l + '\n')): NatsServerBinary {
   const found = findNatsServer();
   if (found !== null) return found;
-  log(`No nats-server ${MIN_NATS_SERVER.join('.')}+ found (${describeSearch()}); running scripts/install-nats-server...`);
+  log(`No usable nats-server (${describeSearch()}); running scripts/install-nats-server...`);
   try {
     execFileSync('bash', [INSTALL_SCRIPT], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 });
   } catch {

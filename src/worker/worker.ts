@@ -3,6 +3,7 @@
  * flight, deadlines enforced through each call's abort signal, and a drain that loses no call.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { decodeRequest } from '../protocol/codec.js';
@@ -221,8 +222,12 @@ export class RpcWorker {
     this.#sub = null;
     // Unsubscribes and waits for the broker to confirm; requests it routed here before that still
     // arrive and are served.
-    if (sub !== null && !this.#nc.isClosed()) await sub.drain().catch(() => undefined);
-    if (this.#leaving !== null) await this.#leaving;
+    // While disconnected the confirmation cannot come; do not let that hold the drain forever.
+    const left = this.#leaving; // a leave because the worker was full may still be confirming
+    if ((sub !== null || left !== null) && !this.#nc.isClosed()) {
+      const confirmed = Promise.all([sub?.drain().catch(() => undefined), left]);
+      await Promise.race([confirmed, delay(this.#opts.drainTimeoutMs, undefined, { ref: false })]);
+    }
     if (!(await this.#waitIdle(this.#opts.drainTimeoutMs))) {
       this.#drainExpired = true;
       this.#log.warn({ inFlight: this.#active.size }, 'drain timeout: aborting handlers still running');

@@ -25,10 +25,13 @@ export class ChildHandle {
   readonly stderr: string[] = [];
   readonly exited: Promise<Exit>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
+  /** `env` adds to the test's environment; an undefined value removes that variable. */
+  constructor(args: string[], env: Record<string, string | undefined> = {}) {
+    const merged: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: 'info', ...env };
+    for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key];
     this.child = spawn(process.execPath, [...CLI, ...args], {
       cwd: ROOT,
-      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+      env: merged,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     live.add(this.child);
@@ -72,7 +75,7 @@ export class ChildHandle {
 }
 
 /** Starts `natsrpc worker <file>` and resolves once it is subscribed. */
-export async function spawnWorker(file: string, servers: string, args: string[] = [], env: Record<string, string> = {}): Promise<ChildHandle> {
+export async function spawnWorker(file: string, servers: string, args: string[] = [], env: Record<string, string | undefined> = {}): Promise<ChildHandle> {
   const handle = new ChildHandle(['worker', file, '--servers', servers, ...args], env);
   try {
     await handle.waitForLine(/"msg":"worker ready"/);
@@ -84,7 +87,7 @@ export async function spawnWorker(file: string, servers: string, args: string[] 
 }
 
 /** Runs a CLI command to completion. */
-export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   await using handle = new ChildHandle(args, env);
   const timer = setTimeout(() => handle.signal('SIGKILL'), timeoutMs);
   const { code } = await handle.exited;
