@@ -37,7 +37,9 @@ test('request envelopes encode byte for byte like the generic encoder and decode
     const theirs = generic.encode(req);
     assert.deepEqual(Buffer.from(ours), Buffer.from(theirs), JSON.stringify(req, (_k, v) => (v instanceof Uint8Array ? `bin ${v.length}` : v)));
     const expected = decode(theirs) as Record<string, unknown>;
-    if (Number.isInteger(req.budgetMs)) assert.deepEqual(decodeRequest(ours), expected);
+    // Absent keys may come back as undefined properties: compare what is defined.
+    const defined = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+    if (Number.isInteger(req.budgetMs)) assert.deepEqual(defined(decodeRequest(ours)), defined(expected));
   }
 });
 

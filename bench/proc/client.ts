@@ -166,6 +166,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
     }
   };
 
+  maxRss = process.memoryUsage().rss;
   const loops = Array.from({ length: spec.inFlight }, loop);
   const rssTimer = setInterval(() => {
     maxRss = Math.max(maxRss, process.memoryUsage().rss);

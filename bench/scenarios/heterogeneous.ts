@@ -44,8 +44,9 @@ export const heterogeneous: Scenario = {
     const results: Record<string, RunResult[]> = {};
     try {
       for (let round = 0; round < profile.rounds; round++) {
-        for (const f of FLEETS) {
-          for (const r of ROUTINGS) {
+        // equal and heterogeneous fleet back to back for each routing: the p99 ratio compares neighbours
+        for (const r of ROUTINGS) {
+          for (const f of FLEETS) {
             ctx.progress.step(`3 fleet ${f.label}: ${r.label} round ${round + 1}/${profile.rounds}`);
             const res = await ctx.run({
               mode: r.mode,

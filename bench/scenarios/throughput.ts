@@ -76,7 +76,7 @@ export const throughput: Scenario = {
         'p99 ratio': ratio(A.p99, B.p99),
         errors: A.errors + B.errors,
         'CPU µs/call client+workers (plain)': `${cpuPerCall(c.rpc)} (${cpuPerCall(c.plain)})`,
-        'max RSS MB (client/workers)': `${Math.round(A.maxRss)}/${Math.round(Math.max(...c.workerRssMb))}`,
+        'client max RSS MB (plain)': `${Math.round(A.maxRss)} (${Math.round(B.maxRss)})`,
       };
     });
     return { id: 1, title: this.title, rows, notes: [], data: cells };

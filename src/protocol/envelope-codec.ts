@@ -355,22 +355,22 @@ export interface ParsedRequest {
 export function parseRequest(b: Uint8Array): ParsedRequest | undefined {
   const h = b[0]!;
   if ((h & 0xf0) !== 0x80) return undefined;
-  // Only the keys present, in wire order, as the generic decoder would build it.
-  const out = {} as ParsedRequest;
+  let v, id, method, budgetMs, attempt, sentAt, headers, payload;
   P = 1;
   for (let i = h & 0x0f; i > 0; i--) {
     // Keys are tried in the order this codec writes them, so each matches at the first compare.
-    if (keyIs(b, K_V)) out.v = value(b);
-    else if (keyIs(b, K_ID)) out.id = value(b);
-    else if (keyIs(b, K_METHOD)) out.method = methodValue(b);
-    else if (keyIs(b, K_BUDGET)) out.budgetMs = value(b);
-    else if (keyIs(b, K_ATTEMPT)) out.attempt = value(b);
-    else if (keyIs(b, K_SENT_AT)) out.sentAt = value(b);
-    else if (keyIs(b, K_HEADERS)) out.headers = value(b);
-    else if (keyIs(b, K_PAYLOAD)) out.payload = value(b);
+    if (keyIs(b, K_V)) v = value(b);
+    else if (keyIs(b, K_ID)) id = value(b);
+    else if (keyIs(b, K_METHOD)) method = methodValue(b);
+    else if (keyIs(b, K_BUDGET)) budgetMs = value(b);
+    else if (keyIs(b, K_ATTEMPT)) attempt = value(b);
+    else if (keyIs(b, K_SENT_AT)) sentAt = value(b);
+    else if (keyIs(b, K_HEADERS)) headers = value(b);
+    else if (keyIs(b, K_PAYLOAD)) payload = value(b);
     else return undefined;
   }
-  return out;
+  // One literal of fixed shape (absent keys are undefined), cheaper than growing an object.
+  return { v, id, method, budgetMs, attempt, sentAt, headers, payload };
 }
 
 export interface ParsedReply {
@@ -387,15 +387,22 @@ const K_ERROR = keyBytes('error');
 export function parseReply(b: Uint8Array): ParsedReply | undefined {
   const h = b[0]!;
   if ((h & 0xf0) !== 0x80) return undefined;
-  const out = {} as ParsedReply;
+  let v, id, ok, result, error;
+  let hasResult = false;
+  let hasError = false;
   P = 1;
   for (let i = h & 0x0f; i > 0; i--) {
-    if (keyIs(b, K_V)) out.v = value(b);
-    else if (keyIs(b, K_ID)) out.id = value(b);
-    else if (keyIs(b, K_OK)) out.ok = value(b);
-    else if (keyIs(b, K_RESULT)) out.result = value(b);
-    else if (keyIs(b, K_ERROR)) out.error = value(b);
-    else return undefined;
+    if (keyIs(b, K_V)) v = value(b);
+    else if (keyIs(b, K_ID)) id = value(b);
+    else if (keyIs(b, K_OK)) ok = value(b);
+    else if (keyIs(b, K_RESULT)) {
+      result = value(b);
+      hasResult = true;
+    } else if (keyIs(b, K_ERROR)) {
+      error = value(b);
+      hasError = true;
+    } else return undefined;
   }
-  return out;
+  if (hasResult === hasError) return undefined; // both or neither: the generic decoder keeps the shape
+  return hasResult ? ({ v, id, ok, result } as ParsedReply) : ({ v, id, ok, error } as ParsedReply);
 }
