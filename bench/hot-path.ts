@@ -4,7 +4,7 @@
  * against a stand-in connection whose publish does nothing. Best of 5 batches, CPU time per
  * operation, so a busy machine inflates it less than wall time.
  *
- *   node --import tsx bench/hot-path.ts
+ *   node --import tsx bench/hot-path.ts [payload bytes, default 100]
  */
 import type { NatsConnection } from 'nats';
 import { RpcClient } from '../src/client/client.js';
@@ -54,12 +54,13 @@ function standIn() {
   return { nc: nc as unknown as NatsConnection, state };
 }
 
-const payload = new Uint8Array(100).fill(7);
+const size = Number(process.argv[2] ?? 100);
+const payload = new Uint8Array(size).fill(7);
 const request = { v: 1 as const, id: 'Zk3aQ9xW-bTr.2n9c', method: 'run', budgetMs: 5_000, attempt: 1, sentAt: Date.now(), payload };
 const requestBytes = encodeRequest(request);
 const replyBytes = encodeReply({ v: 1, id: request.id, ok: true, result: payload });
 
-process.stdout.write(`hot path, 100-byte binary payload, node ${process.version}\n`);
+process.stdout.write(`hot path, ${size}-byte binary payload, node ${process.version}\n`);
 await measure('encode request envelope', () => encodeRequest(request));
 await measure('decode + validate request (guard included)', () => decodeRequest(requestBytes));
 await measure('encode ok reply', () => encodeReply({ v: 1, id: request.id, ok: true, result: payload }));

@@ -56,7 +56,8 @@ export const failover: Scenario = {
         ctx.progress.step(`4 failover: ${mode} round ${r + 1}/${rounds}`);
         const workers = await ctx.startWorkers(3, () => [{ name: 'fo', kind: mode, delayMs: DELAY_MS, concurrency: CONCURRENCY }]);
         try {
-          const warmupMs = 500;
+          // Fresh processes: long enough a warm-up that the JIT is done before the kill.
+          const warmupMs = profile.name === 'full' ? 2_000 : 1_000;
           const sent = performance.now();
           const result = ctx.run({
             mode,

@@ -4,7 +4,7 @@
  * long it takes to notice a worker that stops; without one (src/supervisor absent) it measures
  * the generator and the broker alone, so the load itself is known to be delivered.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Ctx } from '../lib/context.js';
 import { BenchChild } from '../lib/ipc.js';
@@ -32,8 +32,10 @@ export function rssMbOf(pid: number): number {
   }
 }
 
-export const supervisorAvailable = (): boolean =>
-  existsSync(fileURLToPath(new URL('../../src/supervisor/', import.meta.url)));
+export function supervisorAvailable(): boolean {
+  const dir = fileURLToPath(new URL('../../src/supervisor/', import.meta.url));
+  return existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.ts'));
+}
 
 export const supervisorScale: Scenario = {
   id: 5,

@@ -23,24 +23,40 @@ const textDecoder = new TextDecoder();
 
 // ---- output buffers -------------------------------------------------------------------------
 
-const SLAB_BYTES = 16 * 1024;
-const MAX_SLAB_ALLOC = 2 * 1024;
-let slab = new ArrayBuffer(SLAB_BYTES);
-let slabPos = 0;
+const SMALL_SLAB_BYTES = 16 * 1024;
+const MAX_SMALL = 2 * 1024;
+const LARGE_SLAB_BYTES = 1024 * 1024;
+const MAX_LARGE = 64 * 1024;
+
+/** Bump allocation from one slab; a full slab is left to the views that still point into it. */
+class Slab {
+  #buffer: ArrayBuffer;
+  #pos = 0;
+  constructor(readonly bytes: number) {
+    this.#buffer = new ArrayBuffer(bytes);
+  }
+  take(n: number): Uint8Array {
+    if (this.#pos + n > this.bytes) {
+      this.#buffer = new ArrayBuffer(this.bytes);
+      this.#pos = 0;
+    }
+    const out = new Uint8Array(this.#buffer, this.#pos, n);
+    this.#pos += (n + 7) & ~7;
+    return out;
+  }
+}
+const small = new Slab(SMALL_SLAB_BYTES);
+const large = new Slab(LARGE_SLAB_BYTES);
 
 /**
- * A zeroless byte array of `n` bytes. Small ones are views into a shared slab (a new ArrayBuffer
- * per message costs more than encoding it); a view keeps at most one slab alive.
+ * A byte array of `n` bytes for one message. Up to 64 KB they are views into shared slabs: a new
+ * ArrayBuffer per message (zero-filled, tracked as external memory) costs more than encoding it.
+ * A view kept alive keeps its slab alive (16 KB, or 1 MB for messages over 2 KB).
  */
 function alloc(n: number): Uint8Array {
-  if (n > MAX_SLAB_ALLOC) return new Uint8Array(n);
-  if (slabPos + n > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabPos = 0;
-  }
-  const out = new Uint8Array(slab, slabPos, n);
-  slabPos += (n + 7) & ~7;
-  return out;
+  if (n <= MAX_SMALL) return small.take(n);
+  if (n <= MAX_LARGE) return large.take(n);
+  return new Uint8Array(n);
 }
 
 // ---- writing --------------------------------------------------------------------------------
