@@ -56,7 +56,8 @@ function standIn() {
 
 const size = Number(process.argv[2] ?? 100);
 const payload = new Uint8Array(size).fill(7);
-const request = { v: 1 as const, id: 'Zk3aQ9xW-bTr.2n9c', method: 'run', budgetMs: 5_000, attempt: 1, sentAt: Date.now(), payload };
+// A budget of a day: the request must not expire (and be skipped) while it is replayed.
+const request = { v: 1 as const, id: 'Zk3aQ9xW-bTr.2n9c', method: 'run', budgetMs: 86_400_000, attempt: 1, sentAt: Date.now(), payload };
 const requestBytes = encodeRequest(request);
 const replyBytes = encodeReply({ v: 1, id: request.id, ok: true, result: payload });
 

@@ -222,8 +222,11 @@ export function encodeOkReply(id: string, result: unknown): Uint8Array {
 
 // ---- parsing --------------------------------------------------------------------------------
 
-/** Read position of the parser (the parser is synchronous and not re-entrant). */
-let P = 0;
+/**
+ * End position of the value `value()` last read. Positions are locals inside the loops (a
+ * module-level variable costs a check on every access); only this result crosses calls.
+ */
+let END = 0;
 
 function u16(b: Uint8Array, p: number): number {
   return (b[p]! << 8) | b[p + 1]!;
@@ -233,54 +236,90 @@ function u32(b: Uint8Array, p: number): number {
   return ((b[p]! << 24) >>> 0) + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
 }
 
-/** Moves P past one value (of proven structure). */
-function skip(b: Uint8Array): void {
+/** Position after the value at `p` (of proven structure). */
+function skip(b: Uint8Array, p: number): number {
   let remaining = 1;
   while (remaining > 0) {
     remaining--;
-    const t = b[P++]!;
+    const t = b[p++]!;
     if (t <= 0x7f || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) continue;
     if (t <= 0x8f) remaining += (t & 0x0f) * 2;
     else if (t <= 0x9f) remaining += t & 0x0f;
-    else if (t <= 0xbf) P += t & 0x1f;
+    else if (t <= 0xbf) p += t & 0x1f;
     else {
       switch (t) {
-        case 0xc4: case 0xd9: P += 1 + b[P]!; break;
-        case 0xc5: case 0xda: P += 2 + u16(b, P); break;
-        case 0xc6: case 0xdb: P += 4 + u32(b, P); break;
-        case 0xc7: P += 2 + b[P]!; break;
-        case 0xc8: P += 3 + u16(b, P); break;
-        case 0xc9: P += 5 + u32(b, P); break;
-        case 0xca: P += 4; break;
-        case 0xcb: P += 8; break;
-        case 0xcc: case 0xd0: P += 1; break;
-        case 0xcd: case 0xd1: P += 2; break;
-        case 0xce: case 0xd2: P += 4; break;
-        case 0xcf: case 0xd3: P += 8; break;
-        case 0xd4: P += 2; break;
-        case 0xd5: P += 3; break;
-        case 0xd6: P += 5; break;
-        case 0xd7: P += 9; break;
-        case 0xd8: P += 17; break;
-        case 0xdc: remaining += u16(b, P); P += 2; break;
-        case 0xdd: remaining += u32(b, P); P += 4; break;
-        case 0xde: remaining += u16(b, P) * 2; P += 2; break;
-        case 0xdf: remaining += u32(b, P) * 2; P += 4; break;
+        case 0xc4: case 0xd9: p += 1 + b[p]!; break;
+        case 0xc5: case 0xda: p += 2 + u16(b, p); break;
+        case 0xc6: case 0xdb: p += 4 + u32(b, p); break;
+        case 0xc7: p += 2 + b[p]!; break;
+        case 0xc8: p += 3 + u16(b, p); break;
+        case 0xc9: p += 5 + u32(b, p); break;
+        case 0xca: p += 4; break;
+        case 0xcb: p += 8; break;
+        case 0xcc: case 0xd0: p += 1; break;
+        case 0xcd: case 0xd1: p += 2; break;
+        case 0xce: case 0xd2: p += 4; break;
+        case 0xcf: case 0xd3: p += 8; break;
+        case 0xd4: p += 2; break;
+        case 0xd5: p += 3; break;
+        case 0xd6: p += 5; break;
+        case 0xd7: p += 9; break;
+        case 0xd8: p += 17; break;
+        case 0xdc: remaining += u16(b, p); p += 2; break;
+        case 0xdd: remaining += u32(b, p); p += 4; break;
+        case 0xde: remaining += u16(b, p) * 2; p += 2; break;
+        case 0xdf: remaining += u32(b, p) * 2; p += 4; break;
       }
     }
   }
+  return p;
 }
 
 function str(b: Uint8Array, start: number, n: number): string {
-  P = start + n;
-  if (n > 8) return textDecoder.decode(b.subarray(start, start + n));
+  const end = start + n;
+  END = end;
+  if (n > 8) return textDecoder.decode(b.subarray(start, end));
   let s = '';
-  for (let i = start; i < start + n; i++) {
+  for (let i = start; i < end; i++) {
     const c = b[i]!;
-    if (c >= 0x80) return textDecoder.decode(b.subarray(start, start + n));
+    if (c >= 0x80) return textDecoder.decode(b.subarray(start, end));
     s += String.fromCharCode(c);
   }
   return s;
+}
+
+/**
+ * Reads the value at `p`, sets END past it: scalars directly, a binary as a view, anything else
+ * through the generic decoder.
+ */
+function value(b: Uint8Array, p: number): unknown {
+  const t = b[p]!;
+  if (t <= 0x7f) {
+    END = p + 1;
+    return t;
+  }
+  if (t >= 0xe0) {
+    END = p + 1;
+    return t - 0x100;
+  }
+  if (t >= 0xa0 && t <= 0xbf) return str(b, p + 1, t & 0x1f);
+  switch (t) {
+    case 0xc0: END = p + 1; return null;
+    case 0xc2: END = p + 1; return false;
+    case 0xc3: END = p + 1; return true;
+    case 0xcc: END = p + 2; return b[p + 1]!;
+    case 0xcd: END = p + 3; return u16(b, p + 1);
+    case 0xce: END = p + 5; return u32(b, p + 1);
+    case 0xcf: END = p + 9; return u32(b, p + 1) * 0x100000000 + u32(b, p + 5); // safe range proven by the guard
+    case 0xd9: return str(b, p + 2, b[p + 1]!);
+    case 0xda: return str(b, p + 3, u16(b, p + 1));
+    case 0xc4: { const n = b[p + 1]!; END = p + 2 + n; return b.subarray(p + 2, END); }
+    case 0xc5: { const n = u16(b, p + 1); END = p + 3 + n; return b.subarray(p + 3, END); }
+    case 0xc6: { const n = u32(b, p + 1); END = p + 5 + n; return b.subarray(p + 5, END); }
+  }
+  const end = skip(b, p);
+  END = end;
+  return decoder.decode(b.subarray(p, end));
 }
 
 /**
@@ -290,66 +329,29 @@ function str(b: Uint8Array, start: number, n: number): string {
 let lastMethodBytes = new Uint8Array(0);
 let lastMethod: unknown = undefined;
 
-function methodValue(b: Uint8Array): unknown {
-  const start = P;
+function methodValue(b: Uint8Array, p: number): unknown {
   const cached = lastMethodBytes;
   const n = cached.length;
   if (n > 0) {
-    let same = true;
-    for (let i = 0; i < n; i++) {
-      if (b[start + i] !== cached[i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) {
-      P += n;
+    let i = 0;
+    while (i < n && b[p + i] === cached[i]) i++;
+    if (i === n) {
+      END = p + n;
       return lastMethod;
     }
   }
-  const method = value(b);
-  if (typeof method === 'string' && P - start <= 66) {
-    lastMethodBytes = b.slice(start, P);
+  const method = value(b, p);
+  if (typeof method === 'string' && END - p <= 66) {
+    lastMethodBytes = b.slice(p, END);
     lastMethod = method;
   }
   return method;
 }
 
-/** Reads the value at P: scalars directly, a binary as a view, anything else via the decoder. */
-function value(b: Uint8Array): unknown {
-  const t = b[P]!;
-  if (t <= 0x7f) {
-    P++;
-    return t;
-  }
-  if (t >= 0xe0) {
-    P++;
-    return t - 0x100;
-  }
-  if (t >= 0xa0 && t <= 0xbf) return str(b, P + 1, t & 0x1f);
-  switch (t) {
-    case 0xc0: P++; return null;
-    case 0xc2: P++; return false;
-    case 0xc3: P++; return true;
-    case 0xcc: P += 2; return b[P - 1]!;
-    case 0xcd: P += 3; return u16(b, P - 2);
-    case 0xce: P += 5; return u32(b, P - 4);
-    case 0xcf: P += 9; return u32(b, P - 8) * 0x100000000 + u32(b, P - 4); // safe range proven by the guard
-    case 0xd9: return str(b, P + 2, b[P + 1]!);
-    case 0xda: return str(b, P + 3, u16(b, P + 1));
-    case 0xc4: { const n = b[P + 1]!; P += 2 + n; return b.subarray(P - n, P); }
-    case 0xc5: { const n = u16(b, P + 1); P += 3 + n; return b.subarray(P - n, P); }
-    case 0xc6: { const n = u32(b, P + 1); P += 5 + n; return b.subarray(P - n, P); }
-  }
-  const start = P;
-  skip(b);
-  return decoder.decode(b.subarray(start, P));
-}
-
-/** True when the fixstr key at P equals `key` (its msgpack bytes); moves P past it if so. */
-function keyIs(b: Uint8Array, key: Uint8Array): boolean {
-  for (let i = 0; i < key.length; i++) if (b[P + i] !== key[i]) return false;
-  P += key.length;
+/** True when the key at `p` is `key` (its msgpack bytes, a fixstr). */
+function keyIs(b: Uint8Array, p: number, key: Uint8Array): boolean {
+  const n = key.length;
+  for (let i = 0; i < n; i++) if (b[p + i] !== key[i]) return false;
   return true;
 }
 
@@ -372,18 +374,19 @@ export function parseRequest(b: Uint8Array): ParsedRequest | undefined {
   const h = b[0]!;
   if ((h & 0xf0) !== 0x80) return undefined;
   let v, id, method, budgetMs, attempt, sentAt, headers, payload;
-  P = 1;
+  let p = 1;
   for (let i = h & 0x0f; i > 0; i--) {
     // Keys are tried in the order this codec writes them, so each matches at the first compare.
-    if (keyIs(b, K_V)) v = value(b);
-    else if (keyIs(b, K_ID)) id = value(b);
-    else if (keyIs(b, K_METHOD)) method = methodValue(b);
-    else if (keyIs(b, K_BUDGET)) budgetMs = value(b);
-    else if (keyIs(b, K_ATTEMPT)) attempt = value(b);
-    else if (keyIs(b, K_SENT_AT)) sentAt = value(b);
-    else if (keyIs(b, K_HEADERS)) headers = value(b);
-    else if (keyIs(b, K_PAYLOAD)) payload = value(b);
+    if (keyIs(b, p, K_V)) v = value(b, p + K_V.length);
+    else if (keyIs(b, p, K_ID)) id = value(b, p + K_ID.length);
+    else if (keyIs(b, p, K_METHOD)) method = methodValue(b, p + K_METHOD.length);
+    else if (keyIs(b, p, K_BUDGET)) budgetMs = value(b, p + K_BUDGET.length);
+    else if (keyIs(b, p, K_ATTEMPT)) attempt = value(b, p + K_ATTEMPT.length);
+    else if (keyIs(b, p, K_SENT_AT)) sentAt = value(b, p + K_SENT_AT.length);
+    else if (keyIs(b, p, K_HEADERS)) headers = value(b, p + K_HEADERS.length);
+    else if (keyIs(b, p, K_PAYLOAD)) payload = value(b, p + K_PAYLOAD.length);
     else return undefined;
+    p = END;
   }
   // One literal of fixed shape (absent keys are undefined), cheaper than growing an object.
   return { v, id, method, budgetMs, attempt, sentAt, headers, payload };
@@ -406,18 +409,19 @@ export function parseReply(b: Uint8Array): ParsedReply | undefined {
   let v, id, ok, result, error;
   let hasResult = false;
   let hasError = false;
-  P = 1;
+  let p = 1;
   for (let i = h & 0x0f; i > 0; i--) {
-    if (keyIs(b, K_V)) v = value(b);
-    else if (keyIs(b, K_ID)) id = value(b);
-    else if (keyIs(b, K_OK)) ok = value(b);
-    else if (keyIs(b, K_RESULT)) {
-      result = value(b);
+    if (keyIs(b, p, K_V)) v = value(b, p + K_V.length);
+    else if (keyIs(b, p, K_ID)) id = value(b, p + K_ID.length);
+    else if (keyIs(b, p, K_OK)) ok = value(b, p + K_OK.length);
+    else if (keyIs(b, p, K_RESULT)) {
+      result = value(b, p + K_RESULT.length);
       hasResult = true;
-    } else if (keyIs(b, K_ERROR)) {
-      error = value(b);
+    } else if (keyIs(b, p, K_ERROR)) {
+      error = value(b, p + K_ERROR.length);
       hasError = true;
     } else return undefined;
+    p = END;
   }
   if (hasResult === hasError) return undefined; // both or neither: the generic decoder keeps the shape
   return hasResult ? ({ v, id, ok, result } as ParsedReply) : ({ v, id, ok, error } as ParsedReply);
