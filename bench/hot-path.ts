@@ -7,7 +7,7 @@
  *   node --import tsx bench/hot-path.ts [payload bytes, default 100]
  */
 import type { NatsConnection } from 'nats';
-import { RpcClient } from '../src/client/client.js';
+import { resolveClientOptions, RpcClient } from '../src/client/client.js';
 import { defineWorker } from '../src/worker/definition.js';
 import { RpcWorker } from '../src/worker/worker.js';
 import { createLogger } from '../src/logging/logger.js';
@@ -76,7 +76,7 @@ await measure('decode + validate reply (guard included)', () => decodeReply(repl
 }
 {
   const { nc, state } = standIn();
-  const client = new RpcClient(nc, { timeoutMs: 5_000, prefix: 'rpc', logger, limits: DEFAULT_MSGPACK_LIMITS, ownsConnection: false });
+  const client = new RpcClient(nc, { ...resolveClientOptions({ logger }), ownsConnection: false });
   // The reply is built outside the measured client work: its cost is measured alone and subtracted.
   const answer = () => encodeReply({ v: 1, id: decodeRequest(state.data).id, ok: true, result: payload });
   const both = await measure('client: call + reply (+ stand-in worker)', () => {

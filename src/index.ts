@@ -1,7 +1,21 @@
 export { connect, RpcClient, DEFAULT_TIMEOUT_MS } from './client/client.js';
 export type { ApiOf, CallOptions, ClientOptions } from './client/client.js';
-export { defineWorker, DEFAULT_CONCURRENCY } from './worker/definition.js';
-export type { Handler, MethodMap, WorkerDefinition } from './worker/definition.js';
+export type { ContractLike } from './client/contract-proxy.js';
+export {
+  DEFAULT_RETRY_POLICY,
+  DEFAULT_RETRY_BUDGET_RATIO,
+  DEFAULT_RETRY_BUDGET_BURST,
+  DEFAULT_HEDGE_MAX_ATTEMPTS,
+  DEFAULT_ACK_TIMEOUT_MS,
+  DEFAULT_PROBE_AFTER_MS,
+} from './client/call-options.js';
+export type { RetryPolicy, HedgePolicy, RetryBudgetOptions, LostWorkerPolicy } from './client/call-options.js';
+export { RetryBudget } from './client/retry-budget.js';
+export { QUERY_OF_DEATH_LOSSES } from './client/attempts.js';
+export { defineWorker, method, DEFAULT_CONCURRENCY } from './worker/definition.js';
+export type { Handler, MethodMap, MethodSpec, WorkerDefinition } from './worker/definition.js';
+export { DEFAULT_PROPAGATION_MARGIN_MS, PROPAGATED_HEADERS } from './worker/outbound.js';
+export type { StandardSchemaV1, WireIssue } from './contract/standard-schema.js';
 export { startWorker, RpcWorker, DEFAULT_DRAIN_TIMEOUT_MS } from './worker/worker.js';
 export type { WorkerOptions, WorkerState } from './worker/worker.js';
 export type { WorkerStatsSnapshot } from './worker/stats.js';
@@ -9,6 +23,6 @@ export { CallContext } from './worker/context.js';
 export { RpcError, ErrorCode, isRpcError } from './protocol/errors.js';
 export type { FrameworkErrorCode, RpcErrorCode, RpcErrorOptions } from './protocol/errors.js';
 export { PROTOCOL_VERSION } from './protocol/envelope.js';
-export type { Headers, RequestEnvelope, ReplyEnvelope, WireError } from './protocol/envelope.js';
+export type { Headers, RequestEnvelope, ReplyEnvelope, WireError, AckEnvelope, CancelEnvelope } from './protocol/envelope.js';
 export type { MsgpackLimits } from './protocol/msgpack-guard.js';
 export type { ConnectionOptions } from './connection/options.js';

@@ -28,6 +28,9 @@ requests.push(
   { v: 1, id: 'ünïcode', method: 'm', budgetMs: 100, attempt: 1, payload: 1 },
   { v: 1, id: 'a', method: 'm', budgetMs: 100, attempt: 1, sentAt: undefined, headers: undefined, payload: undefined },
   { v: 1, id: 'a', method: 'm', budgetMs: 100, attempt: 1, payload: 1, extra: 'kept' } as RequestEnvelope,
+  { v: 1, id: 'a.b', method: 'm', budgetMs: 100, attempt: 2, sentAt: 1, payload: bytes(5), ack: true, cancellable: true },
+  { v: 1, id: 'a.b', method: 'm', budgetMs: 100, attempt: 2, payload: null, ack: undefined, cancellable: false },
+  { v: 1, id: 'a.b', method: 'm', budgetMs: 100, attempt: 2, payload: null, ack: 'yes' } as unknown as RequestEnvelope,
   { v: 1, id: 'a', method: 'm', budgetMs: 1.5, attempt: 1, payload: 1 } as RequestEnvelope,
 );
 

@@ -24,7 +24,7 @@ test('RpcError: framework codes carry their retryability, application codes are 
   const cause = new Error('root');
   assert.equal(new RpcError('UNAVAILABLE', 'x', { cause }).cause, cause);
   assert.ok(isRpcError(biz, 'INSUFFICIENT_FUNDS'));
-  assert.equal(Object.keys(ErrorCode).length, 10);
+  assert.equal(Object.keys(ErrorCode).length, 11);
 });
 
 test('checkMsgpack accepts well-formed values and refuses malformed ones with a reason', () => {

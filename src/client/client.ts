@@ -7,53 +7,26 @@
 import { randomBytes } from 'node:crypto';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { decodeReply, encodeRequest, errorFromWire } from '../protocol/codec.js';
-import { MAX_BUDGET_MS, PROTOCOL_VERSION, type Headers } from '../protocol/envelope.js';
+import { PROTOCOL_VERSION } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
-import { DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { assertPrefix, DEFAULT_PREFIX } from '../protocol/subjects.js';
-import { openConnection, type ConnectionOptions } from '../connection/options.js';
-import { createLogger, type Logger } from '../logging/logger.js';
+import { openConnection } from '../connection/options.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
+import { runCall, type CallSpec } from './attempts.js';
+import type { CallOptions } from './call-options.js';
+import { callSpec, checkTimeout, needsOrchestration, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
+import { serviceProxy, type ApiOf, type ContractLike } from './contract-proxy.js';
+import { LatencyTracker } from './hedging.js';
+import { LivenessProber } from './liveness.js';
 import { PendingCall } from './pending-call.js';
-import { parseTarget, type Target } from './target.js';
+import { RetryBudget } from './retry-budget.js';
+import { isRetryable } from './retry-policy.js';
+import { parseTarget } from './target.js';
+import type { CallTransport, InboxEntry, ResolvedTarget } from './transport.js';
 
-export const DEFAULT_TIMEOUT_MS = 5_000;
-
-export interface ClientOptions extends ConnectionOptions {
-  /** Timeout of a call that names none, in milliseconds. Default 5,000. */
-  timeoutMs?: number;
-  /** Subject prefix. Default `rpc`. */
-  prefix?: string;
-  logger?: Logger;
-  /** Decoding limits for replies. */
-  limits?: MsgpackLimits;
-  /** Use this connection instead of opening one; `close()` then leaves it open. */
-  connection?: NatsConnection;
-}
-
-export interface CallOptions {
-  /** Time budget of this call in milliseconds; the worker sees what is left of it. */
-  timeoutMs?: number;
-  /** Aborting it rejects the call at once with `CANCELLED`. */
-  signal?: AbortSignal;
-  /** String headers carried to the handler (trace context, caller identity...). */
-  headers?: Headers;
-}
-
-/** The client-side shape of a worker definition: each method becomes an async function. */
-export type ApiOf<D extends { methods: Record<string, (payload: any, ctx: any) => unknown> }> = {
-  [K in keyof D['methods']]: (
-    payload: Parameters<D['methods'][K]>[0],
-    options?: CallOptions,
-  ) => Promise<Awaited<ReturnType<D['methods'][K]>>>;
-};
-
-function checkTimeout(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_BUDGET_MS) {
-    throw new TypeError(`${name} must be an integer from 1 to ${MAX_BUDGET_MS}, received ${String(value)}`);
-  }
-  return value;
-}
+export type { CallOptions } from './call-options.js';
+export type { ApiOf } from './contract-proxy.js';
+export { DEFAULT_TIMEOUT_MS, resolveClientOptions } from './client-options.js';
+export type { ClientOptions, ResolvedClientOptions } from './client-options.js';
 
 /**
  * Connects to NATS and returns a client.
@@ -66,25 +39,9 @@ function checkTimeout(name: string, value: unknown): number {
  * ```
  */
 export async function connect(options: ClientOptions = {}): Promise<RpcClient> {
-  const timeoutMs = checkTimeout('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
-  assertPrefix(prefix);
+  const resolved = resolveClientOptions(options);
   const nc = options.connection ?? (await openConnection({ name: 'natsrpc-client', ...options }));
-  return new RpcClient(nc, {
-    timeoutMs,
-    prefix,
-    logger: options.logger ?? createLogger('natsrpc-client'),
-    limits: options.limits ?? DEFAULT_MSGPACK_LIMITS,
-    ownsConnection: options.connection === undefined,
-  });
-}
-
-interface ResolvedClientOptions {
-  timeoutMs: number;
-  prefix: string;
-  logger: Logger;
-  limits: MsgpackLimits;
-  ownsConnection: boolean;
+  return new RpcClient(nc, { ...resolved, ownsConnection: options.connection === undefined });
 }
 
 export class RpcClient {
@@ -93,9 +50,16 @@ export class RpcClient {
   readonly #inbox: string;
   readonly #inboxPrefixLength: number;
   readonly #sub: Subscription;
-  readonly #pending = new Map<number, PendingCall>();
+  readonly #pending = new Map<number, PendingCall | InboxEntry>();
   readonly #deadlines: DeadlineQueue<PendingCall>;
-  readonly #targets = new Map<string, Target>();
+  readonly #targets = new Map<string, ResolvedTarget>();
+  readonly #budgets = new Map<string, RetryBudget>();
+  readonly #transport: CallTransport;
+  readonly #prober: LivenessProber;
+  /** Calls go to attempts.ts at once (instead of the fast path) when a client default asks for it. */
+  readonly #orchestrateAll: boolean;
+  #connectWaiters: (() => void)[] = [];
+  readonly #running = new Set<Promise<unknown>>();
   readonly #idPrefix = randomBytes(9).toString('base64url') + '.';
   #seq = 0;
   #connected = true;
@@ -110,6 +74,9 @@ export class RpcClient {
     this.#inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix) + '.';
     this.#inboxPrefixLength = this.#inbox.length;
     this.#deadlines = new DeadlineQueue<PendingCall>(this.#expire);
+    this.#orchestrateAll = opts.waitForWorkers || opts.waitForConnection;
+    this.#transport = this.#makeTransport();
+    this.#prober = new LivenessProber(this.#transport);
     this.#sub = nc.subscribe(this.#inbox + '*', { callback: this.#onReply });
     void this.#watchStatus();
     void nc.closed().then(() => this.#failAll('UNAVAILABLE', 'connection to NATS closed'));
@@ -132,21 +99,25 @@ export class RpcClient {
   call<R = unknown>(target: string, payload?: unknown, options?: CallOptions): Promise<R> {
     let t = this.#targets.get(target);
     let timeoutMs = this.#opts.timeoutMs;
+    let spec: CallSpec | undefined;
     try {
       if (t === undefined) {
-        t = parseTarget(this.#opts.prefix, target);
+        t = this.#resolveTarget(target);
         if (this.#targets.size < 4_096) this.#targets.set(target, t);
       }
-      if (options?.timeoutMs !== undefined) timeoutMs = checkTimeout('timeoutMs', options.timeoutMs);
+      if (options !== undefined) {
+        if (options.timeoutMs !== undefined) timeoutMs = checkTimeout('timeoutMs', options.timeoutMs);
+        if (needsOrchestration(options)) spec = callSpec(this.#opts, t, payload, options, timeoutMs);
+      }
+      if (spec === undefined && this.#orchestrateAll) spec = callSpec(this.#opts, t, payload, options ?? {}, timeoutMs);
     } catch (cause) {
       return Promise.reject(new RpcError('BAD_REQUEST', (cause as Error).message, { cause }));
     }
-    const signal = options?.signal;
     if (this.#closing !== null) return Promise.reject(new RpcError('UNAVAILABLE', 'client is closed'));
+    if (spec !== undefined) return this.#track(runCall(this.#transport, this.#prober, spec, this.#nextId())) as Promise<R>;
     if (!this.#connected || this.#nc.isClosed()) {
       return Promise.reject(new RpcError('UNAVAILABLE', 'not connected to NATS (reconnecting)'));
     }
-    if (signal?.aborted) return Promise.reject(new RpcError('CANCELLED', 'call aborted before it was sent', { cause: signal.reason }));
 
     const seq = ++this.#seq;
     const id = this.#idPrefix + seq.toString(36);
@@ -166,20 +137,83 @@ export class RpcClient {
       return Promise.reject(new RpcError('BAD_REQUEST', `payload cannot be encoded: ${(cause as Error).message}`, { cause }));
     }
 
-    const call = new PendingCall(seq, id, target, timeoutMs);
+    const call = new PendingCall(seq, id, t, timeoutMs, payload, options?.headers);
     try {
       this.#nc.publish(t.subject, data, { reply: this.#inbox + seq });
     } catch (cause) {
       return Promise.reject(publishError(cause, data.length));
     }
+    t.budget.deposit();
     this.#pending.set(seq, call);
-    this.#deadlines.add(call, performance.now() + timeoutMs);
-    if (signal !== undefined) {
-      call.signal = signal;
-      call.onAbort = () => this.#settle(call, new RpcError('CANCELLED', 'call aborted by the caller', { cause: signal.reason, maybeProcessed: true }));
-      signal.addEventListener('abort', call.onAbort, { once: true });
-    }
+    this.#deadlines.add(call, call.startedAt + timeoutMs);
     return call.promise as Promise<R>;
+  }
+
+  /** Retry budget of a service, shared by its targets (for tests and metrics). */
+  retryBudget(service: string): RetryBudget | undefined {
+    return this.#budgets.get(service);
+  }
+
+  /** Liveness probes sent so far. */
+  get probesSent(): number {
+    return this.#prober.sent;
+  }
+
+  /** Keeps orchestrated calls in view so that close() can wait for them. */
+  #track(p: Promise<unknown>): Promise<unknown> {
+    this.#running.add(p);
+    const done = () => void this.#running.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  #nextId(): string {
+    return this.#idPrefix + (++this.#seq).toString(36);
+  }
+
+  #resolveTarget(target: string): ResolvedTarget {
+    const parsed = parseTarget(this.#opts.prefix, target);
+    let budget = this.#budgets.get(parsed.service);
+    if (budget === undefined) {
+      budget = new RetryBudget(this.#opts.budget);
+      if (this.#budgets.size < 4_096) this.#budgets.set(parsed.service, budget);
+    }
+    return { ...parsed, budget, latency: new LatencyTracker() };
+  }
+
+  #makeTransport(): CallTransport {
+    const nc = this.#nc;
+    return {
+      prefix: this.#opts.prefix,
+      limits: this.#opts.limits,
+      logger: this.#opts.logger,
+      isConnected: () => this.#connected && !nc.isClosed() && this.#closing === null,
+      whenConnected: (timeoutMs) => this.#whenConnected(timeoutMs),
+      open: (entry) => {
+        const seq = ++this.#seq;
+        this.#pending.set(seq, entry);
+        return seq;
+      },
+      replySubject: (seq) => this.#inbox + seq,
+      close: (seq) => void this.#pending.delete(seq),
+      publish: (subject, data, reply) => nc.publish(subject, data, reply === undefined ? undefined : { reply }),
+    };
+  }
+
+  #whenConnected(timeoutMs: number): Promise<boolean> {
+    if (this.#connected && !this.#nc.isClosed()) return Promise.resolve(true);
+    if (timeoutMs <= 0 || this.#nc.isClosed() || this.#closing !== null) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve(this.#connected);
+      };
+      const timer = setTimeout(() => {
+        this.#connectWaiters = this.#connectWaiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      this.#connectWaiters.push(waiter);
+    });
   }
 
   /**
@@ -192,21 +226,20 @@ export class RpcClient {
    * const sum: number = await m.add({ a: 1, b: 2 });
    * ```
    */
-  service<Api extends object>(service: string): Api {
-    parseTarget(this.#opts.prefix, `${service}.x`); // validates the name up front
-    const methods = new Map<string, (payload?: unknown, options?: CallOptions) => Promise<unknown>>();
-    return new Proxy({} as Api, {
-      get: (_obj, prop) => {
-        if (typeof prop !== 'string' || prop === 'then') return undefined;
-        let fn = methods.get(prop);
-        if (fn === undefined) {
-          const target = `${service}.${prop}`;
-          parseTarget(this.#opts.prefix, target);
-          fn = (payload, options) => this.call(target, payload, options);
-          methods.set(prop, fn);
-        }
-        return fn;
-      },
+  service<Api extends object>(service: string): Api;
+  /**
+   * A typed proxy built from a worker definition (or any `{ service, methods }` contract): methods
+   * marked `idempotent` are called as such, and with `validate: true` inputs and outputs are
+   * checked against the methods' Standard Schema validators on this side too.
+   */
+  service<D extends ContractLike>(definition: D, options?: { validate?: boolean }): ApiOf<D>;
+  service(service: string | ContractLike, options?: { validate?: boolean }): object {
+    const name = typeof service === 'string' ? service : service?.service;
+    parseTarget(this.#opts.prefix, `${name}.x`); // validates the name up front
+    const contract = typeof service === 'string' ? undefined : service;
+    return serviceProxy(name, contract, options?.validate === true, (target, payload, opts) => {
+      parseTarget(this.#opts.prefix, target);
+      return this.call(target, payload, opts);
     });
   }
 
@@ -220,8 +253,10 @@ export class RpcClient {
   }
 
   async #close(): Promise<void> {
-    const inFlight = [...this.#pending.values()].map((c) => c.promise.catch(() => undefined));
+    const inFlight = [...this.#pending.values()].flatMap((c) => (c instanceof PendingCall ? [c.promise.catch(() => undefined)] : []));
+    for (const p of this.#running) inFlight.push(p.catch(() => undefined));
     await Promise.all(inFlight);
+    for (const w of this.#connectWaiters.splice(0)) w();
     this.#deadlines.clear();
     if (this.#opts.ownsConnection) {
       if (!this.#nc.isClosed()) await this.#nc.close();
@@ -241,16 +276,20 @@ export class RpcClient {
       this.#lateReplies++;
       return;
     }
+    if (!(call instanceof PendingCall)) {
+      call.deliver(msg);
+      return;
+    }
     const hdrs = msg.headers;
     if (hdrs !== undefined && hdrs.code === 503) {
-      this.#settle(call, new RpcError('NO_RESPONDERS', `no worker serves ${call.target}`));
+      this.#fail(call, new RpcError('NO_RESPONDERS', `no worker serves ${call.name}`));
       return;
     }
     let reply;
     try {
       reply = decodeReply(msg.data, this.#opts.limits);
     } catch (cause) {
-      this.#settle(call, new RpcError('INTERNAL', `invalid reply for ${call.target}: ${(cause as Error).message}`, { cause, maybeProcessed: true }));
+      this.#settle(call, new RpcError('INTERNAL', `invalid reply for ${call.name}: ${(cause as Error).message}`, { cause, maybeProcessed: true }));
       return;
     }
     if (reply.id !== call.id) {
@@ -258,27 +297,39 @@ export class RpcClient {
       return;
     }
     if (reply.ok) this.#settle(call, undefined, reply.result);
-    else this.#settle(call, errorFromWire(reply.error));
+    else this.#fail(call, errorFromWire(reply.error));
   };
 
   readonly #expire = (call: PendingCall): void => {
     if (this.#pending.get(call.seq) !== call) return;
     this.#pending.delete(call.seq);
-    call.release();
-    call.reject(new RpcError('TIMEOUT', `${call.target} did not reply within ${call.timeoutMs} ms`));
+    call.reject(new RpcError('TIMEOUT', `${call.name} did not reply within ${call.timeoutMs} ms`));
   };
 
   #settle(call: PendingCall, err: RpcError | undefined, result?: unknown): void {
     if (!this.#pending.delete(call.seq)) return;
     this.#deadlines.delete(call);
-    call.release();
     if (err === undefined) call.resolve(result);
     else call.reject(err);
   }
 
+  /** A failed fast-path attempt: retried by attempts.ts when the policy allows it, else the call fails. */
+  #fail(call: PendingCall, err: RpcError): void {
+    const retry = this.#opts.retry;
+    if (retry.maxAttempts < 2 || !isRetryable(err, false) || this.#closing !== null) {
+      this.#settle(call, err);
+      return;
+    }
+    if (!this.#pending.delete(call.seq)) return;
+    this.#deadlines.delete(call);
+    const spec = callSpec(this.#opts, call.target, call.payload, { headers: call.headers }, call.timeoutMs);
+    this.#track(runCall(this.#transport, this.#prober, spec, call.id, { startedAt: call.startedAt, error: err })).then(call.resolve, call.reject);
+  }
+
   #failAll(code: 'UNAVAILABLE', message: string): void {
-    for (const call of [...this.#pending.values()]) {
-      this.#settle(call, new RpcError(code, message, { maybeProcessed: true }));
+    for (const entry of [...this.#pending.values()]) {
+      if (entry instanceof PendingCall) this.#settle(entry, new RpcError(code, message, { maybeProcessed: true }));
+      else entry.lost();
     }
   }
 
@@ -290,6 +341,9 @@ export class RpcClient {
         this.#failAll('UNAVAILABLE', 'connection to NATS lost; the request may have been processed');
       } else if (s.type === 'reconnect') {
         this.#connected = true;
+        const waiters = this.#connectWaiters;
+        this.#connectWaiters = [];
+        for (const w of waiters) w();
       }
     }
   }

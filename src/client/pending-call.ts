@@ -1,24 +1,28 @@
 /**
- * One call waiting for its reply. A plain class with fields, so the hot path allocates one object
- * per call and no closures beyond the promise's own.
+ * One plain call waiting for its reply. A plain class with fields, so the hot path allocates one
+ * object per call and no closures beyond the promise's own. It keeps the payload so that a
+ * retryable refusal can be handed to attempts.ts and sent again.
  */
+import type { Headers } from '../protocol/envelope.js';
 import type { RpcError } from '../protocol/errors.js';
 import type { Expiring } from '../timing/deadline-queue.js';
+import type { ResolvedTarget } from './transport.js';
 
 export class PendingCall implements Expiring {
   deadlineBucket = 0;
   resolve!: (value: unknown) => void;
   reject!: (err: RpcError) => void;
-  /** Set when the caller passed an AbortSignal; removed when the call settles. */
-  signal: AbortSignal | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
   readonly promise: Promise<unknown>;
+  /** `performance.now()` when the call was made. */
+  readonly startedAt = performance.now();
 
   constructor(
     readonly seq: number,
     readonly id: string,
-    readonly target: string,
+    readonly target: ResolvedTarget,
     readonly timeoutMs: number,
+    readonly payload: unknown,
+    readonly headers: Headers | undefined,
   ) {
     this.promise = new Promise<unknown>((resolve, reject) => {
       this.resolve = resolve;
@@ -26,10 +30,8 @@ export class PendingCall implements Expiring {
     });
   }
 
-  /** Detaches the abort listener; call once the call has settled. */
-  release(): void {
-    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
-    this.onAbort = undefined;
-    this.signal = undefined;
+  /** `service.method`, for messages. */
+  get name(): string {
+    return `${this.target.service}.${this.target.method}`;
   }
 }

@@ -70,10 +70,20 @@ const K_ATTEMPT = keyBytes('attempt');
 const K_SENT_AT = keyBytes('sentAt');
 const K_HEADERS = keyBytes('headers');
 const K_PAYLOAD = keyBytes('payload');
+const K_ACK = keyBytes('ack');
+const K_CANCELLABLE = keyBytes('cancellable');
 const K_OK = keyBytes('ok');
 const K_RESULT = keyBytes('result');
 
-const REQUEST_KEYS: Record<string, true> = { v: true, id: true, method: true, budgetMs: true, attempt: true, sentAt: true, headers: true, payload: true };
+const REQUEST_KEYS: Record<string, true> = {
+  v: true, id: true, method: true, budgetMs: true, attempt: true, sentAt: true, headers: true, payload: true, ack: true, cancellable: true,
+};
+
+/** Size of an optional boolean field (key included): 0 when absent, -1 when not a boolean. */
+function flagSize(x: unknown, key: Uint8Array): number {
+  if (x === undefined) return 0;
+  return typeof x === 'boolean' ? key.length + 1 : -1;
+}
 
 /** Byte length of a msgpack string for an ASCII `s`, or -1 when `s` is not short ASCII. */
 function asciiStrSize(s: string): number {
@@ -173,16 +183,21 @@ export function encodeRequestEnvelope(e: RequestEnvelope): Uint8Array {
   const attemptSize = uintSize(e.attempt);
   const hasSentAt = e.sentAt !== undefined;
   const sentAtSize = hasSentAt ? uintSize(e.sentAt) : 0;
-  if (e.v !== 1 || idSize < 0 || methodSize < 0 || budgetSize < 0 || attemptSize < 0 || sentAtSize < 0) return generic.encode(e);
+  const ackSize = flagSize(e.ack, K_ACK);
+  const cancellableSize = flagSize(e.cancellable, K_CANCELLABLE);
+  if (e.v !== 1 || idSize < 0 || methodSize < 0 || budgetSize < 0 || attemptSize < 0 || sentAtSize < 0 || ackSize < 0 || cancellableSize < 0) {
+    return generic.encode(e);
+  }
   const hasHeaders = e.headers !== undefined;
   const hasPayload = e.payload !== undefined;
   const headers = hasHeaders ? secondary.encodeSharedRef(e.headers) : null;
   const payload = hasPayload ? valueSize(e.payload, generic) : null;
-  const count = 5 + (hasSentAt ? 1 : 0) + (hasHeaders ? 1 : 0) + (hasPayload ? 1 : 0);
+  const count = 5 + (hasSentAt ? 1 : 0) + (hasHeaders ? 1 : 0) + (hasPayload ? 1 : 0) + (ackSize > 0 ? 1 : 0) + (cancellableSize > 0 ? 1 : 0);
   const size =
     1 + K_V.length + 1 + K_ID.length + idSize + K_METHOD.length + methodSize + K_BUDGET.length + budgetSize +
     K_ATTEMPT.length + attemptSize + (hasSentAt ? K_SENT_AT.length + sentAtSize : 0) +
-    (headers !== null ? K_HEADERS.length + headers.length : 0) + (payload !== null ? K_PAYLOAD.length + payload.size : 0);
+    (headers !== null ? K_HEADERS.length + headers.length : 0) + (payload !== null ? K_PAYLOAD.length + payload.size : 0) +
+    ackSize + cancellableSize;
   const buf = alloc(size);
   let p = 0;
   buf[p++] = 0x80 | count;
@@ -197,6 +212,14 @@ export function encodeRequestEnvelope(e: RequestEnvelope): Uint8Array {
   if (payload !== null) {
     p = put(buf, p, K_PAYLOAD);
     p = payload.bin !== null ? writeBin(buf, p, payload.bin) : put(buf, p, payload.encoded!);
+  }
+  if (ackSize > 0) {
+    p = put(buf, p, K_ACK);
+    buf[p++] = e.ack ? 0xc3 : 0xc2;
+  }
+  if (cancellableSize > 0) {
+    p = put(buf, p, K_CANCELLABLE);
+    buf[p++] = e.cancellable ? 0xc3 : 0xc2;
   }
   return buf;
 }
@@ -364,6 +387,8 @@ export interface ParsedRequest {
   sentAt: unknown;
   headers: unknown;
   payload: unknown;
+  ack: unknown;
+  cancellable: unknown;
 }
 
 /**
@@ -373,7 +398,7 @@ export interface ParsedRequest {
 export function parseRequest(b: Uint8Array): ParsedRequest | undefined {
   const h = b[0]!;
   if ((h & 0xf0) !== 0x80) return undefined;
-  let v, id, method, budgetMs, attempt, sentAt, headers, payload;
+  let v, id, method, budgetMs, attempt, sentAt, headers, payload, ack, cancellable;
   let p = 1;
   for (let i = h & 0x0f; i > 0; i--) {
     // Keys are tried in the order this codec writes them, so each matches at the first compare.
@@ -385,11 +410,13 @@ export function parseRequest(b: Uint8Array): ParsedRequest | undefined {
     else if (keyIs(b, p, K_SENT_AT)) sentAt = value(b, p + K_SENT_AT.length);
     else if (keyIs(b, p, K_HEADERS)) headers = value(b, p + K_HEADERS.length);
     else if (keyIs(b, p, K_PAYLOAD)) payload = value(b, p + K_PAYLOAD.length);
+    else if (keyIs(b, p, K_ACK)) ack = value(b, p + K_ACK.length);
+    else if (keyIs(b, p, K_CANCELLABLE)) cancellable = value(b, p + K_CANCELLABLE.length);
     else return undefined;
     p = END;
   }
   // One literal of fixed shape (absent keys are undefined), cheaper than growing an object.
-  return { v, id, method, budgetMs, attempt, sentAt, headers, payload };
+  return { v, id, method, budgetMs, attempt, sentAt, headers, payload, ack, cancellable };
 }
 
 export interface ParsedReply {

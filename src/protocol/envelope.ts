@@ -32,6 +32,28 @@ export interface RequestEnvelope {
   headers?: Headers;
   /** Any msgpack value; absent means nil. */
   payload?: unknown;
+  /** Asks the worker for an {@link AckEnvelope} on the reply subject before the handler runs. */
+  ack?: boolean;
+  /** The caller may send a {@link CancelEnvelope} for this request; the worker indexes it by id. */
+  cancellable?: boolean;
+}
+
+/** Sent by a worker on the reply subject, before the handler runs, when the request has `ack`. */
+export interface AckEnvelope {
+  v: typeof PROTOCOL_VERSION;
+  id: string;
+  ack: true;
+  /** Id of the worker that took the request; its liveness subject is `<prefix>._ping.<worker>`. */
+  worker: string;
+  attempt: number;
+}
+
+/** Published by a caller on `<prefix>._cancel.<service>`: abort the handlers serving `id`. */
+export interface CancelEnvelope {
+  v: typeof PROTOCOL_VERSION;
+  id: string;
+  /** Only this attempt; absent means every attempt of the request. */
+  attempt?: number;
 }
 
 export interface WireError {
@@ -84,6 +106,25 @@ export function checkRequest(value: unknown): string | null {
     if (reason) return reason;
   }
   return null;
+}
+
+const WORKER_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** The ack when `value` is a valid {@link AckEnvelope}, else `null`. */
+export function asAck(value: unknown): AckEnvelope | null {
+  if (!isRecord(value) || value.ack !== true || value.v !== PROTOCOL_VERSION) return null;
+  // The worker id becomes a subject token (`<prefix>._ping.<worker>`): no dots, wildcards or spaces.
+  if (typeof value.id !== 'string' || typeof value.worker !== 'string' || !WORKER_ID.test(value.worker)) return null;
+  if (!isBoundedInt(value.attempt, 1, MAX_ATTEMPT)) return null;
+  return value as unknown as AckEnvelope;
+}
+
+/** The cancel when `value` is a valid {@link CancelEnvelope}, else `null`. */
+export function asCancel(value: unknown): CancelEnvelope | null {
+  if (!isRecord(value) || value.v !== PROTOCOL_VERSION) return null;
+  if (typeof value.id !== 'string' || value.id.length === 0 || value.id.length > MAX_ID_LENGTH) return null;
+  if (value.attempt !== undefined && value.attempt !== null && !isBoundedInt(value.attempt, 1, MAX_ATTEMPT)) return null;
+  return value as unknown as CancelEnvelope;
 }
 
 /** Returns `null` when `value` is a valid reply envelope, else the reason. */

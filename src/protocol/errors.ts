@@ -29,6 +29,11 @@ export const ErrorCode = {
   CANCELLED: 'CANCELLED',
   /** The handler failed unexpectedly; details are in the worker's log, never on the wire. */
   INTERNAL: 'INTERNAL',
+  /**
+   * The request's attempts coincided with the loss of two workers: it is presumed to kill the
+   * workers that take it, so it is not sent again. It may have been processed.
+   */
+  QUERY_OF_DEATH: 'QUERY_OF_DEATH',
 } as const;
 
 /** A framework error code. */
@@ -52,6 +57,7 @@ const RETRYABLE: Readonly<Record<FrameworkErrorCode, boolean>> = {
   PAYLOAD_TOO_LARGE: false,
   CANCELLED: false,
   INTERNAL: false,
+  QUERY_OF_DEATH: false,
 };
 
 const APP_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;

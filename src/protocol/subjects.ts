@@ -45,3 +45,13 @@ export function serviceWildcard(prefix: string, service: string): string {
 export function queueGroup(service: string): string {
   return service;
 }
+
+/** `<prefix>._ping.<workerId>`: a worker answers any request here at once; see docs/protocol.md. */
+export function pingSubject(prefix: string, workerId: string): string {
+  return `${prefix}._ping.${workerId}`;
+}
+
+/** `<prefix>._cancel.<service>`: every worker of a service hears the cancels of its requests. */
+export function cancelSubject(prefix: string, service: string): string {
+  return `${prefix}._cancel.${service}`;
+}

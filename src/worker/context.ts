@@ -5,6 +5,12 @@
 import type { Headers } from '../protocol/envelope.js';
 import type { Logger } from '../logging/logger.js';
 import type { Expiring } from '../timing/deadline-queue.js';
+import type { CallOptions } from '../client/call-options.js';
+
+/** How a context makes calls of its own; the worker supplies it (see outbound.ts). */
+export interface OutboundCaller {
+  call(ctx: CallContext, target: string, payload: unknown, options: CallOptions | undefined): Promise<unknown>;
+}
 
 const NO_HEADERS: Headers = Object.freeze({}) as Headers;
 
@@ -26,6 +32,9 @@ export class CallContext implements Expiring {
   #abortReason: unknown;
   #log: Logger | undefined;
   readonly #baseLog: Logger;
+  readonly #outbound: OutboundCaller | undefined;
+  /** @internal the worker indexed this call by id for cancellation */
+  tracked = false;
 
   /** @internal created by the worker */
   constructor(
@@ -37,6 +46,7 @@ export class CallContext implements Expiring {
     budgetMs: number,
     startedAt: number,
     baseLog: Logger,
+    outbound?: OutboundCaller,
   ) {
     this.requestId = requestId;
     this.service = service;
@@ -46,6 +56,25 @@ export class CallContext implements Expiring {
     this.deadline = Date.now() + budgetMs;
     this.startedAt = startedAt;
     this.#baseLog = baseLog;
+    this.#outbound = outbound;
+  }
+
+  /**
+   * Calls another service on behalf of this call: its timeout is what is left of this call's
+   * budget less a small margin (never more), trace headers (`traceparent`, `tracestate`,
+   * `baggage`) are passed on, and it is cancelled when this call is.
+   *
+   * @example
+   * ```ts
+   * handler: async ({ sku }, ctx) => {
+   *   const price = await ctx.call<number>('pricing.quote', { sku });
+   *   return { sku, price };
+   * }
+   * ```
+   */
+  call<R = unknown>(target: string, payload?: unknown, options?: CallOptions): Promise<R> {
+    if (this.#outbound === undefined) return Promise.reject(new Error('ctx.call is only available inside a worker'));
+    return this.#outbound.call(this, target, payload, options) as Promise<R>;
   }
 
   /** Fires when the deadline passes, the caller cancels, or the worker gives up on the call. */

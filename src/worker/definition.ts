@@ -3,12 +3,69 @@
  * same object types the client (through `ApiOf`) and runs in the worker.
  */
 import { assertName } from '../protocol/subjects.js';
+import { isStandardSchema, type StandardSchemaV1 } from '../contract/standard-schema.js';
 import type { CallContext } from './context.js';
 
 /** A method handler: gets the payload and the call's context, returns the result or throws. */
 export type Handler<P = any, R = any> = (payload: P, ctx: CallContext) => R | Promise<R>;
 
-export type MethodMap = Record<string, Handler>;
+/**
+ * A method with a contract: Standard Schema validators for its input and output, and whether it
+ * is idempotent (clients built from the definition may then retry it after a timeout and hedge it).
+ */
+export interface MethodSpec<I extends StandardSchemaV1 | undefined = any, O extends StandardSchemaV1 | undefined = any, R = any> {
+  input?: I;
+  output?: O;
+  idempotent?: boolean;
+  handler: Handler<I extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<I> : any, R>;
+}
+
+export type MethodMap = Record<string, Handler | MethodSpec>;
+
+/** A method as the worker runs it. */
+export interface ResolvedMethod {
+  readonly handler: Handler;
+  readonly input: StandardSchemaV1 | undefined;
+  readonly output: StandardSchemaV1 | undefined;
+  readonly idempotent: boolean;
+}
+
+/**
+ * Declares a method with a contract; the handler's payload is typed from the input schema.
+ *
+ * @example
+ * ```ts
+ * add: method({
+ *   input: z.object({ a: z.number(), b: z.number() }),
+ *   output: z.number(),
+ *   idempotent: true,
+ *   handler: ({ a, b }) => a + b,
+ * }),
+ * ```
+ */
+export function method<I extends StandardSchemaV1 | undefined = undefined, O extends StandardSchemaV1 | undefined = undefined, R = unknown>(
+  spec: MethodSpec<I, O, R>,
+): MethodSpec<I, O, R> {
+  return spec;
+}
+
+/** The handler and contract of a method entry (a bare function or a {@link MethodSpec}). */
+export function resolveMethod(name: string, entry: unknown): ResolvedMethod {
+  if (typeof entry === 'function') return { handler: entry as Handler, input: undefined, output: undefined, idempotent: false };
+  const spec = entry as MethodSpec | null;
+  if (typeof spec !== 'object' || spec === null || typeof spec.handler !== 'function') {
+    throw new TypeError(`method ${name} must be a function or { handler, input?, output?, idempotent? }`);
+  }
+  for (const key of ['input', 'output'] as const) {
+    if (spec[key] !== undefined && !isStandardSchema(spec[key])) {
+      throw new TypeError(`method ${name}: ${key} must be a Standard Schema validator (with a "~standard" property)`);
+    }
+  }
+  if (spec.idempotent !== undefined && typeof spec.idempotent !== 'boolean') {
+    throw new TypeError(`method ${name}: idempotent must be a boolean, received ${String(spec.idempotent)}`);
+  }
+  return { handler: spec.handler, input: spec.input, output: spec.output, idempotent: spec.idempotent ?? false };
+}
 
 export const DEFAULT_CONCURRENCY = 64;
 export const MAX_CONCURRENCY = 100_000;
@@ -59,7 +116,7 @@ export function defineWorker<M extends MethodMap>(definition: WorkerDefinition<M
   if (names.length === 0) throw new TypeError(`service ${definition.service} defines no methods`);
   for (const name of names) {
     assertName('method', name);
-    if (typeof definition.methods[name] !== 'function') throw new TypeError(`method ${name} must be a function`);
+    resolveMethod(name, definition.methods[name]);
   }
   if (definition.concurrency !== undefined) checkInt('concurrency', definition.concurrency, 1, MAX_CONCURRENCY);
   if (definition.healthCheck !== undefined && typeof definition.healthCheck !== 'function') {

@@ -6,15 +6,19 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
-import { decodeRequest } from '../protocol/codec.js';
+import { decodeRequest, encode } from '../protocol/codec.js';
+import { PROTOCOL_VERSION } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import { DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { assertPrefix, DEFAULT_PREFIX, queueGroup, serviceWildcard } from '../protocol/subjects.js';
+import { assertPrefix, cancelSubject, DEFAULT_PREFIX, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
+import { validateWith } from '../contract/standard-schema.js';
 import { openConnection, type ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
 import { CallContext } from './context.js';
-import { checkInt, DEFAULT_CONCURRENCY, defineWorker, MAX_CONCURRENCY, type Handler, type WorkerDefinition } from './definition.js';
+import { checkInt, DEFAULT_CONCURRENCY, defineWorker, MAX_CONCURRENCY, resolveMethod, type Handler, type ResolvedMethod, type WorkerDefinition } from './definition.js';
+import { OutboundCalls } from './outbound.js';
+import { CancelIndex } from './cancel-index.js';
 import { errorReply, frameworkError, internalError, okReply, wireErrorOf } from './replies.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 import { defaultLowWater, DEFAULT_ROUTING, LeaveWhenFull, ROUTING_MODES, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
@@ -62,11 +66,11 @@ export interface WorkerOptions extends ConnectionOptions {
  * process.on('SIGTERM', () => worker.stop().then(() => process.exit(0)));
  * ```
  */
-export async function startWorker<M extends Record<string, Handler>>(
-  definition: WorkerDefinition<M>,
+export async function startWorker<M extends Record<string, unknown>>(
+  definition: WorkerDefinition<M & Record<string, Handler>> | WorkerDefinition,
   options: WorkerOptions = {},
 ): Promise<RpcWorker> {
-  defineWorker(definition);
+  defineWorker(definition as WorkerDefinition);
   const concurrency = checkInt('concurrency', options.concurrency ?? definition.concurrency ?? DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY);
   const drainTimeoutMs = checkInt('drainTimeoutMs', options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, 0, 3_600_000);
   const prefix = options.prefix ?? DEFAULT_PREFIX;
@@ -77,7 +81,7 @@ export async function startWorker<M extends Record<string, Handler>>(
   const id = `${definition.service}-${randomBytes(6).toString('hex')}`;
   const logger = (options.logger ?? createLogger('natsrpc-worker')).child({ service: definition.service, workerId: id });
   const nc = options.connection ?? (await openConnection({ name: id, ...options }));
-  const worker = new RpcWorker(nc, definition, {
+  const worker = new RpcWorker(nc, definition as WorkerDefinition, {
     id,
     concurrency,
     drainTimeoutMs,
@@ -114,7 +118,10 @@ export class RpcWorker {
   readonly stats = new WorkerStats();
   readonly #nc: NatsConnection;
   readonly #definition: WorkerDefinition;
-  readonly #methods: Map<string, Handler>;
+  readonly #methods: Map<string, ResolvedMethod>;
+  readonly #cancels: CancelIndex;
+  readonly #controlSubs: Subscription[];
+  readonly #outbound: OutboundCalls;
   readonly #opts: ResolvedWorkerOptions;
   readonly #log: Logger;
   readonly #subjectPrefixLength: number;
@@ -141,9 +148,25 @@ export class RpcWorker {
     this.service = definition.service;
     this.version = definition.version ?? '0.0.0';
     this.concurrency = opts.concurrency;
-    this.#methods = new Map(Object.entries(definition.methods));
+    this.#methods = new Map(Object.entries(definition.methods).map(([name, m]) => [name, resolveMethod(name, m)]));
     this.#subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
     this.#routing = opts.routing === 'leave-when-full' ? this.#loadAwareRouting(opts.lowWater ?? defaultLowWater(opts.concurrency)) : null;
+    this.#outbound = new OutboundCalls(nc, opts.prefix, opts.logger);
+    this.#cancels = new CancelIndex(opts.limits);
+    const pong = encode({ v: PROTOCOL_VERSION, worker: this.id });
+    // Liveness and cancellation stay subscribed through a drain: the calls in flight need them.
+    this.#controlSubs = [
+      nc.subscribe(pingSubject(opts.prefix, this.id), {
+        callback: (err, msg) => {
+          if (err === null && msg.reply) this.#nc.publish(msg.reply, pong);
+        },
+      }),
+      nc.subscribe(cancelSubject(opts.prefix, definition.service), {
+        callback: (err, msg) => {
+          if (err === null) this.#cancels.onMessage(msg.data);
+        },
+      }),
+    ];
     this.#subscribe();
   }
 
@@ -206,6 +229,8 @@ export class RpcWorker {
     await this.drain();
     this.#state = 'stopped';
     this.#deadlines.clear();
+    await this.#outbound.close();
+    if (!this.#opts.ownsConnection) for (const sub of this.#controlSubs) sub.unsubscribe();
     if (this.#opts.ownsConnection && !this.#nc.isClosed()) {
       // Replies of the last handlers are in the outbound buffer: flush before closing, and never
       // use nc.drain(), which may close before async handlers have replied.
@@ -285,8 +310,8 @@ export class RpcWorker {
       this.#refuse(reply, req.id, 'BAD_REQUEST', `envelope method ${JSON.stringify(req.method)} does not match subject`);
       return;
     }
-    const handler = this.#methods.get(method);
-    if (handler === undefined) {
+    const entry = this.#methods.get(method);
+    if (entry === undefined) {
       this.#refuse(reply, req.id, 'METHOD_NOT_FOUND', `${this.service} has no method ${JSON.stringify(method)}`);
       return;
     }
@@ -304,33 +329,77 @@ export class RpcWorker {
       this.#refuse(reply, req.id, 'OVERLOADED', `worker ${this.id} is at its concurrency limit of ${this.concurrency}`);
       return;
     }
-    this.#start(req, method, handler, reply, arrivedAt);
+    this.#start(req, method, entry, reply, arrivedAt);
   };
 
-  #start(req: RequestEnvelope, method: string, handler: Handler, reply: string, arrivedAt: number): void {
-    const ctx = new CallContext(req.id, this.service, method, req.attempt, req.headers, req.budgetMs, arrivedAt, this.#log);
+  #start(req: RequestEnvelope, method: string, entry: ResolvedMethod, reply: string, arrivedAt: number): void {
+    const ctx = new CallContext(req.id, this.service, method, req.attempt, req.headers, req.budgetMs, arrivedAt, this.#log, this.#outbound);
     this.#active.add(ctx);
     this.#deadlines.add(ctx, arrivedAt + req.budgetMs);
     this.#routing?.afterStart();
+    if (req.cancellable === true) this.#cancels.track(ctx);
+    if (req.ack === true) {
+      this.#send(reply, req.id, encode({ v: PROTOCOL_VERSION, id: req.id, ack: true, worker: this.id, attempt: req.attempt }));
+      // The `nats` client writes its buffer in a microtask queued by that publish; running the
+      // handler after it puts the ack on the socket first, even if the handler kills the process.
+      const payload = req.payload;
+      queueMicrotask(() => this.#validateAndRun(entry, payload, ctx, reply));
+    } else {
+      this.#validateAndRun(entry, req.payload, ctx, reply);
+    }
+  }
+
+  #validateAndRun(entry: ResolvedMethod, payload: unknown, ctx: CallContext, reply: string): void {
+    if (entry.input === undefined) {
+      this.#run(entry, payload, ctx, reply);
+      return;
+    }
+    validateWith(entry.input, payload, (parsed, issues, err) => {
+      if (issues !== null) {
+        const bad = new RpcError('BAD_REQUEST', `invalid input for ${this.service}.${ctx.method}: ${issues[0]?.message ?? 'rejected'}`, { details: { issues } });
+        this.#finish(ctx, reply, undefined, bad, true);
+      } else if (err !== undefined) this.#finish(ctx, reply, undefined, err, true);
+      else this.#run(entry, parsed, ctx, reply);
+    });
+  }
+
+  #run(entry: ResolvedMethod, payload: unknown, ctx: CallContext, reply: string): void {
     let result: unknown;
     try {
-      result = handler(req.payload, ctx);
+      result = entry.handler(payload, ctx);
     } catch (e) {
       this.#finish(ctx, reply, undefined, e, true);
       return;
     }
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
       (result as PromiseLike<unknown>).then(
-        (value) => this.#finish(ctx, reply, value, undefined, false),
+        (value) => this.#complete(entry, ctx, reply, value),
         (e: unknown) => this.#finish(ctx, reply, undefined, e ?? new Error('handler rejected with no reason'), true),
       );
     } else {
-      this.#finish(ctx, reply, result, undefined, false);
+      this.#complete(entry, ctx, reply, result);
     }
+  }
+
+  #complete(entry: ResolvedMethod, ctx: CallContext, reply: string, result: unknown): void {
+    if (entry.output === undefined) {
+      this.#finish(ctx, reply, result, undefined, false);
+      return;
+    }
+    validateWith(entry.output, result, (parsed, issues, err) => {
+      if (issues === null && err === undefined) {
+        this.#finish(ctx, reply, parsed, undefined, false);
+        return;
+      }
+      // A result that breaks the contract is a bug in the handler: INTERNAL, details in the log.
+      this.#log.error({ reqId: ctx.requestId, method: ctx.method, issues, err }, 'result does not match the output schema');
+      this.#finish(ctx, reply, undefined, new Error('result does not match the output schema'), true);
+    });
   }
 
   #finish(ctx: CallContext, reply: string, result: unknown, err: unknown, failed: boolean): void {
     this.#active.delete(ctx);
+    if (ctx.tracked) this.#cancels.untrack(ctx);
     if (!this.#deadlines.delete(ctx)) {
       this.#overdue--;
       this.stats.overruns++;
@@ -354,6 +423,11 @@ export class RpcWorker {
         wire = internalError(ctx.requestId);
       }
       this.stats.fail(wire.code);
+      if (ctx.aborted && (ctx.abortReason as RpcError).code === 'CANCELLED') {
+        // The caller has gone: a reply would only be dropped.
+        if (this.#active.size === 0) this.#idle?.();
+        return;
+      }
       try {
         data = errorReply(ctx.requestId, wire);
       } catch {

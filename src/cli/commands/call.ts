@@ -11,13 +11,21 @@ exits 1.
 Options:
   --timeout <ms>     call timeout in ms (default 5000)
   --header k=v       request header (repeatable)
+  --idempotent       the method is safe to run twice: retry timeouts and lost workers too
+  --wait-for-workers on NO_RESPONDERS keep retrying until the timeout (a deploy in progress)
 ${CONNECTION_HELP}`;
 
 export async function callCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...CONNECTION_FLAGS, timeout: { type: 'string' }, header: { type: 'string', multiple: true } },
+    options: {
+      ...CONNECTION_FLAGS,
+      timeout: { type: 'string' },
+      header: { type: 'string', multiple: true },
+      idempotent: { type: 'boolean' },
+      'wait-for-workers': { type: 'boolean' },
+    },
   });
   if (values.help) {
     process.stdout.write(CALL_HELP + '\n');
@@ -42,7 +50,12 @@ export async function callCommand(argv: string[]): Promise<number> {
   const timeoutMs = intFlag('timeout', values.timeout);
   const client = await connect({ ...connectionFrom(values), ...(values.prefix ? { prefix: values.prefix } : {}) });
   try {
-    const result = await client.call(target, payload, { timeoutMs, headers });
+    const result = await client.call(target, payload, {
+      timeoutMs,
+      headers,
+      ...(values.idempotent ? { idempotent: true } : {}),
+      ...(values['wait-for-workers'] ? { waitForWorkers: true } : {}),
+    });
     process.stdout.write(JSON.stringify(result ?? null) + '\n');
     return 0;
   } catch (err) {

@@ -1,0 +1,61 @@
+/**
+ * Is a worker's connection still there? One request to `<prefix>._ping.<workerId>`: the worker
+ * answers it at once; when its connection is gone the broker answers `503` (no responders) just
+ * as fast, which proves the worker is lost. No answer within the timeout proves nothing (a busy
+ * or frozen worker). Probes of the same worker in flight at once are shared.
+ */
+import type { Msg } from 'nats';
+import { pingSubject } from '../protocol/subjects.js';
+import type { CallTransport, InboxEntry } from './transport.js';
+
+export type Liveness = 'alive' | 'gone' | 'unknown';
+
+class ProbeEntry implements InboxEntry {
+  timer: ReturnType<typeof setTimeout> | undefined;
+  resolve!: (state: Liveness) => void;
+  readonly promise = new Promise<Liveness>((r) => (this.resolve = r));
+  deliver(msg: Msg): void {
+    this.resolve(msg.headers?.code === 503 ? 'gone' : 'alive');
+  }
+  lost(): void {
+    this.resolve('unknown');
+  }
+}
+
+export class LivenessProber {
+  readonly #transport: CallTransport;
+  readonly #inFlight = new Map<string, Promise<Liveness>>();
+  /** Probes sent, for tests and metrics. */
+  sent = 0;
+
+  constructor(transport: CallTransport) {
+    this.#transport = transport;
+  }
+
+  probe(workerId: string, timeoutMs: number): Promise<Liveness> {
+    let p = this.#inFlight.get(workerId);
+    if (p !== undefined) return p;
+    p = this.#send(workerId, timeoutMs).finally(() => this.#inFlight.delete(workerId));
+    this.#inFlight.set(workerId, p);
+    return p;
+  }
+
+  async #send(workerId: string, timeoutMs: number): Promise<Liveness> {
+    const t = this.#transport;
+    if (!t.isConnected()) return 'unknown';
+    const entry = new ProbeEntry();
+    const seq = t.open(entry);
+    try {
+      t.publish(pingSubject(t.prefix, workerId), new Uint8Array(0), t.replySubject(seq));
+      this.sent++;
+    } catch {
+      t.close(seq);
+      return 'unknown';
+    }
+    entry.timer = setTimeout(() => entry.resolve('unknown'), timeoutMs);
+    const state = await entry.promise;
+    clearTimeout(entry.timer);
+    t.close(seq);
+    return state;
+  }
+}

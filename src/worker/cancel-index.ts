@@ -1,0 +1,55 @@
+/**
+ * The calls a worker holds that their callers may cancel, by request id. Only requests marked
+ * `cancellable` are indexed, so plain calls pay nothing. Cancels arrive on
+ * `<prefix>._cancel.<service>`, which every worker of the service hears; see docs/protocol.md.
+ */
+import { decodeChecked } from '../protocol/codec.js';
+import { asCancel } from '../protocol/envelope.js';
+import { RpcError } from '../protocol/errors.js';
+import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
+import { CallContext } from './context.js';
+
+export class CancelIndex {
+  readonly #byId = new Map<string, Set<CallContext>>();
+  readonly #limits: MsgpackLimits;
+  /** Handlers aborted by a cancel, for stats. */
+  cancelled = 0;
+
+  constructor(limits: MsgpackLimits) {
+    this.#limits = limits;
+  }
+
+  track(ctx: CallContext): void {
+    ctx.tracked = true;
+    let set = this.#byId.get(ctx.requestId);
+    if (set === undefined) {
+      set = new Set();
+      this.#byId.set(ctx.requestId, set);
+    }
+    set.add(ctx);
+  }
+
+  untrack(ctx: CallContext): void {
+    const set = this.#byId.get(ctx.requestId);
+    if (set !== undefined && set.delete(ctx) && set.size === 0) this.#byId.delete(ctx.requestId);
+  }
+
+  /** Handles a cancel message: aborts the matching handlers' signals. Hostile bytes are ignored. */
+  onMessage(data: Uint8Array): void {
+    let cancel;
+    try {
+      cancel = asCancel(decodeChecked(data, this.#limits));
+    } catch {
+      return;
+    }
+    if (cancel === null) return;
+    const set = this.#byId.get(cancel.id);
+    if (set === undefined) return;
+    for (const ctx of set) {
+      if ((cancel.attempt == null || cancel.attempt === ctx.attempt) && !ctx.aborted) {
+        this.cancelled++;
+        CallContext.abort(ctx, new RpcError('CANCELLED', 'the caller cancelled the call'));
+      }
+    }
+  }
+}
