@@ -4,6 +4,8 @@
 import { RpcError } from '../protocol/errors.js';
 import { callCommand } from './commands/call.js';
 import { devCommand } from './commands/dev.js';
+import { statusCommand } from './commands/status.js';
+import { supervisorCommand } from './commands/supervisor.js';
 import { workerCommand } from './commands/worker.js';
 import { UsageError } from './flags.js';
 
@@ -11,6 +13,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   worker: workerCommand,
   call: callCommand,
   dev: devCommand,
+  supervisor: supervisorCommand,
+  status: statusCommand,
 };
 
 const HELP = `Usage: natsrpc <command> [options]
@@ -19,6 +23,8 @@ Commands:
   dev                         run the demo on a local broker (npm start)
   worker <file>               run a worker module
   call <service.method> [json]  call a method and print the result
+  supervisor                  watch workers, drain sick ones, publish the deadline policy
+  status [--json] [--watch]   show the fleet as the leading supervisor sees it
 
 Run "natsrpc <command> --help" for a command's options.`;
 
@@ -36,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command(rest);
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof UsageError || String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`natsrpc ${name}: ${(err as Error).message}\nRun "natsrpc ${name} --help" for usage.\n`);
       return 2;
     }

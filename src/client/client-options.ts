@@ -46,6 +46,8 @@ export interface ClientOptions extends ConnectionOptions {
   waitForConnection?: boolean;
   /** How lost workers are detected for idempotent calls. */
   lostWorker?: Partial<LostWorkerPolicy>;
+  /** Follow the supervisor's per-service deadline policy (clamp to its maximum, use its default). Default true. */
+  deadlinePolicy?: boolean;
 }
 
 export function checkTimeout(name: string, value: unknown): number {
@@ -71,6 +73,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     waitForWorkers: options.waitForWorkers ?? false,
     waitForConnection: options.waitForConnection ?? false,
     lostWorker: resolveLostWorkerPolicy(options.lostWorker),
+    deadlinePolicy: options.deadlinePolicy ?? true,
   };
 }
 
@@ -86,6 +89,7 @@ export interface ResolvedClientOptions {
   waitForWorkers: boolean;
   waitForConnection: boolean;
   lostWorker: Readonly<LostWorkerPolicy>;
+  deadlinePolicy: boolean;
 }
 
 /** Options that need more than one publish and one reply: retries up front, hedges, cancellation... */

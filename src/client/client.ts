@@ -17,6 +17,7 @@ import { callSpec, checkTimeout, needsOrchestration, resolveClientOptions, type 
 import { serviceProxy, type ApiOf, type ContractLike } from './contract-proxy.js';
 import { LatencyTracker } from './hedging.js';
 import { LivenessProber } from './liveness.js';
+import { DeadlinePolicyCache } from './deadline-policy.js';
 import { PendingCall } from './pending-call.js';
 import { RetryBudget } from './retry-budget.js';
 import { isRetryable } from './retry-policy.js';
@@ -61,6 +62,7 @@ export class RpcClient {
   #connectWaiters: (() => void)[] = [];
   readonly #running = new Set<Promise<unknown>>();
   readonly #idPrefix = randomBytes(9).toString('base64url') + '.';
+  readonly #policy: DeadlinePolicyCache | null;
   #seq = 0;
   #connected = true;
   #closing: Promise<void> | null = null;
@@ -78,6 +80,7 @@ export class RpcClient {
     this.#transport = this.#makeTransport();
     this.#prober = new LivenessProber(this.#transport);
     this.#sub = nc.subscribe(this.#inbox + '*', { callback: this.#onReply });
+    this.#policy = opts.deadlinePolicy ? new DeadlinePolicyCache(nc, opts.prefix) : null;
     void this.#watchStatus();
     void nc.closed().then(() => this.#failAll('UNAVAILABLE', 'connection to NATS closed'));
   }
@@ -105,10 +108,10 @@ export class RpcClient {
         t = this.#resolveTarget(target);
         if (this.#targets.size < 4_096) this.#targets.set(target, t);
       }
-      if (options !== undefined) {
-        if (options.timeoutMs !== undefined) timeoutMs = checkTimeout('timeoutMs', options.timeoutMs);
-        if (needsOrchestration(options)) spec = callSpec(this.#opts, t, payload, options, timeoutMs);
-      }
+      if (options?.timeoutMs !== undefined) timeoutMs = checkTimeout('timeoutMs', options.timeoutMs);
+      // The supervisor's per-service policy: its default when the call names none, clamped to its maximum.
+      if (this.#policy !== null) timeoutMs = this.#policy.timeoutFor(t.service, options?.timeoutMs, timeoutMs);
+      if (options !== undefined && needsOrchestration(options)) spec = callSpec(this.#opts, t, payload, options, timeoutMs);
       if (spec === undefined && this.#orchestrateAll) spec = callSpec(this.#opts, t, payload, options ?? {}, timeoutMs);
     } catch (cause) {
       return Promise.reject(new RpcError('BAD_REQUEST', (cause as Error).message, { cause }));
@@ -258,6 +261,7 @@ export class RpcClient {
     await Promise.all(inFlight);
     for (const w of this.#connectWaiters.splice(0)) w();
     this.#deadlines.clear();
+    this.#policy?.close();
     if (this.#opts.ownsConnection) {
       if (!this.#nc.isClosed()) await this.#nc.close();
     } else {

@@ -55,3 +55,39 @@ export function pingSubject(prefix: string, workerId: string): string {
 export function cancelSubject(prefix: string, service: string): string {
   return `${prefix}._cancel.${service}`;
 }
+
+/** `<prefix>._hb.<service>.<workerId>`: where a worker publishes its heartbeats. */
+export function heartbeatSubject(prefix: string, service: string, workerId: string): string {
+  return `${prefix}._hb.${service}.${workerId}`;
+}
+
+/** `<prefix>._hb.>`: every worker heartbeat, for the supervisor. */
+export function heartbeatWildcard(prefix: string): string {
+  return `${prefix}._hb.>`;
+}
+
+/** `<prefix>._ctl.<workerId>`: a worker's control subject (request/reply). */
+export function controlSubject(prefix: string, workerId: string): string {
+  return `${prefix}._ctl.${workerId}`;
+}
+
+/** `<prefix>._sup.hb`: supervisor heartbeats, carrying the policy and the election state. */
+export function supervisorHeartbeatSubject(prefix: string): string {
+  return `${prefix}._sup.hb`;
+}
+
+/** `<prefix>._sup.status`: fleet status, request/reply, answered by the leading supervisor. */
+export function statusSubject(prefix: string): string {
+  return `${prefix}._sup.status`;
+}
+
+/** `<prefix>._evt.<service>`: the supervisor's decisions about a service's workers. */
+export function eventSubject(prefix: string, service: string): string {
+  return `${prefix}._evt.${service}`;
+}
+
+/** Worker ids are subject tokens: `<service>-<hex>` by default. */
+export function checkWorkerId(id: unknown): string | null {
+  if (typeof id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(id)) return 'invalid worker id';
+  return null;
+}

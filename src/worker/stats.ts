@@ -1,6 +1,7 @@
 /**
  * A worker's counters since start. Plain numeric fields so counting is a single increment.
  */
+import { isFrameworkCode } from '../protocol/errors.js';
 import { LatencyWindow } from './latency-window.js';
 
 export interface WorkerStatsSnapshot {
@@ -25,11 +26,22 @@ export class WorkerStats {
   expired = 0;
   overruns = 0;
   noReply = 0;
+  /** Worker-fault failures (INTERNAL) since the last success or business rejection. */
+  consecutiveFaults = 0;
   readonly failed = new Map<string, number>();
   readonly latency = new LatencyWindow();
 
+  succeed(): void {
+    this.ok++;
+    this.consecutiveFaults = 0;
+  }
+
   fail(code: string): void {
     this.failed.set(code, (this.failed.get(code) ?? 0) + 1);
+    // Only a handler's own crash speaks against the worker; a business rejection shows a handler
+    // that works. Refusals (BAD_REQUEST, OVERLOADED...) say nothing either way.
+    if (code === 'INTERNAL') this.consecutiveFaults++;
+    else if (!isFrameworkCode(code)) this.consecutiveFaults = 0;
   }
 
   snapshot(inFlight: number): WorkerStatsSnapshot {

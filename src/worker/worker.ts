@@ -23,6 +23,7 @@ import { errorReply, frameworkError, internalError, okReply, wireErrorOf } from 
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 import { defaultLowWater, DEFAULT_ROUTING, LeaveWhenFull, ROUTING_MODES, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
 import type { RequestEnvelope } from '../protocol/envelope.js';
+import { WorkerAgent, type SupervisionOptions } from './agent.js';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 /** Grace after aborting the handlers still running when the drain timeout passes. */
@@ -36,7 +37,7 @@ export const CLOCK_SKEW_TOLERANCE_MS = 2_000;
 
 export type WorkerState = 'serving' | 'draining' | 'drained' | 'stopped';
 
-export interface WorkerOptions extends ConnectionOptions {
+export interface WorkerOptions extends ConnectionOptions, SupervisionOptions {
   /** Overrides the definition's concurrency. */
   concurrency?: number;
   /** How long a drain waits for handlers in flight, in ms. Default 10,000. */
@@ -93,6 +94,15 @@ export async function startWorker<M extends Record<string, unknown>>(
     lowWater,
   });
   await nc.flush();
+  if (options.heartbeat !== false) {
+    // Heartbeats, control and the watchdog: see agent.ts. A worker that cannot start them stops.
+    const agent = await WorkerAgent.start(worker, nc, options, { prefix, logger, connection: options, ownsConnection: options.connection === undefined })
+      .catch(async (err: unknown) => {
+        await worker.stop();
+        throw err;
+      });
+    worker.onStop((reason) => agent.stop(reason));
+  }
   logger.info({ concurrency, subject: serviceWildcard(prefix, definition.service) }, 'worker ready');
   return worker;
 }
@@ -137,6 +147,7 @@ export class RpcWorker {
   #draining: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
+  #stopHooks: ((reason: string) => Promise<void>)[] = [];
 
   /** @internal use {@link startWorker} */
   constructor(nc: NatsConnection, definition: WorkerDefinition, opts: ResolvedWorkerOptions) {
@@ -225,12 +236,18 @@ export class RpcWorker {
     return this.#stopping;
   }
 
+  /** @internal runs once the worker has drained, before its connection closes (the final heartbeat). */
+  onStop(hook: (reason: string) => Promise<void>): void {
+    this.#stopHooks.push(hook);
+  }
+
   async #stop(): Promise<void> {
     await this.drain();
     this.#state = 'stopped';
     this.#deadlines.clear();
     await this.#outbound.close();
     if (!this.#opts.ownsConnection) for (const sub of this.#controlSubs) sub.unsubscribe();
+    for (const hook of this.#stopHooks) await hook('stopped').catch((err: unknown) => this.#log.warn({ err }, 'stop hook failed'));
     if (this.#opts.ownsConnection && !this.#nc.isClosed()) {
       // Replies of the last handlers are in the outbound buffer: flush before closing, and never
       // use nc.drain(), which may close before async handlers have replied.
@@ -409,7 +426,7 @@ export class RpcWorker {
     if (!failed) {
       try {
         data = okReply(ctx.requestId, result);
-        this.stats.ok++;
+        this.stats.succeed();
       } catch (e) {
         this.#log.error({ err: e, reqId: ctx.requestId, method: ctx.method }, 'result cannot be encoded');
         this.stats.fail('INTERNAL');

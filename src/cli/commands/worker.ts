@@ -13,6 +13,9 @@ SIGTERM or SIGINT drains it: it leaves the queue group, finishes the calls it ho
 Options:
   --concurrency <n>      handlers in flight at most (default: the definition's, else 64)
   --drain-timeout <ms>   how long a drain waits for handlers (default 10000)
+  --heartbeat <ms>       heartbeat interval (default 1000)
+  --watchdog-exit <ms>   exit when the event loop is blocked this long (default 10000; 0 never)
+A "shutdown" control command from the supervisor drains the worker and exits 0.
 ${CONNECTION_HELP}`;
 
 /** Loads a worker module and returns its default export, checked to look like a definition. */
@@ -34,7 +37,13 @@ export async function workerCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...CONNECTION_FLAGS, concurrency: { type: 'string' }, 'drain-timeout': { type: 'string' } },
+    options: {
+      ...CONNECTION_FLAGS,
+      concurrency: { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      heartbeat: { type: 'string' },
+      'watchdog-exit': { type: 'string' },
+    },
   });
   if (values.help) {
     process.stdout.write(WORKER_HELP + '\n');
@@ -42,13 +51,20 @@ export async function workerCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError('expected exactly one worker file');
   const definition = await loadDefinition(positionals[0]!);
+  const watchdogExit = values['watchdog-exit'];
+  if (watchdogExit !== undefined && !/^\d+$/.test(watchdogExit)) throw new UsageError(`--watchdog-exit must be a whole number of ms, received ${JSON.stringify(watchdogExit)}`);
+  let shutdown: () => void = () => undefined;
   const worker = await startWorker(definition, {
     ...connectionFrom(values),
     ...(values.prefix ? { prefix: values.prefix } : {}),
     concurrency: intFlag('concurrency', values.concurrency),
     drainTimeoutMs: intFlag('drain-timeout', values['drain-timeout']),
+    heartbeatIntervalMs: intFlag('heartbeat', values.heartbeat),
+    watchdogExitMs: watchdogExit === undefined ? undefined : Number(watchdogExit),
+    onShutdown: () => shutdown(),
   });
   return new Promise<number>((done) => {
+    shutdown = () => done(0);
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {
       if (++signals > 1) done(1); // a second signal means: stop now

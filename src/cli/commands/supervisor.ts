@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { DeadlinePolicy } from '../../protocol/supervisor-envelopes.js';
+import type { HealthPolicy } from '../../supervisor/policy.js';
+import { startSupervisor } from '../../supervisor/supervisor.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, UsageError } from '../flags.js';
+
+export const SUPERVISOR_HELP = `Usage: natsrpc supervisor [options]
+
+Watches worker heartbeats, drains unhealthy workers out of their queue group, resumes them after
+their ejection period, publishes the deadline policy and answers "natsrpc status". Run two for
+availability: the older one leads, the other stands by. SIGTERM or SIGINT stops it.
+
+Options:
+  --interval <ms>               supervisor heartbeat and election interval (default 1000)
+  --policy <file.json>          health policy fields (see README), e.g. {"maxDrainPercent": 30}
+  --max-drain-percent <n>       never drain more than n% of a service's workers (default 50)
+  --base-ejection <ms>          first ejection period (default 10000; grows with each repeat)
+  --max-consecutive-faults <n>  consecutive INTERNAL failures that make a worker unhealthy (default 5)
+  --deadline <svc=def:max>      timeout policy of a service in ms, e.g. math=2000:10000;
+                                "*=..." for every other service (repeatable)
+${CONNECTION_HELP}`;
+
+/** Parses `service=defaultMs:maxMs`. */
+export function parseDeadline(text: string): [string, DeadlinePolicy] {
+  const m = /^([A-Za-z0-9*][A-Za-z0-9_-]{0,63})=(\d+):(\d+)$/.exec(text);
+  if (m === null) throw new UsageError(`--deadline must be service=defaultMs:maxMs, received ${JSON.stringify(text)}`);
+  return [m[1]!, { defaultMs: Number(m[2]), maxMs: Number(m[3]) }];
+}
+
+export async function supervisorCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...CONNECTION_FLAGS,
+      interval: { type: 'string' },
+      policy: { type: 'string' },
+      'max-drain-percent': { type: 'string' },
+      'base-ejection': { type: 'string' },
+      'max-consecutive-faults': { type: 'string' },
+      deadline: { type: 'string', multiple: true },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(SUPERVISOR_HELP + '\n');
+    return 0;
+  }
+  let policy: Partial<HealthPolicy> = {};
+  if (values.policy !== undefined) {
+    try {
+      policy = JSON.parse(readFileSync(values.policy, 'utf8')) as Partial<HealthPolicy>;
+    } catch (err) {
+      throw new UsageError(`--policy ${values.policy}: ${(err as Error).message}`);
+    }
+  }
+  const pct = values['max-drain-percent'];
+  if (pct !== undefined) policy.maxDrainPercent = Number(pct);
+  const base = intFlag('base-ejection', values['base-ejection']);
+  if (base !== undefined) policy.baseEjectionMs = base;
+  const faults = intFlag('max-consecutive-faults', values['max-consecutive-faults']);
+  if (faults !== undefined) policy.maxConsecutiveFaults = faults;
+  const deadlines = Object.fromEntries((values.deadline ?? []).map(parseDeadline));
+  const sup = await startSupervisor({
+    ...connectionFrom(values),
+    ...(values.prefix ? { prefix: values.prefix } : {}),
+    intervalMs: intFlag('interval', values.interval),
+    policy,
+    deadlines,
+  });
+  return new Promise<number>((done) => {
+    const stop = () => void sup.close().then(() => done(0), () => done(1));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}

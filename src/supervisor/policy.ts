@@ -1,0 +1,172 @@
+/**
+ * The health policy and its evaluation: pure functions of heartbeats and call figures, no I/O, in
+ * the spirit of Envoy's outlier detection. Business rejections and refusals (BAD_REQUEST,
+ * METHOD_NOT_FOUND, OVERLOADED, DRAINING) never count against a worker: only its own crashes
+ * (INTERNAL), handlers that overrun their deadline, a stalled or slow event loop and a failing
+ * user health check do.
+ */
+import type { WorkerHeartbeat } from '../protocol/heartbeat.js';
+
+export interface HealthPolicy {
+  /** A worker is `lost` after missing this many of its own heartbeat intervals. */
+  lostAfterIntervals: number;
+  /** A lost or stopped worker is forgotten after this long without a heartbeat, in ms. */
+  forgetAfterMs: number;
+  /** Consecutive INTERNAL failures that make a worker unhealthy. */
+  maxConsecutiveFaults: number;
+  /** Fault-rate outlier: the worker's rate is at least this... */
+  minFaultRate: number;
+  /** ...and at least this much above the rate of its service's other workers. */
+  faultRateMargin: number;
+  /** Calls a worker must have handled in the window before its rate is judged. */
+  minRequestVolume: number;
+  /** The window of the fault rate, in ms. */
+  rateWindowMs: number;
+  /** Event-loop delay p99 above this is unhealthy, in ms. */
+  maxLoopDelayMs: number;
+  /** A main loop without progress for longer than this is unhealthy, in ms. */
+  maxStalledMs: number;
+  /** More handlers than this running past their deadline is unhealthy. */
+  maxOverdue: number;
+  /** First ejection period in ms; the nth ejection in the window lasts n times as long. */
+  baseEjectionMs: number;
+  /** Cap of the ejection period, in ms. */
+  maxEjectionMs: number;
+  /** Never drain more than this percentage of a service's workers (and never the last serving one). */
+  maxDrainPercent: number;
+  /** A worker ejected more than this many times within `ejectionWindowMs` is shut down instead. */
+  maxEjections: number;
+  ejectionWindowMs: number;
+}
+
+export const DEFAULT_HEALTH_POLICY: Readonly<HealthPolicy> = Object.freeze({
+  lostAfterIntervals: 3,
+  forgetAfterMs: 60_000,
+  maxConsecutiveFaults: 5,
+  minFaultRate: 0.5,
+  faultRateMargin: 0.3,
+  minRequestVolume: 20,
+  rateWindowMs: 10_000,
+  maxLoopDelayMs: 1_000,
+  maxStalledMs: 3_000,
+  maxOverdue: 0,
+  baseEjectionMs: 10_000,
+  maxEjectionMs: 300_000,
+  maxDrainPercent: 50,
+  maxEjections: 3,
+  ejectionWindowMs: 600_000,
+});
+
+const BOUNDS: Record<keyof HealthPolicy, [number, number, boolean]> = {
+  lostAfterIntervals: [1, 100, true],
+  forgetAfterMs: [0, 86_400_000, true],
+  maxConsecutiveFaults: [1, 1_000_000, true],
+  minFaultRate: [0, 1, false],
+  faultRateMargin: [0, 1, false],
+  minRequestVolume: [1, 1_000_000_000, true],
+  rateWindowMs: [100, 86_400_000, true],
+  maxLoopDelayMs: [1, 3_600_000, true],
+  maxStalledMs: [1, 3_600_000, true],
+  maxOverdue: [0, 1_000_000, true],
+  baseEjectionMs: [1, 86_400_000, true],
+  maxEjectionMs: [1, 86_400_000, true],
+  maxDrainPercent: [0, 100, true],
+  maxEjections: [1, 1_000, true],
+  ejectionWindowMs: [1, 86_400_000 * 7, true],
+};
+
+/** Fills defaults and validates every field, naming the first bad one. */
+export function resolvePolicy(partial: Partial<HealthPolicy> = {}): HealthPolicy {
+  const out = { ...DEFAULT_HEALTH_POLICY } as HealthPolicy;
+  for (const key of Object.keys(partial) as (keyof HealthPolicy)[]) {
+    if (!(key in BOUNDS)) throw new TypeError(`unknown health policy field ${JSON.stringify(key)}`);
+    const value = partial[key];
+    if (value === undefined) continue;
+    const [min, max, integer] = BOUNDS[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      throw new TypeError(`health policy ${key} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, received ${String(value)}`);
+    }
+    out[key] = value;
+  }
+  if (out.maxEjectionMs < out.baseEjectionMs) throw new TypeError(`health policy maxEjectionMs (${out.maxEjectionMs}) is below baseEjectionMs (${out.baseEjectionMs})`);
+  return out;
+}
+
+/** Calls and worker faults over the rate window. */
+export interface CallFigures {
+  calls: number;
+  faults: number;
+}
+
+export interface HealthInput {
+  hb: WorkerHeartbeat;
+  /** This worker's calls over the rate window. */
+  own: CallFigures;
+  /** The other (live, serving) workers of the same service together. */
+  peers: CallFigures;
+}
+
+export interface HealthVerdict {
+  healthy: boolean;
+  /** Why not, in words an operator reads in a log line; empty when healthy. */
+  reasons: string[];
+  /** The figures the verdict rests on. */
+  figures: Record<string, number | boolean | null>;
+}
+
+const round = (x: number) => Math.round(x * 1_000) / 1_000;
+
+/**
+ * Judges one worker. With `standingOnly`, judges only what a worker shows without serving calls
+ * (loop, overdue handlers, health check): that is what decides whether an ejected worker may return.
+ *
+ * @example
+ * ```ts
+ * const v = evaluateHealth({ hb, own: { calls: 40, faults: 40 }, peers: { calls: 120, faults: 0 } }, resolvePolicy());
+ * // v.healthy === false, v.reasons: ['40 consecutive INTERNAL failures (limit 5)', ...]
+ * ```
+ */
+export function evaluateHealth(input: HealthInput, policy: HealthPolicy, standingOnly = false): HealthVerdict {
+  const { hb, own, peers } = input;
+  const reasons: string[] = [];
+  const rate = own.calls > 0 ? own.faults / own.calls : 0;
+  const peerRate = peers.calls > 0 ? peers.faults / peers.calls : 0;
+  const figures: HealthVerdict['figures'] = {
+    consecutiveFaults: hb.consecutiveFaults,
+    faultRate: round(rate),
+    peerFaultRate: round(peerRate),
+    calls: own.calls,
+    loopDelayP99Ms: round(hb.loopDelayP99Ms),
+    stalledMs: hb.stalledMs,
+    overdue: hb.overdue,
+    healthCheck: hb.healthy,
+  };
+  if (!standingOnly) {
+    if (hb.consecutiveFaults >= policy.maxConsecutiveFaults) {
+      reasons.push(`${hb.consecutiveFaults} consecutive INTERNAL failures (limit ${policy.maxConsecutiveFaults})`);
+    }
+    if (own.calls >= policy.minRequestVolume && peers.calls >= policy.minRequestVolume && rate >= policy.minFaultRate && rate - peerRate >= policy.faultRateMargin) {
+      reasons.push(`fault rate ${round(rate)} over ${own.calls} calls against ${round(peerRate)} for the other workers`);
+    }
+  }
+  if (hb.overdue > policy.maxOverdue) reasons.push(`${hb.overdue} handlers running past their deadline (limit ${policy.maxOverdue})`);
+  if (hb.stalledMs > policy.maxStalledMs) reasons.push(`main loop stalled for ${hb.stalledMs} ms (limit ${policy.maxStalledMs})`);
+  if (hb.loopDelayP99Ms > policy.maxLoopDelayMs) reasons.push(`event-loop delay p99 ${round(hb.loopDelayP99Ms)} ms (limit ${policy.maxLoopDelayMs})`);
+  if (hb.healthy === false) reasons.push(`health check failing${hb.healthError ? `: ${hb.healthError}` : ''}`);
+  return { healthy: reasons.length === 0, reasons, figures };
+}
+
+/** Codes that speak against the worker when they fail a call. */
+export function isWorkerFault(code: string): boolean {
+  return code === 'INTERNAL';
+}
+
+/** Codes that are refusals: the call never ran, so they count neither for nor against a worker. */
+export function isRefusal(code: string): boolean {
+  return code === 'BAD_REQUEST' || code === 'METHOD_NOT_FOUND' || code === 'OVERLOADED' || code === 'DRAINING' || code === 'PAYLOAD_TOO_LARGE';
+}
+
+/** The ejection period of the `n`th ejection (1-based) within the window. */
+export function ejectionPeriodMs(n: number, policy: HealthPolicy): number {
+  return Math.min(policy.maxEjectionMs, policy.baseEjectionMs * Math.max(1, n));
+}

@@ -1,0 +1,91 @@
+/**
+ * What makes a worker supervisable: heartbeats (from the watchdog thread), the control endpoint
+ * and the watchdog itself, started together by `startWorker` and stopped with the worker.
+ */
+import type { NatsConnection } from 'nats';
+import { withEnvDefaults, type ConnectionOptions } from '../connection/options.js';
+import type { Logger } from '../logging/logger.js';
+import { heartbeatSubject } from '../protocol/subjects.js';
+import { checkInt } from './definition.js';
+import { WorkerControl, type ControlVerifier } from './control.js';
+import { HeartbeatSource } from './heartbeat-source.js';
+import { Watchdog } from './watchdog.js';
+import type { RpcWorker } from './worker.js';
+
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
+/** A main loop blocked this long makes the process exit. */
+export const DEFAULT_WATCHDOG_EXIT_MS = 10_000;
+
+export interface SupervisionOptions {
+  /** `false` turns heartbeats, control and the watchdog off. Default on. */
+  heartbeat?: boolean;
+  /** Heartbeat interval in ms (jittered by ±10%). Default 1,000. */
+  heartbeatIntervalMs?: number;
+  /** Exit the process when its main loop is blocked this long, in ms; 0 never exits. Default 10,000. */
+  watchdogExitMs?: number;
+  /** Checks each control command before it acts; return a reason to refuse it. */
+  verifyControl?: ControlVerifier;
+  /** Called after a `shutdown` command has stopped the worker. */
+  onShutdown?: () => void;
+}
+
+export interface AgentContext {
+  prefix: string;
+  logger: Logger;
+  /** How the worker connected; the watchdog thread opens its own connection the same way. */
+  connection: ConnectionOptions;
+  ownsConnection: boolean;
+}
+
+export class WorkerAgent {
+  readonly #control: WorkerControl;
+  readonly #watchdog: Watchdog;
+  #stopping: Promise<void> | null = null;
+
+  private constructor(control: WorkerControl, watchdog: Watchdog) {
+    this.#control = control;
+    this.#watchdog = watchdog;
+  }
+
+  static async start(worker: RpcWorker, nc: NatsConnection, options: SupervisionOptions, ctx: AgentContext): Promise<WorkerAgent> {
+    const intervalMs = checkInt('heartbeatIntervalMs', options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS, 10, 3_600_000);
+    const exitAfterMs = checkInt('watchdogExitMs', options.watchdogExitMs ?? DEFAULT_WATCHDOG_EXIT_MS, 0, 3_600_000);
+    const connection = threadConnection(nc, ctx, worker.id);
+    const control = new WorkerControl(worker, nc, { prefix: ctx.prefix, logger: ctx.logger, verify: options.verifyControl, onShutdown: options.onShutdown });
+    try {
+      const watchdog = await Watchdog.start({
+        subject: heartbeatSubject(ctx.prefix, worker.service, worker.id),
+        intervalMs,
+        exitAfterMs,
+        connection,
+        source: new HeartbeatSource(worker, intervalMs),
+        logger: ctx.logger,
+      });
+      return new WorkerAgent(control, watchdog);
+    } catch (err) {
+      control.close();
+      throw err;
+    }
+  }
+
+  /** Sends the final heartbeat and closes the control endpoint. Calling it again returns the same promise. */
+  stop(reason: string): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#control.close();
+      await this.#watchdog.stop(reason);
+    })();
+    return this.#stopping;
+  }
+}
+
+/**
+ * Connection options for the watchdog thread: the worker's plain ones (functions and sockets
+ * cannot cross a thread boundary). A worker given a ready connection lends its current server URL.
+ */
+function threadConnection(nc: NatsConnection, ctx: AgentContext, id: string): ConnectionOptions {
+  const { servers, user, pass, token, credsFile } = withEnvDefaults(ctx.connection);
+  const out: ConnectionOptions = { servers, user, pass, token, credsFile, name: `${id}-heartbeat` };
+  if (!ctx.ownsConnection) out.servers = `nats://${nc.getServer()}`;
+  for (const key of Object.keys(out) as (keyof ConnectionOptions)[]) if (out[key] === undefined) delete out[key];
+  return out;
+}

@@ -1,0 +1,121 @@
+/**
+ * The main-thread side of the watchdog: starts the thread that publishes heartbeats and watches
+ * the event loop, marks the loop's progress in shared memory, and answers the thread's requests
+ * for fresh heartbeat figures.
+ */
+import { Worker } from 'node:worker_threads';
+import type { ConnectionOptions } from '../connection/options.js';
+import type { Logger } from '../logging/logger.js';
+import type { HeartbeatSource } from './heartbeat-source.js';
+import type { FromThread, ToThread, WatchdogData } from './watchdog-thread.js';
+
+/** How often the main loop marks its progress. */
+export const PROGRESS_TICK_MS = 50;
+export const WATCHDOG_READY_TIMEOUT_MS = 10_000;
+/** How long the final heartbeat may take when the worker stops. */
+export const FINAL_HEARTBEAT_TIMEOUT_MS = 2_000;
+
+/**
+ * The thread runs TypeScript. Node 20 does not carry the main thread's `--import tsx` hooks into
+ * worker threads, so the thread registers tsx itself before loading its module.
+ */
+const THREAD_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./watchdog-thread.ts', import.meta.url).href)}); })`;
+
+export interface WatchdogConfig {
+  subject: string;
+  intervalMs: number;
+  exitAfterMs: number;
+  connection: ConnectionOptions;
+  source: HeartbeatSource;
+  logger: Logger;
+}
+
+export class Watchdog {
+  readonly #thread: Worker;
+  readonly #source: HeartbeatSource;
+  readonly #progress = new Float64Array(new SharedArrayBuffer(8));
+  readonly #tick: NodeJS.Timeout;
+  readonly #log: Logger;
+  #stopping: Promise<void> | null = null;
+  #closed: (() => void) | null = null;
+
+  private constructor(config: WatchdogConfig) {
+    this.#source = config.source;
+    this.#log = config.logger;
+    this.#progress[0] = Date.now();
+    this.#tick = setInterval(() => (this.#progress[0] = Date.now()), PROGRESS_TICK_MS);
+    this.#tick.unref();
+    const data: WatchdogData = {
+      subject: config.subject,
+      intervalMs: config.intervalMs,
+      exitAfterMs: config.exitAfterMs,
+      progress: this.#progress.buffer as SharedArrayBuffer,
+      connection: config.connection,
+      first: config.source.collect(),
+    };
+    this.#thread = new Worker(THREAD_BOOT, { eval: true, workerData: data });
+    this.#thread.unref();
+    this.#thread.on('message', (msg: FromThread) => {
+      if (msg.type === 'collect') this.#post({ type: 'snapshot', body: this.#source.collect() });
+      else if (msg.type === 'error') this.#log.warn({ reason: msg.message }, 'heartbeat problem');
+      else if (msg.type === 'closed') this.#closed?.();
+    });
+    this.#thread.on('error', (err) => this.#log.error({ err }, 'watchdog thread failed'));
+  }
+
+  /** Starts the thread and resolves once its first heartbeat is out. */
+  static async start(config: WatchdogConfig): Promise<Watchdog> {
+    const dog = new Watchdog(config);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`watchdog thread not ready after ${WATCHDOG_READY_TIMEOUT_MS} ms`)), WATCHDOG_READY_TIMEOUT_MS);
+      const onMessage = (msg: FromThread) => {
+        if (msg.type !== 'ready') return;
+        clearTimeout(timer);
+        dog.#thread.off('message', onMessage);
+        resolve();
+      };
+      dog.#thread.on('message', onMessage);
+      dog.#thread.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    }).catch(async (err: unknown) => {
+      await dog.#terminate();
+      throw err;
+    });
+    return dog;
+  }
+
+  /** Sends the final heartbeat (bounded), then ends the thread. Calling it again returns the same promise. */
+  stop(reason: string): Promise<void> {
+    this.#stopping ??= this.#stop(reason);
+    return this.#stopping;
+  }
+
+  async #stop(reason: string): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, FINAL_HEARTBEAT_TIMEOUT_MS);
+      this.#closed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#post({ type: 'final', body: this.#source.collect(), reason });
+    });
+    await this.#terminate();
+  }
+
+  async #terminate(): Promise<void> {
+    clearInterval(this.#tick);
+    this.#source.close();
+    await this.#thread.terminate().catch(() => undefined);
+  }
+
+  #post(msg: ToThread): void {
+    try {
+      this.#thread.postMessage(msg);
+    } catch (err) {
+      this.#log.warn({ err }, 'watchdog thread unreachable');
+    }
+  }
+}

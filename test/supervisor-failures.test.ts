@@ -1,0 +1,87 @@
+/**
+ * Dead and frozen worker processes: SIGKILL, and SIGSTOP under load with the shipped broker
+ * configuration. Real nats-server, real processes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from '../src/index.js';
+import { createLogger } from '../src/logging/logger.js';
+import { startNats } from './helpers/nats.js';
+import { sleep, waitFor } from './helpers/load.js';
+import { BROKER_CONFIG, INTERVAL_MS, Recorder, spawnSupervisor, spawnWard, timedLoad } from './helpers/supervision.js';
+
+const quiet = createLogger('test', 'silent');
+
+test('supervisor item 5a: a SIGKILLed worker is marked lost within 3 heartbeat intervals', async (t) => {
+  await using nats = await startNats({ config: BROKER_CONFIG });
+  await using rec = await Recorder.start(nats.url);
+  await using victim = await spawnWard(nats.url);
+  await using w2 = await spawnWard(nats.url);
+  await using sup = await spawnSupervisor(nats.url);
+  assert.ok(await rec.waitServing('ward', 2), 'the supervisor sees 2 healthy workers');
+  victim.handle.signal('SIGKILL');
+  const killedAt = Date.now();
+  await victim.handle.exited;
+  const lost = await rec.waitEvent('lost', victim.id, 10 * INTERVAL_MS);
+  assert.ok(lost, `the killed worker is marked lost: ${sup.lines.slice(-3).join('\n')}`);
+  // Times by the senders' clocks (one host): when the supervisor decided, not when this test heard it.
+  const lastBeat = rec.beatsOf(victim.id).at(-1)!.value.ts;
+  const afterKill = lost.value.ts - killedAt;
+  const afterLastBeat = lost.value.ts - lastBeat;
+  // Lost means 3 intervals without a heartbeat; the supervisor sweeps every quarter interval, and
+  // the last heartbeat came before the kill. Bound: 3 intervals + one sweep + 100 ms of timer slack.
+  const bound = 3 * INTERVAL_MS + INTERVAL_MS / 4 + 100;
+  assert.ok(afterLastBeat <= bound, `lost ${afterLastBeat} ms after its last heartbeat (bound ${bound} ms)`);
+  assert.ok(afterKill <= bound, `lost ${afterKill} ms after SIGKILL (bound ${bound} ms)`);
+  assert.ok(afterLastBeat >= 3 * INTERVAL_MS, 'not before 3 intervals of silence');
+  const workers = (await rec.status()).services[0]!.workers;
+  assert.equal(workers.find((w) => w.id === victim.id)?.state, 'lost');
+  assert.equal(workers.find((w) => w.id === w2.id)?.state, 'serving');
+  t.diagnostic(`item 5a: SIGKILL -> lost ${afterKill} ms (last heartbeat -> lost ${afterLastBeat} ms; interval ${INTERVAL_MS} ms)`);
+});
+
+test('supervisor item 5b: a SIGSTOPped worker under load stops receiving requests within 5 s with the shipped broker config, and serves again after SIGCONT', async (t) => {
+  const BOUND_MS = 5_000;
+  await using nats = await startNats({ config: BROKER_CONFIG });
+  await using rec = await Recorder.start(nats.url);
+  await using frozen = await spawnWard(nats.url);
+  await using w2 = await spawnWard(nats.url);
+  await using w3 = await spawnWard(nats.url);
+  await using sup = await spawnSupervisor(nats.url);
+  assert.ok(await rec.waitServing('ward', 3), 'the supervisor sees 3 healthy workers');
+  const client = await connect({ servers: nats.url, logger: quiet });
+  try {
+    const load = timedLoad(client, 8, 1_000, 40_000);
+    assert.ok(await waitFor(() => load.calls.length >= 100), 'load is flowing');
+    frozen.handle.signal('SIGSTOP');
+    const stoppedAt = Date.now();
+    // Wait until well past the bound, then look at which calls were lost to the frozen worker.
+    await sleep(BOUND_MS + 1_500);
+    const lostCalls = load.calls.filter((c) => c.code === 'TIMEOUT');
+    assert.ok(lostCalls.length > 0, 'calls routed to the frozen worker time out (the test would prove nothing otherwise)');
+    const lastLostSentAt = Math.max(...lostCalls.map((c) => c.sentAt));
+    const isolationMs = lastLostSentAt - stoppedAt;
+    assert.ok(isolationMs < BOUND_MS, `the last call routed to the frozen worker was sent ${isolationMs} ms after SIGSTOP (bound ${BOUND_MS} ms)`);
+    const other = load.calls.filter((c) => c.code !== null && c.code !== 'TIMEOUT');
+    assert.deepEqual(other.map((c) => c.code), [], 'no other kind of failure');
+    const lostEvent = rec.eventsOf('lost', frozen.id)[0];
+    assert.ok(lostEvent, 'the supervisor marked the frozen worker lost');
+
+    frozen.handle.signal('SIGCONT');
+    const contAt = Date.now();
+    assert.ok(await waitFor(() => load.calls.some((c) => c.endedAt > contAt && c.pid === frozen.handle.pid), 15_000), 'the thawed worker serves again');
+    const backMs = Date.now() - contAt;
+    assert.ok(await waitFor(() => rec.eventsOf('returned', frozen.id).length > 0, 5_000), 'the supervisor sees it return');
+    assert.equal(frozen.handle.child.exitCode, null, 'the watchdog did not take the freeze for a blocked loop');
+    const calls = await load.stop();
+    t.diagnostic(
+      `item 5b: SIGSTOP -> last request routed to the frozen worker ${isolationMs} ms (bound ${BOUND_MS}); SIGSTOP -> lost event ${lostEvent.value.ts - stoppedAt} ms; ` +
+        `${lostCalls.length} calls lost to it of ${calls.length}; SIGCONT -> serving again ${backMs} ms`,
+    );
+    void w2;
+    void w3;
+    void sup;
+  } finally {
+    await client.close();
+  }
+});
