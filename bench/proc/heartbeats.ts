@@ -30,6 +30,7 @@ async function main(): Promise<void> {
   let sent = 0;
   const started = performance.now();
   const cpu0 = process.cpuUsage();
+  const startedAt = Date.now();
   let next = performance.now();
   let timer: ReturnType<typeof setTimeout> | null = null;
   const beat = () => {
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
     for (let i = slot; i < workers.length; i += ticksPerInterval) {
       const w = workers[i]!;
       if (w.stopped) continue;
-      nc.publish(w.subject, simulatedHeartbeat(w.service, w.id, ++w.seq, config.intervalMs));
+      nc.publish(w.subject, simulatedHeartbeat(w.service, w.id, ++w.seq, config.intervalMs, startedAt));
       sent++;
     }
     next += TICK_MS;
