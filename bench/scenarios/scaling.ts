@@ -46,7 +46,7 @@ export const scaling: Scenario = {
               payloadBytes: 100,
               inFlight: 2 * n,
               warmupMs: Math.min(profile.warmupMs, 500),
-              durationMs: profile.durationMs,
+              durationMs: profile.scalingDurationMs,
               timeoutMs: 10_000,
               retryRejected: true,
             });
