@@ -70,7 +70,7 @@ await measure('decode + validate reply (guard included)', () => decodeReply(repl
 {
   const { nc, state } = standIn();
   const def = defineWorker({ service: 'echo', methods: { run: (p: unknown) => p } });
-  new RpcWorker(nc, def, { id: 'w', concurrency: 1_024, drainTimeoutMs: 1_000, prefix: 'rpc', logger, limits: DEFAULT_MSGPACK_LIMITS, ownsConnection: false });
+  new RpcWorker(nc, def, { id: 'w', concurrency: 1_024, drainTimeoutMs: 1_000, prefix: 'rpc', logger, limits: DEFAULT_MSGPACK_LIMITS, ownsConnection: false, discovery: false });
   const msg = { subject: 'rpc.echo.run', reply: '_INBOX.0123456789abcdefghijkl.1234', data: requestBytes, headers: undefined };
   await measure('worker: dispatch one request, sync handler', () => state.callback!(null, msg));
 }

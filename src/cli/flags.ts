@@ -13,6 +13,11 @@ export const CONNECTION_FLAGS = {
   pass: { type: 'string' },
   token: { type: 'string' },
   creds: { type: 'string' },
+  nkey: { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'inbox-prefix': { type: 'string' },
   prefix: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -23,6 +28,11 @@ export const CONNECTION_HELP = `Connection (flags override the environment):
   --pass <secret>    password                            env NATS_PASS
   --token <secret>   token                               env NATS_TOKEN
   --creds <file>     credentials file (JWT + nkey seed)  env NATS_CREDS
+  --nkey <file>      file holding an nkey seed           env NATS_NKEY_SEED (the seed or its file)
+  --tls-ca <file>    CA certificate (PEM) to verify the server   env NATS_TLS_CA
+  --tls-cert <file>  client certificate (PEM)            env NATS_TLS_CERT
+  --tls-key <file>   client certificate key (PEM)        env NATS_TLS_KEY
+  --inbox-prefix <p> reply subject prefix (default _INBOX)  env NATS_INBOX_PREFIX
   --prefix <p>       subject prefix (default rpc)`;
 
 interface ConnectionFlagValues {
@@ -31,6 +41,11 @@ interface ConnectionFlagValues {
   pass?: string;
   token?: string;
   creds?: string;
+  nkey?: string;
+  'tls-ca'?: string;
+  'tls-cert'?: string;
+  'tls-key'?: string;
+  'inbox-prefix'?: string;
 }
 
 export function connectionFrom(values: ConnectionFlagValues): ConnectionOptions {
@@ -40,6 +55,11 @@ export function connectionFrom(values: ConnectionFlagValues): ConnectionOptions 
   if (values.pass !== undefined) out.pass = values.pass;
   if (values.token !== undefined) out.token = values.token;
   if (values.creds !== undefined) out.credsFile = values.creds;
+  if (values.nkey !== undefined) out.nkeySeed = values.nkey;
+  if (values['tls-ca'] !== undefined) out.tlsCa = values['tls-ca'];
+  if (values['tls-cert'] !== undefined) out.tlsCert = values['tls-cert'];
+  if (values['tls-key'] !== undefined) out.tlsKey = values['tls-key'];
+  if (values['inbox-prefix'] !== undefined) out.inboxPrefix = values['inbox-prefix'];
   return out;
 }
 

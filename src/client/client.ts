@@ -11,6 +11,7 @@ import { PROTOCOL_VERSION } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import { openConnection } from '../connection/options.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
+import { clientTracing, type ClientTracing } from '../tracing/call-tracing.js';
 import { runCall, type CallSpec } from './attempts.js';
 import type { CallOptions } from './call-options.js';
 import { callSpec, checkTimeout, needsOrchestration, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
@@ -67,6 +68,8 @@ export class RpcClient {
   #connected = true;
   #closing: Promise<void> | null = null;
   #lateReplies = 0;
+  /** Spans around calls, or null when no OpenTelemetry SDK was registered when the client was made. */
+  readonly #tracing: ClientTracing | null = clientTracing();
 
   /** @internal use {@link connect} */
   constructor(nc: NatsConnection, opts: ResolvedClientOptions) {
@@ -100,6 +103,11 @@ export class RpcClient {
    * an {@link RpcError}.
    */
   call<R = unknown>(target: string, payload?: unknown, options?: CallOptions): Promise<R> {
+    if (this.#tracing !== null) return this.#tracing.traced(target, options, (traced) => this.#call<R>(target, payload, traced));
+    return this.#call<R>(target, payload, options);
+  }
+
+  #call<R>(target: string, payload: unknown, options: CallOptions | undefined): Promise<R> {
     let t = this.#targets.get(target);
     let timeoutMs = this.#opts.timeoutMs;
     let spec: CallSpec | undefined;

@@ -3,7 +3,7 @@
  * supervisor, read from explicit options first and from the environment second.
  */
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, type ConnectionOptions as NatsOptions, type NatsConnection } from 'nats';
+import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions as NatsOptions, type NatsConnection } from 'nats';
 import { RpcError } from '../protocol/errors.js';
 
 export const DEFAULT_SERVERS = '127.0.0.1:4222';
@@ -22,6 +22,19 @@ export interface ConnectionOptions {
   token?: string;
   /** Path to a `.creds` file (JWT and nkey seed). Env: `NATS_CREDS`. */
   credsFile?: string;
+  /** An nkey seed (`SU...`) or the path of a file holding one. Env: `NATS_NKEY_SEED`. */
+  nkeySeed?: string;
+  /** CA certificate (PEM file) that the server's certificate must chain to. Env: `NATS_TLS_CA`. */
+  tlsCa?: string;
+  /** Client certificate (PEM file), for servers that verify clients. Env: `NATS_TLS_CERT`. */
+  tlsCert?: string;
+  /** Key of the client certificate (PEM file). Env: `NATS_TLS_KEY`. */
+  tlsKey?: string;
+  /**
+   * Prefix of reply subjects (default `_INBOX`). Broker permissions confine each caller identity
+   * to its own prefix, so no one else can read its replies. Env: `NATS_INBOX_PREFIX`.
+   */
+  inboxPrefix?: string;
   /** Connection name shown by the broker's monitoring. */
   name?: string;
   /** Any further `nats` connection options; they override what natsrpc derives. */
@@ -30,7 +43,7 @@ export interface ConnectionOptions {
 
 type Env = Record<string, string | undefined>;
 
-/** Fills what `options` leaves unset from `NATS_URL`, `NATS_USER`, `NATS_PASS`, `NATS_TOKEN`, `NATS_CREDS`. */
+/** Fills what `options` leaves unset from the `NATS_*` environment variables. */
 export function withEnvDefaults(options: ConnectionOptions = {}, env: Env = process.env): ConnectionOptions {
   return {
     ...options,
@@ -39,6 +52,11 @@ export function withEnvDefaults(options: ConnectionOptions = {}, env: Env = proc
     pass: options.pass ?? env.NATS_PASS,
     token: options.token ?? env.NATS_TOKEN,
     credsFile: options.credsFile ?? env.NATS_CREDS,
+    nkeySeed: options.nkeySeed ?? env.NATS_NKEY_SEED,
+    tlsCa: options.tlsCa ?? env.NATS_TLS_CA,
+    tlsCert: options.tlsCert ?? env.NATS_TLS_CERT,
+    tlsKey: options.tlsKey ?? env.NATS_TLS_KEY,
+    inboxPrefix: options.inboxPrefix ?? env.NATS_INBOX_PREFIX,
   };
 }
 
@@ -48,6 +66,25 @@ function serverList(servers: string | string[] | undefined): string[] {
   if (out.length === 0) throw new TypeError(`servers must name at least one server, received ${JSON.stringify(servers)}`);
   return out;
 }
+
+function readOption(name: string, file: string): Uint8Array {
+  try {
+    return readFileSync(file);
+  } catch (cause) {
+    throw new TypeError(`${name} cannot be read: ${JSON.stringify(file)}`, { cause });
+  }
+}
+
+/** User nkey seeds are base32 and start with `SU`; anything else is taken as a file name. */
+const NKEY_SEED = /^S[UAO][A-Z2-7]{50,}$/;
+
+function nkeySeedOf(value: string): Uint8Array {
+  const seed = NKEY_SEED.test(value.trim()) ? value.trim() : new TextDecoder().decode(readOption('nkeySeed', value)).trim();
+  if (!NKEY_SEED.test(seed)) throw new TypeError('nkeySeed is not an nkey seed (expected "SU..." or a file holding one)');
+  return new TextEncoder().encode(seed);
+}
+
+const INBOX_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 /** Builds the `nats` connection options. Throws TypeError for invalid values. */
 export function natsOptions(options: ConnectionOptions): NatsOptions {
@@ -64,14 +101,26 @@ export function natsOptions(options: ConnectionOptions): NatsOptions {
   if (resolved.user !== undefined) opts.user = resolved.user;
   if (resolved.pass !== undefined) opts.pass = resolved.pass;
   if (resolved.token !== undefined) opts.token = resolved.token;
-  if (resolved.credsFile !== undefined) {
-    let creds: Uint8Array;
-    try {
-      creds = readFileSync(resolved.credsFile);
-    } catch (cause) {
-      throw new TypeError(`credsFile cannot be read: ${JSON.stringify(resolved.credsFile)}`, { cause });
+  if (resolved.credsFile !== undefined && resolved.nkeySeed !== undefined) {
+    throw new TypeError('credsFile and nkeySeed are exclusive: a creds file already holds the nkey seed');
+  }
+  if (resolved.credsFile !== undefined) opts.authenticator = credsAuthenticator(readOption('credsFile', resolved.credsFile));
+  if (resolved.nkeySeed !== undefined) opts.authenticator = nkeyAuthenticator(nkeySeedOf(resolved.nkeySeed));
+  if ((resolved.tlsCert === undefined) !== (resolved.tlsKey === undefined)) {
+    throw new TypeError(`tlsCert and tlsKey go together, received tlsCert=${JSON.stringify(resolved.tlsCert)} tlsKey=${JSON.stringify(resolved.tlsKey)}`);
+  }
+  if (resolved.tlsCa !== undefined || resolved.tlsCert !== undefined) {
+    opts.tls = {};
+    // Files are read here so that a wrong path is reported up front, naming the option.
+    if (resolved.tlsCa !== undefined) opts.tls.ca = readOption('tlsCa', resolved.tlsCa).toString();
+    if (resolved.tlsCert !== undefined) opts.tls.cert = readOption('tlsCert', resolved.tlsCert).toString();
+    if (resolved.tlsKey !== undefined) opts.tls.key = readOption('tlsKey', resolved.tlsKey).toString();
+  }
+  if (resolved.inboxPrefix !== undefined) {
+    if (!INBOX_PREFIX.test(resolved.inboxPrefix)) {
+      throw new TypeError(`inboxPrefix must be dot-separated tokens without wildcards, received ${JSON.stringify(resolved.inboxPrefix)}`);
     }
-    opts.authenticator = credsAuthenticator(creds);
+    opts.inboxPrefix = resolved.inboxPrefix;
   }
   return { ...opts, ...resolved.nats };
 }

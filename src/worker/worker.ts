@@ -15,10 +15,12 @@ import { validateWith } from '../contract/standard-schema.js';
 import { openConnection, type ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
+import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
 import { CallContext } from './context.js';
 import { checkInt, DEFAULT_CONCURRENCY, defineWorker, MAX_CONCURRENCY, resolveMethod, type Handler, type ResolvedMethod, type WorkerDefinition } from './definition.js';
 import { OutboundCalls } from './outbound.js';
 import { CancelIndex } from './cancel-index.js';
+import { ServiceDiscovery } from './service-discovery.js';
 import { errorReply, frameworkError, internalError, okReply, wireErrorOf } from './replies.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 import { defaultLowWater, DEFAULT_ROUTING, LeaveWhenFull, ROUTING_MODES, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
@@ -56,6 +58,8 @@ export interface WorkerOptions extends ConnectionOptions, SupervisionOptions {
   routing?: RoutingMode;
   /** With `leave-when-full`: rejoin the queue group at or below this many calls in flight. Default: half the concurrency. */
   lowWater?: number;
+  /** Answer NATS service discovery (`$SRV.PING/INFO/STATS`). Default true. */
+  discovery?: boolean;
 }
 
 /**
@@ -92,6 +96,7 @@ export async function startWorker<M extends Record<string, unknown>>(
     ownsConnection: options.connection === undefined,
     routing,
     lowWater,
+    discovery: options.discovery ?? true,
   });
   await nc.flush();
   if (options.heartbeat !== false) {
@@ -117,6 +122,7 @@ interface ResolvedWorkerOptions {
   ownsConnection: boolean;
   routing?: RoutingMode;
   lowWater?: number;
+  discovery: boolean;
 }
 
 export class RpcWorker {
@@ -147,6 +153,9 @@ export class RpcWorker {
   #draining: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #idle: (() => void) | null = null;
+  /** Spans around handlers, or null when no OpenTelemetry SDK was registered when the worker started. */
+  readonly #tracing: WorkerTracing | null = workerTracing();
+  #discovery: ServiceDiscovery | null = null;
   #stopHooks: ((reason: string) => Promise<void>)[] = [];
 
   /** @internal use {@link startWorker} */
@@ -179,6 +188,11 @@ export class RpcWorker {
       }),
     ];
     this.#subscribe();
+    if (opts.discovery) {
+      const methods = [...this.#methods.keys()];
+      const metadata = () => ({ 'natsrpc.state': this.#state, 'natsrpc.host': this.host });
+      this.#discovery = new ServiceDiscovery(nc, { service: this.service, id: this.id, version: this.version, prefix: opts.prefix, methods, metadata }, this.#log);
+    }
   }
 
   get state(): WorkerState {
@@ -244,6 +258,7 @@ export class RpcWorker {
   async #stop(): Promise<void> {
     await this.drain();
     this.#state = 'stopped';
+    this.#discovery?.close();
     this.#deadlines.clear();
     await this.#outbound.close();
     if (!this.#opts.ownsConnection) for (const sub of this.#controlSubs) sub.unsubscribe();
@@ -383,7 +398,7 @@ export class RpcWorker {
   #run(entry: ResolvedMethod, payload: unknown, ctx: CallContext, reply: string): void {
     let result: unknown;
     try {
-      result = entry.handler(payload, ctx);
+      result = this.#tracing === null ? entry.handler(payload, ctx) : this.#tracing.run(ctx, () => entry.handler(payload, ctx));
     } catch (e) {
       this.#finish(ctx, reply, undefined, e, true);
       return;
@@ -416,20 +431,24 @@ export class RpcWorker {
 
   #finish(ctx: CallContext, reply: string, result: unknown, err: unknown, failed: boolean): void {
     this.#active.delete(ctx);
+    this.#tracing?.end(ctx, failed, err);
     if (ctx.tracked) this.#cancels.untrack(ctx);
     if (!this.#deadlines.delete(ctx)) {
       this.#overdue--;
       this.stats.overruns++;
     }
-    this.stats.latency.record(performance.now() - ctx.startedAt);
+    const elapsedMs = performance.now() - ctx.startedAt;
+    this.stats.latency.record(elapsedMs);
     let data: Uint8Array;
     if (!failed) {
       try {
         data = okReply(ctx.requestId, result);
         this.stats.succeed();
+        this.#discovery?.record(ctx.method, elapsedMs, null);
       } catch (e) {
         this.#log.error({ err: e, reqId: ctx.requestId, method: ctx.method }, 'result cannot be encoded');
         this.stats.fail('INTERNAL');
+        this.#discovery?.record(ctx.method, elapsedMs, 'INTERNAL: result cannot be encoded');
         data = errorReply(ctx.requestId, internalError(ctx.requestId));
       }
     } else {
@@ -440,6 +459,7 @@ export class RpcWorker {
         wire = internalError(ctx.requestId);
       }
       this.stats.fail(wire.code);
+      this.#discovery?.record(ctx.method, elapsedMs, `${wire.code}: ${wire.message}`);
       if (ctx.aborted && (ctx.abortReason as RpcError).code === 'CANCELLED') {
         // The caller has gone: a reply would only be dropped.
         if (this.#active.size === 0) this.#idle?.();

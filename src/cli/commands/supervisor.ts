@@ -3,6 +3,12 @@ import { parseArgs } from 'node:util';
 import type { DeadlinePolicy } from '../../protocol/supervisor-envelopes.js';
 import type { HealthPolicy } from '../../supervisor/policy.js';
 import { startSupervisor } from '../../supervisor/supervisor.js';
+import { FleetMetrics } from '../../metrics/fleet-metrics.js';
+import { fleetView } from '../../supervisor/metrics-view.js';
+import { commandSignerFrom } from '../control-signing.js';
+import { openConnection } from '../../connection/options.js';
+import { createLogger } from '../../logging/logger.js';
+import { LostWorkerFencing } from '../../supervisor/fencing.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, UsageError } from '../flags.js';
 
 export const SUPERVISOR_HELP = `Usage: natsrpc supervisor [options]
@@ -19,6 +25,13 @@ Options:
   --max-consecutive-faults <n>  consecutive INTERNAL failures that make a worker unhealthy (default 5)
   --deadline <svc=def:max>      timeout policy of a service in ms, e.g. math=2000:10000;
                                 "*=..." for every other service (repeatable)
+  --metrics-port <port>         serve Prometheus metrics on http://<host>:<port>/metrics
+  --metrics-host <addr>         address the metrics listen on (default 0.0.0.0)
+  --signing-seed <file>         sign control commands with this nkey seed (workers started with
+                                --trusted-key <its public key> obey only signed commands)
+                                env NATSRPC_SIGNING_SEED (the seed or its file)
+  --sys-user <name>             a system-account user: kick the connection of lost workers
+  --sys-pass <secret>           its password                  env NATSRPC_SYS_USER, NATSRPC_SYS_PASS
 ${CONNECTION_HELP}`;
 
 /** Parses `service=defaultMs:maxMs`. */
@@ -39,6 +52,11 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
       'base-ejection': { type: 'string' },
       'max-consecutive-faults': { type: 'string' },
       deadline: { type: 'string', multiple: true },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
+      'signing-seed': { type: 'string' },
+      'sys-user': { type: 'string' },
+      'sys-pass': { type: 'string' },
     },
   });
   if (values.help) {
@@ -60,15 +78,33 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
   const faults = intFlag('max-consecutive-faults', values['max-consecutive-faults']);
   if (faults !== undefined) policy.maxConsecutiveFaults = faults;
   const deadlines = Object.fromEntries((values.deadline ?? []).map(parseDeadline));
+  const metricsPort = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
+  if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65_535)) {
+    throw new UsageError(`--metrics-port must be a port number, received ${JSON.stringify(values['metrics-port'])}`);
+  }
   const sup = await startSupervisor({
     ...connectionFrom(values),
     ...(values.prefix ? { prefix: values.prefix } : {}),
     intervalMs: intFlag('interval', values.interval),
     policy,
     deadlines,
+    signCommand: commandSignerFrom(values['signing-seed']),
   });
+  const sysUser = values['sys-user'] ?? process.env.NATSRPC_SYS_USER;
+  let sys: Awaited<ReturnType<typeof openConnection>> | undefined;
+  if (sysUser) {
+    // The same servers and TLS as the supervisor's own connection, another identity.
+    sys = await openConnection({ ...connectionFrom(values), name: `${sup.id}-sys`, user: sysUser, pass: values['sys-pass'] ?? process.env.NATSRPC_SYS_PASS });
+    new LostWorkerFencing(sup, sys, createLogger('natsrpc-supervisor').child({ supervisorId: sup.id }));
+  }
+  let metrics: FleetMetrics | undefined;
+  if (metricsPort !== undefined) {
+    metrics = new FleetMetrics(() => fleetView(sup.registry));
+    const port = await metrics.listen(metricsPort, values['metrics-host'] ?? '0.0.0.0');
+    process.stdout.write(JSON.stringify({ msg: 'metrics listening', port }) + '\n');
+  }
   return new Promise<number>((done) => {
-    const stop = () => void sup.close().then(() => done(0), () => done(1));
+    const stop = () => void Promise.all([sup.close(), metrics?.close(), sys?.close()]).then(() => done(0), () => done(1));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });

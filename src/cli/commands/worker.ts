@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { WorkerDefinition } from '../../worker/definition.js';
 import { startWorker } from '../../worker/worker.js';
+import { controlVerifierFrom } from '../control-signing.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, UsageError } from '../flags.js';
 
 export const WORKER_HELP = `Usage: natsrpc worker <file> [options]
@@ -15,6 +16,8 @@ Options:
   --drain-timeout <ms>   how long a drain waits for handlers (default 10000)
   --heartbeat <ms>       heartbeat interval (default 1000)
   --watchdog-exit <ms>   exit when the event loop is blocked this long (default 10000; 0 never)
+  --trusted-key <key>    obey only control commands signed by this nkey public key (repeatable)
+                         env NATSRPC_TRUSTED_KEYS (comma-separated)
 A "shutdown" control command from the supervisor drains the worker and exits 0.
 ${CONNECTION_HELP}`;
 
@@ -43,6 +46,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
       'drain-timeout': { type: 'string' },
       heartbeat: { type: 'string' },
       'watchdog-exit': { type: 'string' },
+      'trusted-key': { type: 'string', multiple: true },
     },
   });
   if (values.help) {
@@ -53,6 +57,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
   const definition = await loadDefinition(positionals[0]!);
   const watchdogExit = values['watchdog-exit'];
   if (watchdogExit !== undefined && !/^\d+$/.test(watchdogExit)) throw new UsageError(`--watchdog-exit must be a whole number of ms, received ${JSON.stringify(watchdogExit)}`);
+  const verifyControl = controlVerifierFrom(values['trusted-key']);
   let shutdown: () => void = () => undefined;
   const worker = await startWorker(definition, {
     ...connectionFrom(values),
@@ -62,6 +67,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
     heartbeatIntervalMs: intFlag('heartbeat', values.heartbeat),
     watchdogExitMs: watchdogExit === undefined ? undefined : Number(watchdogExit),
     onShutdown: () => shutdown(),
+    ...(verifyControl ? { verifyControl } : {}),
   });
   return new Promise<number>((done) => {
     shutdown = () => done(0);

@@ -1,0 +1,54 @@
+/**
+ * Signed control commands from the command line: the supervisor's signing seed and the public
+ * keys workers trust, from flags or the environment.
+ */
+import { readFileSync } from 'node:fs';
+import type { ControlCommand } from '../protocol/control.js';
+import { NkeyCommandSigner, NkeyCommandVerifier } from '../security/signed-commands.js';
+import type { CommandSigner } from '../supervisor/commands.js';
+import type { ControlVerifier } from '../worker/control.js';
+import { UsageError } from './flags.js';
+
+/** Env: the supervisor's nkey seed, or a file holding it. */
+export const SIGNING_SEED_ENV = 'NATSRPC_SIGNING_SEED';
+/** Env: comma-separated public keys whose commands workers obey. */
+export const TRUSTED_KEYS_ENV = 'NATSRPC_TRUSTED_KEYS';
+
+/** A signer from `--signing-seed` or NATSRPC_SIGNING_SEED (a seed or a file), or none. */
+export function commandSignerFrom(flag: string | undefined, env: Record<string, string | undefined> = process.env): CommandSigner | undefined {
+  const value = flag ?? env[SIGNING_SEED_ENV];
+  if (value === undefined || value === '') return undefined;
+  let seed = value.trim();
+  if (!/^S[UAO]/.test(seed)) {
+    try {
+      seed = readFileSync(seed, 'utf8').trim();
+    } catch {
+      throw new UsageError(`--signing-seed is neither an nkey seed nor a readable file: ${JSON.stringify(value)}`);
+    }
+  }
+  let signer: NkeyCommandSigner;
+  try {
+    signer = new NkeyCommandSigner(seed);
+  } catch (err) {
+    throw new UsageError(`--signing-seed: ${(err as Error).message}`);
+  }
+  return (command: ControlCommand) => signer.signCommand(command);
+}
+
+/** A verifier that obeys only commands signed by `--trusted-key` (repeatable) or NATSRPC_TRUSTED_KEYS, or none. */
+export function controlVerifierFrom(flags: string[] | undefined, env: Record<string, string | undefined> = process.env): ControlVerifier | undefined {
+  const keys = (flags !== undefined && flags.length > 0 ? flags : (env[TRUSTED_KEYS_ENV] ?? '').split(','))
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0);
+  if (keys.length === 0) return undefined;
+  let verifier: NkeyCommandVerifier;
+  try {
+    verifier = new NkeyCommandVerifier(keys);
+  } catch (err) {
+    throw new UsageError(`--trusted-key: ${(err as Error).message}`);
+  }
+  return (command) => {
+    const verdict = verifier.verifyCommand(command);
+    return verdict.ok ? null : verdict.reason;
+  };
+}

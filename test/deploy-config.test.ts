@@ -1,0 +1,135 @@
+/**
+ * What can be checked of the shipped deployment without Docker: docker-compose.yml parses, runs
+ * real CLI commands on real files, gives every NATS node what its configuration reads, and can
+ * scale workers; the Dockerfile is multi-stage and non-root; every NATS configuration file under
+ * config/nats passes `nats-server -t`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { requireNatsServer } from '../src/broker/find-nats-server.js';
+import { nodeEnv } from './helpers/cluster.js';
+import { hasOpenssl, makeCerts, tlsEnv } from './helpers/certs.js';
+import { ROOT, runCli } from './helpers/processes.js';
+
+const run = promisify(execFile);
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  volumes?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  container_name?: string;
+  profiles?: string[];
+}
+
+const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true, maxAliasCount: 1_000 }) as {
+  services: Record<string, ComposeService>;
+};
+const services = Object.entries(compose.services);
+const natsNodes = services.filter(([, s]) => s.image?.startsWith('nats:'));
+const natsrpcServices = services.filter(([, s]) => s.build !== undefined);
+
+/** The $VARIABLES a NATS configuration file reads, following its includes. */
+function configVariables(file: string): Set<string> {
+  // Quoted strings are literal ("$SRV.>"); only bare $NAMES are variables.
+  const text = readFileSync(file, 'utf8').replace(/#.*$/gm, '').replace(/"[^"]*"/g, '""');
+  const vars = new Set([...text.matchAll(/\$([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]!));
+  for (const m of text.matchAll(/^\s*include\s+(\S+)/gm)) {
+    for (const v of configVariables(join(file, '..', m[1]!))) vars.add(v);
+  }
+  return vars;
+}
+
+test('compose: three NATS nodes on the official image 2.10+, each given every variable its mounted config reads', () => {
+  assert.equal(natsNodes.length, 3);
+  for (const [name, node] of natsNodes) {
+    const [major, minor] = node.image!.slice('nats:'.length).split(/[.-]/).map(Number);
+    assert.ok(major! > 2 || (major === 2 && minor! >= 10), `${name}: nats image ${node.image} must be 2.10 or newer`);
+    const mount = node.volumes?.find((v) => v.endsWith(':/etc/nats:ro'));
+    assert.ok(mount, `${name} mounts config/nats read-only`);
+    const hostDir = join(ROOT, mount.split(':')[0]!);
+    assert.deepEqual(node.command?.slice(0, 1), ['-c']);
+    const conf = join(hostDir, node.command![1]!.replace('/etc/nats/', ''));
+    assert.ok(existsSync(conf), `${name}: ${conf} exists`);
+    const missing = [...configVariables(conf)].filter((v) => node.environment?.[v] === undefined);
+    assert.deepEqual(missing, [], `${name} sets every variable of ${conf}`);
+    for (let i = 1; i <= 3; i++) assert.match(node.environment!['NATS_ROUTE_' + i]!, /^nats:\/\/nats-\d:6222$/);
+  }
+  assert.deepEqual(new Set(natsNodes.map(([, n]) => n.environment!.NATS_SERVER_NAME)).size, 3, 'server names are unique');
+});
+
+test('compose: every natsrpc service runs a real CLI command on files that exist, with flags the CLI accepts', async (t) => {
+  const help = await runCli(['--help']);
+  const commands = new Set([...help.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]!));
+  assert.ok(commands.has('worker'));
+  assert.ok(natsrpcServices.length >= 4);
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const copied = [...dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm)].map((m) => m[1]!);
+  for (const [name, svc] of natsrpcServices) {
+    const command = svc.command ?? [];
+    assert.ok(command.length > 0, `${name} has a command`);
+    if (command[0] === '--help') continue;
+    if (!commands.has(command[0]!)) {
+      // The supervisor command comes with the supervisor; until then the service is only declared.
+      if (command[0] === 'supervisor') {
+        t.diagnostic('natsrpc supervisor is not a CLI command on this branch yet');
+        continue;
+      }
+      assert.fail(`${name}: "${command[0]}" is not a natsrpc command (${[...commands]})`);
+    }
+    for (const arg of command.slice(1).filter((a) => /\.(ts|js)$/.test(a))) {
+      assert.ok(existsSync(join(ROOT, arg)), `${name}: ${arg} exists`);
+      assert.ok(copied.some((c) => arg.startsWith(c + '/')), `${name}: ${arg} is copied into the image`);
+    }
+    const checked = await runCli([...command, '--help']);
+    assert.equal(checked.code, 0, `${name}: natsrpc ${command.join(' ')} is accepted:\n${checked.stderr}`);
+    assert.ok(svc.environment?.NATS_URL?.split(',').length === 3, `${name} knows all three nodes`);
+  }
+});
+
+test('compose: workers scale (no fixed name or host port) and every identity has its password variable', () => {
+  for (const name of ['math', 'echo', 'slow']) {
+    const svc = compose.services[name]!;
+    assert.equal(svc.container_name, undefined, `${name} has no container_name`);
+    assert.equal(svc.ports, undefined, `${name} publishes no host port`);
+    assert.equal(svc.environment?.NATS_USER, name, `${name} connects as its own identity`);
+  }
+  const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
+  const referenced = new Set([...readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8').matchAll(/\$\{([A-Z_0-9]+)/g)].map((m) => m[1]!));
+  for (const v of referenced) assert.match(example, new RegExp(`^${v}=`, 'm'), `.env.example sets ${v}`);
+});
+
+test('Dockerfile: multi-stage, runs as a non-root user, natsrpc is the entry point', () => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  assert.ok([...dockerfile.matchAll(/^FROM /gm)].length >= 2, 'multi-stage');
+  const user = [...dockerfile.matchAll(/^USER (\S+)/gm)].at(-1)?.[1];
+  assert.ok(user !== undefined && user !== 'root' && user !== '0', `runs as ${user}`);
+  assert.match(dockerfile, /^ENTRYPOINT \["natsrpc"\]$/m);
+  assert.ok(existsSync(join(ROOT, 'bin/natsrpc.js')));
+});
+
+test('every shipped NATS configuration passes nats-server -t', { skip: !hasOpenssl() && 'openssl is not installed' }, async () => {
+  const bin = requireNatsServer().path;
+  using certs = makeCerts();
+  const ports = [0, 1, 2].map((i) => ({ client: 4222 + i, cluster: 6222 + i, http: 8222 + i }));
+  const env = { ...process.env, ...nodeEnv(0, ports), ...tlsEnv(certs) };
+  const dir = join(ROOT, 'config/nats');
+  const files = readdirSync(join(ROOT, 'config'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.conf'));
+  for (const f of ['nats/cluster.conf', 'nats/accounts.conf', 'nats/cluster-tls.conf', 'nats-server.conf']) assert.ok(files.includes(f), f);
+  for (const f of files) {
+    const { stderr, stdout } = await run(bin, ['-t', '-c', join(ROOT, 'config', f)], { env }).catch((e: { stderr: string; stdout: string }) => {
+      assert.fail(`${f} fails nats-server -t:\n${e.stderr}${e.stdout}`);
+    });
+    assert.match(stderr + stdout, /is valid/, f);
+  }
+  // The check is real: a configuration that reads an unset variable fails it.
+  const { NATS_CALLER_PASS: _, ...without } = env;
+  await assert.rejects(run(bin, ['-t', '-c', join(dir, 'cluster.conf')], { env: without }), /NATS_CALLER_PASS/);
+});

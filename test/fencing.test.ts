@@ -1,0 +1,167 @@
+/**
+ * Fencing a frozen worker at the broker: a worker process frozen with SIGSTOP keeps its queue-group
+ * subscription, so the broker keeps handing it requests that time out. Kicking its connection
+ * through the system account (what the supervisor does for a worker it declared lost, with the
+ * server and client ids of the worker's heartbeat) stops that at once, across the cluster; after
+ * SIGCONT the worker reconnects by itself.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, RpcError, startWorker } from '../src/index.js';
+import { openConnection } from '../src/connection/options.js';
+import { createLogger } from '../src/logging/logger.js';
+import { kickConnection } from '../src/security/kick-connection.js';
+import math from '../workers/math.js';
+import { identity, startCluster, TEST_PASSWORDS, waitForRemoteInterest, type Cluster } from './helpers/cluster.js';
+import { sleep, waitFor } from './helpers/load.js';
+import { spawnWorker, workerIdOf } from './helpers/processes.js';
+import { startNats } from './helpers/nats.js';
+import { INTERVAL_MS, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
+
+const quiet = createLogger('test', 'silent');
+
+/** The server id and client id of the connection named `name` on node `i`, from its monitoring. */
+async function connectionOf(cluster: Cluster, i: number, name: string): Promise<{ serverId: string; cid: number } | undefined> {
+  const connz = await cluster.monitor<{ server_id: string; connections: { cid: number; name?: string }[] }>(i, '/connz?limit=1000');
+  const c = connz.connections.find((x) => x.name === name);
+  return c && { serverId: connz.server_id, cid: c.cid };
+}
+
+test('a frozen worker is kicked at the broker: calls stop going to it at once; after SIGCONT it reconnects', async (t) => {
+  await using cluster = await startCluster();
+  const local = await Promise.all([0, 1].map((i) => startWorker(math, { servers: cluster.urlsFrom(i), nats: { noRandomize: true }, ...identity('math'), logger: quiet })));
+  await using frozen = await spawnWorker('workers/math.ts', cluster.urls[2]!, [], {
+    NATS_USER: 'math',
+    NATS_PASS: TEST_PASSWORDS.NATS_MATH_PASS,
+    LOG_LEVEL: 'info',
+  });
+  const workerId = workerIdOf(frozen);
+  const client = await connect({ servers: cluster.urlsFrom(0), nats: { noRandomize: true }, ...identity('caller'), logger: quiet });
+  const sys = await openConnection({ servers: cluster.urlsFrom(0), ...identity('sys') });
+  const results: { code: string; sent: number }[] = [];
+  let stop = false;
+  const until = Date.now() + 30_000;
+  const loops = Array.from({ length: 6 }, async () => {
+    while (!stop && Date.now() < until) {
+      const sent = Date.now();
+      try {
+        await client.call('math.add', { a: 1, b: 2 }, { timeoutMs: 1_000 });
+        results.push({ code: 'OK', sent });
+      } catch (err) {
+        if (!(err instanceof RpcError)) throw err;
+        results.push({ code: err.code, sent });
+        await sleep(25);
+      }
+    }
+  });
+  try {
+    await waitForRemoteInterest(cluster, 0, 'rpc.math.*', ['n2', 'n3']);
+    const where = await connectionOf(cluster, 2, workerId);
+    assert.ok(where, `the worker process ${workerId} is connected to n3`);
+    await sleep(500);
+
+    frozen.signal('SIGSTOP');
+    const stoppedAt = Date.now();
+    assert.ok(await waitFor(() => results.some((r) => r.code === 'TIMEOUT'), 5_000), 'calls routed to the frozen worker time out');
+    // Here the supervisor would have declared it lost; it kicks it by the ids from its heartbeat.
+    const kickedAt = Date.now();
+    await kickConnection(sys, where.serverId, where.cid);
+    await sleep(2_000); // two call timeouts
+    const SETTLE_MS = 200; // the kick reaching n3 and the interest removal reaching n1 over the routes
+    const lateTimeouts = results.filter((r) => r.code === 'TIMEOUT' && r.sent > kickedAt + SETTLE_MS);
+    const timeoutsWhileFrozen = results.filter((r) => r.code === 'TIMEOUT' && r.sent <= kickedAt + SETTLE_MS);
+    const lastLost = Math.max(...timeoutsWhileFrozen.map((r) => r.sent));
+    assert.deepEqual(lateTimeouts, [], 'no call sent after the kick settled is routed to the frozen worker');
+    assert.ok(results.filter((r) => r.sent > kickedAt + SETTLE_MS && r.code === 'OK').length > 0, 'the others serve');
+
+    frozen.signal('SIGCONT');
+    const thawedAt = Date.now();
+    assert.ok(await waitFor(async () => (await Promise.all([0, 1, 2].map((i) => connectionOf(cluster, i, workerId)))).some(Boolean), 10_000),
+      'after SIGCONT the worker reconnects by itself');
+    const reconnectedMs = Date.now() - thawedAt;
+    await sleep(1_500);
+    stop = true;
+    await Promise.all(loops);
+    const afterThaw = results.filter((r) => r.sent > thawedAt && r.code !== 'OK');
+    t.diagnostic(`frozen worker: ${JSON.stringify({
+      timeoutsBeforeKick: timeoutsWhileFrozen.length,
+      frozenToKickMs: kickedAt - stoppedAt,
+      lastLostCallSentAfterKickMs: lastLost - kickedAt,
+      reconnectedAfterThawMs: reconnectedMs,
+      failuresAfterThaw: afterThaw.length,
+      calls: results.length,
+    })}`);
+    assert.deepEqual(afterThaw.map((r) => r.code), [], 'the thawed worker serves correctly again');
+  } finally {
+    stop = true;
+    frozen.signal('SIGCONT');
+    await Promise.all(loops);
+    await client.close();
+    await sys.close();
+    await Promise.all(local.map((w) => w.stop()));
+  }
+});
+
+test('natsrpc supervisor --sys-user kicks a worker it declares lost: calls stop going into the frozen process', async (t) => {
+  // A system account for the supervisor's kick; everyone else lands in APP without credentials.
+  await using nats = await startNats({
+    configText: `ping_interval: "1s"\nping_max: 2\nwrite_deadline: "2s"\n` +
+      `accounts { APP { users: [ { user: app, password: app } ] }, SYS { users: [ { user: sys, password: sys-secret } ] } }\n` +
+      `system_account: SYS\nno_auth_user: app\n`,
+  });
+  await using rec = await Recorder.start(nats.url);
+  await using frozen = await spawnWard(nats.url);
+  await using w2 = await spawnWard(nats.url);
+  await using w3 = await spawnWard(nats.url);
+  void [w2, w3];
+  await using sup = await spawnSupervisor(nats.url, {}, ['--sys-user', 'sys', '--sys-pass', 'sys-secret']);
+  const client = await connect({ servers: nats.url, logger: quiet });
+  const calls: { code: string; sent: number }[] = [];
+  let stop = false;
+  const load = (async () => {
+    const loop = async () => {
+      while (!stop) {
+        const sent = Date.now();
+        try {
+          await client.call('ward.work', null, { timeoutMs: 1_000 });
+          calls.push({ code: 'OK', sent });
+        } catch (err) {
+          calls.push({ code: (err as RpcError).code, sent });
+          await sleep(25);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, loop));
+  })();
+  try {
+    assert.ok(await rec.waitServing('ward', 3), 'the supervisor sees three workers');
+    await sleep(500);
+    frozen.handle.signal('SIGSTOP');
+    const stoppedAt = Date.now();
+    const lost = await rec.waitEvent('lost', frozen.id, 10_000);
+    assert.ok(lost, 'the supervisor declares the frozen worker lost');
+    const kickLine = await sup.waitForLine(/lost worker kicked at the broker/, 5_000);
+    const kickedAt = Date.now();
+    assert.match(kickLine, new RegExp(frozen.id));
+    // Lost after 3 missed heartbeat intervals; a generous second for a loaded machine.
+    assert.ok(kickedAt - stoppedAt <= 3 * INTERVAL_MS + 1_000, `kicked ${kickedAt - stoppedAt} ms after the freeze`);
+    await sleep(1_500); // longer than a call timeout
+    const SETTLE_MS = 300;
+    const late = calls.filter((c) => c.code === 'TIMEOUT' && c.sent > kickedAt + SETTLE_MS);
+    assert.deepEqual(late, [], 'no call sent after the kick is routed into the frozen worker');
+    const lostCalls = calls.filter((c) => c.code === 'TIMEOUT');
+    frozen.handle.signal('SIGCONT');
+    assert.ok(await rec.waitEvent('returned', frozen.id, 10_000), 'after SIGCONT the worker reconnects and heartbeats again');
+    t.diagnostic(`supervisor fencing: ${JSON.stringify({
+      lostEventAfterStopMs: lost.at - stoppedAt,
+      kickLoggedAfterStopMs: kickedAt - stoppedAt,
+      timeoutsWhileFrozen: lostCalls.length,
+      lastLostCallSentAfterStopMs: Math.max(...lostCalls.map((c) => c.sent)) - stoppedAt,
+    })}`);
+  } finally {
+    stop = true;
+    frozen.handle.signal('SIGCONT');
+    await load;
+    await client.close();
+  }
+});

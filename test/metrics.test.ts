@@ -1,0 +1,137 @@
+/**
+ * Prometheus metrics of the fleet: the exporter is scraped over HTTP and its figures match the
+ * calls made, first with a fleet view built from the workers' own figures, then from a real
+ * `natsrpc supervisor --metrics-port` fed by heartbeats.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, startWorker, type RpcWorker } from '../src/index.js';
+import { createLogger } from '../src/logging/logger.js';
+import { FleetMetrics, MAX_LABEL_VALUES, type WorkerMetricsInput } from '../src/metrics/fleet-metrics.js';
+import math from '../workers/math.js';
+import { drainReasonCategory } from '../src/supervisor/metrics-view.js';
+import { startNats } from './helpers/nats.js';
+import { waitFor } from './helpers/load.js';
+import { ChildHandle } from './helpers/processes.js';
+
+const quiet = createLogger('test', 'silent');
+
+/** The value of one sample line, e.g. `natsrpc_calls_total{service="math",worker="x",code="OK"}`. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name + '{')) continue;
+    const body = line.slice(name.length + 1, line.lastIndexOf('}'));
+    const got = Object.fromEntries([...body.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+test('metrics served over HTTP match the calls made: outcomes, latency, in-flight, state, drains, heartbeat age', async () => {
+  await using nats = await startNats();
+  const workers: RpcWorker[] = [await startWorker(math, { servers: nats.url, logger: quiet }), await startWorker(math, { servers: nats.url, logger: quiet })];
+  const client = await connect({ servers: nats.url, logger: quiet });
+  const drains = new Map<string, Record<string, number>>();
+  const view = (): WorkerMetricsInput[] =>
+    workers.map((w) => {
+      const s = w.snapshot();
+      return { service: w.service, id: w.id, state: w.state, inFlight: s.inFlight, ok: s.ok, failed: s.failed, p50Ms: s.p50Ms, p99Ms: s.p99Ms, heartbeatAgeMs: 1_500, drains: drains.get(w.id) ?? {} };
+    });
+  const metrics = new FleetMetrics(view);
+  const port = await metrics.listen(0, '127.0.0.1');
+  const scrape = async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+    return res.text();
+  };
+  try {
+    for (let i = 0; i < 20; i++) await client.call('math.add', { a: i, b: 1 });
+    for (let i = 0; i < 3; i++) await assert.rejects(client.call('math.div', { a: 1, b: 0 }));
+    const text = await scrape();
+    let ok = 0;
+    let divByZero = 0;
+    for (const w of workers) {
+      const l = { service: 'math', worker: w.id };
+      const okHere = sample(text, 'natsrpc_calls_total', { ...l, code: 'OK' });
+      assert.equal(okHere, w.stats.ok);
+      ok += okHere!;
+      divByZero += sample(text, 'natsrpc_calls_total', { ...l, code: 'DIVIDE_BY_ZERO' }) ?? 0;
+      assert.equal(sample(text, 'natsrpc_worker_state', { ...l, state: 'serving' }), 1);
+      assert.equal(sample(text, 'natsrpc_worker_state', { ...l, state: 'drained' }), 0);
+      assert.equal(sample(text, 'natsrpc_in_flight', l), 0);
+      assert.equal(sample(text, 'natsrpc_heartbeat_age_seconds', l), 1.5);
+      assert.ok(sample(text, 'natsrpc_call_duration_ms', { ...l, quantile: '0.99' })! >= 0);
+    }
+    assert.equal(ok, 20);
+    assert.equal(divByZero, 3);
+    assert.equal(sample(text, 'natsrpc_workers', { service: 'math', state: 'serving' }), 2);
+
+    // A drain, and the figures follow at the next scrape.
+    await workers[0]!.drain();
+    drains.set(workers[0]!.id, { 'error rate': 1 });
+    await client.call('math.add', { a: 1, b: 1 });
+    const after = await scrape();
+    const l0 = { service: 'math', worker: workers[0]!.id };
+    assert.equal(sample(after, 'natsrpc_worker_state', { ...l0, state: 'drained' }), 1);
+    assert.equal(sample(after, 'natsrpc_drains_total', { ...l0, reason: 'error rate' }), 1);
+    assert.equal(sample(after, 'natsrpc_calls_total', { service: 'math', worker: workers[1]!.id, code: 'OK' }), workers[1]!.stats.ok);
+    assert.equal(sample(after, 'natsrpc_workers', { service: 'math', state: 'drained' }), 1);
+
+    assert.equal((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
+  } finally {
+    await metrics.close();
+    await client.close();
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+});
+
+test('metrics labels stay bounded however many failure codes a worker reports', async () => {
+  const failed = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`CODE_${i}`, 1]));
+  const metrics = new FleetMetrics(() => [{ service: 's', id: 's-1', state: 'lost', inFlight: 0, ok: 0, failed, p50Ms: 0, p99Ms: 0, heartbeatAgeMs: 9_000, drains: {} }]);
+  const text = await metrics.metrics();
+  const codes = text.split('\n').filter((l) => l.startsWith('natsrpc_calls_total{') && !l.includes('code="OK"'));
+  assert.equal(codes.length, MAX_LABEL_VALUES);
+  assert.equal(sample(text, 'natsrpc_calls_total', { worker: 's-1', code: 'other' }), 100 - (MAX_LABEL_VALUES - 1));
+  assert.equal(sample(text, 'natsrpc_worker_state', { worker: 's-1', state: 'lost' }), 1);
+});
+
+test('natsrpc supervisor --metrics-port: figures scraped from the supervisor match the calls made', async () => {
+  await using nats = await startNats();
+  const workers = [
+    await startWorker(math, { servers: nats.url, logger: quiet, heartbeatIntervalMs: 200 }),
+    await startWorker(math, { servers: nats.url, logger: quiet, heartbeatIntervalMs: 200 }),
+  ];
+  const client = await connect({ servers: nats.url, logger: quiet });
+  await using supervisor = new ChildHandle(['supervisor', '--servers', nats.url, '--metrics-port', '0', '--metrics-host', '127.0.0.1']);
+  try {
+    const port = (JSON.parse(await supervisor.waitForLine(/"metrics listening"/)) as { port: number }).port;
+    for (let i = 0; i < 20; i++) await client.call('math.add', { a: i, b: 1 });
+    for (let i = 0; i < 3; i++) await assert.rejects(client.call('math.div', { a: 1, b: 0 }));
+    const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const total = (text: string, code: string) => workers.reduce((sum, w) => sum + (sample(text, 'natsrpc_calls_total', { worker: w.id, code }) ?? 0), 0);
+    let text = '';
+    // Heartbeats carry the figures every 200 ms; wait for the ones sent after the last call.
+    assert.ok(await waitFor(async () => {
+      text = await scrape();
+      return total(text, 'OK') === 20 && total(text, 'DIVIDE_BY_ZERO') === 3;
+    }, 10_000), `scraped figures match the calls:\n${text.split('\n').filter((l) => l.startsWith('natsrpc_calls_total')).join('\n')}`);
+    assert.equal(sample(text, 'natsrpc_workers', { service: 'math', state: 'serving' }), 2);
+    for (const w of workers) {
+      assert.equal(sample(text, 'natsrpc_worker_state', { worker: w.id, state: 'serving' }), 1);
+      assert.ok(sample(text, 'natsrpc_heartbeat_age_seconds', { worker: w.id })! < 5);
+      assert.equal(sample(text, 'natsrpc_in_flight', { worker: w.id }), 0);
+    }
+  } finally {
+    await client.close();
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+});
+
+test('drain reasons become a few fixed metric labels', () => {
+  assert.equal(drainReasonCategory('7 consecutive INTERNAL failures (limit 5)'), 'consecutive_faults');
+  assert.equal(drainReasonCategory('fault rate 0.5 over 40 calls against 0 for the other workers'), 'fault_rate');
+  assert.equal(drainReasonCategory('main loop stalled for 4000 ms (limit 2000)'), 'stalled');
+  assert.equal(drainReasonCategory('something new'), 'other');
+  assert.equal(drainReasonCategory(null), 'unknown');
+});
