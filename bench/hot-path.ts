@@ -33,13 +33,18 @@ async function measure(name: string, op: () => unknown): Promise<number> {
   return best;
 }
 
-/** A connection stand-in: remembers the subscription callback and the last publish. */
+/** A connection stand-in: remembers subscription callbacks by subject, and the last publish. */
 function standIn() {
-  const state = { callback: null as null | ((err: Error | null, msg: unknown) => void), reply: '', data: new Uint8Array(0) as Uint8Array };
+  type Callback = (err: Error | null, msg: unknown) => void;
+  const subs = new Map<string, Callback>();
+  const state = { reply: '', data: new Uint8Array(0) as Uint8Array, callback: (_subject: string | RegExp): Callback => {
+    for (const [subject, cb] of subs) if (typeof _subject === 'string' ? subject === _subject : _subject.test(subject)) return cb;
+    throw new Error(`no subscription on ${String(_subject)}`);
+  } };
   const nc = {
     options: {},
-    subscribe: (_subject: string, opts: { callback: typeof state.callback }) => {
-      state.callback = opts.callback;
+    subscribe: (subject: string, opts: { callback: Callback }) => {
+      subs.set(subject, opts.callback);
       return { unsubscribe() {}, drain: async () => {} };
     },
     publish: (_subject: string, data: Uint8Array, opts?: { reply?: string }) => {
@@ -72,16 +77,18 @@ await measure('decode + validate reply (guard included)', () => decodeReply(repl
   const def = defineWorker({ service: 'echo', methods: { run: (p: unknown) => p } });
   new RpcWorker(nc, def, { id: 'w', concurrency: 1_024, drainTimeoutMs: 1_000, prefix: 'rpc', logger, limits: DEFAULT_MSGPACK_LIMITS, ownsConnection: false, discovery: false });
   const msg = { subject: 'rpc.echo.run', reply: '_INBOX.0123456789abcdefghijkl.1234', data: requestBytes, headers: undefined };
-  await measure('worker: dispatch one request, sync handler', () => state.callback!(null, msg));
+  const onRequest = state.callback('rpc.echo.*');
+  await measure('worker: dispatch one request, sync handler', () => onRequest(null, msg));
 }
 {
   const { nc, state } = standIn();
   const client = new RpcClient(nc, { ...resolveClientOptions({ logger }), ownsConnection: false });
   // The reply is built outside the measured client work: its cost is measured alone and subtracted.
   const answer = () => encodeReply({ v: 1, id: decodeRequest(state.data).id, ok: true, result: payload });
+  const onReply = state.callback(/^_INBOX\..*\*$/);
   const both = await measure('client: call + reply (+ stand-in worker)', () => {
     const p = client.call('echo.run', payload);
-    state.callback!(null, { subject: state.reply, data: answer(), headers: undefined });
+    onReply(null, { subject: state.reply, data: answer(), headers: undefined });
     return p;
   });
   const standInCost = await measure('stand-in worker alone (awaited)', () => Promise.resolve(answer()));
