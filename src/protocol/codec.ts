@@ -6,6 +6,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import { RpcError } from './errors.js';
 import { checkReply, checkRequest, type ReplyEnvelope, type RequestEnvelope } from './envelope.js';
 import { checkMsgpack, DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from './msgpack-guard.js';
+import { encodeOkReply, encodeRequestEnvelope, parseReply, parseRequest } from './envelope-codec.js';
 
 const encoder = new Encoder({ ignoreUndefined: true });
 const decoder = new Decoder();
@@ -29,28 +30,39 @@ export function decodeChecked(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT
   }
 }
 
+/** Checks, then parses the known top-level keys directly; anything unusual goes to the decoder. */
+function decodeEnvelope<T>(bytes: Uint8Array, limits: MsgpackLimits, parse: (b: Uint8Array) => T | undefined): T | unknown {
+  const reason = checkMsgpack(bytes, limits);
+  if (reason !== null) throw new RpcError('BAD_REQUEST', `malformed message: ${reason}`);
+  try {
+    return parse(bytes) ?? decoder.decode(bytes);
+  } catch (cause) {
+    throw new RpcError('BAD_REQUEST', `malformed message: ${(cause as Error).message}`, { cause });
+  }
+}
+
 /** Decodes and validates a request envelope; throws `RpcError('BAD_REQUEST')` when invalid. */
-export function decodeRequest(bytes: Uint8Array, limits?: MsgpackLimits): RequestEnvelope {
-  const value = decodeChecked(bytes, limits);
+export function decodeRequest(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_MSGPACK_LIMITS): RequestEnvelope {
+  const value = decodeEnvelope(bytes, limits, parseRequest);
   const reason = checkRequest(value);
   if (reason !== null) throw new RpcError('BAD_REQUEST', `invalid request: ${reason}`);
   return value as RequestEnvelope;
 }
 
 /** Decodes and validates a reply envelope; throws `RpcError('BAD_REQUEST')` when invalid. */
-export function decodeReply(bytes: Uint8Array, limits?: MsgpackLimits): ReplyEnvelope {
-  const value = decodeChecked(bytes, limits);
+export function decodeReply(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_MSGPACK_LIMITS): ReplyEnvelope {
+  const value = decodeEnvelope(bytes, limits, parseReply);
   const reason = checkReply(value);
   if (reason !== null) throw new RpcError('BAD_REQUEST', `invalid reply: ${reason}`);
   return value as ReplyEnvelope;
 }
 
 export function encodeRequest(envelope: RequestEnvelope): Uint8Array {
-  return encoder.encode(envelope);
+  return encodeRequestEnvelope(envelope);
 }
 
 export function encodeReply(envelope: ReplyEnvelope): Uint8Array {
-  return encoder.encode(envelope);
+  return envelope.ok ? encodeOkReply(envelope.id, envelope.result) : encoder.encode(envelope);
 }
 
 /** Turns a wire error into the {@link RpcError} the caller sees. */

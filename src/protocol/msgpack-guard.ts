@@ -33,8 +33,8 @@ const TIMESTAMP_EXT_TYPE = 0xff; // -1 as an unsigned byte
 export function checkMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_MSGPACK_LIMITS): string | null {
   const len = bytes.length;
   if (len === 0) return 'empty message';
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const stack: number[] = [];
+  const stack = STACK;
+  stack.length = 0;
   let remaining = 1; // values still expected at the current level
   let elements = 0;
   let pos = 0;
@@ -62,10 +62,10 @@ export function checkMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_
       if (pos + need > len) return 'truncated message';
       switch (b) {
         case 0xc4: case 0xd9: skip = bytes[pos]!; break;
-        case 0xc5: case 0xda: skip = view.getUint16(pos); break;
-        case 0xc6: case 0xdb: skip = view.getUint32(pos); break;
+        case 0xc5: case 0xda: skip = u16(bytes, pos); break;
+        case 0xc6: case 0xdb: skip = u32(bytes, pos); break;
         case 0xc7: case 0xc8: case 0xc9: {
-          const size = b === 0xc7 ? bytes[pos]! : b === 0xc8 ? view.getUint16(pos) : view.getUint32(pos);
+          const size = b === 0xc7 ? bytes[pos]! : b === 0xc8 ? u16(bytes, pos) : u32(bytes, pos);
           if (bytes[pos + need - 1] !== TIMESTAMP_EXT_TYPE) return 'unsupported extension type';
           skip = size;
           break;
@@ -74,18 +74,18 @@ export function checkMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_
           if (bytes[pos] !== TIMESTAMP_EXT_TYPE) return 'unsupported extension type';
           skip = 1 << (b - 0xd4);
           break;
-        case 0xcf: if (view.getUint32(pos) > 0x1fffff) return 'integer outside the safe range'; break;
+        case 0xcf: if (u32(bytes, pos) > 0x1fffff) return 'integer outside the safe range'; break;
         case 0xd3: {
-          const hi = view.getInt32(pos);
-          if (hi > 0x1fffff || hi < -0x200000 || (hi === -0x200000 && view.getUint32(pos + 4) === 0)) {
+          const hi = u32(bytes, pos) | 0;
+          if (hi > 0x1fffff || hi < -0x200000 || (hi === -0x200000 && u32(bytes, pos + 4) === 0)) {
             return 'integer outside the safe range';
           }
           break;
         }
-        case 0xdc: items = view.getUint16(pos); break;
-        case 0xdd: items = view.getUint32(pos); break;
-        case 0xde: items = view.getUint16(pos) * 2; break;
-        case 0xdf: items = view.getUint32(pos) * 2; break;
+        case 0xdc: items = u16(bytes, pos); break;
+        case 0xdd: items = u32(bytes, pos); break;
+        case 0xde: items = u16(bytes, pos) * 2; break;
+        case 0xdf: items = u32(bytes, pos) * 2; break;
       }
       pos += need;
     }
@@ -104,6 +104,17 @@ export function checkMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_
       pos += skip;
     }
   }
+}
+
+/** Reused by every check (checks are synchronous): no allocation per message. */
+const STACK: number[] = [];
+
+function u16(b: Uint8Array, p: number): number {
+  return (b[p]! << 8) | b[p + 1]!;
+}
+
+function u32(b: Uint8Array, p: number): number {
+  return ((b[p]! << 24) >>> 0) + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
 }
 
 /**

@@ -23,6 +23,8 @@ import { CancelIndex } from './cancel-index.js';
 import { ServiceDiscovery } from './service-discovery.js';
 import { errorReply, frameworkError, internalError, okReply, wireErrorOf } from './replies.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
+import { defaultLowWater, DEFAULT_ROUTING, LeaveWhenFull, ROUTING_MODES, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
+import type { RequestEnvelope } from '../protocol/envelope.js';
 import { WorkerAgent, type SupervisionOptions } from './agent.js';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
@@ -49,6 +51,13 @@ export interface WorkerOptions extends ConnectionOptions, SupervisionOptions {
   limits?: MsgpackLimits;
   /** Use this connection instead of opening one; `stop()` then leaves it open. */
   connection?: NatsConnection;
+  /**
+   * What a worker at its concurrency limit does: `overload-reply` (default) answers `OVERLOADED`;
+   * `leave-when-full` leaves the queue group until it is back at `lowWater` (see docs/benchmarks.md).
+   */
+  routing?: RoutingMode;
+  /** With `leave-when-full`: rejoin the queue group at or below this many calls in flight. Default: half the concurrency. */
+  lowWater?: number;
   /** Answer NATS service discovery (`$SRV.PING/INFO/STATS`). Default true. */
   discovery?: boolean;
 }
@@ -71,6 +80,9 @@ export async function startWorker<M extends Record<string, unknown>>(
   const drainTimeoutMs = checkInt('drainTimeoutMs', options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, 0, 3_600_000);
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   assertPrefix(prefix);
+  const routing = options.routing ?? DEFAULT_ROUTING;
+  if (!ROUTING_MODES.includes(routing)) throw new TypeError(`routing must be one of ${ROUTING_MODES.join(', ')}, received ${String(routing)}`);
+  const lowWater = checkInt('lowWater', options.lowWater ?? defaultLowWater(concurrency), 0, concurrency - 1);
   const id = `${definition.service}-${randomBytes(6).toString('hex')}`;
   const logger = (options.logger ?? createLogger('natsrpc-worker')).child({ service: definition.service, workerId: id });
   const nc = options.connection ?? (await openConnection({ name: id, ...options }));
@@ -82,6 +94,8 @@ export async function startWorker<M extends Record<string, unknown>>(
     logger,
     limits: options.limits ?? DEFAULT_MSGPACK_LIMITS,
     ownsConnection: options.connection === undefined,
+    routing,
+    lowWater,
     discovery: options.discovery ?? true,
   });
   await nc.flush();
@@ -106,6 +120,8 @@ interface ResolvedWorkerOptions {
   logger: Logger;
   limits: MsgpackLimits;
   ownsConnection: boolean;
+  routing?: RoutingMode;
+  lowWater?: number;
   discovery: boolean;
 }
 
@@ -128,6 +144,9 @@ export class RpcWorker {
   readonly #active = new Set<CallContext>();
   readonly #deadlines = new DeadlineQueue<CallContext>((ctx) => this.#onDeadline(ctx));
   #sub: Subscription | null = null;
+  readonly #routing: LeaveWhenFull | null;
+  /** A queue-group subscription being left because the worker was full. */
+  #leaving: Promise<void> | null = null;
   #state: WorkerState = 'serving';
   #overdue = 0;
   #drainExpired = false;
@@ -151,6 +170,7 @@ export class RpcWorker {
     this.concurrency = opts.concurrency;
     this.#methods = new Map(Object.entries(definition.methods).map(([name, m]) => [name, resolveMethod(name, m)]));
     this.#subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
+    this.#routing = opts.routing === 'leave-when-full' ? this.#loadAwareRouting(opts.lowWater ?? defaultLowWater(opts.concurrency)) : null;
     this.#outbound = new OutboundCalls(nc, opts.prefix, opts.logger);
     this.#cancels = new CancelIndex(opts.limits);
     const pong = encode({ v: PROTOCOL_VERSION, worker: this.id });
@@ -260,8 +280,10 @@ export class RpcWorker {
     // Unsubscribes and waits for the broker to confirm; requests it routed here before that still
     // arrive and are served.
     // While disconnected the confirmation cannot come; do not let that hold the drain forever.
-    if (sub !== null && !this.#nc.isClosed()) {
-      await Promise.race([sub.drain().catch(() => undefined), delay(this.#opts.drainTimeoutMs, undefined, { ref: false })]);
+    const left = this.#leaving; // a leave because the worker was full may still be confirming
+    if ((sub !== null || left !== null) && !this.#nc.isClosed()) {
+      const confirmed = Promise.all([sub?.drain().catch(() => undefined), left]);
+      await Promise.race([confirmed, delay(this.#opts.drainTimeoutMs, undefined, { ref: false })]);
     }
     if (!(await this.#waitIdle(this.#opts.drainTimeoutMs))) {
       this.#drainExpired = true;
@@ -335,13 +357,18 @@ export class RpcWorker {
       return;
     }
     if (this.#active.size >= this.concurrency) {
+      if (this.#routing?.hold({ req, method, reply, arrivedAt }) === true) return;
       this.#refuse(reply, req.id, 'OVERLOADED', `worker ${this.id} is at its concurrency limit of ${this.concurrency}`);
       return;
     }
+    this.#start(req, method, entry, reply, arrivedAt);
+  };
 
+  #start(req: RequestEnvelope, method: string, entry: ResolvedMethod, reply: string, arrivedAt: number): void {
     const ctx = new CallContext(req.id, this.service, method, req.attempt, req.headers, req.budgetMs, arrivedAt, this.#log, this.#outbound);
     this.#active.add(ctx);
     this.#deadlines.add(ctx, arrivedAt + req.budgetMs);
+    this.#routing?.afterStart();
     if (req.cancellable === true) this.#cancels.track(ctx);
     if (req.ack === true) {
       this.#send(reply, req.id, encode({ v: PROTOCOL_VERSION, id: req.id, ack: true, worker: this.id, attempt: req.attempt }));
@@ -352,7 +379,7 @@ export class RpcWorker {
     } else {
       this.#validateAndRun(entry, req.payload, ctx, reply);
     }
-  };
+  }
 
   #validateAndRun(entry: ResolvedMethod, payload: unknown, ctx: CallContext, reply: string): void {
     if (entry.input === undefined) {
@@ -444,6 +471,7 @@ export class RpcWorker {
         data = errorReply(ctx.requestId, internalError(ctx.requestId)); // details not encodable
       }
     }
+    this.#routing?.afterFinish(); // before the reply: the broker sees a rejoin before the next request
     this.#send(reply, ctx.requestId, data);
     if (this.#active.size === 0) this.#idle?.();
   }
@@ -467,6 +495,31 @@ export class RpcWorker {
         this.#log.warn({ err: e, reqId: id }, 'reply could not be sent');
       }
     }
+  }
+
+  #loadAwareRouting(lowWater: number): LeaveWhenFull {
+    return new LeaveWhenFull(this.concurrency, lowWater, {
+      inGroup: () => this.#sub !== null,
+      canJoin: () => this.#state === 'serving' && this.#stopping === null && !this.#nc.isClosed(),
+      inFlight: () => this.#active.size,
+      leave: () => {
+        const sub = this.#sub!;
+        this.#sub = null;
+        // drain(), not unsubscribe(): requests the broker routed here before the UNSUB still arrive.
+        const left: Promise<void> = sub.drain().catch(() => undefined).then(() => {
+          if (this.#leaving === left) this.#leaving = null;
+        });
+        this.#leaving = left;
+      },
+      join: () => this.#subscribe(),
+      start: (held: HeldRequest) => {
+        if (performance.now() - held.arrivedAt >= held.req.budgetMs) {
+          this.stats.expired++;
+          return;
+        }
+        this.#start(held.req, held.method, this.#methods.get(held.method)!, held.reply, held.arrivedAt);
+      },
+    });
   }
 
   #onDeadline(ctx: CallContext): void {
