@@ -3,6 +3,7 @@
  * the connection. Defaults are named constants; everything is validated up front.
  */
 import { MAX_ATTEMPT, MAX_BUDGET_MS, type Headers } from '../protocol/envelope.js';
+import { checkNumber } from '../options/number-option.js';
 
 /** How failed attempts are retried. Only safe codes are retried; see `retryable` in retry-policy.ts. */
 export interface RetryPolicy {
@@ -91,13 +92,6 @@ export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
 });
 
 const NO_RETRY: Readonly<RetryPolicy> = Object.freeze({ ...DEFAULT_RETRY_POLICY, maxAttempts: 1 });
-
-function checkNumber(name: string, value: unknown, min: number, max: number, integer = true): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
-    throw new TypeError(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, received ${String(value)}`);
-  }
-  return value;
-}
 
 /** Merges `override` into `base` and validates the result. */
 export function resolveRetryPolicy(override: Partial<RetryPolicy> | false | undefined, base: Readonly<RetryPolicy> = DEFAULT_RETRY_POLICY): Readonly<RetryPolicy> {

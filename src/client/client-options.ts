@@ -8,6 +8,7 @@ import { DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from '../protocol/msgpack-
 import { assertPrefix, DEFAULT_PREFIX } from '../protocol/subjects.js';
 import type { ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
+import { checkInt } from '../options/number-option.js';
 import type { CallSpec } from './attempts.js';
 import {
   resolveBudgetOptions,
@@ -50,11 +51,9 @@ export interface ClientOptions extends ConnectionOptions {
   deadlinePolicy?: boolean;
 }
 
+/** A timeout option: whole milliseconds from 1 to the largest budget the envelope carries. */
 export function checkTimeout(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_BUDGET_MS) {
-    throw new TypeError(`${name} must be an integer from 1 to ${MAX_BUDGET_MS}, received ${String(value)}`);
-  }
-  return value;
+  return checkInt(name, value, 1, MAX_BUDGET_MS);
 }
 
 /** Validates and completes client options (the connection aside). */

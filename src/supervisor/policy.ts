@@ -6,6 +6,7 @@
  * user health check do.
  */
 import type { WorkerHeartbeat } from '../protocol/heartbeat.js';
+import { checkNumber } from '../options/number-option.js';
 
 export interface HealthPolicy {
   /** A worker is `lost` after missing this many of its own heartbeat intervals. */
@@ -83,10 +84,7 @@ export function resolvePolicy(partial: Partial<HealthPolicy> = {}): HealthPolicy
     const value = partial[key];
     if (value === undefined) continue;
     const [min, max, integer] = BOUNDS[key];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-      throw new TypeError(`health policy ${key} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, received ${String(value)}`);
-    }
-    out[key] = value;
+    out[key] = checkNumber(`health policy ${key}`, value, min, max, integer);
   }
   if (out.maxEjectionMs < out.baseEjectionMs) throw new TypeError(`health policy maxEjectionMs (${out.maxEjectionMs}) is below baseEjectionMs (${out.baseEjectionMs})`);
   return out;

@@ -12,7 +12,7 @@ import { encode } from '../protocol/codec.js';
 import { PROTOCOL_VERSION } from '../protocol/envelope.js';
 import { assertPrefix, DEFAULT_PREFIX, eventSubject, heartbeatWildcard, statusSubject, supervisorHeartbeatSubject } from '../protocol/subjects.js';
 import { checkDeadlinePolicy, type DeadlinePolicy, type EventKind, type SupervisorEvent, type SupervisorHeartbeat } from '../protocol/supervisor-envelopes.js';
-import { checkInt } from '../worker/definition.js';
+import { checkInt } from '../options/number-option.js';
 import { CommandSender, type CommandSigner } from './commands.js';
 import { decide, type Decision, type WorkerView } from './ejection.js';
 import { electLeader, type Candidate } from './election.js';

@@ -6,7 +6,7 @@ import type { NatsConnection } from 'nats';
 import { withEnvDefaults, type ConnectionOptions } from '../connection/options.js';
 import type { Logger } from '../logging/logger.js';
 import { heartbeatSubject } from '../protocol/subjects.js';
-import { checkInt } from './definition.js';
+import { checkInt } from '../options/number-option.js';
 import { WorkerControl, type ControlVerifier } from './control.js';
 import { HeartbeatSource } from './heartbeat-source.js';
 import { Watchdog } from './watchdog.js';

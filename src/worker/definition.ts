@@ -3,6 +3,7 @@
  * same object types the client (through `ApiOf`) and runs in the worker.
  */
 import { assertName } from '../protocol/subjects.js';
+import { checkInt } from '../options/number-option.js';
 import { isStandardSchema, type StandardSchemaV1 } from '../contract/standard-schema.js';
 import type { CallContext } from './context.js';
 
@@ -80,14 +81,6 @@ export interface WorkerDefinition<M extends MethodMap = MethodMap> {
   concurrency?: number;
   /** Optional check run before each heartbeat (a database ping, say); throw or return false when unhealthy. */
   healthCheck?: () => boolean | Promise<boolean>;
-}
-
-/** Throws a TypeError naming the option when `value` is not an integer within bounds. */
-export function checkInt(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(`${name} must be an integer from ${min} to ${max}, received ${String(value)}`);
-  }
-  return value;
 }
 
 /**
