@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection, Subscription } from 'nats';
 import { connect, startWorker } from '../src/index.js';
+import { startSupervisor } from '../src/supervisor/supervisor.js';
 import { openConnection } from '../src/connection/options.js';
 import { createLogger } from '../src/logging/logger.js';
 import math from '../workers/math.js';
@@ -170,13 +171,18 @@ test('allowed operations work: calls, replies to the caller only, heartbeats to 
     const supervisor = await Conn.open(nats.url, 'supervisor');
     const worker2 = await Conn.open(nats.url, 'math');
     opened.push(supervisor, worker2);
+    const standby = await Conn.open(nats.url, 'supervisor');
+    opened.push(standby);
     const beats = counter(supervisor, 'rpc._hb.>');
     const commands = counter(worker2, 'rpc._ctl.*');
-    await Promise.all([supervisor.nc.flush(), worker2.nc.flush()]);
+    // A standby supervisor follows the leader's events.
+    const events = counter(standby, 'rpc._evt.>');
+    await Promise.all([supervisor.nc.flush(), worker2.nc.flush(), standby.nc.flush()]);
     worker2.nc.publish('rpc._hb.math.w1', new Uint8Array([1]));
     supervisor.nc.publish('rpc._ctl.w1', new Uint8Array([1]));
-    assert.ok(await waitFor(() => beats.n === 1 && commands.n === 1, 3_000), 'heartbeat and control command delivered');
-    assert.deepEqual([...supervisor.violations, ...worker2.violations], []);
+    supervisor.nc.publish('rpc._evt.math', new Uint8Array([1]));
+    assert.ok(await waitFor(() => beats.n === 1 && commands.n === 1 && events.n === 1, 3_000), 'heartbeat, control command and event delivered');
+    assert.deepEqual([...supervisor.violations, ...worker2.violations, ...standby.violations], []);
     // Wrong or missing credentials are refused at connect time.
     await assert.rejects(
       openConnection({ servers: nats.url, user: 'caller', pass: 'wrong' }),
@@ -187,5 +193,30 @@ test('allowed operations work: calls, replies to the caller only, heartbeats to 
     await Promise.all(opened.map((c) => c.nc.close()));
     await client.close();
     await worker.stop();
+  }
+});
+
+test('the real supervisor, connected as the supervisor identity, subscribes and publishes only where it may', async () => {
+  await using nats = await startSingleNode();
+  const conn = await Conn.open(nats.url, 'supervisor');
+  const sup = await startSupervisor({ connection: conn.nc, intervalMs: 100, logger: quiet });
+  const worker = await startWorker(math, { servers: nats.url, ...identity('math'), logger: quiet, heartbeatIntervalMs: 100 });
+  const caller = await Conn.open(nats.url, 'caller');
+  try {
+    // Status answered by the leader lists the worker: heartbeats, status requests and the answer went through.
+    assert.ok(
+      await waitFor(async () => {
+        const reply = await caller.nc.request('rpc._sup.status', new Uint8Array(0), { timeout: 500 }).catch(() => null);
+        return reply !== null && sup.leader && sup.registry.get(worker.id) !== undefined;
+      }, 5_000),
+      'the supervisor leads, hears the worker and answers status',
+    );
+    await conn.nc.flush();
+    await sleep(20);
+    assert.deepEqual(conn.violations, [], 'no permission violation for any of its subscriptions or publications');
+  } finally {
+    await worker.stop();
+    await sup.close();
+    await Promise.all([conn.nc.close(), caller.nc.close()]);
   }
 });
