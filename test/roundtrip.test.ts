@@ -7,26 +7,24 @@ import assert from 'node:assert/strict';
 import { connect, defineWorker, RpcError, startWorker, type ApiOf } from '../src/index.js';
 import math from '../workers/math.js';
 import echo from '../workers/echo.js';
-import { startNats } from './helpers/nats.js';
+import { closing, startNats } from './helpers/nats.js';
 import { runCli, spawnWorker } from './helpers/processes.js';
+import { waitFor } from './helpers/load.js';
 import { createLogger } from '../src/logging/logger.js';
 
 const quiet = createLogger('test', 'silent');
+const stop = (w: { stop(): Promise<void> }) => w.stop();
+const close = (c: { close(): Promise<void> }) => c.close();
 
 test('round trip through the library and the typed proxy (item 1)', async () => {
   await using nats = await startNats();
-  const worker = await startWorker(math, { servers: nats.url, logger: quiet });
-  const client = await connect({ servers: nats.url, logger: quiet });
-  try {
-    assert.equal(await client.call('math.add', { a: 1, b: 2 }), 3);
-    const m = client.service<ApiOf<typeof math>>('math');
-    const sum: number = await m.add({ a: 20, b: 22 });
-    assert.equal(sum, 42);
-    assert.equal(await m.div({ a: 9, b: 3 }), 3);
-  } finally {
-    await client.close();
-    await worker.stop();
-  }
+  await using _worker = closing(await startWorker(math, { servers: nats.url, logger: quiet }), stop);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  assert.equal(await client.call('math.add', { a: 1, b: 2 }), 3);
+  const m = client.service<ApiOf<typeof math>>('math');
+  const sum: number = await m.add({ a: 20, b: 22 });
+  assert.equal(sum, 42);
+  assert.equal(await m.div({ a: 9, b: 3 }), 3);
 });
 
 test('round trip through the CLI: a worker process and natsrpc call (item 1)', async () => {
@@ -48,15 +46,13 @@ test('round trip through the CLI: a worker process and natsrpc call (item 1)', a
 
 test('NO_RESPONDERS when no worker is up; UNAVAILABLE when the broker is stopped (item 3)', async () => {
   await using nats = await startNats();
-  const client = await connect({ servers: nats.url, logger: quiet });
-  try {
+  {
+    await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
     await assert.rejects(client.call('math.add', { a: 1, b: 1 }), (e: RpcError) => e.code === 'NO_RESPONDERS' && e.retryable);
     await nats.stop();
     const started = performance.now();
     await assert.rejects(client.call('math.add', { a: 1, b: 1 }, { timeoutMs: 3_000 }), (e: RpcError) => e.code === 'UNAVAILABLE');
     assert.ok(performance.now() - started < 1_000, 'UNAVAILABLE must not wait out the timeout');
-  } finally {
-    await client.close();
   }
   await assert.rejects(connect({ servers: nats.url, logger: quiet }), (e: RpcError) => e.code === 'UNAVAILABLE');
 });
@@ -79,21 +75,16 @@ test('TIMEOUT from a slow handler, whose ctx.signal fires at the deadline (item 
         }),
     },
   });
-  const worker = await startWorker(slow, { servers: nats.url, logger: quiet });
-  const client = await connect({ servers: nats.url, logger: quiet });
-  try {
-    const started = performance.now();
-    await assert.rejects(client.call('slowpoke.wait', null, { timeoutMs: 300 }), (e: RpcError) => e.code === 'TIMEOUT' && e.maybeProcessed);
-    const elapsed = performance.now() - started;
-    assert.ok(elapsed >= 300, `timed out early, after ${elapsed} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.ok(abortedAfterMs >= 250, `signal fired after ${abortedAfterMs} ms`);
-    assert.equal((reason as RpcError).code, 'TIMEOUT');
-    assert.equal(worker.stats.overruns, 1, 'the handler finished after its deadline');
-  } finally {
-    await client.close();
-    await worker.stop();
-  }
+  await using worker = closing(await startWorker(slow, { servers: nats.url, logger: quiet }), stop);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  const started = performance.now();
+  await assert.rejects(client.call('slowpoke.wait', null, { timeoutMs: 300 }), (e: RpcError) => e.code === 'TIMEOUT' && e.maybeProcessed);
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed >= 300, `timed out early, after ${elapsed} ms`);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(abortedAfterMs >= 250, `signal fired after ${abortedAfterMs} ms`);
+  assert.equal((reason as RpcError).code, 'TIMEOUT');
+  assert.equal(worker.stats.overruns, 1, 'the handler finished after its deadline');
 });
 
 test('business codes reach the caller unchanged; INTERNAL hides the stack (item 5)', async () => {
@@ -102,30 +93,30 @@ test('business codes reach the caller unchanged; INTERNAL hides the stack (item 
   const { pino } = await import('pino');
   const logger = pino({ level: 'error' }, { write: (l: string) => lines.push(l) });
   const { default: probe } = await import('./fixtures/probe.js');
-  const worker = await startWorker(probe, { servers: nats.url, logger });
-  const client = await connect({ servers: nats.url, logger: quiet });
-  try {
-    await assert.rejects(client.call('probe.reject', { code: 'INSUFFICIENT_FUNDS', message: 'balance is 3, need 5' }), (e: RpcError) => {
-      assert.equal(e.code, 'INSUFFICIENT_FUNDS');
-      assert.equal(e.message, 'balance is 3, need 5');
-      assert.equal(e.business, true);
-      assert.equal(e.retryable, false);
-      assert.deepEqual(e.details, { from: process.pid });
-      return true;
-    });
-    await assert.rejects(client.call('probe.crash', null), (e: RpcError) => {
-      assert.equal(e.code, 'INTERNAL');
-      assert.equal(e.business, false);
-      assert.doesNotMatch(e.message, /secret internal detail|at .*\.ts/);
-      return true;
-    });
-    assert.ok(lines.some((l) => l.includes('secret internal detail') && l.includes('"stack"')), 'the worker logs the stack');
-    await assert.rejects(client.call('probe.nope', null), (e: RpcError) => e.code === 'METHOD_NOT_FOUND');
-    assert.equal(await client.call('echo.echo', 1).catch((e: RpcError) => e.code), 'NO_RESPONDERS');
-  } finally {
-    await client.close();
-    await worker.stop();
-  }
+  await using _worker = closing(await startWorker(probe, { servers: nats.url, logger }), stop);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  await assert.rejects(client.call('probe.reject', { code: 'INSUFFICIENT_FUNDS', message: 'balance is 3, need 5' }), (e: RpcError) => {
+    assert.equal(e.code, 'INSUFFICIENT_FUNDS');
+    assert.equal(e.message, 'balance is 3, need 5');
+    assert.equal(e.business, true);
+    assert.equal(e.retryable, false);
+    assert.deepEqual(e.details, { from: process.pid });
+    return true;
+  });
+  await assert.rejects(client.call('probe.crash', null), (e: RpcError) => {
+    assert.equal(e.code, 'INTERNAL');
+    assert.equal(e.business, false);
+    assert.equal(e.details, undefined, 'INTERNAL carries no details');
+    // What crosses the wire is the message and the details; the local error's own stack is the
+    // client's and says nothing about the worker.
+    const sent = `${e.message}\n${JSON.stringify(e.details ?? null)}`;
+    assert.doesNotMatch(sent, /secret internal detail/, 'the thrown error\'s message stays in the worker');
+    assert.doesNotMatch(sent, /^\s*at |\(?[\w./\\-]+\.[cm]?[jt]sx?:\d+(:\d+)?\)?|fixtures\/probe/m, 'no stack frame is sent');
+    return true;
+  });
+  assert.ok(lines.some((l) => l.includes('secret internal detail') && l.includes('"stack"')), 'the worker logs the stack');
+  await assert.rejects(client.call('probe.nope', null), (e: RpcError) => e.code === 'METHOD_NOT_FOUND');
+  assert.equal(await client.call('echo.echo', 1).catch((e: RpcError) => e.code), 'NO_RESPONDERS');
 });
 
 test('OVERLOADED at once when the concurrency limit is full (item 6)', async () => {
@@ -133,72 +124,52 @@ test('OVERLOADED at once when the concurrency limit is full (item 6)', async () 
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const held = defineWorker({ service: 'held', concurrency: 2, methods: { hold: () => gate.then(() => 'done') } });
-  const worker = await startWorker(held, { servers: nats.url, logger: quiet });
-  const client = await connect({ servers: nats.url, logger: quiet });
-  try {
-    const first = [client.call('held.hold'), client.call('held.hold')];
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(worker.inFlight, 2);
-    const started = performance.now();
-    await assert.rejects(client.call('held.hold', null, { timeoutMs: 5_000 }), (e: RpcError) => e.code === 'OVERLOADED' && e.retryable && !e.maybeProcessed);
-    assert.ok(performance.now() - started < 1_000, 'OVERLOADED is answered at once');
-    release();
-    assert.deepEqual(await Promise.all(first), ['done', 'done']);
-    assert.equal(await client.call('held.hold'), 'done');
-  } finally {
-    await client.close();
-    await worker.stop();
-  }
+  // Opening the gate first lets a failed test stop the worker without waiting out its drain.
+  await using worker = closing(await startWorker(held, { servers: nats.url, logger: quiet }), (w) => (release(), w.stop()));
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  const first = [client.call('held.hold'), client.call('held.hold')];
+  assert.ok(await waitFor(() => worker.inFlight === 2, 5_000), `both calls held: ${worker.inFlight} in flight`);
+  const started = performance.now();
+  await assert.rejects(client.call('held.hold', null, { timeoutMs: 5_000 }), (e: RpcError) => e.code === 'OVERLOADED' && e.retryable && !e.maybeProcessed);
+  assert.ok(performance.now() - started < 1_000, 'OVERLOADED is answered at once');
+  release();
+  assert.deepEqual(await Promise.all(first), ['done', 'done']);
+  assert.equal(await client.call('held.hold'), 'done');
 });
 
 test('a payload over max_payload gives PAYLOAD_TOO_LARGE and the connection keeps working (item 8)', async () => {
   await using nats = await startNats({ configText: 'max_payload: 65536' });
-  const worker = await startWorker(echo, { servers: nats.url, logger: quiet });
-  const client = await connect({ servers: nats.url, logger: quiet });
-  try {
-    await assert.rejects(client.call('echo.echo', new Uint8Array(100_000)), (e: RpcError) => e.code === 'PAYLOAD_TOO_LARGE');
-    const big = new Uint8Array(60_000).fill(7);
-    const back = (await client.call('echo.echo', big)) as Uint8Array;
-    assert.equal(back.length, 60_000);
-    assert.equal(await client.call('echo.echo', 'still fine'), 'still fine');
-  } finally {
-    await client.close();
-    await worker.stop();
-  }
+  await using _worker = closing(await startWorker(echo, { servers: nats.url, logger: quiet }), stop);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  await assert.rejects(client.call('echo.echo', new Uint8Array(100_000)), (e: RpcError) => e.code === 'PAYLOAD_TOO_LARGE');
+  const big = new Uint8Array(60_000).fill(7);
+  const back = (await client.call('echo.echo', big)) as Uint8Array;
+  assert.equal(back.length, 60_000);
+  assert.equal(await client.call('echo.echo', 'still fine'), 'still fine');
 });
 
 test('a reply over max_payload reaches the caller as PAYLOAD_TOO_LARGE', async () => {
   await using nats = await startNats({ configText: 'max_payload: 65536' });
   const grow = defineWorker({ service: 'grow', methods: { big: (n: number) => new Uint8Array(n) } });
-  const worker = await startWorker(grow, { servers: nats.url, logger: quiet });
-  const client = await connect({ servers: nats.url, logger: quiet });
-  try {
-    await assert.rejects(client.call('grow.big', 100_000), (e: RpcError) => e.code === 'PAYLOAD_TOO_LARGE');
-    assert.equal(((await client.call('grow.big', 10)) as Uint8Array).length, 10);
-  } finally {
-    await client.close();
-    await worker.stop();
-  }
+  await using _worker = closing(await startWorker(grow, { servers: nats.url, logger: quiet }), stop);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  await assert.rejects(client.call('grow.big', 100_000), (e: RpcError) => e.code === 'PAYLOAD_TOO_LARGE');
+  assert.equal(((await client.call('grow.big', 10)) as Uint8Array).length, 10);
 });
 
 test('cancelling a call with an AbortSignal rejects it at once with CANCELLED', async () => {
   await using nats = await startNats();
   const { default: probe } = await import('./fixtures/probe.js');
-  const worker = await startWorker(probe, { servers: nats.url, logger: quiet });
-  const client = await connect({ servers: nats.url, logger: quiet });
-  try {
-    const ac = new AbortController();
-    const pending = client.call('probe.sleep', { ms: 2_000 }, { signal: ac.signal });
-    setTimeout(() => ac.abort(), 50);
-    const started = performance.now();
-    await assert.rejects(pending, (e: RpcError) => e.code === 'CANCELLED');
-    assert.ok(performance.now() - started < 500);
-    await assert.rejects(client.call('probe.whoami', null, { signal: ac.signal }), (e: RpcError) => e.code === 'CANCELLED');
-    await assert.rejects(client.call('not a target'), (e: RpcError) => e.code === 'BAD_REQUEST');
-  } finally {
-    await client.close();
-    await worker.stop();
-  }
+  await using _worker = closing(await startWorker(probe, { servers: nats.url, logger: quiet }), stop);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  const ac = new AbortController();
+  const pending = client.call('probe.sleep', { ms: 2_000 }, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 50);
+  const started = performance.now();
+  await assert.rejects(pending, (e: RpcError) => e.code === 'CANCELLED');
+  assert.ok(performance.now() - started < 500);
+  await assert.rejects(client.call('probe.whoami', null, { signal: ac.signal }), (e: RpcError) => e.code === 'CANCELLED');
+  await assert.rejects(client.call('not a target'), (e: RpcError) => e.code === 'BAD_REQUEST');
 });
 
 test('the demo (natsrpc dev --once) starts its own broker and workers, shows results and failures, and exits 0', async () => {
