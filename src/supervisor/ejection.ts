@@ -6,6 +6,12 @@
 import { ejectionPeriodMs, type HealthPolicy, type HealthVerdict } from './policy.js';
 import type { WorkerStateName } from '../protocol/heartbeat.js';
 
+/**
+ * A worker's heartbeats may still say `drained` for a while after it acknowledged a resume (their
+ * figures are up to one interval old): for this many of its intervals it counts as serving.
+ */
+export const RESUME_SETTLE_INTERVALS = 2;
+
 export interface WorkerView {
   id: string;
   service: string;
@@ -19,6 +25,12 @@ export interface WorkerView {
   /** Ejections within the window so far. */
   ejections: number;
   shutdownSent: boolean;
+  /** When this supervisor first saw it `draining` or `drained` (since it last served). */
+  outOfServiceSince?: number | null;
+  /** When it acknowledged this supervisor's last `resume`. */
+  resumedAt?: number | null;
+  /** Its heartbeat interval in ms. */
+  intervalMs?: number;
 }
 
 export type Decision =
@@ -34,6 +46,41 @@ export type Decision =
 export function drainBudget(total: number, maxDrainPercent: number): number {
   if (total < 2 || maxDrainPercent <= 0) return 0;
   return Math.min(total - 1, Math.max(1, Math.floor((total * maxDrainPercent) / 100)));
+}
+
+function settling(w: WorkerView, now: number): boolean {
+  return w.resumedAt != null && w.intervalMs !== undefined && now - w.resumedAt < RESUME_SETTLE_INTERVALS * w.intervalMs;
+}
+
+/**
+ * Out of service with no ejection known here: drained by a supervisor that has since restarted
+ * or lost the lead, or by an operator. Left alone it would stay out for good.
+ */
+function unexplained(w: WorkerView, now: number): boolean {
+  return w.ejection === null && w.state !== 'serving' && !settling(w, now);
+}
+
+/** The end of a worker's ejection; an unexplained one lasts the base period from when it was first seen out. */
+function ejectedUntil(w: WorkerView, now: number, policy: HealthPolicy): number {
+  return w.ejection?.until ?? (w.outOfServiceSince ?? now) + policy.baseEjectionMs;
+}
+
+/**
+ * Whether `resume` may be sent. An unexplained worker only once `drained`: one that stays
+ * `draining` is more likely stopping (SIGTERM), and a stopping worker refuses to resume.
+ */
+function resumable(w: WorkerView): boolean {
+  return w.ejection !== null ? w.state !== 'serving' : w.state === 'drained';
+}
+
+/** Healthiest first: healthy standing, then the fewest reasons, then the earliest end of ejection. */
+function byHealth(now: number, policy: HealthPolicy) {
+  return (a: WorkerView, b: WorkerView) =>
+    Number(b.standing.healthy) - Number(a.standing.healthy) ||
+    a.standing.reasons.length - b.standing.reasons.length ||
+    a.health.reasons.length - b.health.reasons.length ||
+    ejectedUntil(a, now, policy) - ejectedUntil(b, now, policy) ||
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 /**
@@ -54,30 +101,51 @@ export function decide(workers: WorkerView[], now: number, policy: HealthPolicy,
   }
   const out: Decision[] = [];
   for (const [service, list] of byService) {
-    const ejected = list.filter((w) => w.ejection !== null);
-    const serving = list.filter((w) => w.ejection === null && w.state === 'serving');
+    const ejected = list.filter((w) => w.ejection !== null || unexplained(w, now));
+    const serving = list.filter((w) => w.ejection === null && !unexplained(w, now));
     const total = ejected.length + serving.length;
     const budget = drainBudget(total, policy.maxDrainPercent);
     let used = ejected.length;
     let active = serving.length;
 
+    const resumed = new Set<string>();
     for (const w of ejected) {
-      const e = w.ejection!;
-      if (now >= e.until && w.standing.healthy && w.state !== 'serving') {
-        out.push({ kind: 'resume', workerId: w.id, service, reason: `ejection period over and healthy again`, figures: { ...w.standing.figures, ejectedUntil: e.until } });
+      const until = ejectedUntil(w, now, policy);
+      if (now >= until && w.standing.healthy && resumable(w)) {
+        const reason = w.ejection === null ? 'out of service with no ejection known to this supervisor: base ejection period over and healthy' : 'ejection period over and healthy again';
+        out.push({ kind: 'resume', workerId: w.id, service, reason, figures: { ...w.standing.figures, ejectedUntil: until } });
+        resumed.add(w.id);
         continue;
       }
-      if (w.state === 'serving' && now < e.until && now - e.sentAt >= resendAfterMs) {
+      const e = w.ejection;
+      if (e !== null && w.state === 'serving' && now < e.until && now - e.sentAt >= resendAfterMs) {
         out.push({ kind: 'resend', workerId: w.id, service, reason: 'ejected worker still serving: drain sent again', figures: { acked: e.acked } });
       }
     }
 
+    // A sick service beats no service: with nobody left in the queue group (the others died, say),
+    // the healthiest ejected worker comes back at once.
+    const inQueueGroup = list.filter((w) => w.state === 'serving' || settling(w, now)).length;
+    if (inQueueGroup === 0 && resumed.size === 0) {
+      const best = ejected.filter(resumable).sort(byHealth(now, policy))[0];
+      if (best !== undefined) {
+        out.push({
+          kind: 'resume',
+          workerId: best.id,
+          service,
+          reason: `no serving worker left in ${service}: resumed before its ejection period is over`,
+          figures: { ...best.standing.figures, ejectedUntil: ejectedUntil(best, now, policy), ejected: ejected.length },
+        });
+      }
+    }
+
     // Worst first: the most consecutive faults, then the most reasons.
+    const reasonsOf = (w: WorkerView) => w.health.reasons;
     const sick = serving
-      .filter((w) => !w.health.healthy)
-      .sort((a, b) => Number(b.health.figures.consecutiveFaults ?? 0) - Number(a.health.figures.consecutiveFaults ?? 0) || b.health.reasons.length - a.health.reasons.length);
+      .filter((w) => w.state === 'serving' && reasonsOf(w).length > 0)
+      .sort((a, b) => Number(b.health.figures.consecutiveFaults ?? 0) - Number(a.health.figures.consecutiveFaults ?? 0) || reasonsOf(b).length - reasonsOf(a).length);
     for (const w of sick) {
-      const reason = w.health.reasons.join('; ');
+      const reason = reasonsOf(w).join('; ');
       if (used >= budget || active <= 1) {
         out.push({
           kind: 'withheld',

@@ -49,6 +49,10 @@ export interface WorkerRecord {
   shutdownSent: boolean;
   /** A withheld drain was logged for the current unhealthy streak. */
   withheldLogged: boolean;
+  /** When it was first seen `draining` or `drained` since it last served. */
+  outOfServiceSince: number | null;
+  /** When it acknowledged this supervisor's last `resume`. */
+  resumedAt: number | null;
 }
 
 export type RegistryEvent = 'joined' | 'lost' | 'returned' | 'forgotten';
@@ -64,6 +68,13 @@ function totals(hb: WorkerHeartbeat): { calls: number; faults: number } {
     if (isWorkerFault(code)) faults += n;
   }
   return { calls, faults };
+}
+
+/** Keeps `outOfServiceSince` in step with the latest heartbeat. */
+function trackService(rec: WorkerRecord, now: number): void {
+  const out = rec.hb.state === 'draining' || rec.hb.state === 'drained';
+  if (!out) rec.outOfServiceSince = null;
+  else rec.outOfServiceSince ??= now;
 }
 
 export class WorkerRegistry {
@@ -122,7 +133,10 @@ export class WorkerRegistry {
         health: null,
         shutdownSent: false,
         withheldLogged: false,
+        outOfServiceSince: null,
+        resumedAt: null,
       };
+      trackService(rec, now);
       this.#workers.set(hb.id, rec);
       this.#emit('joined', rec, {});
       return;
@@ -134,6 +148,7 @@ export class WorkerRegistry {
     rec.callsPerSec = dt > 0 ? Math.max(0, hb.received - prev.received) / dt : 0;
     rec.hb = hb;
     rec.lastSeen = now;
+    trackService(rec, now);
     rec.samples.push({ at: now, calls, faults, received: hb.received });
     const horizon = now - this.#policy.rateWindowMs;
     // Keep one sample at or before the horizon as the window's base.

@@ -49,10 +49,16 @@ export interface StatusReply {
   truncated: boolean;
 }
 
-function healthOf(rec: WorkerRecord): string {
+/** The end of its ejection; a worker out of service with no ejection known here is ejected for the base period. */
+function ejectedUntil(rec: WorkerRecord, policy: HealthPolicy): number | null {
+  if (rec.ejection !== null) return rec.ejection.until;
+  return rec.outOfServiceSince === null ? null : rec.outOfServiceSince + policy.baseEjectionMs;
+}
+
+function healthOf(rec: WorkerRecord, policy: HealthPolicy): string {
   if (rec.hb.state === 'stopped' || rec.hb.final === true) return 'stopped';
   if (rec.lost) return 'lost';
-  if (rec.ejection !== null) return 'ejected';
+  if (ejectedUntil(rec, policy) !== null) return 'ejected';
   if (rec.health !== null && !rec.health.healthy) return 'unhealthy';
   return 'healthy';
 }
@@ -84,7 +90,7 @@ export function buildStatus(
       pid: hb.pid,
       version: hb.version,
       state: rec.lost ? 'lost' : hb.state,
-      health: healthOf(rec),
+      health: healthOf(rec, policy),
       reasons: rec.health?.reasons ?? [],
       inFlight: hb.inFlight,
       concurrency: hb.concurrency,
@@ -94,7 +100,7 @@ export function buildStatus(
       failed: hb.failed,
       heartbeatAgeMs: Math.max(0, now - rec.lastSeen),
       lastDrainReason: rec.lastDrainReason,
-      ejectedUntil: rec.ejection?.until ?? null,
+      ejectedUntil: ejectedUntil(rec, policy),
       ejections: rec.ejections.length,
       serverId: hb.serverId,
       clientId: hb.clientId,

@@ -14,16 +14,20 @@ import { assertPrefix, DEFAULT_PREFIX, eventSubject, heartbeatWildcard, statusSu
 import { checkDeadlinePolicy, type DeadlinePolicy, type EventKind, type SupervisorEvent, type SupervisorHeartbeat } from '../protocol/supervisor-envelopes.js';
 import { checkInt } from '../options/number-option.js';
 import { CommandSender, type CommandSigner } from './commands.js';
-import { decide, type Decision, type WorkerView } from './ejection.js';
+import { decide, type Decision } from './ejection.js';
 import { electLeader, type Candidate } from './election.js';
-import { evaluateHealth, resolvePolicy, type CallFigures, type HealthPolicy } from './policy.js';
-import { WorkerRegistry, type WorkerRecord } from './registry.js';
+import { resolvePolicy, type HealthPolicy } from './policy.js';
+import { WorkerRegistry } from './registry.js';
+import { buildViews } from './views.js';
 import { buildStatus } from './status.js';
 import { parseSupervisorHeartbeat, parseWorkerHeartbeat } from './inputs.js';
 import { SupervisorFollower } from './follower.js';
 
 export const DEFAULT_SUPERVISOR_INTERVAL_MS = 1_000;
 const MALFORMED_LOG_PERIOD_MS = 1_000;
+/** A worker gets this many supervisor intervals, and at least MIN_ACK_WAIT_MS, to acknowledge a command. */
+const ACK_WAIT_INTERVALS = 2;
+const MIN_ACK_WAIT_MS = 1_000;
 
 export interface SupervisorOptions extends ConnectionOptions {
   prefix?: string;
@@ -92,6 +96,8 @@ export class Supervisor {
   readonly #follower: SupervisorFollower;
   #leaderId = '';
   readonly #tickMs: number;
+  /** How long to wait for a command's ack, and before sending a drain again. */
+  readonly #resendAfterMs: number;
   #lastTick = Date.now();
   #lastMalformedLog = 0;
   #malformed = 0;
@@ -104,7 +110,8 @@ export class Supervisor {
     this.id = o.id;
     this.#log = o.logger;
     this.registry = new WorkerRegistry(o.policy);
-    this.#commands = new CommandSender(nc, o.prefix, o.id, Math.max(1_000, 2 * o.intervalMs), o.sign);
+    this.#resendAfterMs = Math.max(MIN_ACK_WAIT_MS, ACK_WAIT_INTERVALS * o.intervalMs);
+    this.#commands = new CommandSender(nc, o.prefix, o.id, this.#resendAfterMs, o.sign);
     this.#follower = new SupervisorFollower(this.registry, o.id);
     this.registry.onEvent((event, rec, figures) => this.#event(event, rec.service, rec.id, `worker ${event}`, figures));
     this.#subs.push(
@@ -199,48 +206,9 @@ export class Supervisor {
         this.#log.info({ leader: leaderId }, 'supervisor stands by');
       }
     }
-    const views = this.#evaluate(now);
+    const views = buildViews(this.registry, now, this.#o.policy, this.#busy);
     if (!this.leader) return;
-    for (const d of decide(views, now, this.#o.policy, Math.max(1_000, 2 * this.#o.intervalMs))) this.#apply(d, now);
-  }
-
-  #evaluate(now: number): WorkerView[] {
-    const perService = new Map<string, CallFigures>();
-    const windows = new Map<WorkerRecord, CallFigures>();
-    for (const rec of this.registry.records()) {
-      if (rec.lost || rec.hb.state !== 'serving') continue;
-      const w = this.registry.window(rec);
-      windows.set(rec, w);
-      const t = perService.get(rec.service) ?? { calls: 0, faults: 0 };
-      perService.set(rec.service, { calls: t.calls + w.calls, faults: t.faults + w.faults });
-    }
-    const views: WorkerView[] = [];
-    for (const rec of this.registry.records()) {
-      // Back in service after its period without our ack (a resume that outlived its timeout,
-      // or an operator's): the ejection is over.
-      if (rec.ejection !== null && rec.hb.state === 'serving' && now >= rec.ejection.until && !this.#busy.has(rec.id)) {
-        rec.ejection = null;
-        this.registry.resetWindow(rec);
-      }
-      const own = windows.get(rec) ?? { calls: 0, faults: 0 };
-      const total = perService.get(rec.service) ?? { calls: 0, faults: 0 };
-      const peers = { calls: total.calls - own.calls, faults: total.faults - own.faults };
-      rec.health = evaluateHealth({ hb: rec.hb, own, peers }, this.#o.policy);
-      if (rec.health.healthy) rec.withheldLogged = false;
-      const standing = rec.ejection !== null ? evaluateHealth({ hb: rec.hb, own, peers }, this.#o.policy, true) : rec.health;
-      views.push({
-        id: rec.id,
-        service: rec.service,
-        state: rec.hb.state,
-        lost: rec.lost,
-        health: rec.health,
-        standing,
-        ejection: rec.ejection,
-        ejections: rec.ejections.length,
-        shutdownSent: rec.shutdownSent,
-      });
-    }
-    return views;
+    for (const d of decide(views, now, this.#o.policy, this.#resendAfterMs)) this.#apply(d, now);
   }
 
   #apply(d: Decision, now: number): void {
@@ -266,17 +234,26 @@ export class Supervisor {
     }
     const cmd = d.kind === 'resend' ? 'drain' : d.kind;
     this.#busy.add(d.workerId);
+    let holdMs = 0;
     this.#commands.send(d.workerId, cmd, d.reason).then(
       (ack) => {
         if (!ack.ok) throw new Error(ack.error ?? 'refused');
         if (cmd === 'resume') {
           rec.ejection = null;
+          rec.outOfServiceSince = null;
+          rec.resumedAt = Date.now();
           this.registry.resetWindow(rec);
         } else if (rec.ejection !== null) rec.ejection.acked = true;
       },
     ).catch((err: unknown) => {
       this.#event('command-failed', d.service, d.workerId, `${cmd} failed: ${(err as Error).message}`, { command: cmd });
-    }).finally(() => this.#busy.delete(d.workerId));
+      // Not again at every tick: a worker that refuses (it is stopping, say) would flood the events.
+      holdMs = this.#resendAfterMs;
+    }).finally(() => {
+      const release = () => this.#busy.delete(d.workerId);
+      if (holdMs === 0) release();
+      else setTimeout(release, holdMs).unref();
+    });
   }
 
   /** A structured log line for every decision and liveness change; an event too when leading. */

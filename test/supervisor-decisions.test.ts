@@ -1,0 +1,91 @@
+/**
+ * The supervisor's ejection decisions in the cases a supervisor meets after the fact, as pure
+ * functions without NATS: workers found out of service with no ejection known, and a service with
+ * no serving worker left.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { WorkerHeartbeat } from '../src/protocol/heartbeat.js';
+import { decide, RESUME_SETTLE_INTERVALS, type Decision, type WorkerView } from '../src/supervisor/ejection.js';
+import { resolvePolicy, type HealthVerdict } from '../src/supervisor/policy.js';
+import { WorkerRegistry } from '../src/supervisor/registry.js';
+
+const policy = resolvePolicy({ baseEjectionMs: 10_000 });
+const healthy: HealthVerdict = { healthy: true, reasons: [], figures: {} };
+const sick: HealthVerdict = { healthy: false, reasons: ['5 consecutive INTERNAL failures (limit 5)'], figures: { consecutiveFaults: 5 } };
+const stalled: HealthVerdict = { healthy: false, reasons: ['main loop stalled for 4000 ms (limit 3000)'], figures: { stalledMs: 4_000 } };
+
+function view(id: string, over: Partial<WorkerView> = {}): WorkerView {
+  return { id, service: 'svc', state: 'serving', lost: false, health: healthy, standing: healthy, ejection: null, ejections: 0, shutdownSent: false, intervalMs: 1_000, ...over };
+}
+const kinds = (ds: Decision[]) => ds.map((d) => `${d.kind} ${d.workerId}`).sort();
+
+test('a drained worker this supervisor never ejected is held as ejected for the base period from when it was first seen so, then resumed when healthy', () => {
+  const orphan = view('a', { state: 'drained', outOfServiceSince: 5_000 });
+  const others = [view('b'), view('c')];
+  assert.deepEqual(decide([orphan, ...others], 14_999, policy, 1_000), [], 'kept out until its base period is over');
+  const resume = decide([orphan, ...others], 15_000, policy, 1_000);
+  assert.deepEqual(kinds(resume), ['resume a']);
+  assert.match(resume[0]!.reason, /no ejection known/);
+  assert.deepEqual(decide([{ ...orphan, standing: stalled }, ...others], 15_000, policy, 1_000), [], 'not while it still stalls');
+  // One that stays draining is more likely stopping: it is not told to resume.
+  assert.deepEqual(decide([{ ...orphan, state: 'draining' }, ...others], 60_000, policy, 1_000), []);
+});
+
+test('a worker out of service with no ejection known counts against the drain budget', () => {
+  // 4 live workers, budget 2 at 50%: one found drained, so only one more may be drained.
+  const ws = [view('a', { state: 'drained', outOfServiceSince: 0 }), view('b', { health: sick }), view('c', { health: sick }), view('d')];
+  assert.deepEqual(kinds(decide(ws, 1_000, policy, 1_000)), ['drain b', 'withheld c']);
+  const draining = [view('a', { state: 'draining', outOfServiceSince: 0 }), view('b', { health: sick }), view('c', { health: sick }), view('d')];
+  assert.deepEqual(kinds(decide(draining, 1_000, policy, 1_000)), ['drain b', 'withheld c']);
+});
+
+test('a worker whose heartbeats still say drained just after its resume was acknowledged counts as serving', () => {
+  const settling = view('a', { state: 'drained', outOfServiceSince: 0, resumedAt: 50_000 });
+  const ws = [settling, view('b', { health: sick }), view('c')];
+  const at = (now: number) => kinds(decide(ws, now, policy, 1_000));
+  assert.deepEqual(at(50_000 + RESUME_SETTLE_INTERVALS * 1_000 - 1), ['drain b'], 'serving: no second resume, and it makes room in the budget');
+  assert.deepEqual(at(50_000 + RESUME_SETTLE_INTERVALS * 1_000), ['resume a', 'withheld b'], 'still drained after that: out of service again');
+});
+
+test('with no serving worker left, the healthiest ejected worker is resumed at once', () => {
+  const ejection = (until: number) => ({ until, count: 1, sentAt: 0, acked: true });
+  const a = view('a', { state: 'drained', ejection: ejection(300_000), standing: stalled });
+  const b = view('b', { state: 'drained', ejection: ejection(200_000), health: sick });
+  const c = view('c', { state: 'drained', ejection: ejection(100_000), health: sick, standing: stalled });
+  const dead = view('d', { lost: true });
+  const d = decide([a, b, c, dead], 1_000, policy, 1_000);
+  assert.deepEqual(kinds(d), ['resume b'], 'one of them, the one that is healthy without calls');
+  assert.match(d[0]!.reason, /no serving worker left in svc/);
+  // Among the unhealthy, the fewest reasons, then the earliest end of ejection.
+  assert.deepEqual(kinds(decide([a, c], 1_000, policy, 1_000)), ['resume a'], 'c also has call faults');
+  assert.deepEqual(kinds(decide([a, { ...c, health: healthy }], 1_000, policy, 1_000)), ['resume c'], 'c would be back sooner');
+  // Not while someone still serves, or a resume already brings one back.
+  assert.deepEqual(decide([a, b, view('e', { health: sick })], 1_000, policy, 1_000).filter((x) => x.kind === 'resume'), []);
+  assert.deepEqual(kinds(decide([a, { ...b, ejection: ejection(500) }], 1_000, policy, 1_000)), ['resume b']);
+  // A worker found drained with no ejection known is a candidate too; one still draining is not.
+  assert.deepEqual(kinds(decide([view('f', { state: 'drained', outOfServiceSince: 900 })], 1_000, policy, 1_000)), ['resume f']);
+  assert.deepEqual(decide([view('f', { state: 'draining', ejection: ejection(300_000) }), view('g', { state: 'draining', outOfServiceSince: 900 })], 1_000, policy, 1_000).map((x) => x.workerId), ['f']);
+});
+
+function hb(over: Partial<WorkerHeartbeat>): WorkerHeartbeat {
+  return {
+    v: 1, id: 'svc-1', service: 'svc', version: '1.0.0', host: 'h', pid: 1, serverId: 'S', clientId: 1, state: 'serving',
+    seq: 1, ts: 1, startedAt: 1, intervalMs: 1_000, inFlight: 0, concurrency: 8, received: 0, ok: 0, failed: {}, expired: 0,
+    overruns: 0, consecutiveFaults: 0, p50Ms: 1, p99Ms: 2, loopDelayP99Ms: 10, stalledMs: 0, rssBytes: 1, overdue: 0, healthy: null,
+    ...over,
+  };
+}
+
+test('registry: when a worker was first seen out of service', () => {
+  const reg = new WorkerRegistry(policy);
+  reg.ingest(hb({ seq: 1, state: 'drained' }), 100);
+  const rec = reg.get('svc-1')!;
+  assert.equal(rec.outOfServiceSince, 100, 'found drained on its first heartbeat');
+  reg.ingest(hb({ seq: 2, state: 'drained' }), 1_100);
+  assert.equal(rec.outOfServiceSince, 100, 'from when it was first seen so');
+  reg.ingest(hb({ seq: 3, state: 'serving' }), 2_100);
+  assert.equal(rec.outOfServiceSince, null);
+  reg.ingest(hb({ seq: 4, state: 'draining' }), 3_100);
+  assert.equal(rec.outOfServiceSince, 3_100);
+});
