@@ -102,7 +102,8 @@ test('a frozen worker is kicked at the broker: calls stop going to it at once; a
   }
 });
 
-test('natsrpc supervisor --sys-user kicks a worker it declares lost: calls stop going into the frozen process', async (t) => {
+test('natsrpc supervisor --sys-user kicks a worker it declares lost: calls stop going into the frozen process; after SIGCONT it is drained and let back in only after its ejection period', async (t) => {
+  const BASE_EJECTION_MS = 2_000;
   // A system account for the supervisor's kick; everyone else lands in APP without credentials.
   await using nats = await startNats({
     configText: `ping_interval: "1s"\nping_max: 2\nwrite_deadline: "2s"\n` +
@@ -114,17 +115,17 @@ test('natsrpc supervisor --sys-user kicks a worker it declares lost: calls stop 
   await using w2 = await spawnWard(nats.url);
   await using w3 = await spawnWard(nats.url);
   void [w2, w3];
-  await using sup = await spawnSupervisor(nats.url, {}, ['--sys-user', 'sys', '--sys-pass', 'sys-secret']);
+  await using sup = await spawnSupervisor(nats.url, { baseEjectionMs: BASE_EJECTION_MS }, ['--sys-user', 'sys', '--sys-pass', 'sys-secret']);
   const client = await connect({ servers: nats.url, logger: quiet });
-  const calls: { code: string; sent: number }[] = [];
+  const calls: { code: string; sent: number; pid?: number }[] = [];
   let stop = false;
   const load = (async () => {
     const loop = async () => {
       while (!stop) {
         const sent = Date.now();
         try {
-          await client.call('ward.work', null, { timeoutMs: 1_000 });
-          calls.push({ code: 'OK', sent });
+          const r = await client.call<{ pid: number }>('ward.work', null, { timeoutMs: 1_000 });
+          calls.push({ code: 'OK', sent, pid: r.pid });
         } catch (err) {
           calls.push({ code: (err as RpcError).code, sent });
           await sleep(25);
@@ -150,13 +151,29 @@ test('natsrpc supervisor --sys-user kicks a worker it declares lost: calls stop 
     const late = calls.filter((c) => c.code === 'TIMEOUT' && c.sent > kickedAt + SETTLE_MS);
     assert.deepEqual(late, [], 'no call sent after the kick is routed into the frozen worker');
     const lostCalls = calls.filter((c) => c.code === 'TIMEOUT');
+
     frozen.handle.signal('SIGCONT');
     assert.ok(await rec.waitEvent('returned', frozen.id, 10_000), 'after SIGCONT the worker reconnects and heartbeats again');
+    const drain = await rec.waitEvent('drain', frozen.id, 5_000);
+    assert.ok(drain, `the supervisor drains the returned worker: ${sup.lines.slice(-5).join('\n')}`);
+    assert.match(drain.value.reason, /returned after being lost/);
+    assert.ok(await waitFor(() => rec.beatsOf(frozen.id).some((h) => h.at > drain.at && h.value.state === 'drained'), 5_000), 'the worker obeys the drain');
+    const drainedAt = rec.beatsOf(frozen.id).find((h) => h.at > drain.at && h.value.state === 'drained')!.at;
+    const resume = await rec.waitEvent('resume', frozen.id, BASE_EJECTION_MS + 5_000);
+    assert.ok(resume, 'it is resumed once its ejection period is over');
+    const until = drain.value.figures!.until as number;
+    assert.ok(resume.value.ts >= until, `not before the end of its ejection period (${resume.value.ts - drain.value.ts} ms after the drain, until +${until - drain.value.ts} ms)`);
+    const servedWhileEjected = calls.filter((c) => c.pid === frozen.handle.pid && c.sent > drainedAt && c.sent < resume.at);
+    assert.deepEqual(servedWhileEjected, [], 'no call reaches it while it is ejected');
+    assert.ok(calls.filter((c) => c.sent > drainedAt && c.sent < resume.at && c.code === 'OK').length > 0, 'the others serve meanwhile');
+    assert.ok(await waitFor(() => calls.some((c) => c.pid === frozen.handle.pid && c.sent > resume.at), 5_000), 'after its resume it serves again');
     t.diagnostic(`supervisor fencing: ${JSON.stringify({
       lostEventAfterStopMs: lost.at - stoppedAt,
       kickLoggedAfterStopMs: kickedAt - stoppedAt,
       timeoutsWhileFrozen: lostCalls.length,
       lastLostCallSentAfterStopMs: Math.max(...lostCalls.map((c) => c.sent)) - stoppedAt,
+      returnedToDrainMs: drain.value.ts - rec.eventsOf('returned', frozen.id)[0]!.value.ts,
+      ejectedMs: resume.value.ts - drain.value.ts,
     })}`);
   } finally {
     stop = true;

@@ -1,7 +1,7 @@
 /**
  * The supervisor's ejection decisions in the cases a supervisor meets after the fact, as pure
- * functions without NATS: workers found out of service with no ejection known, and a service with
- * no serving worker left.
+ * functions without NATS: workers found out of service with no ejection known, a service with no
+ * serving worker left, and workers that come back after being lost.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -68,6 +68,19 @@ test('with no serving worker left, the healthiest ejected worker is resumed at o
   assert.deepEqual(decide([view('f', { state: 'draining', ejection: ejection(300_000) }), view('g', { state: 'draining', outOfServiceSince: 900 })], 1_000, policy, 1_000).map((x) => x.workerId), ['f']);
 });
 
+test('a worker back from lost is drained at once, counted as an ejection, within the budget and never the last', () => {
+  const back = view('a', { returnedAt: 1_000 });
+  const d = decide([back, view('b'), view('c')], 1_000, policy, 1_000);
+  assert.deepEqual(kinds(d), ['drain a']);
+  assert.match(d[0]!.reason, /returned after being lost/);
+  assert.equal((d[0] as { until: number }).until, 1_000 + policy.baseEjectionMs);
+  const again = decide([{ ...back, ejections: 1 }, view('b')], 1_000, policy, 1_000)[0] as { until: number };
+  assert.equal(again.until, 1_000 + 2 * policy.baseEjectionMs, 'a repeat ejection lasts longer');
+  assert.deepEqual(kinds(decide([back], 1_000, policy, 1_000)), ['withheld a'], 'the last serving worker stays');
+  // Once its would-be ejection period has passed without a drain, it is not drained for it any more.
+  assert.deepEqual(decide([back, view('b'), view('c')], 1_000 + policy.baseEjectionMs, policy, 1_000), []);
+});
+
 function hb(over: Partial<WorkerHeartbeat>): WorkerHeartbeat {
   return {
     v: 1, id: 'svc-1', service: 'svc', version: '1.0.0', host: 'h', pid: 1, serverId: 'S', clientId: 1, state: 'serving',
@@ -77,7 +90,7 @@ function hb(over: Partial<WorkerHeartbeat>): WorkerHeartbeat {
   };
 }
 
-test('registry: when a worker was first seen out of service', () => {
+test('registry: when a worker was first seen out of service, and when it came back from lost', () => {
   const reg = new WorkerRegistry(policy);
   reg.ingest(hb({ seq: 1, state: 'drained' }), 100);
   const rec = reg.get('svc-1')!;
@@ -88,4 +101,9 @@ test('registry: when a worker was first seen out of service', () => {
   assert.equal(rec.outOfServiceSince, null);
   reg.ingest(hb({ seq: 4, state: 'draining' }), 3_100);
   assert.equal(rec.outOfServiceSince, 3_100);
+  assert.equal(rec.returnedAt, null);
+  reg.sweep(10_000);
+  assert.equal(rec.lost, true);
+  reg.ingest(hb({ seq: 5 }), 10_500);
+  assert.deepEqual([rec.lost, rec.returnedAt], [false, 10_500]);
 });

@@ -47,7 +47,9 @@ test('supervisor item 5b: a SIGSTOPped worker under load stops receiving request
   await using frozen = await spawnWard(nats.url);
   await using w2 = await spawnWard(nats.url);
   await using w3 = await spawnWard(nats.url);
-  await using sup = await spawnSupervisor(nats.url);
+  // A worker back from lost sits out one ejection period before it serves again.
+  const BASE_EJECTION_MS = 2_000;
+  await using sup = await spawnSupervisor(nats.url, { baseEjectionMs: BASE_EJECTION_MS });
   assert.ok(await rec.waitServing('ward', 3), 'the supervisor sees 3 healthy workers');
   const client = await connect({ servers: nats.url, logger: quiet });
   try {
@@ -69,9 +71,10 @@ test('supervisor item 5b: a SIGSTOPped worker under load stops receiving request
 
     frozen.handle.signal('SIGCONT');
     const contAt = Date.now();
-    assert.ok(await waitFor(() => load.calls.some((c) => c.endedAt > contAt && c.pid === frozen.handle.pid), 15_000), 'the thawed worker serves again');
+    assert.ok(await waitFor(() => rec.eventsOf('returned', frozen.id).length > 0, 10_000), 'the supervisor sees it return');
+    assert.ok(await rec.waitEvent('resume', frozen.id, BASE_EJECTION_MS + 10_000), 'it is let back in after its ejection period');
+    assert.ok(await waitFor(() => load.calls.some((c) => c.endedAt > contAt && c.pid === frozen.handle.pid), 5_000), 'the thawed worker serves again');
     const backMs = Date.now() - contAt;
-    assert.ok(await waitFor(() => rec.eventsOf('returned', frozen.id).length > 0, 5_000), 'the supervisor sees it return');
     assert.equal(frozen.handle.child.exitCode, null, 'the watchdog did not take the freeze for a blocked loop');
     const calls = await load.stop();
     t.diagnostic(

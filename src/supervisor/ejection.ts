@@ -27,6 +27,8 @@ export interface WorkerView {
   shutdownSent: boolean;
   /** When this supervisor first saw it `draining` or `drained` (since it last served). */
   outOfServiceSince?: number | null;
+  /** When it heartbeated again after being lost. */
+  returnedAt?: number | null;
   /** When it acknowledged this supervisor's last `resume`. */
   resumedAt?: number | null;
   /** Its heartbeat interval in ms. */
@@ -71,6 +73,11 @@ function ejectedUntil(w: WorkerView, now: number, policy: HealthPolicy): number 
  */
 function resumable(w: WorkerView): boolean {
   return w.ejection !== null ? w.state !== 'serving' : w.state === 'drained';
+}
+
+/** Came back after being lost, not ejected for it yet, and still within what would be its ejection period. */
+function returnedUnpunished(w: WorkerView, now: number, policy: HealthPolicy): boolean {
+  return w.returnedAt != null && w.ejection === null && now - w.returnedAt < policy.baseEjectionMs;
 }
 
 /** Healthiest first: healthy standing, then the fewest reasons, then the earliest end of ejection. */
@@ -140,7 +147,7 @@ export function decide(workers: WorkerView[], now: number, policy: HealthPolicy,
     }
 
     // Worst first: the most consecutive faults, then the most reasons.
-    const reasonsOf = (w: WorkerView) => w.health.reasons;
+    const reasonsOf = (w: WorkerView) => (returnedUnpunished(w, now, policy) ? ['returned after being lost', ...w.health.reasons] : w.health.reasons);
     const sick = serving
       .filter((w) => w.state === 'serving' && reasonsOf(w).length > 0)
       .sort((a, b) => Number(b.health.figures.consecutiveFaults ?? 0) - Number(a.health.figures.consecutiveFaults ?? 0) || reasonsOf(b).length - reasonsOf(a).length);

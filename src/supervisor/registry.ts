@@ -51,6 +51,8 @@ export interface WorkerRecord {
   withheldLogged: boolean;
   /** When it was first seen `draining` or `drained` since it last served. */
   outOfServiceSince: number | null;
+  /** When it heartbeated again after being lost (cleared once it is ejected for it). */
+  returnedAt: number | null;
   /** When it acknowledged this supervisor's last `resume`. */
   resumedAt: number | null;
 }
@@ -134,6 +136,7 @@ export class WorkerRegistry {
         shutdownSent: false,
         withheldLogged: false,
         outOfServiceSince: null,
+        returnedAt: null,
         resumedAt: null,
       };
       trackService(rec, now);
@@ -155,6 +158,7 @@ export class WorkerRegistry {
     while (rec.samples.length > 2 && (rec.samples[1]!.at <= horizon || rec.samples.length > MAX_SAMPLES)) rec.samples.shift();
     if (rec.lost) {
       rec.lost = false;
+      rec.returnedAt = now;
       this.#emit('returned', rec, { silentMs: now - prev.at });
     }
   }

@@ -224,6 +224,7 @@ export class Supervisor {
       rec.ejections.push(now);
       rec.lastDrainReason = d.reason;
       rec.shutdownSent = d.kind === 'shutdown';
+      rec.returnedAt = null;
       this.registry.resetWindow(rec);
       this.#event(d.kind, d.service, d.workerId, d.reason, { ...d.figures, until: d.until });
     } else if (d.kind === 'resend') {

@@ -48,6 +48,7 @@ export function buildViews(registry: WorkerRegistry, now: number, policy: Health
       ejections: rec.ejections.length,
       shutdownSent: rec.shutdownSent,
       outOfServiceSince: rec.outOfServiceSince,
+      returnedAt: rec.returnedAt,
       resumedAt: rec.resumedAt,
       intervalMs: rec.hb.intervalMs,
     });
