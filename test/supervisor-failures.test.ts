@@ -1,6 +1,7 @@
 /**
  * Dead and frozen worker processes: SIGKILL, and SIGSTOP under load with the shipped broker
- * configuration. Real nats-server, real processes.
+ * configuration; and a supervisor cut off from the broker, which must not take that for its
+ * workers' silence. Real nats-server, real processes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,8 @@ import { createLogger } from '../src/logging/logger.js';
 import { startNats } from './helpers/nats.js';
 import { sleep, waitFor } from './helpers/load.js';
 import { BROKER_CONFIG, INTERVAL_MS, Recorder, spawnSupervisor, spawnWard, timedLoad } from './helpers/supervision.js';
+import { TcpProxy } from './helpers/tcp-proxy.js';
+import { RECONNECT_GRACE_INTERVALS } from '../src/supervisor/hearing.js';
 
 const quiet = createLogger('test', 'silent');
 
@@ -87,4 +90,36 @@ test('supervisor item 5b: a SIGSTOPped worker under load stops receiving request
   } finally {
     await client.close();
   }
+});
+
+test('a supervisor cut off from the broker for twice the silence that makes a worker lost declares nobody lost, kicks nobody and drains nobody', async (t) => {
+  // A system account, so that the supervisor would kick the workers it declared lost.
+  await using nats = await startNats({
+    configText: `accounts { APP { users: [ { user: app, password: app } ] }, SYS { users: [ { user: sys, password: sys-secret } ] } }\n` +
+      `system_account: SYS\nno_auth_user: app\n`,
+  });
+  await using proxy = await TcpProxy.start(nats.url);
+  await using rec = await Recorder.start(nats.url);
+  await using w1 = await spawnWard(nats.url);
+  await using w2 = await spawnWard(nats.url);
+  await using w3 = await spawnWard(nats.url);
+  void [w1, w2, w3];
+  // Only the supervisor (both its connections) goes through the proxy.
+  await using sup = await spawnSupervisor(proxy.url, { baseEjectionMs: 2_000 }, ['--sys-user', 'sys', '--sys-pass', 'sys-secret']);
+  assert.ok(await rec.waitServing('ward', 3), 'the supervisor sees 3 healthy workers');
+  proxy.cut();
+  const cutAt = Date.now();
+  await sup.waitForLine(/supervisor disconnected/, 5_000);
+  await sleep(6 * INTERVAL_MS);
+  proxy.restore();
+  await sup.waitForLine(/supervisor reconnected/, 10_000);
+  const backAt = Date.now();
+  // Past the grace period, and a few sweeps after it.
+  await sleep((RECONNECT_GRACE_INTERVALS + 3) * INTERVAL_MS);
+  const judged = sup.lines.filter((l) => /"decision":"(lost|returned|drain|shutdown|withheld)"|kicked/.test(l));
+  assert.deepEqual(judged, [], 'no worker judged for the supervisor\'s own outage');
+  const events = rec.events.filter((e) => e.value.kind !== 'joined' && e.value.kind !== 'leader');
+  assert.deepEqual(events.map((e) => `${e.value.kind} ${e.value.workerId}`), []);
+  assert.ok(await rec.waitServing('ward', 3), 'all three still serving and healthy');
+  t.diagnostic(`supervisor cut off for ${backAt - cutAt} ms (workers are lost after ${3 * INTERVAL_MS} ms of silence)`);
 });

@@ -4,6 +4,11 @@
  * when the leader misses `lostAfterIntervals` of them, the next oldest takes over. Pure.
  */
 
+/** Other supervisors tracked at most; heartbeats of further ones are ignored. */
+export const MAX_PEERS = 64;
+/** A silent supervisor is forgotten after this many of its intervals. */
+export const FORGET_PEER_AFTER_INTERVALS = 10;
+
 export interface Candidate {
   id: string;
   startedAt: number;
@@ -24,4 +29,33 @@ export function electLeader(self: Candidate, peers: Iterable<Candidate>, now: nu
     if (older(p, leader)) leader = p;
   }
   return leader.id;
+}
+
+/** The other supervisors heard, bounded in number. Pure: the caller passes the time. */
+export class SupervisorPeers {
+  readonly #peers = new Map<string, Candidate>();
+
+  get size(): number {
+    return this.#peers.size;
+  }
+
+  /** Records a heartbeat of another supervisor received at `now`. */
+  heard(id: string, startedAt: number, intervalMs: number, now: number): void {
+    if (!this.#peers.has(id) && this.#peers.size >= MAX_PEERS) return;
+    this.#peers.set(id, { id, startedAt, intervalMs, lastSeen: now });
+  }
+
+  /**
+   * Forgets long-silent peers and returns the leader's id. Silence counts from `heardSince` at
+   * the earliest: before that this supervisor could not hear anyone.
+   */
+  elect(self: Candidate, now: number, heardSince: number, lostAfterIntervals: number): string {
+    const live: Candidate[] = [];
+    for (const [id, p] of this.#peers) {
+      const lastSeen = Math.max(p.lastSeen, heardSince);
+      if (now - lastSeen > p.intervalMs * FORGET_PEER_AFTER_INTERVALS) this.#peers.delete(id);
+      else live.push({ ...p, lastSeen });
+    }
+    return electLeader(self, live, now, lostAfterIntervals);
+  }
 }

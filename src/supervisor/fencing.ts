@@ -7,10 +7,23 @@
 import type { NatsConnection } from 'nats';
 import type { Logger } from '../logging/logger.js';
 import { kickConnection } from '../security/kick-connection.js';
+import type { WorkerRecord } from './registry.js';
 import type { Supervisor } from './supervisor.js';
 
-/** Kicks at most this many connections at once; a mass loss is a broker or network problem, not workers. */
+/** Kicks at most this many connections at once. */
 export const MAX_CONCURRENT_KICKS = 16;
+/**
+ * Kicks at most this many of the workers one sweep declares lost: many lost together is a broker
+ * or network problem, not workers, and kicking them all would only make it worse.
+ */
+export const MAX_KICKS_PER_SWEEP = 8;
+
+/** Which of the workers one sweep declared lost to kick, given the kicks still in flight. Pure. */
+export function selectKicks(lost: WorkerRecord[], inFlight: number): { kick: WorkerRecord[]; spared: WorkerRecord[] } {
+  const fenceable = lost.filter((rec) => rec.hb.serverId !== '' && rec.hb.clientId >= 1);
+  const room = Math.max(0, Math.min(MAX_KICKS_PER_SWEEP, MAX_CONCURRENT_KICKS - inFlight));
+  return { kick: fenceable.slice(0, room), spared: fenceable.slice(room) };
+}
 
 export class LostWorkerFencing {
   readonly #sys: NatsConnection;
@@ -23,21 +36,28 @@ export class LostWorkerFencing {
   constructor(supervisor: Supervisor, sys: NatsConnection, log: Logger) {
     this.#sys = sys;
     this.#log = log;
-    supervisor.registry.onEvent((event, rec) => {
-      if (event !== 'lost' || !supervisor.leader || rec.hb.serverId === '' || rec.hb.clientId < 1) return;
-      if (this.#inFlight >= MAX_CONCURRENT_KICKS) {
-        this.#log.warn({ workerId: rec.id }, 'lost worker not kicked: too many kicks in flight');
-        return;
+    // The supervisor sweeps only while it hears the bus, so its own disconnection never gets
+    // healthy workers kicked.
+    supervisor.onLost((lost) => {
+      if (!supervisor.leader) return;
+      const { kick, spared } = selectKicks(lost, this.#inFlight);
+      if (spared.length > 0) {
+        this.#log.warn({ workerIds: spared.map((r) => r.id), lost: lost.length, maxPerSweep: MAX_KICKS_PER_SWEEP }, 'lost workers not kicked: too many lost at once');
       }
-      this.#inFlight++;
-      kickConnection(this.#sys, rec.hb.serverId, rec.hb.clientId).then(
-        () => {
-          this.kicked++;
-          this.#log.warn({ workerId: rec.id, service: rec.service, serverId: rec.hb.serverId, clientId: rec.hb.clientId }, 'lost worker kicked at the broker');
-        },
-        // The worker may have reconnected (new client id) or be gone already: nothing to fence.
-        (err: Error) => this.#log.info({ workerId: rec.id, err: err.message }, 'lost worker not kicked'),
-      ).finally(() => this.#inFlight--);
+      for (const rec of kick) this.#kick(rec);
     });
+  }
+
+  #kick(rec: WorkerRecord): void {
+    const { serverId, clientId } = rec.hb;
+    this.#inFlight++;
+    kickConnection(this.#sys, serverId, clientId).then(
+      () => {
+        this.kicked++;
+        this.#log.warn({ workerId: rec.id, service: rec.service, serverId, clientId }, 'lost worker kicked at the broker');
+      },
+      // The worker may have reconnected (new client id) or be gone already: nothing to fence.
+      (err: Error) => this.#log.info({ workerId: rec.id, err: err.message }, 'lost worker not kicked'),
+    ).finally(() => this.#inFlight--);
   }
 }

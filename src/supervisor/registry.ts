@@ -175,13 +175,18 @@ export class WorkerRegistry {
     rec.samples = rec.samples.slice(-1);
   }
 
-  /** Marks silent workers lost and forgets long-silent ones. */
-  sweep(now: number): void {
+  /**
+   * Marks silent workers lost and forgets long-silent ones; returns the workers newly lost.
+   * Silence is counted from `heardSince` at the earliest: the supervisor could not hear before.
+   */
+  sweep(now: number, heardSince = -Infinity): WorkerRecord[] {
+    const lost: WorkerRecord[] = [];
     for (const rec of this.#workers.values()) {
-      const silentMs = now - rec.lastSeen;
+      const silentMs = now - Math.max(rec.lastSeen, heardSince);
       const gone = rec.hb.final === true || rec.hb.state === 'stopped';
       if (!rec.lost && !gone && silentMs > rec.hb.intervalMs * this.#policy.lostAfterIntervals) {
         rec.lost = true;
+        lost.push(rec);
         this.#emit('lost', rec, { silentMs, intervalMs: rec.hb.intervalMs, lostAfterIntervals: this.#policy.lostAfterIntervals });
       }
       if ((rec.lost || gone) && silentMs > this.#policy.forgetAfterMs) {
@@ -191,6 +196,7 @@ export class WorkerRegistry {
       const windowStart = now - this.#policy.ejectionWindowMs;
       while (rec.ejections.length > 0 && rec.ejections[0]! < windowStart) rec.ejections.shift();
     }
+    return lost;
   }
 
   #emit(event: RegistryEvent, rec: WorkerRecord, figures: Record<string, number>): void {

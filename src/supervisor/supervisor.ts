@@ -1,8 +1,8 @@
 /**
  * The supervisor: watches worker heartbeats, judges health with the policy, drains sick workers
  * out of their queue group and resumes them after their ejection period, while another
- * supervisor may stand by. I/O lives here; every judgement is in policy.ts, ejection.ts and
- * election.ts.
+ * supervisor may stand by. I/O lives here; every judgement is in policy.ts, ejection.ts,
+ * election.ts and hearing.ts, and decisions are carried out by actions.ts.
  */
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from 'nats';
@@ -14,10 +14,12 @@ import { assertPrefix, DEFAULT_PREFIX, eventSubject, heartbeatWildcard, statusSu
 import { checkDeadlinePolicy, type DeadlinePolicy, type EventKind, type SupervisorEvent, type SupervisorHeartbeat } from '../protocol/supervisor-envelopes.js';
 import { checkInt } from '../options/number-option.js';
 import { CommandSender, type CommandSigner } from './commands.js';
-import { decide, type Decision } from './ejection.js';
-import { electLeader, type Candidate } from './election.js';
+import { decide } from './ejection.js';
+import { DecisionRunner } from './actions.js';
+import { SupervisorPeers, type Candidate } from './election.js';
 import { resolvePolicy, type HealthPolicy } from './policy.js';
-import { WorkerRegistry } from './registry.js';
+import { WorkerRegistry, type WorkerRecord } from './registry.js';
+import { Hearing, RECONNECT_GRACE_INTERVALS } from './hearing.js';
 import { buildViews } from './views.js';
 import { buildStatus } from './status.js';
 import { parseSupervisorHeartbeat, parseWorkerHeartbeat } from './inputs.js';
@@ -89,9 +91,8 @@ export class Supervisor {
   readonly #o: Resolved;
   readonly #log: Logger;
   readonly #subs: Subscription[] = [];
-  readonly #peers = new Map<string, Candidate>();
-  readonly #commands: CommandSender;
-  readonly #busy = new Set<string>();
+  readonly #peers = new SupervisorPeers();
+  readonly #actions: DecisionRunner;
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #follower: SupervisorFollower;
   #leaderId = '';
@@ -102,6 +103,8 @@ export class Supervisor {
   #lastMalformedLog = 0;
   #malformed = 0;
   #closing: Promise<void> | null = null;
+  readonly #hearing: Hearing;
+  readonly #lostHooks: ((records: WorkerRecord[]) => void)[] = [];
 
   /** @internal use {@link startSupervisor} */
   constructor(nc: NatsConnection, o: Resolved) {
@@ -111,8 +114,11 @@ export class Supervisor {
     this.#log = o.logger;
     this.registry = new WorkerRegistry(o.policy);
     this.#resendAfterMs = Math.max(MIN_ACK_WAIT_MS, ACK_WAIT_INTERVALS * o.intervalMs);
-    this.#commands = new CommandSender(nc, o.prefix, o.id, this.#resendAfterMs, o.sign);
+    const commands = new CommandSender(nc, o.prefix, o.id, this.#resendAfterMs, o.sign);
+    this.#actions = new DecisionRunner(this.registry, commands, this.#resendAfterMs, (...e) => this.#event(...e), o.logger);
     this.#follower = new SupervisorFollower(this.registry, o.id);
+    this.#hearing = new Hearing(this.startedAt, RECONNECT_GRACE_INTERVALS * o.intervalMs);
+    void this.#watchConnection();
     this.registry.onEvent((event, rec, figures) => this.#event(event, rec.service, rec.id, `worker ${event}`, figures));
     this.#subs.push(
       nc.subscribe(heartbeatWildcard(o.prefix), { callback: (err, msg) => err || this.#onHeartbeat(msg) }),
@@ -133,6 +139,11 @@ export class Supervisor {
 
   get policy(): HealthPolicy {
     return this.#o.policy;
+  }
+
+  /** Calls `hook` with the workers each sweep declares lost (fencing attaches here). */
+  onLost(hook: (records: WorkerRecord[]) => void): void {
+    this.#lostHooks.push(hook);
   }
 
   /** Stops supervising; closes the connection if it opened it. Calling it again returns the same promise. */
@@ -160,8 +171,7 @@ export class Supervisor {
     const hb = parseSupervisorHeartbeat(msg.data);
     if (typeof hb === 'string') return this.#malformedInput('supervisor heartbeat', msg.subject, hb);
     if (hb.id === this.id) return;
-    if (!this.#peers.has(hb.id) && this.#peers.size >= 64) return;
-    this.#peers.set(hb.id, { id: hb.id, startedAt: hb.startedAt, intervalMs: hb.intervalMs, lastSeen: Date.now() });
+    this.#peers.heard(hb.id, hb.startedAt, hb.intervalMs, Date.now());
   }
 
   #onStatus(msg: Msg): void {
@@ -187,14 +197,16 @@ export class Supervisor {
     this.#lastTick = now;
     // After a stall of this process, timers run before the heartbeats waiting in the socket are
     // read: judge nobody (workers lost, a leader gone) until those have been taken in.
-    if (late) return;
-    this.registry.sweep(now);
-    for (const [id, p] of this.#peers) if (now - p.lastSeen > p.intervalMs * 10) this.#peers.delete(id);
+    if (late || !this.#hearing.judging(now)) return;
+    const heardSince = this.#hearing.heardSince;
+    const lost = this.registry.sweep(now, heardSince);
+    if (lost.length > 0) for (const hook of this.#lostHooks) hook(lost);
     // A new supervisor listens for one and a half intervals before it may lead, to hear any
     // older one first.
     const warm = now - this.startedAt >= this.#o.intervalMs * 1.5;
     const self: Candidate = { id: this.id, startedAt: this.startedAt, lastSeen: now, intervalMs: this.#o.intervalMs };
-    const leaderId = warm ? electLeader(self, this.#peers.values(), now, this.#o.policy.lostAfterIntervals) : '';
+    const elected = this.#peers.elect(self, now, heardSince, this.#o.policy.lostAfterIntervals);
+    const leaderId = warm ? elected : '';
     if (leaderId !== this.#leaderId) {
       const was = this.#leaderId;
       this.#leaderId = leaderId;
@@ -206,55 +218,9 @@ export class Supervisor {
         this.#log.info({ leader: leaderId }, 'supervisor stands by');
       }
     }
-    const views = buildViews(this.registry, now, this.#o.policy, this.#busy);
+    const views = buildViews(this.registry, now, this.#o.policy, this.#actions.busy);
     if (!this.leader) return;
-    for (const d of decide(views, now, this.#o.policy, this.#resendAfterMs)) this.#apply(d, now);
-  }
-
-  #apply(d: Decision, now: number): void {
-    const rec = this.registry.get(d.workerId);
-    if (rec === undefined || this.#busy.has(d.workerId)) return;
-    if (d.kind === 'withheld') {
-      if (!rec.withheldLogged) this.#event('withheld', d.service, d.workerId, d.reason, d.figures);
-      rec.withheldLogged = true;
-      return;
-    }
-    if (d.kind === 'drain' || d.kind === 'shutdown') {
-      rec.ejection = { since: now, until: d.until, count: d.count, reason: d.reason, sentAt: now, acked: false };
-      rec.ejections.push(now);
-      rec.lastDrainReason = d.reason;
-      rec.shutdownSent = d.kind === 'shutdown';
-      rec.returnedAt = null;
-      this.registry.resetWindow(rec);
-      this.#event(d.kind, d.service, d.workerId, d.reason, { ...d.figures, until: d.until });
-    } else if (d.kind === 'resend') {
-      rec.ejection!.sentAt = now;
-      this.#log.warn({ decision: 'resend', service: d.service, workerId: d.workerId }, d.reason);
-    } else {
-      this.#event('resume', d.service, d.workerId, d.reason, d.figures);
-    }
-    const cmd = d.kind === 'resend' ? 'drain' : d.kind;
-    this.#busy.add(d.workerId);
-    let holdMs = 0;
-    this.#commands.send(d.workerId, cmd, d.reason).then(
-      (ack) => {
-        if (!ack.ok) throw new Error(ack.error ?? 'refused');
-        if (cmd === 'resume') {
-          rec.ejection = null;
-          rec.outOfServiceSince = null;
-          rec.resumedAt = Date.now();
-          this.registry.resetWindow(rec);
-        } else if (rec.ejection !== null) rec.ejection.acked = true;
-      },
-    ).catch((err: unknown) => {
-      this.#event('command-failed', d.service, d.workerId, `${cmd} failed: ${(err as Error).message}`, { command: cmd });
-      // Not again at every tick: a worker that refuses (it is stopping, say) would flood the events.
-      holdMs = this.#resendAfterMs;
-    }).finally(() => {
-      const release = () => this.#busy.delete(d.workerId);
-      if (holdMs === 0) release();
-      else setTimeout(release, holdMs).unref();
-    });
+    for (const d of decide(views, now, this.#o.policy, this.#resendAfterMs)) this.#actions.apply(d, now);
   }
 
   /** A structured log line for every decision and liveness change; an event too when leading. */
@@ -284,6 +250,19 @@ export class Supervisor {
       policy: { ...this.#o.policy },
     };
     this.#nc.publish(supervisorHeartbeatSubject(this.#o.prefix), encode(hb));
+  }
+
+  async #watchConnection(): Promise<void> {
+    for await (const s of this.#nc.status()) {
+      if (this.#closing !== null) return;
+      if (s.type === 'disconnect') {
+        this.#hearing.disconnected();
+        this.#log.warn('supervisor disconnected: judging no worker until it hears the bus again');
+      } else if (s.type === 'reconnect') {
+        this.#hearing.reconnected(Date.now());
+        this.#log.warn({ graceMs: RECONNECT_GRACE_INTERVALS * this.#o.intervalMs }, 'supervisor reconnected: judging workers again after the grace period');
+      }
+    }
   }
 
   #malformedInput(what: string, subject: string, reason: string): void {
