@@ -6,7 +6,7 @@
  */
 import type { Msg } from 'nats';
 import { decodeChecked, encodeRequest, errorFromWire } from '../protocol/codec.js';
-import { asAck, checkReply, PROTOCOL_VERSION, type Headers, type ReplyEnvelope } from '../protocol/envelope.js';
+import { asAck, checkReply, isUnattributedError, PROTOCOL_VERSION, type Headers, type ReplyEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import { encode } from '../protocol/codec.js';
 import { cancelSubject } from '../protocol/subjects.js';
@@ -74,6 +74,8 @@ class CallRunner {
   /** Some attempt may have been processed (sent and then lost, abandoned or cut off). */
   #ambiguous = false;
   #connectionLost = false;
+  /** Set while the call waits for the connection: the error it ends with if none comes. */
+  #waitingForConnection: RpcError | undefined;
   #done = false;
   #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -124,7 +126,14 @@ class CallRunner {
       if (s.waitForConnection || (this.#connectionLost && s.idempotent)) {
         // Workers are reconnecting too: once connected, NO_RESPONDERS is waited out as well.
         this.#connectionLost = true;
-        void t.whenConnected(this.#remaining()).then((ok) => ok && this.#send());
+        // What the call ends with if the connection does not come back in time (or the client closes).
+        const unavailable = new RpcError('UNAVAILABLE', 'not connected to NATS (reconnecting) within the deadline', { maybeProcessed: this.#ambiguous });
+        this.#waitingForConnection = unavailable;
+        void t.whenConnected(this.#remaining()).then((ok) => {
+          this.#waitingForConnection = undefined;
+          if (ok) this.#send();
+          else this.#finish(unavailable);
+        });
       } else {
         this.#finish(new RpcError('UNAVAILABLE', 'not connected to NATS (reconnecting)', { maybeProcessed: this.#ambiguous }));
       }
@@ -197,7 +206,7 @@ class CallRunner {
       return;
     }
     const reply = value as ReplyEnvelope;
-    if (reply.id !== this.#id) return;
+    if (reply.id !== this.#id && !isUnattributedError(reply)) return;
     if (reply.ok) {
       this.#s.target.latency.record(performance.now() - attempt.sentAt);
       this.#drop(attempt);
@@ -319,6 +328,10 @@ class CallRunner {
   readonly #onDeadline = (): void => {
     this.#deadlineTimer = undefined;
     if (this.#done) return;
+    if (this.#waitingForConnection !== undefined) {
+      this.#finish(this.#waitingForConnection);
+      return;
+    }
     const last = this.#lastError;
     if (this.#live.size === 0 && last !== undefined && !last.maybeProcessed) {
       this.#finish(last); // e.g. still NO_RESPONDERS while waiting for workers

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { decodeReply, encodeRequest, errorFromWire } from '../protocol/codec.js';
-import { PROTOCOL_VERSION } from '../protocol/envelope.js';
+import { isUnattributedError, PROTOCOL_VERSION } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import { openConnection } from '../connection/options.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
@@ -212,12 +212,15 @@ export class RpcClient {
   }
 
   #whenConnected(timeoutMs: number): Promise<boolean> {
-    if (this.#connected && !this.#nc.isClosed()) return Promise.resolve(true);
-    if (timeoutMs <= 0 || this.#nc.isClosed() || this.#closing !== null) return Promise.resolve(false);
+    // A closing client is never "connected" for a call: answering true here would send it straight
+    // back to a send that refuses it, a loop of microtasks.
+    if (this.#nc.isClosed() || this.#closing !== null) return Promise.resolve(false);
+    if (this.#connected) return Promise.resolve(true);
+    if (timeoutMs <= 0) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       const waiter = () => {
         clearTimeout(timer);
-        resolve(this.#connected);
+        resolve(this.#connected && this.#closing === null);
       };
       const timer = setTimeout(() => {
         this.#connectWaiters = this.#connectWaiters.filter((w) => w !== waiter);
@@ -264,10 +267,11 @@ export class RpcClient {
   }
 
   async #close(): Promise<void> {
+    // Calls waiting for the connection give up now (UNAVAILABLE) rather than hold close() until their deadlines.
+    for (const w of this.#connectWaiters.splice(0)) w();
     const inFlight = [...this.#pending.values()].flatMap((c) => (c instanceof PendingCall ? [c.promise.catch(() => undefined)] : []));
     for (const p of this.#running) inFlight.push(p.catch(() => undefined));
     await Promise.all(inFlight);
-    for (const w of this.#connectWaiters.splice(0)) w();
     this.#deadlines.clear();
     this.#policy?.close();
     if (this.#opts.ownsConnection) {
@@ -304,7 +308,7 @@ export class RpcClient {
       this.#settle(call, new RpcError('INTERNAL', `invalid reply for ${call.name}: ${(cause as Error).message}`, { cause, maybeProcessed: true }));
       return;
     }
-    if (reply.id !== call.id) {
+    if (reply.id !== call.id && !isUnattributedError(reply)) {
       this.#lateReplies++;
       return;
     }

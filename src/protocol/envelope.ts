@@ -127,6 +127,15 @@ export function asCancel(value: unknown): CancelEnvelope | null {
   return value as unknown as CancelEnvelope;
 }
 
+/**
+ * True for an error reply with `id: ""`: a worker that could not read a valid id from the request
+ * answers so. Reply subjects are unique per attempt, so the reply subject alone says which attempt
+ * such an answer belongs to.
+ */
+export function isUnattributedError(reply: ReplyEnvelope): boolean {
+  return !reply.ok && reply.id === '';
+}
+
 /** Returns `null` when `value` is a valid reply envelope, else the reason. */
 export function checkReply(value: unknown): string | null {
   if (!isRecord(value)) return 'reply is not a map';
