@@ -5,10 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, defineWorker, startWorker, type RpcWorker } from '../src/index.js';
+import { connect, defineWorker, RpcError, startWorker, type RpcWorker } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { membershipAction } from '../src/worker/load-aware-routing.js';
-import { startNats } from './helpers/nats.js';
+import { closing, startNats } from './helpers/nats.js';
 import { sleep, waitFor } from './helpers/load.js';
 
 const quiet = createLogger('test', 'silent');
@@ -98,4 +98,26 @@ test('with overload-reply (the default) a full worker stays in the group and ref
     await client.close();
     await Promise.all([a.stop(), b.stop()]);
   }
+});
+
+test('a leave-when-full worker whose call is cancelled frees the slot and rejoins the group', async () => {
+  await using nats = await startNats();
+  const def = defineWorker({
+    service: 'solo',
+    methods: {
+      wait: (_p: unknown, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.abortReason), { once: true })),
+      ping: () => 'pong',
+    },
+  });
+  await using worker = closing(await startWorker(def, { servers: nats.url, logger: quiet, concurrency: 1, lowWater: 0, routing: 'leave-when-full' }), (w) => w.stop());
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), (c) => c.close());
+  const abort = new AbortController();
+  const cancelled = client.call('solo.wait', null, { signal: abort.signal, timeoutMs: 30_000 }).catch((e: RpcError) => e.code);
+  assert.ok(await waitFor(() => worker.inFlight === 1, 5_000));
+  abort.abort();
+  assert.equal(await cancelled, 'CANCELLED');
+  assert.ok(await waitFor(() => worker.inFlight === 0, 5_000), 'the handler saw the cancel and ended');
+  await worker.connection.flush();
+  // The only worker: if it had not rejoined, the broker would answer NO_RESPONDERS until the deadline.
+  assert.equal(await client.call('solo.ping', null, { timeoutMs: 5_000 }), 'pong');
 });

@@ -14,15 +14,15 @@ export const WAIT_FOR_WORKERS_MAX_BACKOFF_MS = 200;
 /**
  * Whether the failure `err` of one attempt may be retried at all. Nothing processed or transient:
  * `NO_RESPONDERS`, `OVERLOADED`, `DRAINING`, and `UNAVAILABLE` when the request never left the
- * client. What may have been processed (`TIMEOUT`, `UNAVAILABLE` after sending, a lost worker)
- * only when the call is idempotent. Never business codes, `BAD_REQUEST` and the like.
+ * client. What may have been processed (`TIMEOUT`, `UNAVAILABLE` after sending, a lost worker, a
+ * refusal code raised by a handler that had started) only when the call is idempotent. Never
+ * business codes, `BAD_REQUEST` and the like.
  */
 export function isRetryable(err: RpcError, idempotent: boolean): boolean {
   switch (err.code) {
     case 'NO_RESPONDERS':
     case 'OVERLOADED':
     case 'DRAINING':
-      return true;
     case 'UNAVAILABLE':
       return !err.maybeProcessed || idempotent;
     case 'TIMEOUT':

@@ -3,7 +3,7 @@
  * process: both are synchronous, so sharing them is safe and saves their buffers per message.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { RpcError } from './errors.js';
+import { defaultRetryable, RpcError } from './errors.js';
 import { checkReply, checkRequest, type ReplyEnvelope, type RequestEnvelope } from './envelope.js';
 import { checkMsgpack, DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from './msgpack-guard.js';
 import { encodeOkReply, encodeRequestEnvelope, parseReply, parseRequest } from './envelope-codec.js';
@@ -65,7 +65,12 @@ export function encodeReply(envelope: ReplyEnvelope): Uint8Array {
   return envelope.ok ? encodeOkReply(envelope.id, envelope.result) : encoder.encode(envelope);
 }
 
-/** Turns a wire error into the {@link RpcError} the caller sees. */
+/**
+ * Turns a wire error into the {@link RpcError} the caller sees. A refusal code that normally means
+ * "nothing was processed" (`OVERLOADED`, `DRAINING`...) but arrives with `retryable: false` came
+ * from a handler that had already started: the request may have been processed.
+ */
 export function errorFromWire(error: { code: string; message: string; retryable: boolean; details?: unknown }): RpcError {
-  return new RpcError(error.code, error.message, { retryable: error.retryable, details: error.details });
+  const maybeProcessed = defaultRetryable(error.code) ? !error.retryable : undefined;
+  return new RpcError(error.code, error.message, { retryable: error.retryable, details: error.details, maybeProcessed });
 }

@@ -15,6 +15,7 @@ import { validateWith } from '../contract/standard-schema.js';
 import { openConnection, type ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
+import { LoopProgress } from '../timing/loop-progress.js';
 import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
 import { CallContext } from './context.js';
 import { checkInt } from '../options/number-option.js';
@@ -32,9 +33,11 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 /** Grace after aborting the handlers still running when the drain timeout passes. */
 export const DRAIN_ABORT_GRACE_MS = 1_000;
 /**
- * A request whose caller-side send time (`sentAt`) is older than its budget plus this tolerance is
- * treated as expired even if it only just arrived: it sat in a buffer while this process was
- * frozen. The tolerance absorbs clock skew between hosts.
+ * Right after this process's event loop was stopped (see {@link LoopProgress}), a request whose
+ * caller-side send time (`sentAt`) is older than its budget plus this tolerance is treated as
+ * expired even if it only just arrived: it sat in a socket buffer through the stop. The tolerance
+ * absorbs clock skew between hosts; outside that window `sentAt` is not read at all, so skewed
+ * clocks never cost a call in normal operation.
  */
 export const CLOCK_SKEW_TOLERANCE_MS = 2_000;
 
@@ -144,6 +147,7 @@ export class RpcWorker {
   readonly #subjectPrefixLength: number;
   readonly #active = new Set<CallContext>();
   readonly #deadlines = new DeadlineQueue<CallContext>((ctx) => this.#onDeadline(ctx));
+  readonly #loop = new LoopProgress();
   #sub: Subscription | null = null;
   readonly #routing: LeaveWhenFull | null;
   /** A queue-group subscription being left because the worker was full. */
@@ -261,6 +265,7 @@ export class RpcWorker {
     this.#state = 'stopped';
     this.#discovery?.close();
     this.#deadlines.clear();
+    this.#loop.close();
     await this.#outbound.close();
     if (!this.#opts.ownsConnection) for (const sub of this.#controlSubs) sub.unsubscribe();
     for (const hook of this.#stopHooks) await hook('stopped').catch((err: unknown) => this.#log.warn({ err }, 'stop hook failed'));
@@ -278,15 +283,17 @@ export class RpcWorker {
     this.#log.info({ inFlight: this.#active.size }, 'worker draining');
     const sub = this.#sub;
     this.#sub = null;
+    // One deadline for the whole drain: leaving the group and finishing the calls in flight.
+    const deadline = performance.now() + this.#opts.drainTimeoutMs;
     // Unsubscribes and waits for the broker to confirm; requests it routed here before that still
-    // arrive and are served.
+    // arrive and are served (cheaper for their callers than a DRAINING and a retry).
     // While disconnected the confirmation cannot come; do not let that hold the drain forever.
     const left = this.#leaving; // a leave because the worker was full may still be confirming
     if ((sub !== null || left !== null) && !this.#nc.isClosed()) {
       const confirmed = Promise.all([sub?.drain().catch(() => undefined), left]);
       await Promise.race([confirmed, delay(this.#opts.drainTimeoutMs, undefined, { ref: false })]);
     }
-    if (!(await this.#waitIdle(this.#opts.drainTimeoutMs))) {
+    if (!(await this.#waitIdle(Math.max(0, deadline - performance.now())))) {
       this.#drainExpired = true;
       this.#log.warn({ inFlight: this.#active.size }, 'drain timeout: aborting handlers still running');
       const reason = new RpcError('DRAINING', 'worker is shutting down');
@@ -348,7 +355,7 @@ export class RpcWorker {
       this.#refuse(reply, req.id, 'METHOD_NOT_FOUND', `${this.service} has no method ${JSON.stringify(method)}`);
       return;
     }
-    if (req.budgetMs === 0 || (req.sentAt != null && Date.now() - req.sentAt > req.budgetMs + CLOCK_SKEW_TOLERANCE_MS)) {
+    if (req.budgetMs === 0 || (req.sentAt != null && this.#loop.stalled(arrivedAt) && Date.now() - req.sentAt > req.budgetMs + CLOCK_SKEW_TOLERANCE_MS)) {
       // The caller has already given up: a reply would only be dropped.
       this.stats.expired++;
       return;
@@ -459,10 +466,15 @@ export class RpcWorker {
         this.#log.error({ err, reqId: ctx.requestId, method: ctx.method }, 'handler failed');
         wire = internalError(ctx.requestId);
       }
+      // The handler started, so it may have done part of its work: a framework code it ends with
+      // (DRAINING when a drain timed out, OVERLOADED passed on from a call it made...) must not
+      // read as "nothing was processed". Callers then retry it only when the call is idempotent.
+      if (!wire.business) wire.retryable = false;
       this.stats.fail(wire.code);
       this.#discovery?.record(ctx.method, elapsedMs, `${wire.code}: ${wire.message}`);
       if (ctx.aborted && (ctx.abortReason as RpcError).code === 'CANCELLED') {
-        // The caller has gone: a reply would only be dropped.
+        // The caller has gone: a reply would only be dropped. The slot is free all the same.
+        this.#routing?.afterFinish();
         if (this.#active.size === 0) this.#idle?.();
         return;
       }
