@@ -1,6 +1,8 @@
 /**
  * A steady closed-loop load for failure tests: `concurrency` callers, each calling again as soon
  * as its last call ends, until stopped or until `maxCalls`. Bounded in count and time.
+ * `await using load = startLoad(...)` stops it when the test ends, pass or fail: loops left running
+ * after a failed assertion would fire calls at a closed client until their time bound.
  */
 import type { RpcClient, CallOptions } from '../../src/index.js';
 import { RpcError } from '../../src/index.js';
@@ -15,7 +17,7 @@ export interface LoadResult {
   latencies: number[];
 }
 
-export interface Load {
+export interface Load extends AsyncDisposable {
   stop(): Promise<LoadResult>;
   /** Resolves when every loop has ended by itself (maxCalls or maxDurationMs). */
   readonly done: Promise<LoadResult>;
@@ -26,7 +28,15 @@ export function startLoad(
   client: RpcClient,
   target: string,
   payload: (i: number) => unknown,
-  opts: { concurrency?: number; maxCalls?: number; maxDurationMs?: number; call?: CallOptions; failurePauseMs?: number } = {},
+  opts: {
+    concurrency?: number;
+    maxCalls?: number;
+    maxDurationMs?: number;
+    call?: CallOptions;
+    failurePauseMs?: number;
+    /** Sees the value of every call that succeeds. */
+    onResult?: (value: unknown) => void;
+  } = {},
 ): Load {
   const { concurrency = 8, maxCalls = 100_000, maxDurationMs = 60_000 } = opts;
   const result: LoadResult = { ok: 0, failed: {}, errors: [], okTimes: [], latencies: [] };
@@ -38,10 +48,11 @@ export function startLoad(
       const n = i++;
       const started = performance.now();
       try {
-        await client.call(target, payload(n), opts.call);
+        const value = await client.call(target, payload(n), opts.call);
         result.ok++;
         result.okTimes.push(Date.now());
         result.latencies.push(performance.now() - started);
+        opts.onResult?.(value);
       } catch (err) {
         result.latencies.push(performance.now() - started);
         if (!(err instanceof RpcError)) throw err;
@@ -60,6 +71,11 @@ export function startLoad(
       stopped = true;
       await all;
       return result;
+    },
+    async [Symbol.asyncDispose]() {
+      stopped = true;
+      // Only cleanup: a loop's unexpected error reaches the test through stop() or done.
+      await all.catch(() => undefined);
     },
   };
 }

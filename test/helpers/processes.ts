@@ -97,6 +97,19 @@ export async function runCli(args: string[], env: Record<string, string | undefi
   return { code, stdout: handle.lines.join('\n'), stderr: handle.stderr.join('\n') };
 }
 
+/**
+ * A list of child processes all killed when the scope ends, pass or fail:
+ * `await using workers = processGroup(); workers.push(await spawnWorker(...))`.
+ */
+export function processGroup(): ChildHandle[] & AsyncDisposable {
+  const handles: ChildHandle[] = [];
+  return Object.assign(handles, {
+    [Symbol.asyncDispose]: async () => {
+      await Promise.all(handles.map((h) => h[Symbol.asyncDispose]()));
+    },
+  });
+}
+
 /** The "workerId" of a worker process, read from its ready line. */
 export function workerIdOf(handle: ChildHandle): string {
   const line = handle.lines.find((l) => l.includes('"worker ready"'));
