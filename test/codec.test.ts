@@ -53,6 +53,10 @@ test('ok and error replies encode like the generic encoder and decode like the g
     assert.deepEqual(Buffer.from(ours), Buffer.from(generic.encode(reply)));
     assert.deepEqual(decodeReply(ours), decode(ours));
   }
+  // A handler that returns nothing still sends the result key, as nil.
+  const empty = encodeReply({ v: 1, id: 'abc.1', ok: true, result: undefined });
+  assert.deepEqual(Buffer.from(empty), Buffer.from(generic.encode({ v: 1, id: 'abc.1', ok: true, result: null })));
+  assert.ok(Object.hasOwn(decode(empty) as object, 'result'));
   const error = { v: 1 as const, id: 'e', ok: false as const, error: { code: 'OVERLOADED', message: 'full', retryable: true, business: false } };
   assert.deepEqual(decodeReply(encodeReply(error)), error);
 });

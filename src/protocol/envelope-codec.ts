@@ -224,10 +224,14 @@ export function encodeRequestEnvelope(e: RequestEnvelope): Uint8Array {
   return buf;
 }
 
-/** Encodes `{ v: 1, id, ok: true, result }`; the result is the caller's to keep. */
+/**
+ * Encodes `{ v: 1, id, ok: true, result }`; the result is the caller's to keep. An undefined result
+ * is written as nil: the key is always there, as the wire contract says.
+ */
 export function encodeOkReply(id: string, result: unknown): Uint8Array {
+  if (result === undefined) result = null;
   const idSize = asciiStrSize(id);
-  if (idSize < 0 || result === undefined) return generic.encode({ v: 1, id, ok: true, result });
+  if (idSize < 0) return generic.encode({ v: 1, id, ok: true, result });
   const value = valueSize(result, generic);
   const buf = alloc(1 + K_V.length + 1 + K_ID.length + idSize + K_OK.length + 1 + K_RESULT.length + value.size);
   let p = 0;
