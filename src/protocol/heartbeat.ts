@@ -56,7 +56,10 @@ export interface WorkerHeartbeat {
   exitReason?: string;
 }
 
-const MAX_FAILED_CODES = 64;
+/** Distinct codes a heartbeat's `failed` map may hold; a worker folds the rest into {@link OTHER_CODES}. */
+export const MAX_FAILED_CODES = 64;
+/** The `failed` key that counts codes beyond {@link MAX_FAILED_CODES}; no error code can look like it. */
+export const OTHER_CODES = '_OTHER';
 const MAX_TEXT = 256;
 
 /** Returns `null` when `value` is a valid worker heartbeat, else the reason. */

@@ -1,7 +1,8 @@
 /**
  * A worker's counters since start. Plain numeric fields so counting is a single increment.
  */
-import { isFrameworkCode } from '../protocol/errors.js';
+import { ErrorCode, isFrameworkCode } from '../protocol/errors.js';
+import { MAX_FAILED_CODES, OTHER_CODES } from '../protocol/heartbeat.js';
 import { LatencyWindow } from '../timing/latency-window.js';
 
 export interface WorkerStatsSnapshot {
@@ -20,6 +21,9 @@ export interface WorkerStatsSnapshot {
   p99Ms: number;
 }
 
+/** Room in a heartbeat's `failed` map for application codes: what the framework codes and the overflow key leave. */
+const MAX_APPLICATION_CODES = MAX_FAILED_CODES - Object.keys(ErrorCode).length - 1;
+
 export class WorkerStats {
   received = 0;
   ok = 0;
@@ -30,6 +34,7 @@ export class WorkerStats {
   consecutiveFaults = 0;
   readonly failed = new Map<string, number>();
   readonly latency = new LatencyWindow();
+  #applicationCodes = 0;
 
   succeed(): void {
     this.ok++;
@@ -37,7 +42,15 @@ export class WorkerStats {
   }
 
   fail(code: string): void {
-    this.failed.set(code, (this.failed.get(code) ?? 0) + 1);
+    // Handlers choose their own codes: past a fixed number of distinct ones, the rest share one
+    // counter, so the map (and the heartbeat that carries it) stays bounded. Framework codes always
+    // keep their own count: the supervisor judges health by them.
+    let key = code;
+    if (!this.failed.has(code) && !isFrameworkCode(code)) {
+      if (this.#applicationCodes < MAX_APPLICATION_CODES) this.#applicationCodes++;
+      else key = OTHER_CODES;
+    }
+    this.failed.set(key, (this.failed.get(key) ?? 0) + 1);
     // Only a handler's own crash speaks against the worker; a business rejection shows a handler
     // that works. Refusals (BAD_REQUEST, OVERLOADED...) say nothing either way.
     if (code === 'INTERNAL') this.consecutiveFaults++;
