@@ -65,8 +65,14 @@ test('nkey seed (as a value, from a file, through --nkey) and token authenticati
   const seed = new TextDecoder().decode(user.getSeed());
   const stranger = new TextDecoder().decode(nkeys.createUser().getSeed());
   await using nkeyServer = await startNats({ configText: `authorization { users: [ { nkey: ${user.getPublicKey()} } ] }\n` });
-  const worker = await startWorker(math, { servers: nkeyServer.url, nkeySeed: seed, logger: quiet });
+  const worker = await startWorker(math, { servers: nkeyServer.url, nkeySeed: seed, logger: quiet, heartbeatIntervalMs: 100 });
   try {
+    // The heartbeat thread authenticates the way the worker did: its heartbeats arrive.
+    const watcher = await openConnection({ servers: nkeyServer.url, nkeySeed: seed });
+    const beats = watcher.subscribe(`rpc._hb.math.${worker.id}`, { max: 1 });
+    for await (const m of beats) assert.ok(m.data.length > 0);
+    await watcher.close();
+
     const dir = mkdtempSync(join(tmpdir(), 'natsrpc-nkey-'));
     const seedFile = join(dir, 'user.nk');
     writeFileSync(seedFile, seed + '\n', { mode: 0o600 });
@@ -89,6 +95,12 @@ test('nkey seed (as a value, from a file, through --nkey) and token authenticati
 
   await using tokenServer = await startNats({ configText: 'authorization { token: "s3cret-token" }\n' });
   const nc = await openConnection({ servers: tokenServer.url, token: 's3cret-token' });
+  // A worker lent this connection but not its credentials could not heartbeat: it refuses to
+  // start (invisible to the supervisor otherwise), saying what to do.
+  await assert.rejects(startWorker(math, { connection: nc, logger: quiet }), unavailable(/heartbeat connection failed.*heartbeat: false/));
+  assert.equal(nc.isClosed(), false, 'the lent connection is left open');
+  const lent = await startWorker(math, { connection: nc, token: 's3cret-token', logger: quiet });
+  await lent.stop();
   await nc.close();
   await assert.rejects(openConnection(withEnvDefaults({ servers: tokenServer.url }, { NATS_TOKEN: 'wrong' })), unavailable(/Authorization Violation/i));
 });

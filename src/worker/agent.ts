@@ -79,13 +79,19 @@ export class WorkerAgent {
 }
 
 /**
- * Connection options for the watchdog thread: the worker's plain ones (functions and sockets
- * cannot cross a thread boundary). A worker given a ready connection lends its current server URL.
+ * What the watchdog thread needs to connect the way the worker did: every plain connection setting
+ * (servers, credentials, TLS files). The `nats` pass-through options may hold functions, which
+ * cannot cross a thread boundary.
  */
+const THREAD_CONNECTION_KEYS = ['servers', 'user', 'pass', 'token', 'credsFile', 'nkeySeed', 'tlsCa', 'tlsCert', 'tlsKey'] as const;
+
+/** Connection options for the watchdog thread. A worker given a ready connection lends its current server URL. */
 function threadConnection(nc: NatsConnection, ctx: AgentContext, id: string): ConnectionOptions {
-  const { servers, user, pass, token, credsFile } = withEnvDefaults(ctx.connection);
-  const out: ConnectionOptions = { servers, user, pass, token, credsFile, name: `${id}-heartbeat` };
+  const resolved = withEnvDefaults(ctx.connection);
+  const out: ConnectionOptions = { name: `${id}-heartbeat` };
+  for (const key of THREAD_CONNECTION_KEYS) {
+    if (resolved[key] !== undefined) (out as Record<string, unknown>)[key] = resolved[key];
+  }
   if (!ctx.ownsConnection) out.servers = `nats://${nc.getServer()}`;
-  for (const key of Object.keys(out) as (keyof ConnectionOptions)[]) if (out[key] === undefined) delete out[key];
   return out;
 }

@@ -24,7 +24,12 @@ export interface WatchdogData {
 }
 
 export type ToThread = { type: 'snapshot'; body: HeartbeatBody } | { type: 'final'; body: HeartbeatBody; reason: string };
-export type FromThread = { type: 'ready' } | { type: 'collect' } | { type: 'closed' } | { type: 'error'; message: string };
+export type FromThread =
+  | { type: 'ready' }
+  | { type: 'failed'; message: string }
+  | { type: 'collect' }
+  | { type: 'closed' }
+  | { type: 'error'; message: string };
 
 /** How often the thread looks at the main loop's progress. */
 const CHECK_MS = 100;
@@ -55,8 +60,9 @@ function stalledMs(now: number): number {
   return Math.max(0, Math.round(now - last));
 }
 
+// A worker whose heartbeats cannot get out is invisible to the supervisor: the start fails instead.
 const nc = await openConnection({ ...data.connection }).catch((err: Error) => {
-  post({ type: 'error', message: `heartbeat connection failed: ${err.message}` });
+  post({ type: 'failed', message: `heartbeat connection failed: ${err.message}` });
   return null;
 });
 
@@ -121,7 +127,9 @@ port.on('message', (msg: ToThread) => {
   }
 });
 
-if (nc !== null) publish(latest);
-post({ type: 'ready' });
-setTimeout(() => void beat(), data.intervalMs * (1 - JITTER + Math.random() * 2 * JITTER));
-setTimeout(watch, CHECK_MS);
+if (nc !== null) {
+  publish(latest);
+  post({ type: 'ready' });
+  setTimeout(() => void beat(), data.intervalMs * (1 - JITTER + Math.random() * 2 * JITTER));
+  setTimeout(watch, CHECK_MS);
+}

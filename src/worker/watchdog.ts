@@ -4,6 +4,7 @@
  * for fresh heartbeat figures.
  */
 import { Worker } from 'node:worker_threads';
+import { RpcError } from '../protocol/errors.js';
 import type { ConnectionOptions } from '../connection/options.js';
 import type { Logger } from '../logging/logger.js';
 import type { HeartbeatSource } from './heartbeat-source.js';
@@ -70,10 +71,14 @@ export class Watchdog {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`watchdog thread not ready after ${WATCHDOG_READY_TIMEOUT_MS} ms`)), WATCHDOG_READY_TIMEOUT_MS);
       const onMessage = (msg: FromThread) => {
-        if (msg.type !== 'ready') return;
+        if (msg.type !== 'ready' && msg.type !== 'failed') return;
         clearTimeout(timer);
         dog.#thread.off('message', onMessage);
-        resolve();
+        if (msg.type === 'ready') resolve();
+        else {
+          const hint = "the heartbeat thread connects with the worker's own settings (servers, credentials, TLS files): pass them, or start the worker with heartbeat: false";
+          reject(new RpcError('UNAVAILABLE', `${msg.message}; ${hint}`));
+        }
       };
       dog.#thread.on('message', onMessage);
       dog.#thread.once('error', (err) => {
