@@ -68,14 +68,18 @@ export function serviceProxy(service: string, contract: ContractLike | undefined
     }
     return async (payload?: unknown, options?: CallOptions) => {
       if (c.input !== undefined) {
-        const { issues } = await validateAsync(c.input, payload);
+        const { issues } = await validateAsync(c.input, payload).catch((cause: unknown) => {
+          throw new RpcError('BAD_REQUEST', `the input validator of ${target} failed: ${String((cause as Error)?.message ?? cause)} (not sent)`, { cause });
+        });
         if (issues !== null) {
           throw new RpcError('BAD_REQUEST', `invalid input for ${target}: ${issues[0]?.message ?? 'rejected'} (not sent)`, { details: { issues } });
         }
       }
       const result = await call(target, payload, withDefaults(options));
       if (c.output === undefined) return result;
-      const checked = await validateAsync(c.output, result);
+      const checked = await validateAsync(c.output, result).catch((cause: unknown) => {
+        throw new RpcError('INTERNAL', `the output validator of ${target} failed: ${String((cause as Error)?.message ?? cause)}`, { cause, maybeProcessed: true });
+      });
       if (checked.issues !== null) {
         throw new RpcError('INTERNAL', `the reply of ${target} does not match its output schema`, { details: { issues: checked.issues }, maybeProcessed: true });
       }
