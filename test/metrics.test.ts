@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of the fleet: the exporter is scraped over HTTP and its figures match the
  * calls made, first with a fleet view built from the workers' own figures, then from a real
- * `natsrpc supervisor --metrics-port` fed by heartbeats.
+ * `natsrpc supervisor --metrics-port` fed by heartbeats, including the drains it commands.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,10 +9,11 @@ import { connect, startWorker, type RpcWorker } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { FleetMetrics, MAX_LABEL_VALUES, type WorkerMetricsInput } from '../src/metrics/fleet-metrics.js';
 import math from '../workers/math.js';
-import { drainReasonCategory } from '../src/supervisor/metrics-view.js';
+import { drainReasonCategory } from '../src/supervisor/drain-reasons.js';
 import { startNats } from './helpers/nats.js';
-import { waitFor } from './helpers/load.js';
+import { sleep, waitFor } from './helpers/load.js';
 import { ChildHandle } from './helpers/processes.js';
+import { BROKER_CONFIG, INTERVAL_MS, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
 
 const quiet = createLogger('test', 'silent');
 
@@ -121,6 +122,11 @@ test('natsrpc supervisor --metrics-port: figures scraped from the supervisor mat
       assert.equal(sample(text, 'natsrpc_worker_state', { worker: w.id, state: 'serving' }), 1);
       assert.ok(sample(text, 'natsrpc_heartbeat_age_seconds', { worker: w.id })! < 5);
       assert.equal(sample(text, 'natsrpc_in_flight', { worker: w.id }), 0);
+      // Latency quantiles as the worker measured them, carried by its heartbeats.
+      const { p50Ms, p99Ms } = w.snapshot();
+      assert.ok(p99Ms > 0 && p50Ms > 0, 'the worker measured its calls');
+      assert.equal(sample(text, 'natsrpc_call_duration_ms', { worker: w.id, quantile: '0.5' }), p50Ms);
+      assert.equal(sample(text, 'natsrpc_call_duration_ms', { worker: w.id, quantile: '0.99' }), p99Ms);
     }
   } finally {
     await client.close();
@@ -128,10 +134,50 @@ test('natsrpc supervisor --metrics-port: figures scraped from the supervisor mat
   }
 });
 
+test('natsrpc supervisor --metrics-port: drains counted by reason, each reason kept, never going down', async () => {
+  await using nats = await startNats({ config: BROKER_CONFIG });
+  await using rec = await Recorder.start(nats.url);
+  await using sick = await spawnWard(nats.url);
+  await using other = await spawnWard(nats.url);
+  void other;
+  // A short ejection window: the supervisor forgets old ejections, the counters must not.
+  await using sup = await spawnSupervisor(nats.url, { baseEjectionMs: 1_000, ejectionWindowMs: 2 * INTERVAL_MS }, ['--metrics-port', '0', '--metrics-host', '127.0.0.1']);
+  const port = (JSON.parse(await sup.waitForLine(/"metrics listening"/)) as { port: number }).port;
+  const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const drains = async (reason: string) => sample(await scrape(), 'natsrpc_drains_total', { worker: sick.id, reason });
+  const client = await connect({ servers: nats.url, logger: quiet });
+  let stop = false;
+  const load = (async () => {
+    while (!stop) await client.call('ward.work', null, { timeoutMs: 1_000 }).catch(() => sleep(10));
+  })();
+  try {
+    assert.ok(await rec.waitServing('ward', 2), 'the supervisor sees both workers');
+    sick.setMode('fail');
+    assert.ok(await rec.waitEvent('drain', sick.id, 10_000), 'drained for its faults');
+    sick.setMode('ok');
+    assert.ok(await waitFor(async () => (await drains('consecutive_faults')) === 1, 5_000), 'counted under consecutive_faults');
+    assert.ok(await rec.waitEvent('resume', sick.id, 10_000), 'resumed after its ejection period');
+    sick.setHealthy(false);
+    assert.ok(await waitFor(() => rec.eventsOf('drain', sick.id).length === 2, 10_000), 'drained again, for its health check');
+    assert.match(rec.eventsOf('drain', sick.id)[1]!.value.reason, /health check failing/);
+    assert.ok(await waitFor(async () => (await drains('health_check')) === 1, 5_000), 'counted under health_check');
+    await sleep(4 * INTERVAL_MS); // past the ejection window: the supervisor has forgotten both ejections
+    const text = await scrape();
+    assert.equal(sample(text, 'natsrpc_drains_total', { worker: sick.id, reason: 'consecutive_faults' }), 1, 'the first reason is kept');
+    assert.equal(sample(text, 'natsrpc_drains_total', { worker: sick.id, reason: 'health_check' }), 1);
+    assert.equal(sample(text, 'natsrpc_drains_total', { worker: other.id, reason: 'consecutive_faults' }), undefined, 'the healthy worker was never drained');
+  } finally {
+    stop = true;
+    await load;
+    await client.close();
+  }
+});
+
 test('drain reasons become a few fixed metric labels', () => {
   assert.equal(drainReasonCategory('7 consecutive INTERNAL failures (limit 5)'), 'consecutive_faults');
   assert.equal(drainReasonCategory('fault rate 0.5 over 40 calls against 0 for the other workers'), 'fault_rate');
   assert.equal(drainReasonCategory('main loop stalled for 4000 ms (limit 2000)'), 'stalled');
+  assert.equal(drainReasonCategory('returned after being lost; 5 consecutive INTERNAL failures (limit 5)'), 'returned_after_lost');
   assert.equal(drainReasonCategory('something new'), 'other');
   assert.equal(drainReasonCategory(null), 'unknown');
 });

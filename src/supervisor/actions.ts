@@ -43,11 +43,9 @@ export class DecisionRunner {
     }
     if (d.kind === 'drain' || d.kind === 'shutdown') {
       rec.ejection = { since: now, until: d.until, count: d.count, reason: d.reason, sentAt: now, acked: false };
-      rec.ejections.push(now);
-      rec.lastDrainReason = d.reason;
       rec.shutdownSent = d.kind === 'shutdown';
       rec.returnedAt = null;
-      this.#registry.resetWindow(rec);
+      this.#registry.recordEjection(rec, now, d.reason, true);
       this.#event(d.kind, d.service, d.workerId, d.reason, { ...d.figures, until: d.until });
     } else if (d.kind === 'resend') {
       rec.ejection!.sentAt = now;

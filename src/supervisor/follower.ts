@@ -33,12 +33,12 @@ export class SupervisorFollower {
       const until = typeof ev.figures?.until === 'number' ? ev.figures.until : now;
       const count = typeof ev.figures?.ejection === 'number' ? ev.figures.ejection : rec.ejections.length + 1;
       rec.ejection = { since: ev.ts, until, count, reason: ev.reason, sentAt: now, acked: true };
-      rec.ejections.push(now);
-      rec.lastDrainReason = ev.reason;
       rec.shutdownSent = ev.kind === 'shutdown';
-      this.#registry.resetWindow(rec);
+      rec.returnedAt = null;
+      this.#registry.recordEjection(rec, now, ev.reason, false);
     } else if (ev.kind === 'resume') {
       rec.ejection = null;
+      rec.resumedAt = now;
       this.#registry.resetWindow(rec);
     }
   }

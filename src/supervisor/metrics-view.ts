@@ -1,29 +1,12 @@
 /**
  * The supervisor's registry as the Prometheus exporter sees it (see metrics/fleet-metrics.ts):
- * figures from each worker's latest heartbeat, its heartbeat age, and its drains by reason.
- * Drain reasons are free text with figures in them; they are reduced to a few fixed categories
- * so that label values stay bounded.
+ * figures from each worker's latest heartbeat, its heartbeat age, and the drains this supervisor
+ * commanded, by reason category (see drain-reasons.ts).
  */
 import type { WorkerMetricsInput } from '../metrics/fleet-metrics.js';
 import type { WorkerRegistry } from './registry.js';
 
-const REASON_CATEGORIES: [RegExp, string][] = [
-  [/consecutive INTERNAL/, 'consecutive_faults'],
-  [/fault rate/, 'fault_rate'],
-  [/past their deadline/, 'overdue'],
-  [/stalled/, 'stalled'],
-  [/event-loop delay/, 'loop_delay'],
-  [/health check/, 'health_check'],
-];
-
-/** A bounded label for a drain reason. */
-export function drainReasonCategory(reason: string | null): string {
-  if (reason === null) return 'unknown';
-  for (const [pattern, category] of REASON_CATEGORIES) if (pattern.test(reason)) return category;
-  return 'other';
-}
-
-/** One metrics entry per worker the registry knows; ejections are counted under their last reason. */
+/** One metrics entry per worker the registry knows. */
 export function fleetView(registry: WorkerRegistry, now = Date.now()): WorkerMetricsInput[] {
   const out: WorkerMetricsInput[] = [];
   for (const rec of registry.records()) {
@@ -38,7 +21,7 @@ export function fleetView(registry: WorkerRegistry, now = Date.now()): WorkerMet
       p50Ms: hb.p50Ms,
       p99Ms: hb.p99Ms,
       heartbeatAgeMs: Math.max(0, now - rec.lastSeen),
-      drains: rec.ejections.length === 0 ? {} : { [drainReasonCategory(rec.lastDrainReason)]: rec.ejections.length },
+      drains: { ...rec.drainsByReason },
     });
   }
   return out;

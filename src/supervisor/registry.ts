@@ -4,6 +4,7 @@
  * liveness go to one hook, so logging, events and metrics attach in one place.
  */
 import type { WorkerHeartbeat } from '../protocol/heartbeat.js';
+import { drainReasonCategory } from './drain-reasons.js';
 import { isRefusal, isWorkerFault, type CallFigures, type HealthPolicy, type HealthVerdict } from './policy.js';
 
 /** Workers tracked at most; heartbeats of further workers are ignored. */
@@ -44,6 +45,8 @@ export interface WorkerRecord {
   /** Times of this worker's ejections (within the window). */
   ejections: number[];
   lastDrainReason: string | null;
+  /** Drains and shutdowns this supervisor commanded, by reason category, since it first saw the worker: never decreases. */
+  drainsByReason: Record<string, number>;
   health: HealthVerdict | null;
   /** A shutdown was sent; the worker is on its way out. */
   shutdownSent: boolean;
@@ -132,6 +135,7 @@ export class WorkerRegistry {
         ejection: null,
         ejections: [],
         lastDrainReason: null,
+        drainsByReason: {},
         health: null,
         shutdownSent: false,
         withheldLogged: false,
@@ -161,6 +165,17 @@ export class WorkerRegistry {
       rec.returnedAt = now;
       this.#emit('returned', rec, { silentMs: now - prev.at });
     }
+  }
+
+  /** Records an ejection of `rec` at `now`; `commanded`: by this supervisor (counted), not followed from another. */
+  recordEjection(rec: WorkerRecord, now: number, reason: string, commanded: boolean): void {
+    rec.ejections.push(now);
+    rec.lastDrainReason = reason;
+    if (commanded) {
+      const category = drainReasonCategory(reason);
+      rec.drainsByReason[category] = (rec.drainsByReason[category] ?? 0) + 1;
+    }
+    this.resetWindow(rec);
   }
 
   /** Calls and faults of one worker over the rate window. */

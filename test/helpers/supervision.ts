@@ -2,7 +2,7 @@
  * Helpers for supervisor tests: ward workers with their own mode directory, supervisor processes,
  * and recorders of heartbeats and events on the broker.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
@@ -27,6 +27,8 @@ export interface Ward {
   id: string;
   dir: string;
   setMode(mode: 'ok' | 'fail' | 'business' | 'hang' | 'block' | 'busy'): void;
+  /** Makes its health check pass or fail. */
+  setHealthy(healthy: boolean): void;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function spawnWard(url: string, args: string[] = [], mode = 'ok'): 
     id: workerIdOf(handle),
     dir,
     setMode: (m) => writeFileSync(join(dir, 'mode'), m),
+    setHealthy: (healthy) => (healthy ? rmSync(join(dir, 'unhealthy'), { force: true }) : writeFileSync(join(dir, 'unhealthy'), '')),
     [Symbol.asyncDispose]: () => handle[Symbol.asyncDispose](),
   };
 }
