@@ -6,7 +6,8 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import { defaultRetryable, RpcError } from './errors.js';
 import { checkReply, checkRequest, type ReplyEnvelope, type RequestEnvelope } from './envelope.js';
 import { checkMsgpack, DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from './msgpack-guard.js';
-import { encodeOkReply, encodeRequestEnvelope, parseReply, parseRequest } from './envelope-codec.js';
+import { encodeOkReply, encodeRequestEnvelope } from './envelope-writer.js';
+import { parseReply, parseRequest } from './envelope-reader.js';
 
 const encoder = new Encoder({ ignoreUndefined: true });
 const decoder = new Decoder();
