@@ -1,23 +1,15 @@
 /**
  * Signed control commands: the verifier a worker uses accepts only fresh, untampered commands
- * from a trusted key for its own subject, once. The replay policy is checked on its own, then the
- * whole path over a real broker with a permissive account, where anyone may publish on control
- * subjects and only the signature keeps a caller from draining the fleet.
+ * from a trusted key for its own target, once. The replay policy is checked on its own, the
+ * signed bytes against the description in docs/protocol.md, then the whole path over a real
+ * broker with a permissive account, where anyone may publish on control subjects and only the
+ * signature keeps a caller from draining the fleet.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { headers as natsHeaders, nkeys } from 'nats';
+import { nkeys } from 'nats';
 import { openConnection } from '../src/connection/options.js';
-import {
-  NkeyCommandSigner,
-  NkeyCommandVerifier,
-  NONCE_HEADER,
-  ReplayGuard,
-  SIGNATURE_HEADER,
-  SIGNER_HEADER,
-  TIMESTAMP_HEADER,
-  type CommandVerdict,
-} from '../src/security/signed-commands.js';
+import { commandSigningInput, NkeyCommandSigner, NkeyCommandVerifier, ReplayGuard, type CommandVerdict, type SignableCommand } from '../src/security/signed-commands.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +21,8 @@ import { sleep, waitFor } from './helpers/load.js';
 import { BROKER_CONFIG, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
 
 const seedOf = (kp: ReturnType<typeof nkeys.createUser>) => new TextDecoder().decode(kp.getSeed());
-const body = new TextEncoder().encode(JSON.stringify({ command: 'drain', reason: 'unhealthy' }));
+const NOW = 1_800_000_000_000;
+const command = { v: 1, id: 'a1b2c3d4e5f60718', cmd: 'drain', target: 'math-0123456789ab', from: 'sup-1', ts: NOW, reason: 'unhealthy' };
 
 test('ReplayGuard: refuses repeats and stale timestamps, stays bounded, and never forgets into a replay', () => {
   const guard = new ReplayGuard(1_000, 3);
@@ -51,106 +44,110 @@ test('ReplayGuard: refuses repeats and stale timestamps, stays bounded, and neve
   assert.throws(() => new ReplayGuard(0), /maxAgeMs/);
 });
 
-test('NkeyCommandVerifier: unsigned, malformed, untrusted, forged, tampered, redirected, stale and replayed commands are refused', () => {
-  const supervisor = nkeys.createUser();
-  const signer = new NkeyCommandSigner(seedOf(supervisor));
+test('NkeyCommandVerifier: unsigned, malformed, untrusted, forged, tampered, retargeted, stale and replayed commands are refused', () => {
+  const signer = new NkeyCommandSigner(seedOf(nkeys.createUser()));
   const verifier = new NkeyCommandVerifier([signer.publicKey]);
-  const subject = 'rpc._ctl.math-1';
-  const now = 1_800_000_000_000;
-  const verdict = (v: CommandVerdict) => (v.ok ? 'ok' : v.reason);
+  const signed = signer.signCommand(command);
+  assert.match(signed.sig, new RegExp(`^${signer.publicKey}\\.[A-Za-z0-9_-]{86}$`));
+  const verdict = (c: Record<string, unknown>, now = NOW + 10) => {
+    const v: CommandVerdict = verifier.verifyCommand(c as unknown as SignableCommand, now);
+    return v.ok ? 'ok' : v.reason;
+  };
+  const [key, signature] = signed.sig.split('.') as [string, string];
 
-  const h = signer.sign(subject, body, now);
-  assert.equal(verdict(verifier.verify(subject, h, body, now + 5)), 'ok');
-  assert.equal(verdict(verifier.verify(subject, h, body, now + 6)), 'replayed');
-  assert.equal(verdict(verifier.verify(subject, undefined, body, now)), 'unsigned');
-  assert.equal(verdict(verifier.verify(subject, natsHeaders(), body, now)), 'unsigned');
+  assert.equal(verdict(command), 'unsigned', 'no sig');
+  assert.equal(verdict({ ...command, sig: '' }), 'unsigned');
 
-  const fresh = () => signer.sign(subject, body, now);
-  const tampered = new TextEncoder().encode(JSON.stringify({ command: 'shutdown', reason: 'unhealthy' }));
-  assert.equal(verdict(verifier.verify(subject, fresh(), tampered, now)), 'forged', 'body changed');
-  assert.equal(verdict(verifier.verify('rpc._ctl.math-2', fresh(), body, now)), 'forged', 'sent to another worker');
-  const retimed = fresh();
-  retimed.set(TIMESTAMP_HEADER, String(now + 1));
-  assert.equal(verdict(verifier.verify(subject, retimed, body, now)), 'forged', 'timestamp changed');
-  const renonced = fresh();
-  renonced.set(NONCE_HEADER, 'another-nonce-value');
-  assert.equal(verdict(verifier.verify(subject, renonced, body, now)), 'forged', 'nonce changed');
+  assert.equal(verdict({ ...signed, sig: signature }), 'malformed', 'no signer');
+  assert.equal(verdict({ ...signed, sig: `.${signature}` }), 'malformed', 'empty signer');
+  assert.equal(verdict({ ...signed, sig: `${key}.not base64 !` }), 'malformed', 'not a signature');
+  assert.equal(verdict(signer.signCommand({ ...command, id: 'short' })), 'malformed', 'an id unfit for a nonce');
+  assert.equal(verdict(signer.signCommand({ ...command, id: 'a/b.c d*e+f' })), 'malformed');
+  assert.equal(verdict(signer.signCommand({ ...command, ts: -1 })), 'malformed', 'a negative ts');
+  assert.equal(verdict(signer.signCommand({ ...command, ts: 1.5 })), 'malformed', 'a fractional ts');
 
   // Signed by someone else: a stolen caller credential with its own key.
   const intruder = new NkeyCommandSigner(seedOf(nkeys.createUser()));
-  assert.equal(verdict(verifier.verify(subject, intruder.sign(subject, body, now), body, now)), 'untrusted');
+  assert.equal(verdict(intruder.signCommand(command)), 'untrusted');
   // ...claiming to be the supervisor, with its own signature.
-  const claimed = intruder.sign(subject, body, now);
-  claimed.set(SIGNER_HEADER, signer.publicKey);
-  assert.equal(verdict(verifier.verify(subject, claimed, body, now)), 'forged');
-  const garbage = fresh();
-  garbage.set(SIGNATURE_HEADER, 'not base64 !');
-  assert.equal(verdict(verifier.verify(subject, garbage, body, now)), 'malformed');
-  assert.equal(verdict(verifier.verify(subject, signer.sign(subject, body, now - 60_000), body, now)), 'stale');
+  const claimed = intruder.signCommand(command);
+  assert.equal(verdict({ ...claimed, sig: `${signer.publicKey}.${claimed.sig.split('.')[1]}` }), 'forged');
+
+  assert.equal(verdict({ ...signed, cmd: 'shutdown' }), 'forged', 'command changed');
+  assert.equal(verdict({ ...signed, target: 'math-ba9876543210' }), 'forged', 'sent to another worker');
+  assert.equal(verdict({ ...signed, reason: 'because' }), 'forged', 'reason changed');
+  assert.equal(verdict({ ...signed, from: 'someone' }), 'forged', 'sender changed');
+  assert.equal(verdict({ ...signed, ts: NOW + 1 }), 'forged', 'timestamp changed');
+  assert.equal(verdict({ ...signed, id: 'fffffffffffffff0' }), 'forged', 'nonce changed');
+  assert.equal(verdict({ ...signed, extra: 1 }), 'forged', 'a field added');
+  const { reason: _dropped, ...withoutReason } = signed;
+  assert.equal(verdict(withoutReason), 'forged', 'a field removed');
+
+  assert.equal(verdict(signer.signCommand({ ...command, id: 'fffffffffffffff1', ts: NOW - 60_000 })), 'stale', 'too old');
+  assert.equal(verdict(signer.signCommand({ ...command, id: 'fffffffffffffff2', ts: NOW + 60_000 })), 'stale', 'from the future');
+  assert.equal(verdict(signed), 'ok');
+  assert.equal(verdict(signed), 'replayed');
+  // Unknown fields and nil values are signed too.
+  const extended = signer.signCommand({ ...command, id: 'fffffffffffffff3', reason: null, 'x-note': 'é' });
+  assert.equal(verdict(extended), 'ok');
 
   assert.throws(() => new NkeyCommandVerifier([]), /at least one/);
   assert.throws(() => new NkeyCommandVerifier(['nope']), /not an nkey public key/);
   assert.throws(() => new NkeyCommandSigner('SUnot-a-seed'), /not a valid nkey seed/);
 });
 
+test('the signed bytes are exactly as docs/protocol.md describes them', () => {
+  const cmd = { ...command, reason: 'drift "é" \u2603', Zeta: null, 'x-new': [1, 'two'] } as unknown as SignableCommand;
+  const expected =
+    'natsrpc-command-v1\nmath-0123456789ab\n1800000000000\na1b2c3d4e5f60718\n' +
+    '[["Zeta",null],["cmd","drain"],["from","sup-1"],["id","a1b2c3d4e5f60718"],["reason","drift \\"é\\" \u2603"],' +
+    '["target","math-0123456789ab"],["ts",1800000000000],["v",1],["x-new",[1,"two"]]]';
+  assert.equal(new TextDecoder().decode(commandSigningInput(cmd)), expected);
+  assert.equal(new TextDecoder().decode(commandSigningInput({ ...cmd, sig: 'ignored' })), expected, 'sig itself is not signed');
+  // The signature is a plain ed25519 signature of those bytes by the key's seed.
+  const kp = nkeys.createUser();
+  const signed = new NkeyCommandSigner(seedOf(kp)).signCommand(cmd);
+  const [key, signature] = signed.sig.split('.') as [string, string];
+  assert.equal(key, kp.getPublicKey());
+  assert.ok(nkeys.fromPublic(key).verify(new TextEncoder().encode(expected), Buffer.from(signature, 'base64url')));
+});
+
 test('over a permissive broker: a listener obeys only the signed command, once', async () => {
   await using nats = await startNats();
-  const supervisorKey = nkeys.createUser();
-  const signer = new NkeyCommandSigner(seedOf(supervisorKey));
+  const signer = new NkeyCommandSigner(seedOf(nkeys.createUser()));
   const verifier = new NkeyCommandVerifier([signer.publicKey]);
   const worker = await openConnection({ servers: nats.url });
   const caller = await openConnection({ servers: nats.url });
   const supervisor = await openConnection({ servers: nats.url });
   const obeyed: string[] = [];
   const refused: string[] = [];
-  const subject = 'rpc._ctl.math-1';
+  const subject = `rpc._ctl.${command.target}`;
   worker.subscribe(subject, {
     callback: (err, msg) => {
       if (err) return;
-      const v = verifier.verify(msg.subject, msg.headers, msg.data);
-      if (v.ok) obeyed.push(new TextDecoder().decode(msg.data));
+      const received = decodeChecked(msg.data) as SignableCommand & { cmd: string };
+      const v = verifier.verifyCommand(received);
+      if (v.ok) obeyed.push(received.cmd);
       else refused.push(v.reason);
     },
   });
   await worker.flush();
   try {
-    caller.publish(subject, body); // unsigned
+    const fresh = { ...command, ts: Date.now() };
+    caller.publish(subject, encode(fresh)); // unsigned
     const stolen = new NkeyCommandSigner(seedOf(nkeys.createUser()));
-    caller.publish(subject, body, { headers: stolen.sign(subject, body) }); // untrusted key
-    const h = signer.sign(subject, body);
-    supervisor.publish(subject, body, { headers: h }); // the real one
-    caller.publish(subject, new TextEncoder().encode('{"command":"shutdown"}'), { headers: h }); // tampered
-    caller.publish(subject, body, { headers: h }); // replayed
+    caller.publish(subject, encode(stolen.signCommand(fresh))); // untrusted key
+    const signed = signer.signCommand(fresh);
+    supervisor.publish(subject, encode(signed)); // the real one
+    caller.publish(subject, encode({ ...signed, cmd: 'shutdown' })); // tampered
+    caller.publish(subject, encode(signed)); // replayed
     await Promise.all([caller.flush(), supervisor.flush()]);
     assert.ok(await waitFor(() => obeyed.length + refused.length === 5, 5_000));
-    assert.deepEqual(obeyed, [new TextDecoder().decode(body)]);
+    assert.deepEqual(obeyed, ['drain']);
     assert.deepEqual(refused, ['unsigned', 'untrusted', 'forged', 'replayed']);
   } finally {
     await Promise.all([worker.close(), caller.close(), supervisor.close()]);
   }
-});
-
-test('in-body signatures of control commands (id as nonce, ts, target): tampering, retargeting, replay and forgery refused', () => {
-  const signer = new NkeyCommandSigner(seedOf(nkeys.createUser()));
-  const verifier = new NkeyCommandVerifier([signer.publicKey]);
-  const now = 1_800_000_000_000;
-  const cmd = { v: 1, id: 'a1b2c3d4e5f60718', cmd: 'drain', target: 'math-0123456789ab', from: 'sup-1', ts: now, reason: 'unhealthy' };
-  const signed = signer.signCommand(cmd);
-  assert.match(signed.sig, new RegExp(`^${signer.publicKey}\\.`));
-  const verdict = (c: typeof signed) => {
-    const v = verifier.verifyCommand(c, now + 10);
-    return v.ok ? 'ok' : v.reason;
-  };
-  assert.equal(verdict({ ...cmd, sig: '' }), 'unsigned');
-  assert.equal(verdict({ ...signed, cmd: 'shutdown' }), 'forged');
-  assert.equal(verdict({ ...signed, target: 'math-ba9876543210' }), 'forged');
-  assert.equal(verdict({ ...signed, reason: 'because' }), 'forged');
-  assert.equal(verdict({ ...signed, ts: now + 1 }), 'forged');
-  const other = new NkeyCommandSigner(seedOf(nkeys.createUser()));
-  assert.equal(verdict(other.signCommand(cmd)), 'untrusted');
-  assert.equal(verdict(signed), 'ok');
-  assert.equal(verdict(signed), 'replayed');
-  assert.equal(verdict(signer.signCommand({ ...cmd, id: 'fffffffffffffff1', ts: now - 60_000 })), 'stale');
 });
 
 test('natsrpc supervisor --signing-seed and worker --trusted-key: signed drains obeyed; unsigned, untrusted, tampered and replayed ones refused', async () => {

@@ -1,33 +1,26 @@
 /**
- * Signed control commands. The supervisor signs each command with its nkey over the subject (so a
- * command for one worker cannot be replayed to another), a timestamp, a nonce and the body; the
- * signature travels in NATS message headers so the body format is untouched. Workers accept a
- * command only from a trusted public key, fresh (within the skew window) and never seen before,
- * so a leaked caller credential cannot drain a fleet even on a permissive account. The replay
- * policy is pure ({@link ReplayGuard}) and bounded in memory.
+ * Signed control commands. The supervisor signs each command with its nkey, in the command's own
+ * `sig` field, over its target (so a command for one worker cannot be replayed to another), its
+ * timestamp, its id (the nonce) and every other field. Workers accept a command only from a
+ * trusted public key, fresh (within the skew window) and never seen before, so a leaked caller
+ * credential cannot drain a fleet even on a permissive account. The replay policy is pure
+ * ({@link ReplayGuard}) and bounded in memory. docs/protocol.md, section "Signed control
+ * commands", says how to sign from another language.
  */
-import { randomBytes } from 'node:crypto';
-import { headers as natsHeaders, nkeys, type MsgHdrs } from 'nats';
+import { nkeys } from 'nats';
 
-export const SIGNER_HEADER = 'Natsrpc-Signer';
-export const TIMESTAMP_HEADER = 'Natsrpc-Ts';
-export const NONCE_HEADER = 'Natsrpc-Nonce';
-export const SIGNATURE_HEADER = 'Natsrpc-Sig';
 /** Commands older or newer than this (by the worker's clock) are refused; it bounds clock skew too. */
 export const DEFAULT_COMMAND_MAX_AGE_MS = 30_000;
 /** Nonces remembered at most; past that the oldest are forgotten and older commands refused. */
 export const DEFAULT_NONCE_CAPACITY = 10_000;
+/** A command id fit to serve as a nonce. */
+export const NONCE_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+/** An ed25519 signature (64 bytes) in base64url without padding is 86 characters. */
+const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{80,100}$/;
+/** Separates these signatures from any other use of the same key. */
+const SIGNING_CONTEXT = 'natsrpc-command-v1';
 
 const encoder = new TextEncoder();
-
-/** The bytes a signature covers: subject, timestamp, nonce and body, unambiguously separated. */
-function signedBytes(subject: string, ts: string, nonce: string, body: Uint8Array): Uint8Array {
-  const head = encoder.encode(`natsrpc-command-v1\n${subject}\n${ts}\n${nonce}\n`);
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
-}
 
 /**
  * A command that carries its own id (used as the nonce), timestamp and target, with room for a
@@ -40,10 +33,16 @@ export interface SignableCommand {
   sig?: string;
 }
 
-/** The command's fields but `sig`, in key order, as JSON: what an in-body signature covers. */
-function canonicalBody(command: SignableCommand): Uint8Array {
-  const fields = Object.keys(command).filter((k) => k !== 'sig').sort();
-  return encoder.encode(JSON.stringify(fields.map((k) => [k, (command as unknown as Record<string, unknown>)[k]])));
+/**
+ * The bytes a signature covers: the context, target, timestamp and id on lines of their own, then
+ * every field but `sig` (unknown ones and nil ones too) as a JSON array of `[key, value]` pairs
+ * sorted by key.
+ */
+export function commandSigningInput(command: SignableCommand): Uint8Array {
+  const fields = command as unknown as Record<string, unknown>;
+  const keys = Object.keys(fields).filter((k) => k !== 'sig').sort();
+  const canonical = JSON.stringify(keys.map((k) => [k, fields[k]]));
+  return encoder.encode(`${SIGNING_CONTEXT}\n${command.target}\n${command.ts}\n${command.id}\n${canonical}`);
 }
 
 /** Signs commands with one nkey seed (the supervisor's). */
@@ -61,26 +60,11 @@ export class NkeyCommandSigner {
     this.publicKey = this.#pair.getPublicKey();
   }
 
-  /** Headers that sign `body` for `subject` now. */
-  sign(subject: string, body: Uint8Array, now = Date.now(), nonce = randomBytes(12).toString('base64url')): MsgHdrs {
-    const ts = String(now);
-    const sig = this.#pair.sign(signedBytes(subject, ts, nonce, body));
-    const h = natsHeaders();
-    h.set(SIGNER_HEADER, this.publicKey);
-    h.set(TIMESTAMP_HEADER, ts);
-    h.set(NONCE_HEADER, nonce);
-    h.set(SIGNATURE_HEADER, Buffer.from(sig).toString('base64url'));
-    return h;
-  }
-
-  /**
-   * Returns `command` with `sig` set to `<public key>.<signature>` over its other fields, bound to
-   * its `target`, `ts` and `id`. For senders that carry the signature in the body.
-   */
+  /** Returns `command` with `sig` set to `<public key>.<signature>` over its other fields. */
   signCommand<C extends SignableCommand>(command: C): C & { sig: string } {
     const unsigned = { ...command, sig: undefined };
     delete unsigned.sig;
-    const sig = this.#pair.sign(signedBytes(command.target, String(command.ts), command.id, canonicalBody(unsigned)));
+    const sig = this.#pair.sign(commandSigningInput(unsigned));
     return { ...unsigned, sig: `${this.publicKey}.${Buffer.from(sig).toString('base64url')}` };
   }
 }
@@ -146,42 +130,33 @@ export class NkeyCommandVerifier {
     this.#replays = replays;
   }
 
-  /** Whether the command `body` received on `subject` with `headers` is to be obeyed. */
-  verify(subject: string, headers: MsgHdrs | undefined, body: Uint8Array, now = Date.now()): CommandVerdict {
-    const signer = headers?.get(SIGNER_HEADER) ?? '';
-    const tsText = headers?.get(TIMESTAMP_HEADER) ?? '';
-    const nonce = headers?.get(NONCE_HEADER) ?? '';
-    const sigText = headers?.get(SIGNATURE_HEADER) ?? '';
-    if (!signer && !sigText) return { ok: false, reason: 'unsigned' };
-    const ts = Number(tsText);
-    if (!/^\d{1,16}$/.test(tsText) || !/^[A-Za-z0-9_-]{8,64}$/.test(nonce) || !/^[A-Za-z0-9_-]{80,100}$/.test(sigText)) {
-      return { ok: false, reason: 'malformed' };
-    }
-    if (!this.#trusted.has(signer)) return { ok: false, reason: 'untrusted' };
-    let valid = false;
-    try {
-      valid = nkeys.fromPublic(signer).verify(signedBytes(subject, tsText, nonce, body), Buffer.from(sigText, 'base64url'));
-    } catch {
-      valid = false;
-    }
-    if (!valid) return { ok: false, reason: 'forged' };
-    const fresh = this.#replays.admit(nonce, ts, now);
-    return fresh === 'ok' ? { ok: true, signer } : { ok: false, reason: fresh };
-  }
-
   /**
-   * Checks a command signed with {@link NkeyCommandSigner.signCommand}. `target` must already have
-   * been checked against the receiving worker's id.
+   * Whether a (decoded) command signed with {@link NkeyCommandSigner.signCommand} is to be obeyed.
+   * `target` must already have been checked against the receiving worker's id.
    */
   verifyCommand(command: SignableCommand, now = Date.now()): CommandVerdict {
     if (typeof command.sig !== 'string' || command.sig === '') return { ok: false, reason: 'unsigned' };
     const dot = command.sig.indexOf('.');
-    if (dot < 0 || typeof command.id !== 'string' || !Number.isSafeInteger(command.ts)) return { ok: false, reason: 'malformed' };
-    const h = natsHeaders();
-    h.set(SIGNER_HEADER, command.sig.slice(0, dot));
-    h.set(TIMESTAMP_HEADER, String(command.ts));
-    h.set(NONCE_HEADER, command.id);
-    h.set(SIGNATURE_HEADER, command.sig.slice(dot + 1));
-    return this.verify(command.target, h, canonicalBody(command), now);
+    const signer = command.sig.slice(0, Math.max(0, dot));
+    const signature = command.sig.slice(dot + 1);
+    const wellFormed =
+      dot > 0 &&
+      SIGNATURE_PATTERN.test(signature) &&
+      typeof command.id === 'string' &&
+      NONCE_PATTERN.test(command.id) &&
+      typeof command.target === 'string' &&
+      Number.isSafeInteger(command.ts) &&
+      command.ts >= 0;
+    if (!wellFormed) return { ok: false, reason: 'malformed' };
+    if (!this.#trusted.has(signer)) return { ok: false, reason: 'untrusted' };
+    let valid = false;
+    try {
+      valid = nkeys.fromPublic(signer).verify(commandSigningInput(command), Buffer.from(signature, 'base64url'));
+    } catch {
+      valid = false;
+    }
+    if (!valid) return { ok: false, reason: 'forged' };
+    const fresh = this.#replays.admit(command.id, command.ts, now);
+    return fresh === 'ok' ? { ok: true, signer } : { ok: false, reason: fresh };
   }
 }
