@@ -16,8 +16,10 @@ export { defineWorker, method, DEFAULT_CONCURRENCY } from './worker/definition.j
 export type { Handler, MethodMap, MethodSpec, WorkerDefinition } from './worker/definition.js';
 export { DEFAULT_PROPAGATION_MARGIN_MS, PROPAGATED_HEADERS } from './worker/outbound.js';
 export type { StandardSchemaV1, WireIssue } from './contract/standard-schema.js';
-export { startWorker, RpcWorker, DEFAULT_DRAIN_TIMEOUT_MS } from './worker/worker.js';
-export type { WorkerOptions, WorkerState } from './worker/worker.js';
+export { startWorker } from './worker/start-worker.js';
+export type { WorkerOptions } from './worker/start-worker.js';
+export { RpcWorker, DEFAULT_DRAIN_TIMEOUT_MS } from './worker/worker.js';
+export type { WorkerState } from './worker/worker.js';
 export type { WorkerStatsSnapshot } from './worker/stats.js';
 export { CallContext } from './worker/context.js';
 export { RpcError, ErrorCode, isRpcError } from './protocol/errors.js';

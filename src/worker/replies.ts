@@ -1,10 +1,19 @@
 /**
- * Building reply bytes. Handler errors become wire errors here: an `RpcError` travels as it is;
- * anything else is an `INTERNAL` whose message and stack stay in the worker's log.
+ * How a call's outcome leaves the worker: counted, recorded for service discovery, turned into
+ * reply bytes and published. Handler errors become wire errors here: an `RpcError` travels as it
+ * is; anything else is an `INTERNAL` whose message and stack stay in the worker's log.
  */
+import type { NatsConnection } from 'nats';
 import { encodeReply } from '../protocol/codec.js';
 import { PROTOCOL_VERSION, type WireError } from '../protocol/envelope.js';
 import { defaultRetryable, RpcError, type FrameworkErrorCode } from '../protocol/errors.js';
+import type { Logger } from '../logging/logger.js';
+import type { CallContext } from './context.js';
+import type { ServiceDiscovery } from './service-discovery.js';
+import type { WorkerStats } from './stats.js';
+
+/** The codes a worker answers with before any handler runs. */
+export type RefusalCode = 'BAD_REQUEST' | 'METHOD_NOT_FOUND' | 'OVERLOADED' | 'DRAINING';
 
 export function okReply(id: string, result: unknown): Uint8Array {
   return encodeReply({ v: PROTOCOL_VERSION, id, ok: true, result });
@@ -29,4 +38,79 @@ export function wireErrorOf(err: unknown): WireError | null {
 
 export function internalError(requestId: string): WireError {
   return frameworkError('INTERNAL', `internal error in handler (request ${requestId}); see the worker log`);
+}
+
+/** One worker's replies: what each outcome counts as, and the bytes that go back to the caller. */
+export class WorkerReplies {
+  readonly #nc: NatsConnection;
+  readonly #stats: WorkerStats;
+  readonly #discovery: ServiceDiscovery | null;
+  readonly #log: Logger;
+
+  constructor(nc: NatsConnection, stats: WorkerStats, discovery: ServiceDiscovery | null, log: Logger) {
+    this.#nc = nc;
+    this.#stats = stats;
+    this.#discovery = discovery;
+    this.#log = log;
+  }
+
+  /** The reply to a handler that returned `result`. */
+  succeeded(ctx: CallContext, elapsedMs: number, result: unknown): Uint8Array {
+    try {
+      const data = okReply(ctx.requestId, result);
+      this.#stats.succeed();
+      this.#discovery?.record(ctx.method, elapsedMs, null);
+      return data;
+    } catch (err) {
+      this.#log.error({ err, reqId: ctx.requestId, method: ctx.method }, 'result cannot be encoded');
+      this.#stats.fail('INTERNAL');
+      this.#discovery?.record(ctx.method, elapsedMs, 'INTERNAL: result cannot be encoded');
+      return errorReply(ctx.requestId, internalError(ctx.requestId));
+    }
+  }
+
+  /** The reply to a handler that failed with `err`, or null when its caller cancelled (nobody listens). */
+  failed(ctx: CallContext, elapsedMs: number, err: unknown): Uint8Array | null {
+    // A handler that gave up because its signal fired reports why it was aborted.
+    let wire = wireErrorOf(err) ?? (ctx.aborted ? wireErrorOf(ctx.abortReason) : null);
+    if (wire === null) {
+      this.#log.error({ err, reqId: ctx.requestId, method: ctx.method }, 'handler failed');
+      wire = internalError(ctx.requestId);
+    }
+    // The handler started, so it may have done part of its work: a framework code it ends with
+    // (DRAINING when a drain timed out, OVERLOADED passed on from a call it made...) must not
+    // read as "nothing was processed". Callers then retry it only when the call is idempotent.
+    if (!wire.business) wire.retryable = false;
+    this.#stats.fail(wire.code);
+    this.#discovery?.record(ctx.method, elapsedMs, `${wire.code}: ${wire.message}`);
+    if (ctx.aborted && (ctx.abortReason as RpcError).code === 'CANCELLED') return null;
+    try {
+      return errorReply(ctx.requestId, wire);
+    } catch {
+      return errorReply(ctx.requestId, internalError(ctx.requestId)); // details not encodable
+    }
+  }
+
+  /** Refuses a request before any handler ran: nothing was processed. */
+  refuse(reply: string, id: string, code: RefusalCode, message: string): void {
+    this.#stats.fail(code);
+    if (code === 'BAD_REQUEST' && this.#log.isLevelEnabled('debug')) this.#log.debug({ reason: message }, 'bad request');
+    this.send(reply, id, errorReply(id, frameworkError(code, message)));
+  }
+
+  /** Publishes `data` on `reply`; a reply over the broker's max_payload becomes PAYLOAD_TOO_LARGE. */
+  send(reply: string, id: string, data: Uint8Array): void {
+    if (this.#nc.isClosed()) return;
+    try {
+      this.#nc.publish(reply, data);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'MAX_PAYLOAD_EXCEEDED') {
+        this.#stats.fail('PAYLOAD_TOO_LARGE');
+        const message = `reply of ${data.length} bytes exceeds the broker's max_payload`;
+        this.#nc.publish(reply, errorReply(id, frameworkError('PAYLOAD_TOO_LARGE', message)));
+      } else {
+        this.#log.warn({ err, reqId: id }, 'reply could not be sent');
+      }
+    }
+  }
 }

@@ -2,32 +2,27 @@
  * The worker runtime: one queue-group subscription per service, a bounded number of handlers in
  * flight, deadlines enforced through each call's abort signal, and a drain that loses no call.
  */
-import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { decodeRequest, encode } from '../protocol/codec.js';
-import { PROTOCOL_VERSION } from '../protocol/envelope.js';
+import { PROTOCOL_VERSION, type RequestEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
-import { DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { assertPrefix, cancelSubject, DEFAULT_PREFIX, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
+import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
+import { cancelSubject, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
 import { validateWith } from '../contract/standard-schema.js';
-import { openConnection, type ConnectionOptions } from '../connection/options.js';
-import { createLogger, type Logger } from '../logging/logger.js';
+import type { Logger } from '../logging/logger.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
 import { LoopProgress } from '../timing/loop-progress.js';
 import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
 import { CallContext } from './context.js';
-import { checkInt } from '../options/number-option.js';
-import { DEFAULT_CONCURRENCY, defineWorker, MAX_CONCURRENCY, resolveMethod, type Handler, type ResolvedMethod, type WorkerDefinition } from './definition.js';
+import { resolveMethod, type ResolvedMethod, type WorkerDefinition } from './definition.js';
 import { OutboundCalls } from './outbound.js';
 import { CancelIndex } from './cancel-index.js';
 import { ServiceDiscovery } from './service-discovery.js';
-import { errorReply, frameworkError, internalError, okReply, wireErrorOf } from './replies.js';
+import { WorkerReplies } from './replies.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
-import { defaultLowWater, DEFAULT_ROUTING, LeaveWhenFull, ROUTING_MODES, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
-import type { RequestEnvelope } from '../protocol/envelope.js';
-import { WorkerAgent, type SupervisionOptions } from './agent.js';
+import { defaultLowWater, LeaveWhenFull, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 /** Grace after aborting the handlers still running when the drain timeout passes. */
@@ -43,80 +38,8 @@ export const CLOCK_SKEW_TOLERANCE_MS = 2_000;
 
 export type WorkerState = 'serving' | 'draining' | 'drained' | 'stopped';
 
-export interface WorkerOptions extends ConnectionOptions, SupervisionOptions {
-  /** Overrides the definition's concurrency. */
-  concurrency?: number;
-  /** How long a drain waits for handlers in flight, in ms. Default 10,000. */
-  drainTimeoutMs?: number;
-  /** Subject prefix. Default `rpc`. */
-  prefix?: string;
-  logger?: Logger;
-  /** Decoding limits for requests. */
-  limits?: MsgpackLimits;
-  /** Use this connection instead of opening one; `stop()` then leaves it open. */
-  connection?: NatsConnection;
-  /**
-   * What a worker at its concurrency limit does: `overload-reply` (default) answers `OVERLOADED`;
-   * `leave-when-full` leaves the queue group until it is back at `lowWater` (see docs/benchmarks.md).
-   */
-  routing?: RoutingMode;
-  /** With `leave-when-full`: rejoin the queue group at or below this many calls in flight. Default: half the concurrency. */
-  lowWater?: number;
-  /** Answer NATS service discovery (`$SRV.PING/INFO/STATS`). Default true. */
-  discovery?: boolean;
-}
-
-/**
- * Starts serving a worker definition and resolves once its subscription is live at the broker.
- *
- * @example
- * ```ts
- * const worker = await startWorker(math, { servers: 'nats://127.0.0.1:4222' });
- * process.on('SIGTERM', () => worker.stop().then(() => process.exit(0)));
- * ```
- */
-export async function startWorker<M extends Record<string, unknown>>(
-  definition: WorkerDefinition<M & Record<string, Handler>> | WorkerDefinition,
-  options: WorkerOptions = {},
-): Promise<RpcWorker> {
-  defineWorker(definition as WorkerDefinition);
-  const concurrency = checkInt('concurrency', options.concurrency ?? definition.concurrency ?? DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY);
-  const drainTimeoutMs = checkInt('drainTimeoutMs', options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, 0, 3_600_000);
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
-  assertPrefix(prefix);
-  const routing = options.routing ?? DEFAULT_ROUTING;
-  if (!ROUTING_MODES.includes(routing)) throw new TypeError(`routing must be one of ${ROUTING_MODES.join(', ')}, received ${String(routing)}`);
-  const lowWater = checkInt('lowWater', options.lowWater ?? defaultLowWater(concurrency), 0, concurrency - 1);
-  const id = `${definition.service}-${randomBytes(6).toString('hex')}`;
-  const logger = (options.logger ?? createLogger('natsrpc-worker')).child({ service: definition.service, workerId: id });
-  const nc = options.connection ?? (await openConnection({ name: id, ...options }));
-  const worker = new RpcWorker(nc, definition as WorkerDefinition, {
-    id,
-    concurrency,
-    drainTimeoutMs,
-    prefix,
-    logger,
-    limits: options.limits ?? DEFAULT_MSGPACK_LIMITS,
-    ownsConnection: options.connection === undefined,
-    routing,
-    lowWater,
-    discovery: options.discovery ?? true,
-  });
-  await nc.flush();
-  if (options.heartbeat !== false) {
-    // Heartbeats, control and the watchdog: see agent.ts. A worker that cannot start them stops.
-    const agent = await WorkerAgent.start(worker, nc, options, { prefix, logger, connection: options, ownsConnection: options.connection === undefined })
-      .catch(async (err: unknown) => {
-        await worker.stop();
-        throw err;
-      });
-    worker.onStop((reason) => agent.stop(reason));
-  }
-  logger.info({ concurrency, subject: serviceWildcard(prefix, definition.service) }, 'worker ready');
-  return worker;
-}
-
-interface ResolvedWorkerOptions {
+/** What {@link RpcWorker} is built with: options validated and completed by `startWorker`. */
+export interface ResolvedWorkerOptions {
   id: string;
   concurrency: number;
   drainTimeoutMs: number;
@@ -128,6 +51,7 @@ interface ResolvedWorkerOptions {
   lowWater?: number;
   discovery: boolean;
 }
+
 
 export class RpcWorker {
   readonly id: string;
@@ -161,6 +85,7 @@ export class RpcWorker {
   /** Spans around handlers, or null when no OpenTelemetry SDK was registered when the worker started. */
   readonly #tracing: WorkerTracing | null = workerTracing();
   #discovery: ServiceDiscovery | null = null;
+  readonly #replies: WorkerReplies;
   #stopHooks: ((reason: string) => Promise<void>)[] = [];
 
   /** @internal use {@link startWorker} */
@@ -192,12 +117,13 @@ export class RpcWorker {
         },
       }),
     ];
-    this.#subscribe();
     if (opts.discovery) {
       const methods = [...this.#methods.keys()];
       const metadata = () => ({ 'natsrpc.state': this.#state, 'natsrpc.host': this.host });
       this.#discovery = new ServiceDiscovery(nc, { service: this.service, id: this.id, version: this.version, prefix: opts.prefix, methods, metadata }, this.#log);
     }
+    this.#replies = new WorkerReplies(nc, this.stats, this.#discovery, this.#log);
+    this.#subscribe();
   }
 
   get state(): WorkerState {
@@ -342,17 +268,17 @@ export class RpcWorker {
     try {
       req = decodeRequest(msg.data, this.#opts.limits);
     } catch (e) {
-      this.#refuse(reply, '', 'BAD_REQUEST', (e as Error).message);
+      this.#replies.refuse(reply, '', 'BAD_REQUEST', (e as Error).message);
       return;
     }
     const method = msg.subject.slice(this.#subjectPrefixLength);
     if (req.method !== method) {
-      this.#refuse(reply, req.id, 'BAD_REQUEST', `envelope method ${JSON.stringify(req.method)} does not match subject`);
+      this.#replies.refuse(reply, req.id, 'BAD_REQUEST', `envelope method ${JSON.stringify(req.method)} does not match subject`);
       return;
     }
     const entry = this.#methods.get(method);
     if (entry === undefined) {
-      this.#refuse(reply, req.id, 'METHOD_NOT_FOUND', `${this.service} has no method ${JSON.stringify(method)}`);
+      this.#replies.refuse(reply, req.id, 'METHOD_NOT_FOUND', `${this.service} has no method ${JSON.stringify(method)}`);
       return;
     }
     if (req.budgetMs === 0 || (req.sentAt != null && this.#loop.stalled(arrivedAt) && Date.now() - req.sentAt > req.budgetMs + CLOCK_SKEW_TOLERANCE_MS)) {
@@ -361,12 +287,12 @@ export class RpcWorker {
       return;
     }
     if (this.#drainExpired) {
-      this.#refuse(reply, req.id, 'DRAINING', `worker ${this.id} is shutting down`);
+      this.#replies.refuse(reply, req.id, 'DRAINING', `worker ${this.id} is shutting down`);
       return;
     }
     if (this.#active.size >= this.concurrency) {
       if (this.#routing?.hold({ req, method, reply, arrivedAt }) === true) return;
-      this.#refuse(reply, req.id, 'OVERLOADED', `worker ${this.id} is at its concurrency limit of ${this.concurrency}`);
+      this.#replies.refuse(reply, req.id, 'OVERLOADED', `worker ${this.id} is at its concurrency limit of ${this.concurrency}`);
       return;
     }
     this.#start(req, method, entry, reply, arrivedAt);
@@ -379,7 +305,7 @@ export class RpcWorker {
     this.#routing?.afterStart();
     if (req.cancellable === true) this.#cancels.track(ctx);
     if (req.ack === true) {
-      this.#send(reply, req.id, encode({ v: PROTOCOL_VERSION, id: req.id, ack: true, worker: this.id, attempt: req.attempt }));
+      this.#replies.send(reply, req.id, encode({ v: PROTOCOL_VERSION, id: req.id, ack: true, worker: this.id, attempt: req.attempt }));
       // The `nats` client writes its buffer in a microtask queued by that publish; running the
       // handler after it puts the ack on the socket first, even if the handler kills the process.
       const payload = req.payload;
@@ -447,67 +373,11 @@ export class RpcWorker {
     }
     const elapsedMs = performance.now() - ctx.startedAt;
     this.stats.latency.record(elapsedMs);
-    let data: Uint8Array;
-    if (!failed) {
-      try {
-        data = okReply(ctx.requestId, result);
-        this.stats.succeed();
-        this.#discovery?.record(ctx.method, elapsedMs, null);
-      } catch (e) {
-        this.#log.error({ err: e, reqId: ctx.requestId, method: ctx.method }, 'result cannot be encoded');
-        this.stats.fail('INTERNAL');
-        this.#discovery?.record(ctx.method, elapsedMs, 'INTERNAL: result cannot be encoded');
-        data = errorReply(ctx.requestId, internalError(ctx.requestId));
-      }
-    } else {
-      // A handler that gave up because its signal fired reports why it was aborted.
-      let wire = wireErrorOf(err) ?? (ctx.aborted ? wireErrorOf(ctx.abortReason) : null);
-      if (wire === null) {
-        this.#log.error({ err, reqId: ctx.requestId, method: ctx.method }, 'handler failed');
-        wire = internalError(ctx.requestId);
-      }
-      // The handler started, so it may have done part of its work: a framework code it ends with
-      // (DRAINING when a drain timed out, OVERLOADED passed on from a call it made...) must not
-      // read as "nothing was processed". Callers then retry it only when the call is idempotent.
-      if (!wire.business) wire.retryable = false;
-      this.stats.fail(wire.code);
-      this.#discovery?.record(ctx.method, elapsedMs, `${wire.code}: ${wire.message}`);
-      if (ctx.aborted && (ctx.abortReason as RpcError).code === 'CANCELLED') {
-        // The caller has gone: a reply would only be dropped. The slot is free all the same.
-        this.#routing?.afterFinish();
-        if (this.#active.size === 0) this.#idle?.();
-        return;
-      }
-      try {
-        data = errorReply(ctx.requestId, wire);
-      } catch {
-        data = errorReply(ctx.requestId, internalError(ctx.requestId)); // details not encodable
-      }
-    }
+    // null: the caller cancelled and nobody listens for a reply; the slot is free all the same.
+    const data = failed ? this.#replies.failed(ctx, elapsedMs, err) : this.#replies.succeeded(ctx, elapsedMs, result);
     this.#routing?.afterFinish(); // before the reply: the broker sees a rejoin before the next request
-    this.#send(reply, ctx.requestId, data);
+    if (data !== null) this.#replies.send(reply, ctx.requestId, data);
     if (this.#active.size === 0) this.#idle?.();
-  }
-
-  #refuse(reply: string, id: string, code: 'BAD_REQUEST' | 'METHOD_NOT_FOUND' | 'OVERLOADED' | 'DRAINING', message: string): void {
-    this.stats.fail(code);
-    if (code === 'BAD_REQUEST' && this.#log.isLevelEnabled('debug')) this.#log.debug({ reason: message }, 'bad request');
-    this.#send(reply, id, errorReply(id, frameworkError(code, message)));
-  }
-
-  #send(reply: string, id: string, data: Uint8Array): void {
-    if (this.#nc.isClosed()) return;
-    try {
-      this.#nc.publish(reply, data);
-    } catch (e) {
-      if ((e as { code?: string }).code === 'MAX_PAYLOAD_EXCEEDED') {
-        this.stats.fail('PAYLOAD_TOO_LARGE');
-        const message = `reply of ${data.length} bytes exceeds the broker's max_payload`;
-        this.#nc.publish(reply, errorReply(id, frameworkError('PAYLOAD_TOO_LARGE', message)));
-      } else {
-        this.#log.warn({ err: e, reqId: id }, 'reply could not be sent');
-      }
-    }
   }
 
   #loadAwareRouting(lowWater: number): LeaveWhenFull {

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { WorkerDefinition } from '../../worker/definition.js';
-import { startWorker } from '../../worker/worker.js';
+import { startWorker } from '../../worker/start-worker.js';
 import { controlVerifierFrom } from '../control-signing.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, UsageError } from '../flags.js';
 

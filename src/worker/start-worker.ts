@@ -1,0 +1,90 @@
+/**
+ * Starting a worker: its options are validated up front (a bad value names the option), its
+ * connection opened, its queue-group subscription confirmed by the broker, and its heartbeats,
+ * control endpoint and watchdog started (see agent.ts) before it counts as ready.
+ */
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection } from 'nats';
+import { DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from '../protocol/msgpack-guard.js';
+import { assertPrefix, DEFAULT_PREFIX, serviceWildcard } from '../protocol/subjects.js';
+import { openConnection, type ConnectionOptions } from '../connection/options.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { checkInt } from '../options/number-option.js';
+import { DEFAULT_CONCURRENCY, defineWorker, MAX_CONCURRENCY, type Handler, type WorkerDefinition } from './definition.js';
+import { defaultLowWater, DEFAULT_ROUTING, ROUTING_MODES, type RoutingMode } from './load-aware-routing.js';
+import { WorkerAgent, type SupervisionOptions } from './agent.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, RpcWorker } from './worker.js';
+
+export interface WorkerOptions extends ConnectionOptions, SupervisionOptions {
+  /** Overrides the definition's concurrency. */
+  concurrency?: number;
+  /** How long a drain waits for handlers in flight, in ms. Default 10,000. */
+  drainTimeoutMs?: number;
+  /** Subject prefix. Default `rpc`. */
+  prefix?: string;
+  logger?: Logger;
+  /** Decoding limits for requests. */
+  limits?: MsgpackLimits;
+  /** Use this connection instead of opening one; `stop()` then leaves it open. */
+  connection?: NatsConnection;
+  /**
+   * What a worker at its concurrency limit does: `overload-reply` (default) answers `OVERLOADED`;
+   * `leave-when-full` leaves the queue group until it is back at `lowWater` (see docs/benchmarks.md).
+   */
+  routing?: RoutingMode;
+  /** With `leave-when-full`: rejoin the queue group at or below this many calls in flight. Default: half the concurrency. */
+  lowWater?: number;
+  /** Answer NATS service discovery (`$SRV.PING/INFO/STATS`). Default true. */
+  discovery?: boolean;
+}
+
+/**
+ * Starts serving a worker definition and resolves once its subscription is live at the broker.
+ *
+ * @example
+ * ```ts
+ * const worker = await startWorker(math, { servers: 'nats://127.0.0.1:4222' });
+ * process.on('SIGTERM', () => worker.stop().then(() => process.exit(0)));
+ * ```
+ */
+export async function startWorker<M extends Record<string, unknown>>(
+  definition: WorkerDefinition<M & Record<string, Handler>> | WorkerDefinition,
+  options: WorkerOptions = {},
+): Promise<RpcWorker> {
+  defineWorker(definition as WorkerDefinition);
+  const concurrency = checkInt('concurrency', options.concurrency ?? definition.concurrency ?? DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY);
+  const drainTimeoutMs = checkInt('drainTimeoutMs', options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, 0, 3_600_000);
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  assertPrefix(prefix);
+  const routing = options.routing ?? DEFAULT_ROUTING;
+  if (!ROUTING_MODES.includes(routing)) throw new TypeError(`routing must be one of ${ROUTING_MODES.join(', ')}, received ${String(routing)}`);
+  const lowWater = checkInt('lowWater', options.lowWater ?? defaultLowWater(concurrency), 0, concurrency - 1);
+  const id = `${definition.service}-${randomBytes(6).toString('hex')}`;
+  const logger = (options.logger ?? createLogger('natsrpc-worker')).child({ service: definition.service, workerId: id });
+  const nc = options.connection ?? (await openConnection({ name: id, ...options }));
+  const worker = new RpcWorker(nc, definition as WorkerDefinition, {
+    id,
+    concurrency,
+    drainTimeoutMs,
+    prefix,
+    logger,
+    limits: options.limits ?? DEFAULT_MSGPACK_LIMITS,
+    ownsConnection: options.connection === undefined,
+    routing,
+    lowWater,
+    discovery: options.discovery ?? true,
+  });
+  await nc.flush();
+  if (options.heartbeat !== false) {
+    // Heartbeats, control and the watchdog: see agent.ts. A worker that cannot start them stops.
+    const agent = await WorkerAgent.start(worker, nc, options, { prefix, logger, connection: options, ownsConnection: options.connection === undefined })
+      .catch(async (err: unknown) => {
+        await worker.stop();
+        throw err;
+      });
+    worker.onStop((reason) => agent.stop(reason));
+  }
+  logger.info({ concurrency, subject: serviceWildcard(prefix, definition.service) }, 'worker ready');
+  return worker;
+}
+
