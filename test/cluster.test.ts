@@ -144,11 +144,14 @@ test('SIGKILL of a node under steady load: clients and workers move to the survi
     const end3 = Date.now();
 
     const clientNode = { ...figures(out, kill1, end1), workerBackMs };
+    const rejoin = figures(out, end1, kill3);
     const workerNode = { ...figures(out, kill3, end3), workerReconnectedMs: reconnected3 - kill3, workerBackMs: worker3BackMs };
     t.diagnostic(`kill of the client's node: ${JSON.stringify(clientNode)}`);
+    t.diagnostic(`restart and rejoin of that node: ${JSON.stringify(rejoin)}`);
     t.diagnostic(`kill of a worker-only node: ${JSON.stringify(workerNode)}`);
     t.diagnostic(`whole run: ${out.ok.length} calls ok, ${out.failed.length} failed`);
     assertNoFailures(clientNode.failed, 'kill of the client node');
+    assertNoFailures(rejoin.failed, 'restart and rejoin of the killed node');
     assertNoFailures(workerNode.failed, 'kill of a worker node');
     assert.ok(clientNode.okInWindow > 0 && workerNode.okInWindow > 0);
   } finally {

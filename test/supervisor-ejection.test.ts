@@ -8,13 +8,14 @@ import assert from 'node:assert/strict';
 import { connect } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { startNats } from './helpers/nats.js';
-import { sleep, startLoad, waitFor } from './helpers/load.js';
+import { sleep, startLoad, waitFor, type Load } from './helpers/load.js';
 import { BROKER_CONFIG, INTERVAL_MS, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
 
 const quiet = createLogger('test', 'silent');
 
 test('supervisor item 2: a worker failing every call with INTERNAL among 3 healthy ones is drained within 3 heartbeat intervals, calls stop failing, and it is resumed after its ejection period', async (t) => {
-  const BASE_EJECTION_MS = 2_000;
+  // Long enough that the drained worker is watched, still failing, well before it may come back.
+  const BASE_EJECTION_MS = 4_000;
   await using nats = await startNats({ config: BROKER_CONFIG });
   await using rec = await Recorder.start(nats.url);
   await using sick = await spawnWard(nats.url);
@@ -25,11 +26,12 @@ test('supervisor item 2: a worker failing every call with INTERNAL among 3 healt
   void [w2, w3, w4];
   assert.ok(await rec.waitServing('ward', 4), 'the supervisor sees 4 healthy workers');
   const client = await connect({ servers: nats.url, logger: quiet });
+  let load: Load | undefined;
   try {
-    const failuresAt: number[] = [];
-    const load = startLoad(client, 'ward.work', () => null, { concurrency: 8, maxDurationMs: 30_000, call: { timeoutMs: 2_000 } });
-    assert.ok(await waitFor(() => load.result.ok >= 100), 'load is flowing');
-    const failedBefore = () => Object.values(load.result.failed).reduce((a, b) => a + b, 0);
+    load = startLoad(client, 'ward.work', () => null, { concurrency: 8, maxDurationMs: 30_000, call: { timeoutMs: 2_000 } });
+    const result = load.result;
+    assert.ok(await waitFor(() => result.ok >= 100), 'load is flowing');
+    const failed = () => Object.values(result.failed).reduce((a, b) => a + b, 0);
     const failStart = Date.now();
     sick.setMode('fail');
     const drain = await rec.waitEvent('drain', sick.id, 10_000);
@@ -37,17 +39,23 @@ test('supervisor item 2: a worker failing every call with INTERNAL among 3 healt
     const detectionMs = drain.value.ts - failStart; // same host: the supervisor's clock is this one
     assert.match(drain.value.reason, /consecutive INTERNAL/);
     assert.ok(detectionMs <= 3 * INTERVAL_MS, `drained ${detectionMs} ms after the failures started (bound: 3 intervals = ${3 * INTERVAL_MS} ms)`);
-    sick.setMode('ok'); // it recovers at once; it must still sit out its ejection period
 
-    // Calls sent from now on (fresh ones) go to the 3 healthy workers only.
-    await waitFor(() => rec.beatsOf(sick.id).some((h) => h.at > drain.at && h.value.state === 'drained'), 3_000);
+    // Still failing: any call that reached it now would fail. Once it reports drained (the drain
+    // acknowledged and carried out), it must receive none.
+    assert.ok(await waitFor(() => rec.beatsOf(sick.id).some((h) => h.at > drain.at && h.value.state === 'drained'), 5_000), 'the worker obeys the drain');
+    const drained = rec.beatsOf(sick.id).find((h) => h.at > drain.at && h.value.state === 'drained')!;
     const isolatedAt = Date.now();
-    const failedAtIsolation = failedBefore();
-    const okAtIsolation = load.result.ok;
+    const failedAtIsolation = failed();
+    const okAtIsolation = result.ok;
     await sleep(1_000);
-    failuresAt.push(failedBefore() - failedAtIsolation);
-    assert.equal(failedBefore() - failedAtIsolation, 0, `no call fails once the worker is drained: ${JSON.stringify(load.result.failed)}`);
-    assert.ok(load.result.ok > okAtIsolation + 50, 'the other workers keep serving');
+    const stillOut = rec.beatsOf(sick.id).at(-1)!;
+    assert.equal(rec.eventsOf('resume', sick.id).length, 0, 'observed while it was still ejected');
+    assert.ok(stillOut.at > drained.at, 'a later heartbeat of the drained worker');
+    assert.equal(stillOut.value.state, 'drained');
+    assert.equal(stillOut.value.received, drained.value.received, 'the drained worker received no request');
+    assert.equal(failed() - failedAtIsolation, 0, `no call fails once the worker is drained: ${JSON.stringify(result.failed)}`);
+    assert.ok(result.ok > okAtIsolation + 50, 'the other workers keep serving');
+    sick.setMode('ok'); // it recovers; it must still sit out the rest of its ejection period
 
     const resume = await rec.waitEvent('resume', sick.id, BASE_EJECTION_MS + 5_000);
     assert.ok(resume, 'the recovered worker is resumed');
@@ -63,9 +71,10 @@ test('supervisor item 2: a worker failing every call with INTERNAL among 3 healt
     );
     const okBeforeResume = rec.beatsOf(sick.id).filter((h) => h.at <= resume.at).at(-1)!.value.ok;
     assert.ok(await waitFor(() => rec.beatsOf(sick.id).at(-1)!.value.ok > okBeforeResume, 5_000), 'and takes calls');
-    const result = await load.stop();
-    t.diagnostic(`item 2: detection (failures start -> drain event) ${detectionMs} ms; drained worker isolated (state drained) ${isolatedAt - failStart} ms after failures start; ejected for ${ejectedMs} ms (base ${BASE_EJECTION_MS}); failed calls in all ${JSON.stringify(result.failed)}`);
+    const final = await load.stop();
+    t.diagnostic(`item 2: detection (failures start -> drain event) ${detectionMs} ms; drained worker isolated (state drained) ${isolatedAt - failStart} ms after failures start; ejected for ${ejectedMs} ms (base ${BASE_EJECTION_MS}); failed calls in all ${JSON.stringify(final.failed)}`);
   } finally {
+    await load?.stop().catch(() => undefined);
     await client.close();
   }
 });
@@ -82,9 +91,11 @@ test('supervisor item 3: maxDrainPercent: when all 4 workers of a service fail, 
   await using sup = await spawnSupervisor(nats.url, { baseEjectionMs: 60_000, maxDrainPercent: 50 });
   assert.ok(await rec.waitServing('ward', 4), 'the supervisor sees 4 healthy workers');
   const client = await connect({ servers: nats.url, logger: quiet });
+  let load: Load | undefined;
   try {
-    const load = startLoad(client, 'ward.work', () => null, { concurrency: 8, maxDurationMs: 30_000, call: { timeoutMs: 2_000 } });
-    assert.ok(await waitFor(() => load.result.ok >= 50), 'load is flowing');
+    load = startLoad(client, 'ward.work', () => null, { concurrency: 8, maxDurationMs: 30_000, call: { timeoutMs: 2_000 } });
+    const result = load.result;
+    assert.ok(await waitFor(() => result.ok >= 50), 'load is flowing');
     for (const w of wards) w.setMode('fail');
     assert.ok(await waitFor(() => rec.eventsOf('drain').length >= 2, 5_000), `two workers are drained: ${sup.lines.slice(-5).join('\n')}`);
     await sleep(8 * INTERVAL_MS); // plenty of further evaluations under failing load
@@ -108,6 +119,7 @@ test('supervisor item 3: maxDrainPercent: when all 4 workers of a service fail, 
     const serving = status.services.find((s) => s.service === 'ward')!.workers.filter((w) => w.state === 'serving');
     assert.equal(serving.length, 2, 'two workers still serve');
   } finally {
+    await load?.stop().catch(() => undefined);
     await client.close();
   }
 });

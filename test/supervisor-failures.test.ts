@@ -55,19 +55,21 @@ test('supervisor item 5b: a SIGSTOPped worker under load stops receiving request
   await using sup = await spawnSupervisor(nats.url, { baseEjectionMs: BASE_EJECTION_MS });
   assert.ok(await rec.waitServing('ward', 3), 'the supervisor sees 3 healthy workers');
   const client = await connect({ servers: nats.url, logger: quiet });
+  let load: ReturnType<typeof timedLoad> | undefined;
   try {
-    const load = timedLoad(client, 8, 1_000, 40_000);
-    assert.ok(await waitFor(() => load.calls.length >= 100), 'load is flowing');
+    load = timedLoad(client, 8, 1_000, 40_000);
+    const { calls: sent } = load;
+    assert.ok(await waitFor(() => sent.length >= 100), 'load is flowing');
     frozen.handle.signal('SIGSTOP');
     const stoppedAt = Date.now();
     // Wait until well past the bound, then look at which calls were lost to the frozen worker.
     await sleep(BOUND_MS + 1_500);
-    const lostCalls = load.calls.filter((c) => c.code === 'TIMEOUT');
+    const lostCalls = sent.filter((c) => c.code === 'TIMEOUT');
     assert.ok(lostCalls.length > 0, 'calls routed to the frozen worker time out (the test would prove nothing otherwise)');
     const lastLostSentAt = Math.max(...lostCalls.map((c) => c.sentAt));
     const isolationMs = lastLostSentAt - stoppedAt;
     assert.ok(isolationMs < BOUND_MS, `the last call routed to the frozen worker was sent ${isolationMs} ms after SIGSTOP (bound ${BOUND_MS} ms)`);
-    const other = load.calls.filter((c) => c.code !== null && c.code !== 'TIMEOUT');
+    const other = sent.filter((c) => c.code !== null && c.code !== 'TIMEOUT');
     assert.deepEqual(other.map((c) => c.code), [], 'no other kind of failure');
     const lostEvent = rec.eventsOf('lost', frozen.id)[0];
     assert.ok(lostEvent, 'the supervisor marked the frozen worker lost');
@@ -76,7 +78,7 @@ test('supervisor item 5b: a SIGSTOPped worker under load stops receiving request
     const contAt = Date.now();
     assert.ok(await waitFor(() => rec.eventsOf('returned', frozen.id).length > 0, 10_000), 'the supervisor sees it return');
     assert.ok(await rec.waitEvent('resume', frozen.id, BASE_EJECTION_MS + 10_000), 'it is let back in after its ejection period');
-    assert.ok(await waitFor(() => load.calls.some((c) => c.endedAt > contAt && c.pid === frozen.handle.pid), 5_000), 'the thawed worker serves again');
+    assert.ok(await waitFor(() => sent.some((c) => c.endedAt > contAt && c.pid === frozen.handle.pid), 5_000), 'the thawed worker serves again');
     const backMs = Date.now() - contAt;
     assert.equal(frozen.handle.child.exitCode, null, 'the watchdog did not take the freeze for a blocked loop');
     const calls = await load.stop();
@@ -88,6 +90,7 @@ test('supervisor item 5b: a SIGSTOPped worker under load stops receiving request
     void w3;
     void sup;
   } finally {
+    await load?.stop().catch(() => undefined);
     await client.close();
   }
 });

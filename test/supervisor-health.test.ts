@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { startNats } from './helpers/nats.js';
-import { sleep, startLoad, waitFor } from './helpers/load.js';
+import { sleep, startLoad, waitFor, type Load } from './helpers/load.js';
 import { BROKER_CONFIG, INTERVAL_MS, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
 
 const quiet = createLogger('test', 'silent');
@@ -20,8 +20,9 @@ test('supervisor item 4: business errors at any rate, and bad requests, never ge
   await using sup = await spawnSupervisor(nats.url);
   assert.ok(await rec.waitServing('ward', 2), 'the supervisor sees 2 healthy workers');
   const client = await connect({ servers: nats.url, logger: quiet });
+  let load: Load | undefined;
   try {
-    const load = startLoad(client, 'ward.work', () => null, { concurrency: 8, maxDurationMs: 30_000, call: { timeoutMs: 2_000 } });
+    load = startLoad(client, 'ward.work', () => null, { concurrency: 8, maxDurationMs: 30_000, call: { timeoutMs: 2_000 } });
     // Undecodable requests on the side: each worker answers BAD_REQUEST.
     for (let i = 0; i < 200; i++) rec.nc.publish('rpc.ward.work', new Uint8Array([0xc1, i & 0xff]), { reply: `_INBOX.junk.${i}` });
     await sleep(8 * INTERVAL_MS);
@@ -36,6 +37,7 @@ test('supervisor item 4: business errors at any rate, and bad requests, never ge
     void sup;
     void w2;
   } finally {
+    await load?.stop().catch(() => undefined);
     await client.close();
   }
 });
@@ -48,9 +50,11 @@ test('supervisor item 6: a handler that ignores its abort signal is reported ove
   await using sup = await spawnSupervisor(nats.url);
   assert.ok(await rec.waitServing('ward', 2), 'the supervisor sees 2 healthy workers');
   const client = await connect({ servers: nats.url, logger: quiet });
+  let load: Load | undefined;
   try {
-    const load = startLoad(client, 'ward.work', () => null, { concurrency: 4, maxDurationMs: 30_000, call: { timeoutMs: 300 } });
-    assert.ok(await waitFor(() => load.result.ok >= 50), 'load is flowing');
+    load = startLoad(client, 'ward.work', () => null, { concurrency: 4, maxDurationMs: 30_000, call: { timeoutMs: 300 } });
+    const result = load.result;
+    assert.ok(await waitFor(() => result.ok >= 50), 'load is flowing');
     const hangStart = Date.now();
     hanging.setMode('hang');
     const drain = await rec.waitEvent('drain', hanging.id, 5_000);
@@ -61,6 +65,7 @@ test('supervisor item 6: a handler that ignores its abort signal is reported ove
     await load.stop();
     t.diagnostic(`item 6: hang starts -> drain event ${drain.at - hangStart} ms (the first overrun is due 300 ms after the hang starts)`);
   } finally {
+    await load?.stop().catch(() => undefined);
     await client.close();
   }
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { startNats } from './helpers/nats.js';
-import { sleep, startLoad, waitFor } from './helpers/load.js';
+import { sleep, startLoad, waitFor, type Load } from './helpers/load.js';
 import { BROKER_CONFIG, INTERVAL_MS, Recorder, spawnSupervisor, spawnWard, timedLoad } from './helpers/supervision.js';
 
 const quiet = createLogger('test', 'silent');
@@ -20,9 +20,11 @@ test('supervisor item 7: a blocked event loop trips the watchdog: the process ex
   await using w2 = await spawnWard(nats.url, ['--watchdog-exit', String(WATCHDOG_MS)]);
   assert.ok(await waitFor(() => rec.beatsOf(blocked.id).length > 0 && rec.beatsOf(w2.id).length > 0), 'both heartbeat');
   const client = await connect({ servers: nats.url, logger: quiet });
+  let load: ReturnType<typeof timedLoad> | undefined;
   try {
-    const load = timedLoad(client, 4, 1_000, 30_000);
-    assert.ok(await waitFor(() => load.calls.length >= 50), 'load is flowing');
+    load = timedLoad(client, 4, 1_000, 30_000);
+    const calls = load.calls;
+    assert.ok(await waitFor(() => calls.length >= 50), 'load is flowing');
     blocked.setMode('block');
     const blockAt = Date.now();
     const exit = await Promise.race([blocked.handle.exited, sleep(WATCHDOG_MS + 5_000).then(() => null)]);
@@ -37,15 +39,16 @@ test('supervisor item 7: a blocked event loop trips the watchdog: the process ex
     assert.ok(rec.beatsOf(blocked.id).some((h) => h.value.stalledMs >= 500), 'heartbeats kept coming while the loop was blocked, reporting the stall');
     const exitedAt = Date.now();
     await sleep(1_500);
-    const after = load.calls.filter((c) => c.sentAt > exitedAt + 100);
+    const after = calls.filter((c) => c.sentAt > exitedAt + 100);
     assert.ok(after.length > 50, 'calls keep flowing');
     assert.deepEqual(after.filter((c) => c.code !== null).map((c) => c.code), [], 'no call sent after the exit fails');
     assert.ok(after.every((c) => c.pid === w2.handle.pid), 'all go to the healthy worker');
-    const lostBefore = load.calls.filter((c) => c.code === 'TIMEOUT' && c.sentAt <= exitedAt);
+    const lostBefore = calls.filter((c) => c.code === 'TIMEOUT' && c.sentAt <= exitedAt);
     const lastLost = Math.max(...lostBefore.map((c) => c.sentAt));
     await load.stop();
     t.diagnostic(`item 7: loop blocked -> process exit ${exitMs} ms (watchdog threshold ${WATCHDOG_MS} ms); last call routed to the blocked worker sent ${lastLost - blockAt} ms after the block; ${lostBefore.length} calls lost to it`);
   } finally {
+    await load?.stop().catch(() => undefined);
     await client.close();
   }
 });
@@ -59,9 +62,10 @@ test('supervisor: busy is not dead: a worker whose handlers block its loop for 4
   await using sup = await spawnSupervisor(nats.url, { maxLoopDelayMs: 60_000, maxStalledMs: 60_000 });
   assert.ok(await waitFor(() => rec.beatsOf(busy.id).length > 0 && rec.beatsOf(w2.id).length > 0), 'both heartbeat');
   const client = await connect({ servers: nats.url, logger: quiet });
+  let load: Load | undefined;
   try {
     // Each call to the busy worker holds its main loop for 4 heartbeat intervals.
-    const load = startLoad(client, 'ward.work', () => null, { concurrency: 2, maxDurationMs: 20_000, call: { timeoutMs: 10_000 } });
+    load = startLoad(client, 'ward.work', () => null, { concurrency: 2, maxDurationMs: 20_000, call: { timeoutMs: 10_000 } });
     const from = Date.now();
     await sleep(8 * INTERVAL_MS);
     await load.stop();
@@ -78,6 +82,7 @@ test('supervisor: busy is not dead: a worker whose handlers block its loop for 4
     t.diagnostic(`busy worker: main loop held up to ${maxStalled} ms, largest heartbeat gap ${maxGap} ms (lost after ${3 * INTERVAL_MS} ms)`);
     void sup;
   } finally {
+    await load?.stop().catch(() => undefined);
     await client.close();
   }
 });

@@ -35,14 +35,24 @@ export interface Ward {
 export async function spawnWard(url: string, args: string[] = [], mode = 'ok'): Promise<Ward> {
   const dir = mkdtempSync(join(tmpdir(), 'natsrpc-ward-'));
   writeFileSync(join(dir, 'mode'), mode);
-  const handle = await spawnWorker('test/fixtures/ward.ts', url, ['--heartbeat', String(INTERVAL_MS), ...args], { WARD_DIR: dir, WARD_BUSY_MS: String(4 * INTERVAL_MS) });
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  let handle: ChildHandle;
+  try {
+    handle = await spawnWorker('test/fixtures/ward.ts', url, ['--heartbeat', String(INTERVAL_MS), ...args], { WARD_DIR: dir, WARD_BUSY_MS: String(4 * INTERVAL_MS) });
+  } catch (err) {
+    removeDir();
+    throw err;
+  }
   return {
     handle,
     id: workerIdOf(handle),
     dir,
     setMode: (m) => writeFileSync(join(dir, 'mode'), m),
     setHealthy: (healthy) => (healthy ? rmSync(join(dir, 'unhealthy'), { force: true }) : writeFileSync(join(dir, 'unhealthy'), '')),
-    [Symbol.asyncDispose]: () => handle[Symbol.asyncDispose](),
+    [Symbol.asyncDispose]: async () => {
+      await handle[Symbol.asyncDispose]();
+      removeDir();
+    },
   };
 }
 
@@ -52,11 +62,16 @@ export async function spawnSupervisor(url: string, policy: Record<string, number
   const file = join(dir, 'policy.json');
   writeFileSync(file, JSON.stringify(policy));
   const handle = new ChildHandle(['supervisor', '--servers', url, '--interval', String(INTERVAL_MS), '--policy', file, ...args]);
+  const stop = handle[Symbol.asyncDispose].bind(handle);
+  const dispose = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     const line = await handle.waitForLine(/"msg":"supervisor ready"/);
-    return Object.assign(handle, { id: (JSON.parse(line) as { supervisorId: string }).supervisorId });
+    return Object.assign(handle, { id: (JSON.parse(line) as { supervisorId: string }).supervisorId, [Symbol.asyncDispose]: dispose });
   } catch (err) {
-    await handle[Symbol.asyncDispose]();
+    await dispose();
     throw err;
   }
 }
