@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
-import { startNats } from './helpers/nats.js';
+import { closing, startNats } from './helpers/nats.js';
 import { spawnWorker } from './helpers/processes.js';
 import { sleep, startLoad, waitFor } from './helpers/load.js';
 
@@ -17,21 +17,17 @@ test('balancing: 3 worker processes, 300 calls, every worker serves some and non
   await using w1 = await spawnWorker('test/fixtures/probe.ts', nats.url);
   await using w2 = await spawnWorker('test/fixtures/probe.ts', nats.url);
   await using w3 = await spawnWorker('test/fixtures/probe.ts', nats.url);
-  const client = await connect({ servers: nats.url, logger: quiet });
-  try {
-    const counts = new Map<number, number>([[w1.pid, 0], [w2.pid, 0], [w3.pid, 0]]);
-    for (let batch = 0; batch < 30; batch++) {
-      const replies = await Promise.all(Array.from({ length: 10 }, () => client.call<{ pid: number }>('probe.whoami')));
-      for (const { pid } of replies) counts.set(pid, (counts.get(pid) ?? 0) + 1);
-    }
-    assert.equal([...counts.values()].reduce((a, b) => a + b, 0), 300);
-    assert.equal(counts.size, 3, `only the 3 workers answer: ${JSON.stringify([...counts])}`);
-    for (const [pid, n] of counts) {
-      assert.ok(n > 0, `worker ${pid} served nothing`);
-      assert.ok(n <= 180, `worker ${pid} served ${n} of 300`);
-    }
-  } finally {
-    await client.close();
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), (c) => c.close());
+  const counts = new Map<number, number>([[w1.pid, 0], [w2.pid, 0], [w3.pid, 0]]);
+  for (let batch = 0; batch < 30; batch++) {
+    const replies = await Promise.all(Array.from({ length: 10 }, () => client.call<{ pid: number }>('probe.whoami')));
+    for (const { pid } of replies) counts.set(pid, (counts.get(pid) ?? 0) + 1);
+  }
+  assert.equal([...counts.values()].reduce((a, b) => a + b, 0), 300);
+  assert.equal(counts.size, 3, `only the 3 workers answer: ${JSON.stringify([...counts])}`);
+  for (const [pid, n] of counts) {
+    assert.ok(n > 0, `worker ${pid} served nothing`);
+    assert.ok(n <= 180, `worker ${pid} served ${n} of 300`);
   }
 });
 
@@ -39,24 +35,20 @@ test('graceful drain: SIGTERM one of two workers under steady load: zero failed 
   await using nats = await startNats();
   await using w1 = await spawnWorker('test/fixtures/probe.ts', nats.url);
   await using w2 = await spawnWorker('test/fixtures/probe.ts', nats.url);
-  const client = await connect({ servers: nats.url, logger: quiet });
-  try {
-    // Calls take 20 ms so the drained worker always holds some in flight when it is told to go.
-    const load = startLoad(client, 'probe.sleep', () => ({ ms: 20 }), { concurrency: 16, maxDurationMs: 20_000 });
-    assert.ok(await waitFor(() => load.result.ok >= 200), 'load is flowing');
-    const servedAfterSignal = load.result.ok;
-    w1.signal('SIGTERM');
-    const exit = await w1.exited;
-    const servedAfter = load.result.ok;
-    await sleep(500);
-    const result = await load.stop();
-    t.diagnostic(`${result.ok} calls ok, ${Object.values(result.failed).reduce((a, b) => a + b, 0)} failed; SIGTERM after ${servedAfterSignal} calls`);
-    assert.deepEqual(exit, { code: 0, signal: null }, `drained worker exits 0: ${w1.stderr.join('\n')}`);
-    assert.deepEqual(result.failed, {}, `no call fails: ${result.errors.map((e) => e.message).join('; ')}`);
-    assert.ok(result.ok > servedAfter, 'the other worker kept serving');
-    assert.ok(w1.lines.some((l) => l.includes('"worker drained"')), 'the worker drained before exiting');
-    assert.equal(w2.child.exitCode, null);
-  } finally {
-    await client.close();
-  }
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), (c) => c.close());
+  // Calls take 20 ms so the drained worker always holds some in flight when it is told to go.
+  await using load = startLoad(client, 'probe.sleep', () => ({ ms: 20 }), { concurrency: 16, maxDurationMs: 20_000 });
+  assert.ok(await waitFor(() => load.result.ok >= 200), 'load is flowing');
+  const servedAfterSignal = load.result.ok;
+  w1.signal('SIGTERM');
+  const exit = await w1.exited;
+  const servedAfter = load.result.ok;
+  await sleep(500);
+  const result = await load.stop();
+  t.diagnostic(`${result.ok} calls ok, ${Object.values(result.failed).reduce((a, b) => a + b, 0)} failed; SIGTERM after ${servedAfterSignal} calls`);
+  assert.deepEqual(exit, { code: 0, signal: null }, `drained worker exits 0: ${w1.stderr.join('\n')}`);
+  assert.deepEqual(result.failed, {}, `no call fails: ${result.errors.map((e) => e.message).join('; ')}`);
+  assert.ok(result.ok > servedAfter, 'the other worker kept serving');
+  assert.ok(w1.lines.some((l) => l.includes('"worker drained"')), 'the worker drained before exiting');
+  assert.equal(w2.child.exitCode, null);
 });
