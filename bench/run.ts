@@ -25,9 +25,10 @@ import { heterogeneous } from './scenarios/heterogeneous.js';
 import { scaling } from './scenarios/scaling.js';
 import { supervisorScale } from './scenarios/supervisor.js';
 import { throughput } from './scenarios/throughput.js';
+import { decomposition } from './scenarios/decomposition.js';
 import type { Scenario, ScenarioResult } from './scenarios/types.js';
 
-const SCENARIOS: Scenario[] = [throughput, scaling, heterogeneous, failover, supervisorScale];
+const SCENARIOS: Scenario[] = [throughput, scaling, heterogeneous, failover, supervisorScale, decomposition];
 /** Room for 256 calls of 500 KB queued at one connection without the broker calling it slow. */
 const BROKER_CONFIG = 'max_payload: 1048576\nmax_pending: 536870912\n';
 
@@ -45,8 +46,9 @@ async function main(): Promise<number> {
   });
   const profile: Profile = { ...PROFILES[values.smoke ? 'smoke' : values.quick ? 'quick' : 'full'] };
   if (values.cells) {
-    // e.g. --cells 1x100,256x100: only these scenario-1 cells (in flight x payload bytes)
+    // e.g. --cells 1x100,256x100: only these scenario 1 and 6 cells (in flight x payload bytes)
     profile.throughputCells = values.cells.split(',').map((c) => c.split('x').map(Number) as [number, number]);
+    profile.decompositionCells = profile.throughputCells;
   }
   if (values.rounds) profile.rounds = Number(values.rounds);
   // --profile: every client and worker process writes a CPU profile on exit (node --cpu-prof)

@@ -22,12 +22,14 @@ export interface Profile {
   scalingDurationMs: number;
   failover: { beforeMs: number; afterMs: number; rounds: number };
   supervisor: { workers: number; runMs: number };
+  /** Scenario 6 cells: [calls in flight, payload bytes]. */
+  decompositionCells: Array<[number, number]>;
 }
 
 export const PROFILES: Record<Profile['name'], Profile> = {
   full: {
     name: 'full',
-    scenarios: [1, 2, 3, 4, 5],
+    scenarios: [1, 2, 3, 4, 5, 6],
     rounds: 2,
     warmupMs: 1_000,
     durationMs: 3_000,
@@ -36,10 +38,11 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     scalingDurationMs: 3_000,
     failover: { beforeMs: 2_000, afterMs: 4_000, rounds: 2 },
     supervisor: { workers: 10_000, runMs: 15_000 },
+    decompositionCells: [[256, 100], [64, 10_240]],
   },
   quick: {
     name: 'quick',
-    scenarios: [1, 2, 3, 4, 5],
+    scenarios: [1, 2, 3, 4, 5, 6],
     rounds: 1,
     warmupMs: 250,
     durationMs: 1_000,
@@ -49,6 +52,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     scalingDurationMs: 700,
     failover: { beforeMs: 1_000, afterMs: 2_000, rounds: 1 },
     supervisor: { workers: 10_000, runMs: 2_000 },
+    decompositionCells: [[256, 100]],
   },
   smoke: {
     name: 'smoke',
@@ -61,6 +65,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     scalingDurationMs: 0,
     failover: { beforeMs: 0, afterMs: 0, rounds: 0 },
     supervisor: { workers: 0, runMs: 0 },
+    decompositionCells: [],
   },
 };
 

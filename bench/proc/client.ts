@@ -7,10 +7,12 @@ import { connect as natsConnect, createInbox, type Msg, type NatsConnection } fr
 import * as hdr from 'hdr-histogram-js';
 import { connect, RpcError, type RpcClient } from '../../src/index.js';
 import { createLogger } from '../../src/logging/logger.js';
+import { decodeReply, encodeRequest } from '../../src/protocol/codec.js';
 import { serveCommands } from '../lib/ipc.js';
 
 export interface RunSpec {
-  mode: 'rpc' | 'plain';
+  /** `codec`: the plain pattern carrying natsrpc envelopes, to a `codec` service (see worker.ts). */
+  mode: 'rpc' | 'plain' | 'codec';
   service: string;
   payloadBytes: number;
   inFlight: number;
@@ -55,6 +57,8 @@ class PlainClient {
   readonly #pending = new Map<number, { resolve: (d: Uint8Array) => void; reject: (e: Error) => void; tick: number }>();
   readonly #sweep: ReturnType<typeof setInterval>;
   #seq = 0;
+  #ids = 0;
+  readonly #idPrefix = 'bench-codec.';
   #tick = 0;
   timeoutTicks = 50;
 
@@ -80,6 +84,15 @@ class PlainClient {
         }
       }
     }, 20);
+  }
+
+  /** A call through the envelope codec only: what natsrpc's wire format costs by itself. */
+  async requestEnvelope(subject: string, payload: Uint8Array, timeoutMs: number): Promise<unknown> {
+    const id = `${this.#idPrefix}${(++this.#ids).toString(36)}`;
+    const data = encodeRequest({ v: 1, id, method: 'run', budgetMs: timeoutMs, attempt: 1, sentAt: Date.now(), payload });
+    const reply = decodeReply(await this.request(subject, data));
+    if (!reply.ok) throw new PlainError(reply.error.code);
+    return reply.result;
   }
 
   request(subject: string, data: Uint8Array): Promise<Uint8Array> {
@@ -115,6 +128,7 @@ function payloadOf(bytes: number): Uint8Array {
 async function run(spec: RunSpec): Promise<RunResult> {
   const payload = payloadOf(spec.payloadBytes);
   const subject = `plain.${spec.service}`;
+  const codecSubject = `codec.${spec.service}.run`;
   const target = `${spec.service}.run`;
   const callOptions = { timeoutMs: spec.timeoutMs };
   plain.timeoutTicks = Math.ceil(spec.timeoutMs / 20);
@@ -132,6 +146,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
     while (true) {
       try {
         if (spec.mode === 'rpc') await rpc.call(target, payload, callOptions);
+        else if (spec.mode === 'codec') await plain.requestEnvelope(codecSubject, payload, spec.timeoutMs);
         else await plain.request(subject, payload);
         return null;
       } catch (err) {

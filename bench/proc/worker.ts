@@ -1,18 +1,22 @@
 /**
  * A benchmark worker process. It hosts the services its config names, each either a natsrpc
- * worker (`rpc`) or the plain-`nats` baseline (`plain`: a queue-group subscription answering with
- * `msg.respond`), so both sides of an A/B pair run in the same processes. A service's handler
+ * worker (`rpc`), the plain-`nats` baseline (`plain`: a queue-group subscription answering with
+ * `msg.respond`), or `codec`: the baseline plus natsrpc's envelope codec and nothing else (decode
+ * the request envelope, encode the reply envelope), which tells the cost of the envelope from the
+ * cost of the runtime. All run in the same processes, so A/B pairs share them. A service's handler
  * echoes its payload, after `delayMs` when that is set.
  */
 import { connect as natsConnect, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { defineWorker, startWorker, type RpcWorker } from '../../src/index.js';
 import { createLogger } from '../../src/logging/logger.js';
+import { decodeRequest } from '../../src/protocol/codec.js';
+import { okReply } from '../../src/worker/replies.js';
 import type { RoutingMode } from '../../src/worker/load-aware-routing.js';
 import { serveCommands } from '../lib/ipc.js';
 
 export interface ServiceSpec {
   name: string;
-  kind: 'rpc' | 'plain';
+  kind: 'rpc' | 'plain' | 'codec';
   /** Handler delay in ms (an I/O wait); 0 answers at once. */
   delayMs: number;
   /** rpc: the worker's concurrency limit; plain: handlers run one after another when 1. */
@@ -116,14 +120,36 @@ async function hostPlain(spec: ServiceSpec, nc: NatsConnection): Promise<Hosted>
   };
 }
 
+/** The envelope codec alone: no context, deadline, stats or limits, the payload echoed at once. */
+async function hostCodec(spec: ServiceSpec, nc: NatsConnection): Promise<Hosted> {
+  let served = 0;
+  const sub = nc.subscribe(`codec.${spec.name}.*`, {
+    queue: spec.name,
+    callback: (_err, msg) => {
+      const req = decodeRequest(msg.data);
+      msg.respond(okReply(req.id, req.payload));
+      served++;
+    },
+  });
+  await nc.flush();
+  return {
+    setActive: async () => undefined,
+    stats: () => ({ served }),
+    stop: async () => {
+      await sub.drain().catch(() => undefined);
+    },
+  };
+}
+
 const hosted = new Map<string, Hosted>();
 let plainNc: NatsConnection | null = null;
 
 async function main(): Promise<void> {
   for (const spec of config.services) {
-    if (spec.kind === 'plain') {
+    if (spec.kind === 'plain' || spec.kind === 'codec') {
       plainNc ??= await natsConnect({ servers: config.url, noAsyncTraces: true, name: 'bench-plain-worker' });
-      hosted.set(`plain:${spec.name}`, await hostPlain(spec, plainNc));
+      const host = spec.kind === 'plain' ? hostPlain : hostCodec;
+      hosted.set(`${spec.kind}:${spec.name}`, await host(spec, plainNc));
     } else {
       hosted.set(`rpc:${spec.name}`, await hostRpc(spec));
     }
