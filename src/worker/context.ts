@@ -5,6 +5,7 @@
 import type { Headers } from '../protocol/envelope.js';
 import type { Logger } from '../logging/logger.js';
 import type { Expiring } from '../timing/deadline-queue.js';
+import type { ActiveLink } from './active-calls.js';
 import type { CallOptions } from '../client/call-options.js';
 
 /** How a context makes calls of its own; the worker supplies it (see outbound.ts). */
@@ -14,9 +15,15 @@ export interface OutboundCaller {
 
 const NO_HEADERS: Headers = Object.freeze({}) as Headers;
 
-export class CallContext implements Expiring {
+export class CallContext implements Expiring, ActiveLink {
   /** @internal owned by the worker's deadline queue */
   deadlineBucket = 0;
+  /** @internal owned by the worker's list of running calls */
+  activePrev: ActiveLink | null = null;
+  /** @internal owned by the worker's list of running calls */
+  activeNext: ActiveLink | null = null;
+  /** @internal owned by the worker's list of running calls */
+  active = false;
   /** Request id, the same across the caller's attempts. */
   readonly requestId: string;
   readonly service: string;

@@ -16,6 +16,7 @@ import { DeadlineQueue } from '../timing/deadline-queue.js';
 import { LoopProgress } from '../timing/loop-progress.js';
 import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
 import { CallContext } from './context.js';
+import { ActiveCalls } from './active-calls.js';
 import { resolveMethod, type ResolvedMethod, type WorkerDefinition } from './definition.js';
 import { OutboundCalls } from './outbound.js';
 import { CancelIndex } from './cancel-index.js';
@@ -69,7 +70,7 @@ export class RpcWorker {
   readonly #opts: ResolvedWorkerOptions;
   readonly #log: Logger;
   readonly #subjectPrefixLength: number;
-  readonly #active = new Set<CallContext>();
+  readonly #active = new ActiveCalls<CallContext>();
   readonly #deadlines = new DeadlineQueue<CallContext>((ctx) => this.#onDeadline(ctx));
   readonly #loop = new LoopProgress();
   #sub: Subscription | null = null;
@@ -223,7 +224,7 @@ export class RpcWorker {
       this.#drainExpired = true;
       this.#log.warn({ inFlight: this.#active.size }, 'drain timeout: aborting handlers still running');
       const reason = new RpcError('DRAINING', 'worker is shutting down');
-      for (const ctx of this.#active) CallContext.abort(ctx, reason);
+      for (const ctx of this.#active.toArray()) CallContext.abort(ctx, reason);
       await this.#waitIdle(DRAIN_ABORT_GRACE_MS);
     }
     this.#state = 'drained';
