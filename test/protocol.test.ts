@@ -82,6 +82,8 @@ test('DeadlineQueue expires items at their deadline, never early, and not after 
   const expired: Array<{ name: string; at: number }> = [];
   class Item implements Expiring {
     deadlineBucket = 0;
+    deadlinePrev: Expiring | null = null;
+    deadlineNext: Expiring | null = null;
     constructor(readonly name: string, readonly due: number) {}
   }
   const q = new DeadlineQueue<Item>((item) => expired.push({ name: item.name, at: performance.now() - item.due }));
@@ -95,7 +97,26 @@ test('DeadlineQueue expires items at their deadline, never early, and not after 
   assert.equal(q.delete(c), true);
   assert.equal(q.delete(c), false);
   await new Promise((r) => setTimeout(r, 120));
-  assert.deepEqual(expired.map((e) => e.name), ['a', 'b']);
+  assert.deepEqual(expired.map((e) => e.name).sort(), ['a', 'b']);
+  assert.equal(expired.at(-1)!.name, 'b', 'the later deadline expires later');
   for (const e of expired) assert.ok(e.at >= 0, `expired ${-e.at} ms early`);
   assert.equal(q.size, 0);
+  assert.equal(q.delete(a), false, 'an expired item is no longer queued');
+
+  // Many items in one bucket, removed from its head, middle and tail, and one moved to another
+  // deadline: only what is still queued expires, once, and clear() forgets everything.
+  const items = Array.from({ length: 50 }, (_, i) => new Item(`i${i}`, performance.now() + 20));
+  for (const item of items) q.add(item, item.due);
+  assert.equal(q.size, 50);
+  for (const i of [0, 25, 49]) assert.equal(q.delete(items[i]!), true);
+  q.add(items[10]!, performance.now() + 10_000);
+  assert.equal(q.size, 47);
+  expired.length = 0;
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(expired.length, 46);
+  assert.ok(!expired.some((e) => ['i0', 'i25', 'i49', 'i10'].includes(e.name)));
+  assert.equal(q.size, 1);
+  q.clear();
+  assert.equal(q.size, 0);
+  assert.equal(items[10]!.deadlineBucket, 0);
 });

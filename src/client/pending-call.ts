@@ -9,7 +9,12 @@ import type { Expiring } from '../timing/deadline-queue.js';
 import type { ResolvedTarget } from './transport.js';
 
 export class PendingCall implements Expiring {
+  /** @internal owned by the client's deadline queue */
   deadlineBucket = 0;
+  /** @internal owned by the client's deadline queue */
+  deadlinePrev: Expiring | null = null;
+  /** @internal owned by the client's deadline queue */
+  deadlineNext: Expiring | null = null;
   resolve!: (value: unknown) => void;
   reject!: (err: RpcError) => void;
   readonly promise: Promise<unknown>;

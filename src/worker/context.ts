@@ -18,6 +18,10 @@ const NO_HEADERS: Headers = Object.freeze({}) as Headers;
 export class CallContext implements Expiring, ActiveLink {
   /** @internal owned by the worker's deadline queue */
   deadlineBucket = 0;
+  /** @internal owned by the worker's deadline queue */
+  deadlinePrev: Expiring | null = null;
+  /** @internal owned by the worker's deadline queue */
+  deadlineNext: Expiring | null = null;
   /** @internal owned by the worker's list of running calls */
   activePrev: ActiveLink | null = null;
   /** @internal owned by the worker's list of running calls */
