@@ -62,9 +62,19 @@ function unexplained(w: WorkerView, now: number): boolean {
   return w.ejection === null && w.state !== 'serving' && !settling(w, now);
 }
 
-/** The end of a worker's ejection; an unexplained one lasts the base period from when it was first seen out. */
+/**
+ * When a worker's ejection ends: the end of the ejection known here, or, for a worker out of
+ * service with none known, the base period from when it was first seen out; null when it is in
+ * service with no ejection. The status view reports the same figure.
+ */
+export function ejectionEnd(w: { ejection: { until: number } | null; outOfServiceSince?: number | null }, policy: HealthPolicy): number | null {
+  if (w.ejection !== null) return w.ejection.until;
+  return w.outOfServiceSince == null ? null : w.outOfServiceSince + policy.baseEjectionMs;
+}
+
+/** The end of a worker judged ejected; one not yet seen out is taken as out from `now`. */
 function ejectedUntil(w: WorkerView, now: number, policy: HealthPolicy): number {
-  return w.ejection?.until ?? (w.outOfServiceSince ?? now) + policy.baseEjectionMs;
+  return ejectionEnd(w, policy) ?? now + policy.baseEjectionMs;
 }
 
 /**

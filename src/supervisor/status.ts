@@ -3,6 +3,7 @@
  */
 import { PROTOCOL_VERSION } from '../protocol/envelope.js';
 import type { DeadlinePolicy } from '../protocol/supervisor-envelopes.js';
+import { ejectionEnd } from './ejection.js';
 import type { HealthPolicy } from './policy.js';
 import type { WorkerRecord } from './registry.js';
 
@@ -49,16 +50,10 @@ export interface StatusReply {
   truncated: boolean;
 }
 
-/** The end of its ejection; a worker out of service with no ejection known here is ejected for the base period. */
-function ejectedUntil(rec: WorkerRecord, policy: HealthPolicy): number | null {
-  if (rec.ejection !== null) return rec.ejection.until;
-  return rec.outOfServiceSince === null ? null : rec.outOfServiceSince + policy.baseEjectionMs;
-}
-
 function healthOf(rec: WorkerRecord, policy: HealthPolicy): string {
   if (rec.hb.state === 'stopped' || rec.hb.final === true) return 'stopped';
   if (rec.lost) return 'lost';
-  if (ejectedUntil(rec, policy) !== null) return 'ejected';
+  if (ejectionEnd(rec, policy) !== null) return 'ejected';
   if (rec.health !== null && !rec.health.healthy) return 'unhealthy';
   return 'healthy';
 }
@@ -100,7 +95,7 @@ export function buildStatus(
       failed: hb.failed,
       heartbeatAgeMs: Math.max(0, now - rec.lastSeen),
       lastDrainReason: rec.lastDrainReason,
-      ejectedUntil: ejectedUntil(rec, policy),
+      ejectedUntil: ejectionEnd(rec, policy),
       ejections: rec.ejections.length,
       serverId: hb.serverId,
       clientId: hb.clientId,
