@@ -10,8 +10,8 @@ import { createLogger } from '../src/logging/logger.js';
 import { FleetMetrics, MAX_LABEL_VALUES, type WorkerMetricsInput } from '../src/metrics/fleet-metrics.js';
 import math from '../workers/math.js';
 import { drainReasonCategory } from '../src/supervisor/drain-reasons.js';
-import { startNats } from './helpers/nats.js';
-import { sleep, waitFor } from './helpers/load.js';
+import { closing, startNats } from './helpers/nats.js';
+import { sleep, startLoad, waitFor } from './helpers/load.js';
 import { ChildHandle } from './helpers/processes.js';
 import { BROKER_CONFIG, INTERVAL_MS, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
 
@@ -145,32 +145,24 @@ test('natsrpc supervisor --metrics-port: drains counted by reason, each reason k
   const port = (JSON.parse(await sup.waitForLine(/"metrics listening"/)) as { port: number }).port;
   const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const drains = async (reason: string) => sample(await scrape(), 'natsrpc_drains_total', { worker: sick.id, reason });
-  const client = await connect({ servers: nats.url, logger: quiet });
-  let stop = false;
-  const load = (async () => {
-    while (!stop) await client.call('ward.work', null, { timeoutMs: 1_000 }).catch(() => sleep(10));
-  })();
-  try {
-    assert.ok(await rec.waitServing('ward', 2), 'the supervisor sees both workers');
-    sick.setMode('fail');
-    assert.ok(await rec.waitEvent('drain', sick.id, 10_000), 'drained for its faults');
-    sick.setMode('ok');
-    assert.ok(await waitFor(async () => (await drains('consecutive_faults')) === 1, 5_000), 'counted under consecutive_faults');
-    assert.ok(await rec.waitEvent('resume', sick.id, 10_000), 'resumed after its ejection period');
-    sick.setHealthy(false);
-    assert.ok(await waitFor(() => rec.eventsOf('drain', sick.id).length === 2, 10_000), 'drained again, for its health check');
-    assert.match(rec.eventsOf('drain', sick.id)[1]!.value.reason, /health check failing/);
-    assert.ok(await waitFor(async () => (await drains('health_check')) === 1, 5_000), 'counted under health_check');
-    await sleep(4 * INTERVAL_MS); // past the ejection window: the supervisor has forgotten both ejections
-    const text = await scrape();
-    assert.equal(sample(text, 'natsrpc_drains_total', { worker: sick.id, reason: 'consecutive_faults' }), 1, 'the first reason is kept');
-    assert.equal(sample(text, 'natsrpc_drains_total', { worker: sick.id, reason: 'health_check' }), 1);
-    assert.equal(sample(text, 'natsrpc_drains_total', { worker: other.id, reason: 'consecutive_faults' }), undefined, 'the healthy worker was never drained');
-  } finally {
-    stop = true;
-    await load;
-    await client.close();
-  }
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), (c) => c.close());
+  // One caller that keeps the workers busy; disposed (stopped) before the client closes.
+  await using _load = startLoad(client, 'ward.work', () => null, { concurrency: 1, maxCalls: 1_000_000, maxDurationMs: 60_000, failurePauseMs: 10, call: { timeoutMs: 1_000 } });
+  assert.ok(await rec.waitServing('ward', 2), 'the supervisor sees both workers');
+  sick.setMode('fail');
+  assert.ok(await rec.waitEvent('drain', sick.id, 10_000), 'drained for its faults');
+  sick.setMode('ok');
+  assert.ok(await waitFor(async () => (await drains('consecutive_faults')) === 1, 5_000), 'counted under consecutive_faults');
+  assert.ok(await rec.waitEvent('resume', sick.id, 10_000), 'resumed after its ejection period');
+  sick.setHealthy(false);
+  assert.ok(await waitFor(() => rec.eventsOf('drain', sick.id).length === 2, 10_000), 'drained again, for its health check');
+  assert.match(rec.eventsOf('drain', sick.id)[1]!.value.reason, /health check failing/);
+  assert.ok(await waitFor(async () => (await drains('health_check')) === 1, 5_000), 'counted under health_check');
+  await sleep(4 * INTERVAL_MS); // past the ejection window: the supervisor has forgotten both ejections
+  const text = await scrape();
+  assert.equal(sample(text, 'natsrpc_drains_total', { worker: sick.id, reason: 'consecutive_faults' }), 1, 'the first reason is kept');
+  assert.equal(sample(text, 'natsrpc_drains_total', { worker: sick.id, reason: 'health_check' }), 1);
+  assert.equal(sample(text, 'natsrpc_drains_total', { worker: other.id, reason: 'consecutive_faults' }), undefined, 'the healthy worker was never drained');
 });
 
 test('drain reasons become a few fixed metric labels', () => {

@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { connect } from '../src/index.js';
 import { decodeChecked, encode } from '../src/protocol/codec.js';
 import { createLogger } from '../src/logging/logger.js';
-import { startNats } from './helpers/nats.js';
-import { sleep, waitFor } from './helpers/load.js';
+import { closing, startNats } from './helpers/nats.js';
+import { sleep, startLoad, waitFor } from './helpers/load.js';
 import { BROKER_CONFIG, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
 
 const seedOf = (kp: ReturnType<typeof nkeys.createUser>) => new TextDecoder().decode(kp.getSeed());
@@ -163,13 +163,11 @@ test('natsrpc supervisor --signing-seed and worker --trusted-key: signed drains 
   await using _sup = await spawnSupervisor(nats.url, {}, ['--signing-seed', seedFile]);
   const captured: { subject: string; data: Uint8Array }[] = [];
   rec.nc.subscribe('rpc._ctl.>', { callback: (_e, m) => captured.push({ subject: m.subject, data: m.data }) });
-  const client = await connect({ servers: nats.url, logger: createLogger('test', 'silent') });
+  await using client = closing(await connect({ servers: nats.url, logger: createLogger('test', 'silent') }), (c) => c.close());
   const ack = async (subject: string, body: Uint8Array) =>
     decodeChecked((await rec.nc.request(subject, body, { timeout: 2_000 })).data) as { ok: boolean; error?: string };
-  let stop = false;
-  const load = (async () => {
-    while (!stop) await client.call('ward.work', null, { timeoutMs: 1_000 }).catch(() => sleep(10));
-  })();
+  // One caller that keeps the workers busy; disposed (stopped) before the client closes.
+  await using _load = startLoad(client, 'ward.work', () => null, { concurrency: 1, maxCalls: 1_000_000, maxDurationMs: 60_000, failurePauseMs: 10, call: { timeoutMs: 1_000 } });
   try {
     assert.ok(await rec.waitServing('ward', 2), 'the supervisor sees both workers');
     sick.setMode('fail');
@@ -189,9 +187,6 @@ test('natsrpc supervisor --signing-seed and worker --trusted-key: signed drains 
     await sleep(1_000);
     assert.equal(rec.beatsOf(healthy.id).at(-1)?.value.state, 'serving', 'the healthy worker was never drained');
   } finally {
-    stop = true;
-    await load;
-    await client.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
