@@ -6,6 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encode as rawEncode } from '@msgpack/msgpack';
 import { RpcError, ErrorCode, isRpcError } from '../src/index.js';
+import { mkdtemp, copyFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CODE_MEANING, codeMeaning, isRefusal, isWorkerFault } from '../src/protocol/errors.js';
 import { checkMsgpack } from '../src/protocol/msgpack-guard.js';
 import { decodeRequest, decodeReply, encodeRequest } from '../src/protocol/codec.js';
 import { checkName } from '../src/protocol/subjects.js';
@@ -24,7 +29,64 @@ test('RpcError: framework codes carry their retryability, application codes are 
   const cause = new Error('root');
   assert.equal(new RpcError('UNAVAILABLE', 'x', { cause }).cause, cause);
   assert.ok(isRpcError(biz, 'INSUFFICIENT_FUNDS'));
-  assert.equal(Object.keys(ErrorCode).length, 11);
+  assert.equal(Object.keys(ErrorCode).length, 12);
+});
+
+test('one table says what each code means; every framework code has an entry', () => {
+  for (const code of Object.values(ErrorCode)) assert.ok(CODE_MEANING[code], code);
+  // Refusals: nothing processed, neither for nor against the worker.
+  for (const code of ['NO_RESPONDERS', 'OVERLOADED', 'DRAINING', 'BAD_REQUEST', 'METHOD_NOT_FOUND']) assert.equal(isRefusal(code), true, code);
+  // A reply too large left a worker after its handler ran: no refusal, and no fault of that worker.
+  assert.equal(isRefusal('PAYLOAD_TOO_LARGE'), false);
+  assert.equal(isWorkerFault('PAYLOAD_TOO_LARGE'), false);
+  assert.deepEqual(Object.values(ErrorCode).filter(isWorkerFault), ['INTERNAL']);
+  assert.equal(isWorkerFault('INSUFFICIENT_FUNDS'), false);
+  assert.equal(codeMeaning('INSUFFICIENT_FUNDS').retryable, false);
+  // The table's defaults are what an RpcError carries unless told otherwise.
+  for (const code of Object.values(ErrorCode)) {
+    const e = new RpcError(code, 'x');
+    assert.equal(e.retryable, CODE_MEANING[code].retryable, code);
+    assert.equal(e.maybeProcessed, CODE_MEANING[code].maybeProcessed, code);
+  }
+  const lost = new RpcError('WORKER_LOST', 'x');
+  assert.equal(lost.maybeProcessed, true);
+  assert.equal(lost.retryable, false);
+});
+
+test('RpcError.from keeps an RpcError and wraps anything else as INTERNAL with its cause', () => {
+  const e = new RpcError('OVERLOADED', 'full');
+  assert.equal(RpcError.from(e), e);
+  const cause = new Error('boom');
+  const wrapped = RpcError.from(cause);
+  assert.equal(wrapped.code, 'INTERNAL');
+  assert.equal(wrapped.message, 'boom');
+  assert.equal(wrapped.cause, cause);
+  assert.equal(RpcError.from('text').message, 'text');
+  assert.equal(RpcError.from(undefined).code, 'INTERNAL');
+  assert.equal(new Error('x') instanceof RpcError, false);
+  assert.equal((null as unknown as object) instanceof RpcError, false);
+});
+
+test('instanceof RpcError holds across two copies of the module', async () => {
+  // A second copy of errors.ts, loaded from another path, as two installed versions would be.
+  const dir = await mkdtemp(join(tmpdir(), 'natsrpc-copy-'));
+  try {
+    const copy = join(dir, 'errors.ts');
+    await copyFile(fileURLToPath(new URL('../src/protocol/errors.ts', import.meta.url)), copy);
+    const other = (await import(pathToFileURL(copy).href)) as typeof import('../src/protocol/errors.js');
+    assert.notEqual(other.RpcError, RpcError);
+    const foreign = new other.RpcError('DRAINING', 'leaving');
+    assert.ok(foreign instanceof RpcError);
+    assert.ok(new RpcError('DRAINING', 'x') instanceof other.RpcError);
+    assert.ok(isRpcError(foreign, 'DRAINING'));
+    assert.equal(RpcError.from(foreign), foreign);
+    // A subclass keeps the ordinary prototype check.
+    class Sub extends RpcError {}
+    assert.ok(new Sub('INTERNAL', 'x') instanceof RpcError);
+    assert.equal(new RpcError('INTERNAL', 'x') instanceof Sub, false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('checkMsgpack accepts well-formed values and refuses malformed ones with a reason', () => {

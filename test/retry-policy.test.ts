@@ -20,6 +20,12 @@ test('only safe codes are retried; TIMEOUT and maybe-processed UNAVAILABLE only 
   assert.equal(isRetryable(err('UNAVAILABLE', true), true), true);
   assert.equal(isRetryable(err('TIMEOUT'), false), false);
   assert.equal(isRetryable(err('TIMEOUT'), true), true);
+  // A worker lost under the request: sent again only when the call is idempotent.
+  assert.equal(isRetryable(err('WORKER_LOST'), false), false);
+  assert.equal(isRetryable(err('WORKER_LOST'), true), true);
+  // A refusal code a handler raised after it started: maybe processed.
+  assert.equal(isRetryable(err('OVERLOADED', true), false), false);
+  assert.equal(isRetryable(err('OVERLOADED', true), true), true);
   for (const code of ['BAD_REQUEST', 'METHOD_NOT_FOUND', 'INTERNAL', 'CANCELLED', 'QUERY_OF_DEATH', 'PAYLOAD_TOO_LARGE', 'INSUFFICIENT_FUNDS']) {
     assert.equal(isRetryable(err(code), true), false, code);
   }

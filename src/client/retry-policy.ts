@@ -3,7 +3,7 @@
  * randomness comes in as an argument, so tests can pin it.
  */
 import { MAX_ATTEMPT } from '../protocol/envelope.js';
-import type { RpcError } from '../protocol/errors.js';
+import { codeMeaning, type RpcError } from '../protocol/errors.js';
 import type { RetryPolicy } from './call-options.js';
 
 /** A retry is only sent when at least this much of the call's budget would be left for it. */
@@ -12,24 +12,16 @@ export const MIN_ATTEMPT_BUDGET_MS = 5;
 export const WAIT_FOR_WORKERS_MAX_BACKOFF_MS = 200;
 
 /**
- * Whether the failure `err` of one attempt may be retried at all. Nothing processed or transient:
- * `NO_RESPONDERS`, `OVERLOADED`, `DRAINING`, and `UNAVAILABLE` when the request never left the
- * client. What may have been processed (`TIMEOUT`, `UNAVAILABLE` after sending, a lost worker, a
- * refusal code raised by a handler that had started) only when the call is idempotent. Never
- * business codes, `BAD_REQUEST` and the like.
+ * Whether the failure `err` of one attempt may be retried at all, by the table in
+ * protocol/errors.ts. A code retryable by default (`NO_RESPONDERS`, `OVERLOADED`, `DRAINING`,
+ * `UNAVAILABLE`) when nothing was processed; a transient code that may have been processed
+ * (`TIMEOUT`, `WORKER_LOST`, `UNAVAILABLE` after sending, a refusal code raised by a handler that
+ * had started) only when the call is idempotent. Never business codes, `BAD_REQUEST` and the like.
  */
 export function isRetryable(err: RpcError, idempotent: boolean): boolean {
-  switch (err.code) {
-    case 'NO_RESPONDERS':
-    case 'OVERLOADED':
-    case 'DRAINING':
-    case 'UNAVAILABLE':
-      return !err.maybeProcessed || idempotent;
-    case 'TIMEOUT':
-      return idempotent;
-    default:
-      return false;
-  }
+  const m = codeMeaning(err.code);
+  if (m.retryable && !err.maybeProcessed) return true;
+  return idempotent && m.transient;
 }
 
 /** The cap of the backoff before retry number `retry` (1 for the first retry). */

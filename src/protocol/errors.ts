@@ -34,6 +34,12 @@ export const ErrorCode = {
    * workers that take it, so it is not sent again. It may have been processed.
    */
   QUERY_OF_DEATH: 'QUERY_OF_DEATH',
+  /**
+   * The worker that held the request was lost (its connection closed, or the supervisor declared
+   * it lost) before it replied. The request may have been processed; an idempotent call is sent
+   * again instead of failing with this code.
+   */
+  WORKER_LOST: 'WORKER_LOST',
 } as const;
 
 /** A framework error code. */
@@ -45,31 +51,86 @@ export type FrameworkErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
  */
 export type RpcErrorCode = FrameworkErrorCode | (string & {});
 
-/** Whether a framework code is safe to retry by default (nothing was processed, or transient). */
-const RETRYABLE: Readonly<Record<FrameworkErrorCode, boolean>> = {
-  TIMEOUT: false,
-  NO_RESPONDERS: true,
-  UNAVAILABLE: true,
-  OVERLOADED: true,
-  DRAINING: true,
-  BAD_REQUEST: false,
-  METHOD_NOT_FOUND: false,
-  PAYLOAD_TOO_LARGE: false,
-  CANCELLED: false,
-  INTERNAL: false,
-  QUERY_OF_DEATH: false,
-};
+/** What an error code means, for every part of natsrpc that has to act on it. */
+export interface CodeMeaning {
+  /**
+   * Retryable by default: nothing was processed, or the failure is transient, so the same request
+   * may be sent again whether or not the call is idempotent (unless `maybeProcessed` says a
+   * handler had started). It is the `retryable` a worker puts on the wire for a code it chooses.
+   */
+  readonly retryable: boolean;
+  /**
+   * Sending the request again may succeed although it may have been processed: an idempotent call
+   * is sent again after it (a lost worker, a timed-out attempt, a dropped connection).
+   */
+  readonly transient: boolean;
+  /**
+   * A refusal: a worker that answers with this code before any handler ran processed nothing. The
+   * call counts neither for nor against the worker's health, nor as a call it served.
+   */
+  readonly refusal: boolean;
+  /** A worker fault: the failure speaks against the worker that answered (health, drains). */
+  readonly workerFault: boolean;
+  /** Whether the request may have been processed, unless the error says otherwise. */
+  readonly maybeProcessed: boolean;
+}
+
+function meaning(retryable: boolean, transient: boolean, refusal: boolean, workerFault: boolean, maybeProcessed: boolean): CodeMeaning {
+  return Object.freeze({ retryable, transient, refusal, workerFault, maybeProcessed });
+}
+
+/**
+ * The one table of what each framework code means. The retry policy, the worker's replies and
+ * counters, the supervisor's health policy and docs/protocol.md (*Error codes*) all follow it.
+ *
+ * `PAYLOAD_TOO_LARGE` is no refusal: a worker sends it when the handler's reply was too large,
+ * after the handler ran (a caller raises it before sending, with `maybeProcessed: false`). It is
+ * no worker fault either: every worker would fail the same request the same way.
+ */
+export const CODE_MEANING: Readonly<Record<FrameworkErrorCode, CodeMeaning>> = Object.freeze({
+  //                 retryable transient refusal workerFault maybeProcessed
+  TIMEOUT: meaning(false, true, false, false, true),
+  NO_RESPONDERS: meaning(true, true, true, false, false),
+  UNAVAILABLE: meaning(true, true, false, false, false),
+  OVERLOADED: meaning(true, true, true, false, false),
+  DRAINING: meaning(true, true, true, false, false),
+  BAD_REQUEST: meaning(false, false, true, false, false),
+  METHOD_NOT_FOUND: meaning(false, false, true, false, false),
+  PAYLOAD_TOO_LARGE: meaning(false, false, false, false, false),
+  CANCELLED: meaning(false, false, false, false, false),
+  INTERNAL: meaning(false, false, false, true, false),
+  QUERY_OF_DEATH: meaning(false, false, false, false, true),
+  WORKER_LOST: meaning(false, true, false, false, true),
+});
+
+/** What application (business) codes mean: a handler's deliberate answer, not retried, no fault. */
+const APPLICATION_MEANING = meaning(false, false, false, false, false);
 
 const APP_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
 /** True when `code` is one of the framework codes. */
 export function isFrameworkCode(code: string): code is FrameworkErrorCode {
-  return Object.hasOwn(RETRYABLE, code);
+  return Object.hasOwn(CODE_MEANING, code);
+}
+
+/** The meaning of any code; application codes (and unknown strings) mean {@link APPLICATION_MEANING}. */
+export function codeMeaning(code: string): CodeMeaning {
+  return isFrameworkCode(code) ? CODE_MEANING[code] : APPLICATION_MEANING;
 }
 
 /** Whether `code` is retryable unless said otherwise: application codes never are. */
 export function defaultRetryable(code: string): boolean {
-  return isFrameworkCode(code) ? RETRYABLE[code] : false;
+  return codeMeaning(code).retryable;
+}
+
+/** Codes that are refusals: the call never ran, so they count neither for nor against a worker. */
+export function isRefusal(code: string): boolean {
+  return codeMeaning(code).refusal;
+}
+
+/** Codes that speak against the worker when they fail a call. */
+export function isWorkerFault(code: string): boolean {
+  return codeMeaning(code).workerFault;
 }
 
 /** True when `code` is a well-formed application (business) code. */
@@ -88,9 +149,15 @@ export interface RpcErrorOptions {
   maybeProcessed?: boolean;
 }
 
+/** The brand every copy of natsrpc puts on its RpcError prototype, so `instanceof` works across copies. */
+const BRAND: unique symbol = Symbol.for('natsrpc.RpcError') as never;
+
 /**
  * The error every natsrpc call rejects with, and the error a handler throws to reject a request
  * for a business reason.
+ *
+ * `instanceof RpcError` holds for an RpcError made by any copy of natsrpc in the process (two
+ * versions installed side by side, or a bundled copy): the check reads a `Symbol.for` brand.
  *
  * @example
  * ```ts
@@ -119,13 +186,31 @@ export class RpcError extends Error {
         `RpcError code must be a framework code or match ${APP_CODE}, received ${JSON.stringify(code)}`,
       );
     }
+    const m = codeMeaning(code);
     this.code = code;
     this.business = !framework;
-    this.retryable = options.retryable ?? (framework ? RETRYABLE[code] : false);
+    this.retryable = options.retryable ?? m.retryable;
     this.details = options.details;
-    this.maybeProcessed = options.maybeProcessed ?? (code === 'TIMEOUT');
+    this.maybeProcessed = options.maybeProcessed ?? m.maybeProcessed;
+  }
+
+  /** True for an RpcError of any copy of natsrpc (subclasses keep the ordinary prototype check). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== RpcError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
+
+  /**
+   * `err` as an RpcError: an RpcError (of any copy of natsrpc) as it is, anything else as an
+   * `INTERNAL` error that keeps `err` as its cause.
+   */
+  static from(err: unknown): RpcError {
+    if (err instanceof RpcError) return err;
+    const message = err instanceof Error ? err.message : typeof err === 'string' ? err : 'unexpected failure';
+    return new RpcError('INTERNAL', message, { cause: err });
   }
 }
+Object.defineProperty(RpcError.prototype, BRAND, { value: true });
 
 /** True when `err` is an {@link RpcError}, optionally with the given code. */
 export function isRpcError(err: unknown, code?: RpcErrorCode): err is RpcError {

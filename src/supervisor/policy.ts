@@ -154,15 +154,6 @@ export function evaluateHealth(input: HealthInput, policy: HealthPolicy, standin
   return { healthy: reasons.length === 0, reasons, figures };
 }
 
-/** Codes that speak against the worker when they fail a call. */
-export function isWorkerFault(code: string): boolean {
-  return code === 'INTERNAL';
-}
-
-/** Codes that are refusals: the call never ran, so they count neither for nor against a worker. */
-export function isRefusal(code: string): boolean {
-  return code === 'BAD_REQUEST' || code === 'METHOD_NOT_FOUND' || code === 'OVERLOADED' || code === 'DRAINING' || code === 'PAYLOAD_TOO_LARGE';
-}
 
 /** The ejection period of the `n`th ejection (1-based) within the window. */
 export function ejectionPeriodMs(n: number, policy: HealthPolicy): number {

@@ -5,7 +5,8 @@
  */
 import type { WorkerHeartbeat } from '../protocol/heartbeat.js';
 import { drainReasonCategory } from './drain-reasons.js';
-import { isRefusal, isWorkerFault, type CallFigures, type HealthPolicy, type HealthVerdict } from './policy.js';
+import { isRefusal, isWorkerFault } from '../protocol/errors.js';
+import { type CallFigures, type HealthPolicy, type HealthVerdict } from './policy.js';
 
 /** Workers tracked at most; heartbeats of further workers are ignored. */
 export const MAX_WORKERS = 10_000;

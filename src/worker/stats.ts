@@ -1,7 +1,7 @@
 /**
  * A worker's counters since start. Plain numeric fields so counting is a single increment.
  */
-import { ErrorCode, isFrameworkCode } from '../protocol/errors.js';
+import { ErrorCode, isFrameworkCode, isWorkerFault } from '../protocol/errors.js';
 import { MAX_FAILED_CODES, OTHER_CODES } from '../protocol/heartbeat.js';
 import { LatencyWindow } from '../timing/latency-window.js';
 
@@ -51,9 +51,10 @@ export class WorkerStats {
       else key = OTHER_CODES;
     }
     this.failed.set(key, (this.failed.get(key) ?? 0) + 1);
-    // Only a handler's own crash speaks against the worker; a business rejection shows a handler
-    // that works. Refusals (BAD_REQUEST, OVERLOADED...) say nothing either way.
-    if (code === 'INTERNAL') this.consecutiveFaults++;
+    // Only a worker fault (the table in protocol/errors.ts: a handler's own crash) speaks against
+    // the worker; a business rejection shows a handler that works. Other framework codes
+    // (refusals, TIMEOUT, CANCELLED...) say nothing either way.
+    if (isWorkerFault(code)) this.consecutiveFaults++;
     else if (!isFrameworkCode(code)) this.consecutiveFaults = 0;
   }
 
