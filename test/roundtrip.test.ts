@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, defineWorker, RpcError, startWorker, type ApiOf } from '../src/index.js';
+import { OVERRUN_GRACE_MS } from '../src/worker/worker.js';
 import math from '../workers/math.js';
 import echo from '../workers/echo.js';
 import { closing, startNats } from './helpers/nats.js';
@@ -84,7 +85,39 @@ test('TIMEOUT from a slow handler, whose ctx.signal fires at the deadline (item 
   await new Promise((r) => setTimeout(r, 100));
   assert.ok(abortedAfterMs >= 250, `signal fired after ${abortedAfterMs} ms`);
   assert.equal((reason as RpcError).code, 'TIMEOUT');
-  assert.equal(worker.stats.overruns, 1, 'the handler finished after its deadline');
+  // It stopped as soon as its signal fired: within the grace, so no overrun.
+  assert.equal(worker.stats.overruns, 0, 'a handler that stops promptly at its deadline is no overrun');
+  assert.equal(worker.overdue, 0);
+});
+
+test('a handler that runs on past its deadline plus the grace is overdue, and its end is an overrun', async () => {
+  await using nats = await startNats();
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let aborted = false;
+  const stubborn = defineWorker({
+    service: 'stubborn',
+    methods: {
+      wait: async (_: null, ctx) => {
+        ctx.signal.addEventListener('abort', () => (aborted = true));
+        await released; // ignores its signal
+        return 'late';
+      },
+    },
+  });
+  await using worker = closing(await startWorker(stubborn, { servers: nats.url, logger: quiet }), stop);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  try {
+    await assert.rejects(client.call('stubborn.wait', null, { timeoutMs: 100 }), (e: RpcError) => e.code === 'TIMEOUT');
+    assert.ok(await waitFor(() => aborted, 5_000), 'its signal fired at the deadline');
+    // Within the grace nothing counts against the worker yet; once it has passed, the handler is overdue.
+    assert.ok(await waitFor(() => worker.overdue === 1, OVERRUN_GRACE_MS + 5_000), 'overdue once the grace has passed');
+    assert.equal(worker.stats.overruns, 0, 'still running: not an overrun until it ends');
+  } finally {
+    release();
+  }
+  assert.ok(await waitFor(() => worker.stats.overruns === 1, 5_000), "its end is an overrun");
+  assert.equal(worker.overdue, 0);
 });
 
 test('business codes reach the caller unchanged; INTERNAL hides the stack (item 5)', async () => {

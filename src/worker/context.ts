@@ -46,6 +46,8 @@ export class CallContext implements Expiring, ActiveLink {
   readonly #outbound: OutboundCaller | undefined;
   /** @internal the worker indexed this call by id for cancellation */
   tracked = false;
+  /** @internal the deadline fired; the call is in its overrun grace (or overdue once that ends) */
+  pastDeadline = false;
 
   /** @internal created by the worker */
   constructor(

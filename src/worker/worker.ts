@@ -36,6 +36,14 @@ export const DRAIN_ABORT_GRACE_MS = 1_000;
  * clocks never cost a call in normal operation.
  */
 export const CLOCK_SKEW_TOLERANCE_MS = 2_000;
+/**
+ * How long a handler may still run after its deadline fired its signal and count as having
+ * stopped promptly. Only a handler still running at deadline + this grace is *overdue*, and its
+ * end counts as an overrun (a worker fault): one that ends within it has done its job, however
+ * tight its caller's deadline or slow the downstream call it gave up on. See docs/protocol.md,
+ * *Deadlines*.
+ */
+export const OVERRUN_GRACE_MS = 250;
 
 export type WorkerState = 'serving' | 'draining' | 'drained' | 'stopped';
 
@@ -368,6 +376,7 @@ export class RpcWorker {
     this.#active.delete(ctx);
     this.#tracing?.end(ctx, failed, err);
     if (ctx.tracked) this.#cancels.untrack(ctx);
+    // Still queued: before its deadline, or within the grace after it. Not queued: overdue.
     if (!this.#deadlines.delete(ctx)) {
       this.#overdue--;
       this.stats.overruns++;
@@ -406,8 +415,14 @@ export class RpcWorker {
     });
   }
 
+  /** The deadline fires the handler's signal and queues the grace; the grace's end makes it overdue. */
   #onDeadline(ctx: CallContext): void {
+    if (!ctx.pastDeadline) {
+      ctx.pastDeadline = true;
+      CallContext.abort(ctx, new RpcError('TIMEOUT', `deadline of ${ctx.method} passed`));
+      this.#deadlines.add(ctx, performance.now() + OVERRUN_GRACE_MS);
+      return;
+    }
     this.#overdue++;
-    CallContext.abort(ctx, new RpcError('TIMEOUT', `deadline of ${ctx.method} passed`));
   }
 }
