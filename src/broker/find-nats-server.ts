@@ -8,6 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readEnv } from '../options/env.js';
+import { resolveString } from '../options/resolve.js';
+import { PROCESS_OPTIONS } from '../options/table.js';
 
 export const MIN_NATS_SERVER = [2, 10] as const;
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -38,7 +41,7 @@ function versionOf(path: string): string | null {
 }
 
 function onPath(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+  for (const dir of (readEnv('PATH') ?? '').split(delimiter)) {
     const candidate = join(dir, name);
     if (dir && existsSync(candidate)) return candidate;
   }
@@ -57,7 +60,8 @@ export function describeSearch(): string {
 
 function candidates(): Array<[string, string]> {
   const list: Array<[string, string]> = [];
-  if (process.env.NATS_SERVER_BIN) list.push(['NATS_SERVER_BIN', process.env.NATS_SERVER_BIN]);
+  const bin = resolveString(PROCESS_OPTIONS.natsServerBin, undefined);
+  if (bin !== undefined) list.push(['NATS_SERVER_BIN', bin]);
   if (existsSync(LOCAL_BIN)) list.push(['project', LOCAL_BIN]);
   const path = onPath('nats-server');
   if (path !== null) list.push(['PATH', path]);

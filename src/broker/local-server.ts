@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireNatsServer } from './find-nats-server.js';
+import { processEnv } from '../options/env.js';
 
 export const READY_TIMEOUT_MS = 10_000;
 
@@ -86,7 +87,7 @@ export class LocalNatsServer {
     const config = this.#opts.config ?? this.#configFile();
     if (config) args.push('-c', config);
     args.push(...(this.#opts.args ?? []));
-    const child = spawn(this.#bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...this.#opts.env } });
+    const child = spawn(this.#bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...processEnv(), ...this.#opts.env } });
     this.#child = child;
     live.add(child);
     child.once('exit', () => {

@@ -2,6 +2,7 @@
  * Flags shared by the commands that connect to NATS, and the usage error every command throws.
  */
 import type { ConnectionOptions } from '../connection/options.js';
+import { numberFromText, type NumberOption } from '../options/resolve.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -63,7 +64,20 @@ export function connectionFrom(values: ConnectionFlagValues): ConnectionOptions 
   return out;
 }
 
-/** Parses a positive integer flag; throws a UsageError naming it. */
+/**
+ * Parses the flag of a number option from the options table (options/table.ts): same bounds as
+ * the option itself; a bad value is a UsageError naming the flag, the option and the value.
+ */
+export function optionFlag(spec: NumberOption & { flag?: string }, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return numberFromText(spec, value, `--${spec.flag ?? spec.name}`);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** Parses a positive integer flag that is not an option of the library; throws a UsageError naming it. */
 export function intFlag(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);

@@ -2,8 +2,19 @@
  * Options of a call and the policies behind them: retries, hedging, waiting for workers or for
  * the connection. Defaults are named constants; everything is validated up front.
  */
-import { MAX_ATTEMPT, MAX_BUDGET_MS, type Headers } from '../protocol/envelope.js';
-import { checkNumber } from '../options/number-option.js';
+import type { Headers } from '../protocol/envelope.js';
+import { processEnv, type Env } from '../options/env.js';
+import { checkNumberOption, resolveNumber } from '../options/resolve.js';
+import {
+  DEFAULT_BACKOFF_MULTIPLIER,
+  DEFAULT_INITIAL_BACKOFF_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_BACKOFF_MS,
+  HEDGE_OPTIONS,
+  LOST_WORKER_OPTIONS,
+  RETRY_BUDGET_OPTIONS,
+  RETRY_OPTIONS,
+} from '../options/table.js';
 
 /** How failed attempts are retried. Only safe codes are retried; see `retryable` in retry-policy.ts. */
 export interface RetryPolicy {
@@ -71,18 +82,20 @@ export interface CallOptions {
   waitForConnection?: boolean;
 }
 
-export const DEFAULT_MAX_ATTEMPTS = 3;
-export const DEFAULT_INITIAL_BACKOFF_MS = 20;
-export const DEFAULT_MAX_BACKOFF_MS = 1_000;
-export const DEFAULT_BACKOFF_MULTIPLIER = 2;
-export const DEFAULT_RETRY_BUDGET_RATIO = 0.1;
-export const DEFAULT_RETRY_BUDGET_BURST = 10;
-export const DEFAULT_HEDGE_MAX_ATTEMPTS = 2;
-export const DEFAULT_HEDGE_FALLBACK_DELAY_MS = 50;
-export const DEFAULT_ACK_TIMEOUT_MS = 250;
-export const DEFAULT_PROBE_AFTER_MS = 250;
-export const DEFAULT_PROBE_INTERVAL_MS = 250;
-export const DEFAULT_PROBE_TIMEOUT_MS = 1_000;
+export {
+  DEFAULT_ACK_TIMEOUT_MS,
+  DEFAULT_BACKOFF_MULTIPLIER,
+  DEFAULT_HEDGE_FALLBACK_DELAY_MS,
+  DEFAULT_HEDGE_MAX_ATTEMPTS,
+  DEFAULT_INITIAL_BACKOFF_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_BACKOFF_MS,
+  DEFAULT_PROBE_AFTER_MS,
+  DEFAULT_PROBE_INTERVAL_MS,
+  DEFAULT_PROBE_TIMEOUT_MS,
+  DEFAULT_RETRY_BUDGET_BURST,
+  DEFAULT_RETRY_BUDGET_RATIO,
+} from '../options/table.js';
 
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
   maxAttempts: DEFAULT_MAX_ATTEMPTS,
@@ -99,37 +112,50 @@ export function resolveRetryPolicy(override: Partial<RetryPolicy> | false | unde
   if (override === false) return NO_RETRY;
   if (typeof override !== 'object' || override === null) throw new TypeError(`retry must be an object or false, received ${String(override)}`);
   const p: RetryPolicy = { ...base, ...override };
-  checkNumber('retry.maxAttempts', p.maxAttempts, 1, MAX_ATTEMPT);
-  checkNumber('retry.initialBackoffMs', p.initialBackoffMs, 0, MAX_BUDGET_MS);
-  checkNumber('retry.maxBackoffMs', p.maxBackoffMs, 0, MAX_BUDGET_MS);
-  checkNumber('retry.backoffMultiplier', p.backoffMultiplier, 1, 100, false);
-  if (p.perAttemptTimeoutMs !== undefined) checkNumber('retry.perAttemptTimeoutMs', p.perAttemptTimeoutMs, 1, MAX_BUDGET_MS);
+  checkNumberOption(RETRY_OPTIONS.maxAttempts, p.maxAttempts);
+  checkNumberOption(RETRY_OPTIONS.initialBackoffMs, p.initialBackoffMs);
+  checkNumberOption(RETRY_OPTIONS.maxBackoffMs, p.maxBackoffMs);
+  checkNumberOption(RETRY_OPTIONS.backoffMultiplier, p.backoffMultiplier);
+  if (p.perAttemptTimeoutMs !== undefined) checkNumberOption(RETRY_OPTIONS.perAttemptTimeoutMs, p.perAttemptTimeoutMs);
+  return Object.freeze(p);
+}
+
+/** A client's base retry policy: each field from the environment (`NATSRPC_RETRY_*`) or its default. */
+export function retryPolicyFromEnv(env: Env = processEnv()): Readonly<RetryPolicy> {
+  const p: RetryPolicy = {
+    maxAttempts: resolveNumber(RETRY_OPTIONS.maxAttempts, undefined, env),
+    initialBackoffMs: resolveNumber(RETRY_OPTIONS.initialBackoffMs, undefined, env),
+    maxBackoffMs: resolveNumber(RETRY_OPTIONS.maxBackoffMs, undefined, env),
+    backoffMultiplier: resolveNumber(RETRY_OPTIONS.backoffMultiplier, undefined, env),
+  };
+  const perAttemptTimeoutMs = resolveNumber(RETRY_OPTIONS.perAttemptTimeoutMs, undefined, env);
+  if (perAttemptTimeoutMs !== undefined) p.perAttemptTimeoutMs = perAttemptTimeoutMs;
   return Object.freeze(p);
 }
 
 export function resolveHedgePolicy(hedge: HedgePolicy | false | undefined): Readonly<Required<HedgePolicy>> | undefined {
   if (hedge === undefined || hedge === false) return undefined;
   if (typeof hedge !== 'object' || hedge === null) throw new TypeError(`hedge must be an object or false, received ${String(hedge)}`);
-  if (hedge.delayMs !== 'p95') checkNumber('hedge.delayMs', hedge.delayMs, 1, MAX_BUDGET_MS);
+  if (hedge.delayMs !== 'p95') checkNumberOption(HEDGE_OPTIONS.delayMs, hedge.delayMs);
   return Object.freeze({
     delayMs: hedge.delayMs,
-    maxAttempts: checkNumber('hedge.maxAttempts', hedge.maxAttempts ?? DEFAULT_HEDGE_MAX_ATTEMPTS, 2, 10),
-    fallbackDelayMs: checkNumber('hedge.fallbackDelayMs', hedge.fallbackDelayMs ?? DEFAULT_HEDGE_FALLBACK_DELAY_MS, 1, MAX_BUDGET_MS),
+    maxAttempts: resolveNumber(HEDGE_OPTIONS.maxAttempts, hedge.maxAttempts),
+    fallbackDelayMs: resolveNumber(HEDGE_OPTIONS.fallbackDelayMs, hedge.fallbackDelayMs),
   });
 }
 
-export function resolveBudgetOptions(options: Partial<RetryBudgetOptions> | undefined): RetryBudgetOptions {
+export function resolveBudgetOptions(options: Partial<RetryBudgetOptions> | undefined, env: Env = processEnv()): RetryBudgetOptions {
   return {
-    ratio: checkNumber('retryBudget.ratio', options?.ratio ?? DEFAULT_RETRY_BUDGET_RATIO, 0, 10, false),
-    burst: checkNumber('retryBudget.burst', options?.burst ?? DEFAULT_RETRY_BUDGET_BURST, 0, 1_000_000),
+    ratio: resolveNumber(RETRY_BUDGET_OPTIONS.ratio, options?.ratio, env),
+    burst: resolveNumber(RETRY_BUDGET_OPTIONS.burst, options?.burst, env),
   };
 }
 
-export function resolveLostWorkerPolicy(options: Partial<LostWorkerPolicy> | undefined): Readonly<LostWorkerPolicy> {
+export function resolveLostWorkerPolicy(options: Partial<LostWorkerPolicy> | undefined, env: Env = processEnv()): Readonly<LostWorkerPolicy> {
   return Object.freeze({
-    ackTimeoutMs: checkNumber('lostWorker.ackTimeoutMs', options?.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS, 1, MAX_BUDGET_MS),
-    probeAfterMs: checkNumber('lostWorker.probeAfterMs', options?.probeAfterMs ?? DEFAULT_PROBE_AFTER_MS, 1, MAX_BUDGET_MS),
-    probeIntervalMs: checkNumber('lostWorker.probeIntervalMs', options?.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS, 1, MAX_BUDGET_MS),
-    probeTimeoutMs: checkNumber('lostWorker.probeTimeoutMs', options?.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, 1, MAX_BUDGET_MS),
+    ackTimeoutMs: resolveNumber(LOST_WORKER_OPTIONS.ackTimeoutMs, options?.ackTimeoutMs, env),
+    probeAfterMs: resolveNumber(LOST_WORKER_OPTIONS.probeAfterMs, options?.probeAfterMs, env),
+    probeIntervalMs: resolveNumber(LOST_WORKER_OPTIONS.probeIntervalMs, options?.probeIntervalMs, env),
+    probeTimeoutMs: resolveNumber(LOST_WORKER_OPTIONS.probeTimeoutMs, options?.probeTimeoutMs, env),
   });
 }

@@ -3,18 +3,19 @@
  * spec that attempts.ts runs.
  */
 import type { NatsConnection } from 'nats';
-import { MAX_BUDGET_MS } from '../protocol/envelope.js';
 import { DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { assertPrefix, DEFAULT_PREFIX } from '../protocol/subjects.js';
+import { assertPrefix } from '../protocol/subjects.js';
 import type { ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
-import { checkInt } from '../options/number-option.js';
+import { checkNumberOption, resolveBoolean, resolveNumber, resolveString } from '../options/resolve.js';
+import { CLIENT_OPTIONS, PROCESS_OPTIONS } from '../options/table.js';
 import type { CallSpec } from './attempts.js';
 import {
   resolveBudgetOptions,
   resolveHedgePolicy,
   resolveLostWorkerPolicy,
   resolveRetryPolicy,
+  retryPolicyFromEnv,
   type CallOptions,
   type HedgePolicy,
   type LostWorkerPolicy,
@@ -23,7 +24,7 @@ import {
 } from './call-options.js';
 import type { ResolvedTarget } from './transport.js';
 
-export const DEFAULT_TIMEOUT_MS = 5_000;
+export { DEFAULT_TIMEOUT_MS } from '../options/table.js';
 
 export interface ClientOptions extends ConnectionOptions {
   /** Timeout of a call that names none, in milliseconds. Default 5,000. */
@@ -53,26 +54,26 @@ export interface ClientOptions extends ConnectionOptions {
 
 /** A timeout option: whole milliseconds from 1 to the largest budget the envelope carries. */
 export function checkTimeout(name: string, value: unknown): number {
-  return checkInt(name, value, 1, MAX_BUDGET_MS);
+  return checkNumberOption(CLIENT_OPTIONS.timeoutMs, value, undefined, name);
 }
 
-/** Validates and completes client options (the connection aside). */
+/** Validates and completes client options (the connection aside): option, else environment, else default. */
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const prefix = resolveString(PROCESS_OPTIONS.prefix, options.prefix)!;
   assertPrefix(prefix);
   return {
-    timeoutMs: checkTimeout('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    timeoutMs: resolveNumber(CLIENT_OPTIONS.timeoutMs, options.timeoutMs),
     prefix,
     logger: options.logger ?? createLogger('natsrpc-client'),
     limits: options.limits ?? DEFAULT_MSGPACK_LIMITS,
     ownsConnection: false,
-    retry: resolveRetryPolicy(options.retry),
+    retry: resolveRetryPolicy(options.retry, retryPolicyFromEnv()),
     budget: resolveBudgetOptions(options.retryBudget),
     hedge: resolveHedgePolicy(options.hedge),
-    waitForWorkers: options.waitForWorkers ?? false,
-    waitForConnection: options.waitForConnection ?? false,
+    waitForWorkers: resolveBoolean(CLIENT_OPTIONS.waitForWorkers, options.waitForWorkers),
+    waitForConnection: resolveBoolean(CLIENT_OPTIONS.waitForConnection, options.waitForConnection),
     lostWorker: resolveLostWorkerPolicy(options.lostWorker),
-    deadlinePolicy: options.deadlinePolicy ?? true,
+    deadlinePolicy: resolveBoolean(CLIENT_OPTIONS.deadlinePolicy, options.deadlinePolicy),
   };
 }
 

@@ -5,8 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions as NatsOptions, type NatsConnection } from 'nats';
 import { RpcError } from '../protocol/errors.js';
+import { processEnv, type Env } from '../options/env.js';
+import { resolveString } from '../options/resolve.js';
+import { CONNECTION_OPTIONS, DEFAULT_SERVERS } from '../options/table.js';
 
-export const DEFAULT_SERVERS = '127.0.0.1:4222';
+export { DEFAULT_SERVERS };
 /** Reconnect quickly: while disconnected, calls fail fast with UNAVAILABLE instead of waiting. */
 export const DEFAULT_RECONNECT_WAIT_MS = 250;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -41,22 +44,21 @@ export interface ConnectionOptions {
   nats?: Partial<NatsOptions>;
 }
 
-type Env = Record<string, string | undefined>;
-
-/** Fills what `options` leaves unset from the `NATS_*` environment variables. */
-export function withEnvDefaults(options: ConnectionOptions = {}, env: Env = process.env): ConnectionOptions {
+/** Fills what `options` leaves unset from the `NATS_*` environment variables (see options/table.ts). */
+export function withEnvDefaults(options: ConnectionOptions = {}, env: Env = processEnv()): ConnectionOptions {
+  const c = CONNECTION_OPTIONS;
   return {
     ...options,
-    servers: options.servers ?? env.NATS_URL ?? DEFAULT_SERVERS,
-    user: options.user ?? env.NATS_USER,
-    pass: options.pass ?? env.NATS_PASS,
-    token: options.token ?? env.NATS_TOKEN,
-    credsFile: options.credsFile ?? env.NATS_CREDS,
-    nkeySeed: options.nkeySeed ?? env.NATS_NKEY_SEED,
-    tlsCa: options.tlsCa ?? env.NATS_TLS_CA,
-    tlsCert: options.tlsCert ?? env.NATS_TLS_CERT,
-    tlsKey: options.tlsKey ?? env.NATS_TLS_KEY,
-    inboxPrefix: options.inboxPrefix ?? env.NATS_INBOX_PREFIX,
+    servers: Array.isArray(options.servers) ? options.servers : resolveString(c.servers, options.servers, env),
+    user: resolveString(c.user, options.user, env),
+    pass: resolveString(c.pass, options.pass, env),
+    token: resolveString(c.token, options.token, env),
+    credsFile: resolveString(c.credsFile, options.credsFile, env),
+    nkeySeed: resolveString(c.nkeySeed, options.nkeySeed, env),
+    tlsCa: resolveString(c.tlsCa, options.tlsCa, env),
+    tlsCert: resolveString(c.tlsCert, options.tlsCert, env),
+    tlsKey: resolveString(c.tlsKey, options.tlsKey, env),
+    inboxPrefix: resolveString(c.inboxPrefix, options.inboxPrefix, env),
   };
 }
 

@@ -3,11 +3,13 @@
  * `LOG_LEVEL`, then `info`. Hot paths check `isLevelEnabled` before building anything to log.
  */
 import { pino, type Logger } from 'pino';
+import { resolveString } from '../options/resolve.js';
+import { PROCESS_OPTIONS } from '../options/table.js';
 
 export type { Logger };
 
-export const DEFAULT_LOG_LEVEL = 'info';
+export { DEFAULT_LOG_LEVEL } from '../options/table.js';
 
 export function createLogger(name: string, level?: string): Logger {
-  return pino({ name, level: level ?? process.env.LOG_LEVEL ?? DEFAULT_LOG_LEVEL });
+  return pino({ name, level: resolveString(PROCESS_OPTIONS.logLevel, level)! });
 }

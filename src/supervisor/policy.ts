@@ -6,7 +6,9 @@
  * user health check do.
  */
 import type { WorkerHeartbeat } from '../protocol/heartbeat.js';
-import { checkNumber } from '../options/number-option.js';
+import { processEnv, type Env } from '../options/env.js';
+import { resolveNumber } from '../options/resolve.js';
+import { HEALTH_POLICY_OPTIONS } from '../options/table.js';
 
 export interface HealthPolicy {
   /** A worker is `lost` after missing this many of its own heartbeat intervals. */
@@ -40,51 +42,22 @@ export interface HealthPolicy {
   ejectionWindowMs: number;
 }
 
-export const DEFAULT_HEALTH_POLICY: Readonly<HealthPolicy> = Object.freeze({
-  lostAfterIntervals: 3,
-  forgetAfterMs: 60_000,
-  maxConsecutiveFaults: 5,
-  minFaultRate: 0.5,
-  faultRateMargin: 0.3,
-  minRequestVolume: 20,
-  rateWindowMs: 10_000,
-  maxLoopDelayMs: 1_000,
-  maxStalledMs: 3_000,
-  maxOverdue: 0,
-  baseEjectionMs: 10_000,
-  maxEjectionMs: 300_000,
-  maxDrainPercent: 50,
-  maxEjections: 3,
-  ejectionWindowMs: 600_000,
-});
+/** The defaults, from the options table (options/table.ts). */
+export const DEFAULT_HEALTH_POLICY: Readonly<HealthPolicy> = Object.freeze(
+  Object.fromEntries(Object.entries(HEALTH_POLICY_OPTIONS).map(([key, spec]) => [key, spec.default])) as unknown as HealthPolicy,
+);
 
-const BOUNDS: Record<keyof HealthPolicy, [number, number, boolean]> = {
-  lostAfterIntervals: [1, 100, true],
-  forgetAfterMs: [0, 86_400_000, true],
-  maxConsecutiveFaults: [1, 1_000_000, true],
-  minFaultRate: [0, 1, false],
-  faultRateMargin: [0, 1, false],
-  minRequestVolume: [1, 1_000_000_000, true],
-  rateWindowMs: [100, 86_400_000, true],
-  maxLoopDelayMs: [1, 3_600_000, true],
-  maxStalledMs: [1, 3_600_000, true],
-  maxOverdue: [0, 1_000_000, true],
-  baseEjectionMs: [1, 86_400_000, true],
-  maxEjectionMs: [1, 86_400_000, true],
-  maxDrainPercent: [0, 100, true],
-  maxEjections: [1, 1_000, true],
-  ejectionWindowMs: [1, 86_400_000 * 7, true],
-};
-
-/** Fills defaults and validates every field, naming the first bad one. */
-export function resolvePolicy(partial: Partial<HealthPolicy> = {}): HealthPolicy {
-  const out = { ...DEFAULT_HEALTH_POLICY } as HealthPolicy;
-  for (const key of Object.keys(partial) as (keyof HealthPolicy)[]) {
-    if (!(key in BOUNDS)) throw new TypeError(`unknown health policy field ${JSON.stringify(key)}`);
-    const value = partial[key];
-    if (value === undefined) continue;
-    const [min, max, integer] = BOUNDS[key];
-    out[key] = checkNumber(`health policy ${key}`, value, min, max, integer);
+/**
+ * Fills each field from `partial`, else its environment variable, else its default, and validates
+ * it, naming the first bad one.
+ */
+export function resolvePolicy(partial: Partial<HealthPolicy> = {}, env: Env = processEnv()): HealthPolicy {
+  for (const key of Object.keys(partial)) {
+    if (!(key in HEALTH_POLICY_OPTIONS)) throw new TypeError(`unknown health policy field ${JSON.stringify(key)}`);
+  }
+  const out = {} as HealthPolicy;
+  for (const [key, spec] of Object.entries(HEALTH_POLICY_OPTIONS) as [keyof HealthPolicy, (typeof HEALTH_POLICY_OPTIONS)[keyof HealthPolicy]][]) {
+    out[key] = resolveNumber(spec, partial[key], env);
   }
   if (out.maxEjectionMs < out.baseEjectionMs) throw new TypeError(`health policy maxEjectionMs (${out.maxEjectionMs}) is below baseEjectionMs (${out.baseEjectionMs})`);
   return out;

@@ -10,9 +10,10 @@ import { openConnection, type ConnectionOptions } from '../connection/options.js
 import { createLogger, type Logger } from '../logging/logger.js';
 import { encode } from '../protocol/codec.js';
 import { PROTOCOL_VERSION } from '../protocol/envelope.js';
-import { assertPrefix, DEFAULT_PREFIX, eventSubject, heartbeatWildcard, statusSubject, supervisorHeartbeatSubject } from '../protocol/subjects.js';
+import { assertPrefix, eventSubject, heartbeatWildcard, statusSubject, supervisorHeartbeatSubject } from '../protocol/subjects.js';
 import { checkDeadlinePolicy, type DeadlinePolicy, type EventKind, type SupervisorEvent, type SupervisorHeartbeat } from '../protocol/supervisor-envelopes.js';
-import { checkInt } from '../options/number-option.js';
+import { resolveNumber, resolveString } from '../options/resolve.js';
+import { PROCESS_OPTIONS, SUPERVISOR_OPTIONS } from '../options/table.js';
 import { CommandSender, type CommandSigner } from './commands.js';
 import { decide } from './ejection.js';
 import { DecisionRunner } from './actions.js';
@@ -25,7 +26,7 @@ import { buildStatus } from './status.js';
 import { parseSupervisorHeartbeat, parseWorkerHeartbeat } from './inputs.js';
 import { SupervisorFollower } from './follower.js';
 
-export const DEFAULT_SUPERVISOR_INTERVAL_MS = 1_000;
+export { DEFAULT_SUPERVISOR_INTERVAL_MS } from '../options/table.js';
 const MALFORMED_LOG_PERIOD_MS = 1_000;
 /** A worker gets this many supervisor intervals, and at least MIN_ACK_WAIT_MS, to acknowledge a command. */
 const ACK_WAIT_INTERVALS = 2;
@@ -54,9 +55,9 @@ export interface SupervisorOptions extends ConnectionOptions {
  * ```
  */
 export async function startSupervisor(options: SupervisorOptions = {}): Promise<Supervisor> {
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const prefix = resolveString(PROCESS_OPTIONS.prefix, options.prefix)!;
   assertPrefix(prefix);
-  const intervalMs = checkInt('intervalMs', options.intervalMs ?? DEFAULT_SUPERVISOR_INTERVAL_MS, 10, 3_600_000);
+  const intervalMs = resolveNumber(SUPERVISOR_OPTIONS.intervalMs, options.intervalMs);
   const policy = resolvePolicy(options.policy);
   const deadlines = options.deadlines ?? {};
   for (const [service, d] of Object.entries(deadlines)) {

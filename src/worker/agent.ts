@@ -6,15 +6,14 @@ import type { NatsConnection } from 'nats';
 import { withEnvDefaults, type ConnectionOptions } from '../connection/options.js';
 import type { Logger } from '../logging/logger.js';
 import { heartbeatSubject } from '../protocol/subjects.js';
-import { checkInt } from '../options/number-option.js';
+import { resolveNumber } from '../options/resolve.js';
+import { WORKER_OPTIONS } from '../options/table.js';
 import { WorkerControl, type ControlVerifier } from './control.js';
 import { HeartbeatSource } from './heartbeat-source.js';
 import { Watchdog } from './watchdog.js';
 import type { RpcWorker } from './worker.js';
 
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
-/** A main loop blocked this long makes the process exit. */
-export const DEFAULT_WATCHDOG_EXIT_MS = 10_000;
+export { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_WATCHDOG_EXIT_MS } from '../options/table.js';
 
 export interface SupervisionOptions {
   /** `false` turns heartbeats, control and the watchdog off. Default on. */
@@ -48,8 +47,8 @@ export class WorkerAgent {
   }
 
   static async start(worker: RpcWorker, nc: NatsConnection, options: SupervisionOptions, ctx: AgentContext): Promise<WorkerAgent> {
-    const intervalMs = checkInt('heartbeatIntervalMs', options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS, 10, 3_600_000);
-    const exitAfterMs = checkInt('watchdogExitMs', options.watchdogExitMs ?? DEFAULT_WATCHDOG_EXIT_MS, 0, 3_600_000);
+    const intervalMs = resolveNumber(WORKER_OPTIONS.heartbeatIntervalMs, options.heartbeatIntervalMs);
+    const exitAfterMs = resolveNumber(WORKER_OPTIONS.watchdogExitMs, options.watchdogExitMs);
     const connection = threadConnection(nc, ctx, worker.id);
     const control = new WorkerControl(worker, nc, { prefix: ctx.prefix, logger: ctx.logger, verify: options.verifyControl, onShutdown: options.onShutdown });
     try {

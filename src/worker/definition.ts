@@ -3,7 +3,8 @@
  * same object types the client (through `ApiOf`) and runs in the worker.
  */
 import { assertName } from '../protocol/subjects.js';
-import { checkInt } from '../options/number-option.js';
+import { checkNumberOption } from '../options/resolve.js';
+import { WORKER_OPTIONS } from '../options/table.js';
 import { isStandardSchema, type StandardSchemaV1 } from '../contract/standard-schema.js';
 import type { CallContext } from './context.js';
 
@@ -68,8 +69,7 @@ export function resolveMethod(name: string, entry: unknown): ResolvedMethod {
   return { handler: spec.handler, input: spec.input, output: spec.output, idempotent: spec.idempotent ?? false };
 }
 
-export const DEFAULT_CONCURRENCY = 64;
-export const MAX_CONCURRENCY = 100_000;
+export { DEFAULT_CONCURRENCY, MAX_CONCURRENCY } from '../options/table.js';
 
 export interface WorkerDefinition<M extends MethodMap = MethodMap> {
   /** Service name: the subject token and the queue group. */
@@ -111,7 +111,7 @@ export function defineWorker<M extends MethodMap>(definition: WorkerDefinition<M
     assertName('method', name);
     resolveMethod(name, definition.methods[name]);
   }
-  if (definition.concurrency !== undefined) checkInt('concurrency', definition.concurrency, 1, MAX_CONCURRENCY);
+  if (definition.concurrency !== undefined) checkNumberOption(WORKER_OPTIONS.concurrency, definition.concurrency);
   if (definition.healthCheck !== undefined && typeof definition.healthCheck !== 'function') {
     throw new TypeError('healthCheck must be a function');
   }

@@ -12,9 +12,9 @@
  */
 import type { RequestEnvelope } from '../protocol/envelope.js';
 
-export type RoutingMode = 'overload-reply' | 'leave-when-full';
-export const ROUTING_MODES: readonly RoutingMode[] = ['overload-reply', 'leave-when-full'];
-export const DEFAULT_ROUTING: RoutingMode = 'overload-reply';
+import { ROUTING_MODES } from '../options/table.js';
+
+export type RoutingMode = (typeof ROUTING_MODES)[number];
 
 /** The low-water mark when none is given: half the concurrency limit, rounded down. */
 export function defaultLowWater(concurrency: number): number {

@@ -6,14 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { assertPrefix, DEFAULT_PREFIX, serviceWildcard } from '../protocol/subjects.js';
+import { assertPrefix, serviceWildcard } from '../protocol/subjects.js';
 import { openConnection, type ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
-import { checkInt } from '../options/number-option.js';
-import { DEFAULT_CONCURRENCY, defineWorker, MAX_CONCURRENCY, type Handler, type WorkerDefinition } from './definition.js';
-import { defaultLowWater, DEFAULT_ROUTING, ROUTING_MODES, type RoutingMode } from './load-aware-routing.js';
+import { resolveBoolean, resolveChoice, resolveNumber, resolveString } from '../options/resolve.js';
+import { PROCESS_OPTIONS, WORKER_OPTIONS } from '../options/table.js';
+import { defineWorker, type Handler, type WorkerDefinition } from './definition.js';
+import { defaultLowWater, type RoutingMode } from './load-aware-routing.js';
 import { WorkerAgent, type SupervisionOptions } from './agent.js';
-import { DEFAULT_DRAIN_TIMEOUT_MS, RpcWorker } from './worker.js';
+import { RpcWorker } from './worker.js';
 
 export interface WorkerOptions extends ConnectionOptions, SupervisionOptions {
   /** Overrides the definition's concurrency. */
@@ -52,13 +53,13 @@ export async function startWorker<M extends Record<string, unknown>>(
   options: WorkerOptions = {},
 ): Promise<RpcWorker> {
   defineWorker(definition as WorkerDefinition);
-  const concurrency = checkInt('concurrency', options.concurrency ?? definition.concurrency ?? DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY);
-  const drainTimeoutMs = checkInt('drainTimeoutMs', options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS, 0, 3_600_000);
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  // The definition's concurrency is the module author's choice: explicit, so it beats the environment.
+  const concurrency = resolveNumber(WORKER_OPTIONS.concurrency, options.concurrency ?? definition.concurrency);
+  const drainTimeoutMs = resolveNumber(WORKER_OPTIONS.drainTimeoutMs, options.drainTimeoutMs);
+  const prefix = resolveString(PROCESS_OPTIONS.prefix, options.prefix)!;
   assertPrefix(prefix);
-  const routing = options.routing ?? DEFAULT_ROUTING;
-  if (!ROUTING_MODES.includes(routing)) throw new TypeError(`routing must be one of ${ROUTING_MODES.join(', ')}, received ${String(routing)}`);
-  const lowWater = checkInt('lowWater', options.lowWater ?? defaultLowWater(concurrency), 0, concurrency - 1);
+  const routing: RoutingMode = resolveChoice(WORKER_OPTIONS.routing, options.routing);
+  const lowWater = resolveNumber(WORKER_OPTIONS.lowWater, options.lowWater, undefined, { max: concurrency - 1 }) ?? defaultLowWater(concurrency);
   const id = `${definition.service}-${randomBytes(6).toString('hex')}`;
   const logger = (options.logger ?? createLogger('natsrpc-worker')).child({ service: definition.service, workerId: id });
   const nc = options.connection ?? (await openConnection({ name: id, ...options }));
@@ -72,10 +73,10 @@ export async function startWorker<M extends Record<string, unknown>>(
     ownsConnection: options.connection === undefined,
     routing,
     lowWater,
-    discovery: options.discovery ?? true,
+    discovery: resolveBoolean(WORKER_OPTIONS.discovery, options.discovery),
   });
   await nc.flush();
-  if (options.heartbeat !== false) {
+  if (resolveBoolean(WORKER_OPTIONS.heartbeat, options.heartbeat)) {
     // Heartbeats, control and the watchdog: see agent.ts. A worker that cannot start them stops.
     const agent = await WorkerAgent.start(worker, nc, options, { prefix, logger, connection: options, ownsConnection: options.connection === undefined })
       .catch(async (err: unknown) => {

@@ -25,7 +25,7 @@ import { WorkerReplies } from './replies.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 import { defaultLowWater, LeaveWhenFull, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
 
-export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+export { DEFAULT_DRAIN_TIMEOUT_MS } from '../options/table.js';
 /** Grace after aborting the handlers still running when the drain timeout passes. */
 export const DRAIN_ABORT_GRACE_MS = 1_000;
 /**

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { connect } from '../../client/client.js';
 import { RpcError } from '../../protocol/errors.js';
-import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, UsageError } from '../flags.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, optionFlag, UsageError } from '../flags.js';
+import { CLIENT_OPTIONS } from '../../options/table.js';
 
 export const CALL_HELP = `Usage: natsrpc call <service.method> [json-payload] [options]
 
@@ -47,7 +48,7 @@ export async function callCommand(argv: string[]): Promise<number> {
     if (eq < 1) throw new UsageError(`--header must be key=value, received ${JSON.stringify(h)}`);
     headers[h.slice(0, eq)] = h.slice(eq + 1);
   }
-  const timeoutMs = intFlag('timeout', values.timeout);
+  const timeoutMs = optionFlag(CLIENT_OPTIONS.timeoutMs, values.timeout);
   const client = await connect({ ...connectionFrom(values), ...(values.prefix ? { prefix: values.prefix } : {}) });
   try {
     const result = await client.call(target, payload, {

@@ -10,6 +10,8 @@ import type { RpcWorker } from '../../worker/worker.js';
 import { loadDefinition } from './worker.js';
 import { PROJECT_ROOT } from '../../broker/find-nats-server.js';
 import { join } from 'node:path';
+import { readEnv } from '../../options/env.js';
+import { CONNECTION_OPTIONS, PROCESS_OPTIONS } from '../../options/table.js';
 
 export const DEV_HELP = `Usage: natsrpc dev [--once]
 
@@ -42,7 +44,7 @@ export async function devCommand(argv: string[]): Promise<number> {
     return 0;
   }
   let server: LocalNatsServer | null = null;
-  let url = process.env.NATS_URL;
+  let url = readEnv(CONNECTION_OPTIONS.servers.env!);
   if (url === undefined) {
     const bin = ensureNatsServer();
     server = await LocalNatsServer.start();
@@ -51,7 +53,7 @@ export async function devCommand(argv: string[]): Promise<number> {
   } else {
     line(`Using the broker at NATS_URL=${url}`);
   }
-  const logger = createLogger('natsrpc-dev', process.env.LOG_LEVEL ?? 'warn');
+  const logger = createLogger('natsrpc-dev', readEnv(PROCESS_OPTIONS.logLevel.env!) ?? 'warn');
   const workers: RpcWorker[] = [];
   try {
     const files = ['echo', 'math', 'math', 'slow'].map((n) => join(PROJECT_ROOT, 'workers', `${n}.ts`));

@@ -4,7 +4,8 @@ import { decodeChecked } from '../../protocol/codec.js';
 import { DEFAULT_PREFIX, statusSubject } from '../../protocol/subjects.js';
 import { checkStatusReply } from '../../protocol/supervisor-envelopes.js';
 import type { StatusReply } from '../../supervisor/status.js';
-import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag } from '../flags.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, optionFlag } from '../flags.js';
+import { CLIENT_OPTIONS } from '../../options/table.js';
 import { renderStatus } from './status-table.js';
 
 export const STATUS_HELP = `Usage: natsrpc status [--json] [--watch [ms]] [options]
@@ -31,7 +32,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
     process.stdout.write(STATUS_HELP + '\n');
     return 0;
   }
-  const timeout = intFlag('timeout', values.timeout) ?? DEFAULT_STATUS_TIMEOUT_MS;
+  const timeout = optionFlag(CLIENT_OPTIONS.timeoutMs, values.timeout) ?? DEFAULT_STATUS_TIMEOUT_MS;
   const every = intFlag('every', values.every) ?? 1_000;
   const prefix = values.prefix ?? DEFAULT_PREFIX;
   const nc = await openConnection({ ...connectionFrom(values), name: 'natsrpc-status' });

@@ -9,7 +9,9 @@ import { commandSignerFrom } from '../control-signing.js';
 import { openConnection } from '../../connection/options.js';
 import { createLogger } from '../../logging/logger.js';
 import { LostWorkerFencing } from '../../supervisor/fencing.js';
-import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, UsageError } from '../flags.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, optionFlag, UsageError } from '../flags.js';
+import { resolveString } from '../../options/resolve.js';
+import { HEALTH_POLICY_OPTIONS, PROCESS_OPTIONS, SUPERVISOR_OPTIONS } from '../../options/table.js';
 
 export const SUPERVISOR_HELP = `Usage: natsrpc supervisor [options]
 
@@ -71,11 +73,11 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
       throw new UsageError(`--policy ${values.policy}: ${(err as Error).message}`);
     }
   }
-  const pct = values['max-drain-percent'];
-  if (pct !== undefined) policy.maxDrainPercent = Number(pct);
-  const base = intFlag('base-ejection', values['base-ejection']);
+  const pct = optionFlag(HEALTH_POLICY_OPTIONS.maxDrainPercent, values['max-drain-percent']);
+  if (pct !== undefined) policy.maxDrainPercent = pct;
+  const base = optionFlag(HEALTH_POLICY_OPTIONS.baseEjectionMs, values['base-ejection']);
   if (base !== undefined) policy.baseEjectionMs = base;
-  const faults = intFlag('max-consecutive-faults', values['max-consecutive-faults']);
+  const faults = optionFlag(HEALTH_POLICY_OPTIONS.maxConsecutiveFaults, values['max-consecutive-faults']);
   if (faults !== undefined) policy.maxConsecutiveFaults = faults;
   const deadlines = Object.fromEntries((values.deadline ?? []).map(parseDeadline));
   const metricsPort = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
@@ -85,16 +87,16 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
   const sup = await startSupervisor({
     ...connectionFrom(values),
     ...(values.prefix ? { prefix: values.prefix } : {}),
-    intervalMs: intFlag('interval', values.interval),
+    intervalMs: optionFlag(SUPERVISOR_OPTIONS.intervalMs, values.interval),
     policy,
     deadlines,
     signCommand: commandSignerFrom(values['signing-seed']),
   });
-  const sysUser = values['sys-user'] ?? process.env.NATSRPC_SYS_USER;
+  const sysUser = resolveString(PROCESS_OPTIONS.sysUser, values['sys-user']);
   let sys: Awaited<ReturnType<typeof openConnection>> | undefined;
   if (sysUser) {
     // The same servers and TLS as the supervisor's own connection, another identity.
-    sys = await openConnection({ ...connectionFrom(values), name: `${sup.id}-sys`, user: sysUser, pass: values['sys-pass'] ?? process.env.NATSRPC_SYS_PASS });
+    sys = await openConnection({ ...connectionFrom(values), name: `${sup.id}-sys`, user: sysUser, pass: resolveString(PROCESS_OPTIONS.sysPass, values['sys-pass']) });
     new LostWorkerFencing(sup, sys, createLogger('natsrpc-supervisor').child({ supervisorId: sup.id }));
   }
   let metrics: FleetMetrics | undefined;

@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import type { WorkerDefinition } from '../../worker/definition.js';
 import { startWorker } from '../../worker/start-worker.js';
 import { controlVerifierFrom } from '../control-signing.js';
-import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, UsageError } from '../flags.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, optionFlag, UsageError } from '../flags.js';
+import { WORKER_OPTIONS } from '../../options/table.js';
 
 export const WORKER_HELP = `Usage: natsrpc worker <file> [options]
 
@@ -55,17 +56,15 @@ export async function workerCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError('expected exactly one worker file');
   const definition = await loadDefinition(positionals[0]!);
-  const watchdogExit = values['watchdog-exit'];
-  if (watchdogExit !== undefined && !/^\d+$/.test(watchdogExit)) throw new UsageError(`--watchdog-exit must be a whole number of ms, received ${JSON.stringify(watchdogExit)}`);
   const verifyControl = controlVerifierFrom(values['trusted-key']);
   let shutdown: () => void = () => undefined;
   const worker = await startWorker(definition, {
     ...connectionFrom(values),
     ...(values.prefix ? { prefix: values.prefix } : {}),
-    concurrency: intFlag('concurrency', values.concurrency),
-    drainTimeoutMs: intFlag('drain-timeout', values['drain-timeout']),
-    heartbeatIntervalMs: intFlag('heartbeat', values.heartbeat),
-    watchdogExitMs: watchdogExit === undefined ? undefined : Number(watchdogExit),
+    concurrency: optionFlag(WORKER_OPTIONS.concurrency, values.concurrency),
+    drainTimeoutMs: optionFlag(WORKER_OPTIONS.drainTimeoutMs, values['drain-timeout']),
+    heartbeatIntervalMs: optionFlag(WORKER_OPTIONS.heartbeatIntervalMs, values.heartbeat),
+    watchdogExitMs: optionFlag(WORKER_OPTIONS.watchdogExitMs, values['watchdog-exit']),
     onShutdown: () => shutdown(),
     ...(verifyControl ? { verifyControl } : {}),
   });
