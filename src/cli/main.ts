@@ -1,13 +1,13 @@
 /**
  * The natsrpc command line: one sub-command per file under commands/.
  */
-import { RpcError } from '../protocol/errors.js';
 import { callCommand } from './commands/call.js';
 import { devCommand } from './commands/dev.js';
 import { statusCommand } from './commands/status.js';
 import { supervisorCommand } from './commands/supervisor.js';
 import { workerCommand } from './commands/worker.js';
-import { UsageError } from './flags.js';
+import { EXIT_USAGE, reportError } from './exit-codes.js';
+import { packageVersion } from './version.js';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   worker: workerCommand,
@@ -26,35 +26,31 @@ Commands:
   supervisor                  watch workers, drain sick ones, publish the deadline policy
   status [--json] [--watch]   show the fleet as the leading supervisor sees it
 
-Run "natsrpc <command> --help" for a command's options.`;
+Options:
+  --version, -v               print the version of natsrpc
+
+Run "natsrpc <command> --help" for a command's options.
+Exit codes: 0 ok, 1 the call (or worker module) failed, 2 usage error, 3 broker unreachable.`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(HELP + '\n');
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(packageVersion() + '\n');
+    return 0;
   }
   const command = COMMANDS[name];
   if (command === undefined) {
     process.stderr.write(`natsrpc: unknown command ${JSON.stringify(name)}\n\n${HELP}\n`);
-    return 2;
+    return EXIT_USAGE;
   }
   try {
     return await command(rest);
   } catch (err) {
-    if (err instanceof UsageError || String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`natsrpc ${name}: ${(err as Error).message}\nRun "natsrpc ${name} --help" for usage.\n`);
-      return 2;
-    }
-    if (err instanceof RpcError) {
-      process.stderr.write(`${err.code}: ${err.message}\n`);
-      return 1;
-    }
-    if (err instanceof TypeError) {
-      process.stderr.write(`natsrpc ${name}: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
+    return reportError(name, err);
   }
 }
 

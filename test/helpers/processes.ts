@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+/** How tests start the CLI: node with these arguments, from ROOT. */
+export const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {

@@ -1,20 +1,35 @@
 import { parseArgs } from 'node:util';
 import { connect } from '../../client/client.js';
-import { RpcError } from '../../protocol/errors.js';
-import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, optionFlag, UsageError } from '../flags.js';
+import { parseTarget } from '../../client/target.js';
+import { DEFAULT_PREFIX } from '../../protocol/subjects.js';
+import { boundedConnect, reaching } from '../broker-connection.js';
 import { CLIENT_OPTIONS } from '../../options/table.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, optionFlag, UsageError } from '../flags.js';
+import { rawOutput, toJsonLine } from '../output.js';
+import { DEFAULT_MAX_INPUT_BYTES, readPayload } from '../payload.js';
 
-export const CALL_HELP = `Usage: natsrpc call <service.method> [json-payload] [options]
+export const CALL_HELP = `Usage: natsrpc call <service.method> [payload] [options]
 
-Calls a method and prints its result as JSON. On failure prints "CODE: message" on stderr and
-exits 1.
+Calls a method and prints its result on stdout as one line of JSON (bytes as base64, bigint as a
+number). On failure prints "CODE: message" on stderr and exits 1.
+
+The payload is JSON, taken from:
+  '<json>'           the argument
+  -                  stdin (also read when no payload is given and stdin is not a terminal)
+  @<file>            a file
+No payload and a terminal (or empty) stdin send null.
 
 Options:
-  --timeout <ms>     call timeout in ms (default 5000)
+  --timeout <ms>     bounds connecting and the call together (default: 5000 to connect, then
+                     the call timeout of the client or of the supervisor's deadline policy)
+  --raw              write a string or bytes result exactly as it is (no JSON, no newline)
+  --max-input <n>    refuse a payload larger than n bytes (default ${DEFAULT_MAX_INPUT_BYTES})
   --header k=v       request header (repeatable)
   --idempotent       the method is safe to run twice: retry timeouts and lost workers too
   --wait-for-workers on NO_RESPONDERS keep retrying until the timeout (a deploy in progress)
-${CONNECTION_HELP}`;
+${CONNECTION_HELP}
+
+Exit codes: 0 ok, 1 the call failed (CODE: message on stderr), 2 usage error, 3 broker unreachable.`;
 
 export async function callCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -23,6 +38,8 @@ export async function callCommand(argv: string[]): Promise<number> {
     options: {
       ...CONNECTION_FLAGS,
       timeout: { type: 'string' },
+      raw: { type: 'boolean' },
+      'max-input': { type: 'string' },
       header: { type: 'string', multiple: true },
       idempotent: { type: 'boolean' },
       'wait-for-workers': { type: 'boolean' },
@@ -32,15 +49,13 @@ export async function callCommand(argv: string[]): Promise<number> {
     process.stdout.write(CALL_HELP + '\n');
     return 0;
   }
-  const [target, json] = positionals;
-  if (target === undefined || positionals.length > 2) throw new UsageError('expected <service.method> [json-payload]');
-  let payload: unknown = null;
-  if (json !== undefined) {
-    try {
-      payload = JSON.parse(json);
-    } catch (err) {
-      throw new UsageError(`payload is not valid JSON: ${(err as Error).message}`);
-    }
+  const [target, payloadArg] = positionals;
+  if (target === undefined || positionals.length > 2) throw new UsageError('expected <service.method> [payload]');
+  const prefix = values.prefix ?? DEFAULT_PREFIX;
+  try {
+    parseTarget(prefix, target);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
   const headers: Record<string, string> = {};
   for (const h of values.header ?? []) {
@@ -49,22 +64,29 @@ export async function callCommand(argv: string[]): Promise<number> {
     headers[h.slice(0, eq)] = h.slice(eq + 1);
   }
   const timeoutMs = optionFlag(CLIENT_OPTIONS.timeoutMs, values.timeout);
-  const client = await connect({ ...connectionFrom(values), ...(values.prefix ? { prefix: values.prefix } : {}) });
+  const maxBytes = intFlag('max-input', values['max-input']) ?? DEFAULT_MAX_INPUT_BYTES;
+  const payload = await readPayload({ arg: payloadArg, stdin: process.stdin, maxBytes });
+
+  const started = performance.now();
+  const options = boundedConnect({ ...connectionFrom(values), ...(values.prefix ? { prefix: values.prefix } : {}) }, timeoutMs);
+  const client = await reaching(() => connect(options));
   try {
+    // What connecting took comes off the call's budget: --timeout bounds the whole command.
+    const left = timeoutMs === undefined ? undefined : Math.max(1, Math.round(timeoutMs - (performance.now() - started)));
     const result = await client.call(target, payload, {
-      timeoutMs,
+      timeoutMs: left,
       headers,
       ...(values.idempotent ? { idempotent: true } : {}),
       ...(values['wait-for-workers'] ? { waitForWorkers: true } : {}),
     });
-    process.stdout.write(JSON.stringify(result ?? null) + '\n');
+    await write(values.raw ? rawOutput(result) : toJsonLine(result) + '\n');
     return 0;
-  } catch (err) {
-    if (!(err instanceof RpcError)) throw err;
-    process.stderr.write(`${err.code}: ${err.message}\n`);
-    if (err.details !== undefined) process.stderr.write(`details: ${JSON.stringify(err.details)}\n`);
-    return 1;
   } finally {
     await client.close();
   }
+}
+
+/** Writes to stdout and resolves once it is flushed (a pipe may take a large result slowly). */
+function write(data: string | Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(data, (err) => (err ? reject(err) : resolve())));
 }

@@ -1,0 +1,151 @@
+/**
+ * `natsrpc call` run as a shell runs it (spawned, real stdin pipes): where the payload comes from,
+ * how results are printed, and what each exit code means (README.md, "Exit codes").
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defineWorker, RpcError, startWorker } from '../src/index.js';
+import { freePort } from '../src/broker/local-server.js';
+import { createLogger } from '../src/logging/logger.js';
+import echo from '../workers/echo.js';
+import math from '../workers/math.js';
+import { closing, startNats } from './helpers/nats.js';
+import { runCliProcess } from './helpers/cli.js';
+import { ROOT } from './helpers/processes.js';
+
+const quiet = createLogger('test', 'silent');
+const stop = (w: { stop(): Promise<void> }) => w.stop();
+
+const odd = defineWorker({
+  service: 'odd',
+  methods: {
+    bytes: () => new Uint8Array([0, 1, 2, 255]),
+    text: () => 'two\nlines',
+    big: () => 2n ** 60n,
+    hostile: () => {
+      throw new RpcError('NOPE', 'line one\nFAKE: \x1b[31mred\x1b[0m');
+    },
+  },
+});
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'natsrpc-cli-'));
+
+test('call takes its payload from the argument, a piped stdin, "-" and @file, and bounds what it reads', async () => {
+  await using nats = await startNats({ configText: 'max_payload: 8MB\n' });
+  await using _math = closing(await startWorker(math, { servers: nats.url, logger: quiet }), stop);
+  await using _echo = closing(await startWorker(echo, { servers: nats.url, logger: quiet }), stop);
+  const at = ['--servers', nats.url];
+  const dir = tmp();
+
+  const arg = await runCliProcess({ args: ['call', 'math.add', '{"a":1,"b":2}', ...at] });
+  assert.deepEqual([arg.code, arg.stdout], [0, '3\n'], arg.stderr);
+  const piped = await runCliProcess({ args: ['call', 'math.add', ...at], input: '{"a":40,"b":2}\n' });
+  assert.deepEqual([piped.code, piped.stdout], [0, '42\n'], piped.stderr);
+  const dash = await runCliProcess({ args: ['call', 'math.add', '-', ...at], input: '{"a":5,"b":5}' });
+  assert.deepEqual([dash.code, dash.stdout], [0, '10\n'], dash.stderr);
+  writeFileSync(join(dir, 'p.json'), '{"a":7,"b":8}');
+  const file = await runCliProcess({ args: ['call', 'math.add', `@${join(dir, 'p.json')}`, ...at] });
+  assert.deepEqual([file.code, file.stdout], [0, '15\n'], file.stderr);
+  const empty = await runCliProcess({ args: ['call', 'echo.echo', ...at], input: '' });
+  assert.deepEqual([empty.code, empty.stdout], [0, 'null\n'], empty.stderr);
+
+  // 1.5 MB through @file: too long for an argument list, fine for a file and a broker allowing 8 MB.
+  const big = 'x'.repeat(1_500_000);
+  writeFileSync(join(dir, 'big.json'), JSON.stringify(big));
+  const large = await runCliProcess({ args: ['call', 'echo.echo', `@${join(dir, 'big.json')}`, ...at] });
+  assert.equal(large.code, 0, large.stderr);
+  assert.equal(large.stdout, JSON.stringify(big) + '\n');
+
+  // Bounded: more than --max-input is refused before it is sent, from a file and from stdin.
+  const tooBig = await runCliProcess({ args: ['call', 'echo.echo', `@${join(dir, 'big.json')}`, '--max-input', '1000000', ...at] });
+  assert.equal(tooBig.code, 2);
+  assert.match(tooBig.stderr, /holds more than 1000000 bytes \(--max-input\)/);
+  const tooBigStdin = await runCliProcess({ args: ['call', 'echo.echo', '-', '--max-input', '1000', ...at], input: JSON.stringify('y'.repeat(5_000)) });
+  assert.equal(tooBigStdin.code, 2);
+  assert.match(tooBigStdin.stderr, /stdin holds more than 1000 bytes/);
+  const missing = await runCliProcess({ args: ['call', 'echo.echo', `@${join(dir, 'nope.json')}`, ...at] });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /cannot read payload file/);
+});
+
+test('call prints bytes as base64 and bigint as a number; --raw writes bytes and strings as they are', async () => {
+  await using nats = await startNats();
+  await using _odd = closing(await startWorker(odd, { servers: nats.url, logger: quiet }), stop);
+  const at = ['--servers', nats.url];
+  const json = await runCliProcess({ args: ['call', 'odd.bytes', ...at] });
+  assert.deepEqual([json.code, json.stdout], [0, '"AAEC/w=="\n'], json.stderr);
+  const raw = await runCliProcess({ args: ['call', 'odd.bytes', '--raw', ...at] });
+  assert.equal(raw.code, 0, raw.stderr);
+  assert.deepEqual([...raw.stdoutBytes], [0, 1, 2, 255]);
+  const text = await runCliProcess({ args: ['call', 'odd.text', '--raw', ...at] });
+  assert.deepEqual([text.code, text.stdout], [0, 'two\nlines']);
+  const textJson = await runCliProcess({ args: ['call', 'odd.text', ...at] });
+  assert.equal(textJson.stdout, '"two\\nlines"\n');
+  const big = await runCliProcess({ args: ['call', 'odd.big', ...at] });
+  if (big.code === 0) assert.equal(big.stdout, `${2n ** 60n}\n`); // when bigint travels (issue 9's value table)
+});
+
+test('exit codes: 0 ok, 1 RpcError with CODE: message (escaped), 2 usage, 3 broker unreachable', async () => {
+  await using nats = await startNats();
+  await using _math = closing(await startWorker(math, { servers: nats.url, logger: quiet }), stop);
+  await using _odd = closing(await startWorker(odd, { servers: nats.url, logger: quiet }), stop);
+  const at = ['--servers', nats.url];
+
+  const rejected = await runCliProcess({ args: ['call', 'math.div', '{"a":1,"b":0}', ...at] });
+  assert.equal(rejected.code, 1);
+  assert.equal(rejected.stderr, 'DIVIDE_BY_ZERO: cannot divide 1 by zero\n');
+  assert.equal(rejected.stdout, '');
+  const nobody = await runCliProcess({ args: ['call', 'billing.charge', '{}', '--timeout', '500', ...at] });
+  assert.equal(nobody.code, 1);
+  assert.match(nobody.stderr, /^NO_RESPONDERS: /);
+
+  // What comes from the bus cannot drive the terminal: one line, control characters escaped.
+  const hostile = await runCliProcess({ args: ['call', 'odd.hostile', ...at] });
+  assert.equal(hostile.code, 1);
+  assert.equal(hostile.stderr, 'NOPE: line one\\nFAKE: \\u001b[31mred\\u001b[0m\n');
+
+  for (const args of [['call', 'math'], ['call', 'a.b.c'], ['call', 'math.add', '{not json'], ['call', 'math.add', '--no-such-flag'], ['call'], ['nonsense']]) {
+    const usage = await runCliProcess({ args: [...args, ...at] });
+    assert.equal(usage.code, 2, `${args.join(' ')}: ${usage.stderr}`);
+    assert.doesNotMatch(usage.stderr, /BAD_REQUEST/);
+  }
+  const malformed = await runCliProcess({ args: ['call', 'a.b.c', ...at] });
+  assert.match(malformed.stderr, /target "a\.b\.c"/);
+
+  const port = await freePort(); // nothing listens there
+  const refused = await runCliProcess({ args: ['call', 'math.add', '{"a":1,"b":2}', '--servers', `nats://127.0.0.1:${port}`] });
+  assert.equal(refused.code, 3, refused.stderr);
+  assert.match(refused.stderr, /cannot connect to NATS/);
+});
+
+test('--timeout bounds connecting: against a listener that never speaks the call ends with exit 3', async () => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((s) => sockets.add(s));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  await using _silent = closing(silent, (s) => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => s.close(resolve));
+  });
+  const { port } = silent.address() as { port: number };
+  const timeoutMs = 1_000;
+  // The same process start without connecting, to subtract what starting node costs on this machine.
+  const baseline = await runCliProcess({ args: ['--version'] });
+  const run = await runCliProcess({ args: ['call', 'math.add', '{}', '--timeout', String(timeoutMs), '--servers', `nats://127.0.0.1:${port}`] });
+  assert.equal(run.code, 3, run.stderr);
+  assert.match(run.stderr, /cannot connect to NATS/);
+  const spent = run.elapsedMs - baseline.elapsedMs;
+  assert.ok(spent < 3 * timeoutMs, `connecting took ${spent.toFixed(0)} ms beyond start-up with --timeout ${timeoutMs}`);
+  assert.ok(sockets.size > 0, 'the CLI did reach the silent listener');
+});
+
+test('--version prints the version in package.json', async () => {
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-v']) {
+    const run = await runCliProcess({ args: [flag] });
+    assert.deepEqual([run.code, run.stdout], [0, `${version}\n`], run.stderr);
+  }
+});
