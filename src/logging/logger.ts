@@ -2,7 +2,7 @@
  * The one place loggers are made. JSON lines through pino; the level comes from the option, then
  * `LOG_LEVEL`, then `info`. Hot paths check `isLevelEnabled` before building anything to log.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { resolveString } from '../options/resolve.js';
 import { PROCESS_OPTIONS } from '../options/table.js';
 
@@ -10,6 +10,8 @@ export type { Logger };
 
 export { DEFAULT_LOG_LEVEL } from '../options/table.js';
 
-export function createLogger(name: string, level?: string): Logger {
-  return pino({ name, level: resolveString(PROCESS_OPTIONS.logLevel, level)! });
+/** `destination` receives each JSON line (default: stdout). */
+export function createLogger(name: string, level?: string, destination?: DestinationStream): Logger {
+  const options = { name, level: resolveString(PROCESS_OPTIONS.logLevel, level)! };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
