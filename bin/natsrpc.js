@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// Entry point of the natsrpc CLI. TypeScript sources (ours and the worker modules users pass to
-// `natsrpc worker`) are loaded through tsx, so no build step stands between a clone and a run.
-import { register } from 'tsx/esm/api';
+// Entry point of the natsrpc CLI: the compiled JavaScript in dist/, no TypeScript loader.
+// A clone builds dist/ when `npm install` runs the "prepare" script (or with `npm run build`).
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const main = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('natsrpc: dist/ is missing; run "npm run build" in the natsrpc folder first\n');
+  process.exit(1);
+}
+await import(main.href);

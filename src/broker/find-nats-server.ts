@@ -6,14 +6,22 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readEnv } from '../options/env.js';
 import { resolveString } from '../options/resolve.js';
 import { PROCESS_OPTIONS } from '../options/table.js';
 
 export const MIN_NATS_SERVER = [2, 10] as const;
-export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The folder holding natsrpc's package.json: this file runs from src/broker or dist/src/broker. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export const PROJECT_ROOT = packageRoot();
 export const INSTALL_SCRIPT = join(PROJECT_ROOT, 'scripts', 'install-nats-server');
 export const LOCAL_BIN = join(PROJECT_ROOT, '.nats-server', 'nats-server');
 

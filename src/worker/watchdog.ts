@@ -17,11 +17,19 @@ export const WATCHDOG_READY_TIMEOUT_MS = 10_000;
 export const FINAL_HEARTBEAT_TIMEOUT_MS = 2_000;
 
 /**
- * The thread runs TypeScript. Node 20 does not carry the main thread's `--import tsx` hooks into
- * worker threads, so the thread registers tsx itself before loading its module.
+ * The thread's module sits beside this one: watchdog-thread.js in the compiled package, which
+ * loads as plain JavaScript. Only when natsrpc runs from its own TypeScript sources (its tests and
+ * benchmarks, under tsx) is the thread's module a .ts file; Node 20 does not carry the main
+ * thread's loader hooks into worker threads, so that thread registers tsx (a development
+ * dependency) itself before loading it.
  */
-const THREAD_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./watchdog-thread.ts', import.meta.url).href)}); })`;
+function threadEntry(): { entry: string | URL; evaluate: boolean } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const module = new URL(fromSource ? './watchdog-thread.ts' : './watchdog-thread.js', import.meta.url);
+  if (!fromSource) return { entry: module, evaluate: false };
+  const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(module.href)}); })`;
+  return { entry: boot, evaluate: true };
+}
 
 export interface WatchdogConfig {
   subject: string;
@@ -55,7 +63,8 @@ export class Watchdog {
       connection: config.connection,
       first: config.source.collect(),
     };
-    this.#thread = new Worker(THREAD_BOOT, { eval: true, workerData: data });
+    const { entry, evaluate } = threadEntry();
+    this.#thread = new Worker(entry, { eval: evaluate, workerData: data });
     this.#thread.unref();
     this.#thread.on('message', (msg: FromThread) => {
       if (msg.type === 'collect') this.#post({ type: 'snapshot', body: this.#source.collect() });

@@ -7,9 +7,6 @@ import { createLogger } from '../../logging/logger.js';
 import type { WorkerDefinition } from '../../worker/definition.js';
 import { startWorker } from '../../worker/start-worker.js';
 import type { RpcWorker } from '../../worker/worker.js';
-import { loadDefinition } from './worker.js';
-import { PROJECT_ROOT } from '../../broker/find-nats-server.js';
-import { join } from 'node:path';
 import { readEnv } from '../../options/env.js';
 import { CONNECTION_OPTIONS, PROCESS_OPTIONS } from '../../options/table.js';
 
@@ -56,11 +53,9 @@ export async function devCommand(argv: string[]): Promise<number> {
   const logger = createLogger('natsrpc-dev', readEnv(PROCESS_OPTIONS.logLevel.env!) ?? 'warn');
   const workers: RpcWorker[] = [];
   try {
-    const files = ['echo', 'math', 'math', 'slow'].map((n) => join(PROJECT_ROOT, 'workers', `${n}.ts`));
-    for (const file of files) {
-      const def: WorkerDefinition = await loadDefinition(file);
-      workers.push(await startWorker(def, { servers: url, logger }));
-    }
+    const examples = await Promise.all([import('../../../workers/echo.js'), import('../../../workers/math.js'), import('../../../workers/slow.js')]);
+    const [echo, math, slow] = examples.map((m): WorkerDefinition => m.default);
+    for (const def of [echo!, math!, math!, slow!]) workers.push(await startWorker(def, { servers: url, logger }));
     line(`Started workers: ${workers.map((w) => w.id).join(', ')}`);
     const client = await connect({ servers: url, logger });
     line('\nCalls:');

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { WorkerDefinition } from '../../worker/definition.js';
 import { startWorker } from '../../worker/start-worker.js';
@@ -9,6 +8,7 @@ import { controlVerifierFrom } from '../control-signing.js';
 import { ModuleLoadError } from '../exit-codes.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, optionFlag, UsageError } from '../flags.js';
 import { createCliLogger } from '../log-format.js';
+import { importWorkerModule } from '../worker-module.js';
 import { WORKER_OPTIONS } from '../../options/table.js';
 
 /** How long `--wait-for-broker` with no value waits for the broker, in ms. */
@@ -45,7 +45,7 @@ export async function loadDefinition(file: string): Promise<WorkerDefinition> {
   if (!existsSync(path)) throw new UsageError(`no such worker module: ${file}`);
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+    mod = await importWorkerModule(file);
   } catch (err) {
     throw new ModuleLoadError(`worker module ${file} failed to load: ${String((err as Error)?.message ?? err)}`, { cause: err });
   }
