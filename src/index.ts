@@ -45,4 +45,7 @@ export { NkeyCommandSigner, NkeyCommandVerifier, ReplayGuard, DEFAULT_COMMAND_MA
 export type { CommandVerdict, SignableCommand } from './security/signed-commands.js';
 export { kickConnection } from './security/kick-connection.js';
 export { FleetMetrics } from './metrics/fleet-metrics.js';
+export { startDashboard, DEFAULT_DASHBOARD_PORT, DEFAULT_DASHBOARD_HOST } from './dashboard/dashboard.js';
+export type { Dashboard, DashboardOptions } from './dashboard/dashboard.js';
+export type { FleetView, WorkerView, ServiceView, EventView } from './dashboard/view.js';
 export type { WorkerMetricsInput } from './metrics/fleet-metrics.js';

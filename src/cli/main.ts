@@ -2,6 +2,7 @@
  * The natsrpc command line: one sub-command per file under commands/.
  */
 import { callCommand } from './commands/call.js';
+import { dashboardCommand } from './commands/dashboard.js';
 import { devCommand } from './commands/dev.js';
 import { statusCommand } from './commands/status.js';
 import { supervisorCommand } from './commands/supervisor.js';
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   dev: devCommand,
   supervisor: supervisorCommand,
   status: statusCommand,
+  dashboard: dashboardCommand,
 };
 
 const HELP = `Usage: natsrpc <command> [options]
@@ -25,6 +27,7 @@ Commands:
   call <service.method> [json]  call a method and print the result
   supervisor                  watch workers, drain sick ones, publish the deadline policy
   status [--json] [--watch]   show the fleet as the leading supervisor sees it
+  dashboard [--port 8080]     serve a live web page of the fleet (127.0.0.1 by default)
 
 Options:
   --version, -v               print the version of natsrpc
