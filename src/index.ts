@@ -11,7 +11,7 @@ export {
 } from './client/call-options.js';
 export type { RetryPolicy, HedgePolicy, RetryBudgetOptions, LostWorkerPolicy } from './client/call-options.js';
 export { RetryBudget } from './client/retry-budget.js';
-export { QUERY_OF_DEATH_LOSSES } from './client/attempts.js';
+export { QUERY_OF_DEATH_LOSSES } from './client/call-engine.js';
 export { defineWorker, method, DEFAULT_CONCURRENCY } from './worker/definition.js';
 export type { Handler, MethodMap, MethodSpec, WorkerDefinition } from './worker/definition.js';
 export { DEFAULT_PROPAGATION_MARGIN_MS, PROPAGATED_HEADERS } from './worker/outbound.js';

@@ -1,6 +1,6 @@
 /**
  * Client options: their validation and defaults, and how a call's options over them become the
- * spec that attempts.ts runs.
+ * spec that the call engine runs.
  */
 import type { NatsConnection } from 'nats';
 import { DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from '../protocol/msgpack-guard.js';
@@ -9,7 +9,7 @@ import type { ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { checkNumberOption, resolveBoolean, resolveNumber, resolveString } from '../options/resolve.js';
 import { CLIENT_OPTIONS, PROCESS_OPTIONS } from '../options/table.js';
-import type { CallSpec } from './attempts.js';
+import type { CallSpec } from './call-engine.js';
 import {
   resolveBudgetOptions,
   resolveHedgePolicy,
@@ -92,20 +92,11 @@ export interface ResolvedClientOptions {
   deadlinePolicy: boolean;
 }
 
-/** Options that need more than one publish and one reply: retries up front, hedges, cancellation... */
-export function needsOrchestration(o: CallOptions): boolean {
-  return (
-    o.signal !== undefined ||
-    o.idempotent === true ||
-    o.hedge !== undefined ||
-    o.waitForWorkers !== undefined ||
-    o.waitForConnection !== undefined ||
-    o.retry !== undefined
-  );
-}
-
-/** The orchestration spec of one call: the call's options over the client's defaults. */
-export function callSpec(o: ResolvedClientOptions, t: ResolvedTarget, payload: unknown, options: CallOptions, timeoutMs: number): CallSpec {
+/** The spec of one call: the call's options over the client's defaults. */
+export function callSpec(o: ResolvedClientOptions, t: ResolvedTarget, payload: unknown, options: CallOptions | undefined, timeoutMs: number): CallSpec {
+  if (options === undefined) {
+    return { target: t, payload, headers: undefined, timeoutMs, signal: undefined, idempotent: false, retry: o.retry, hedge: undefined, waitForWorkers: o.waitForWorkers, waitForConnection: o.waitForConnection, lostWorker: o.lostWorker };
+  }
   const idempotent = options.idempotent === true;
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   const hedge = options.hedge === undefined ? o.hedge : resolveHedgePolicy(options.hedge);

@@ -1,29 +1,28 @@
 /**
- * The request helper. Every call is a publish with a reply subject under one wildcard inbox
- * subscription per client, tracked in a map of pending calls with one shared deadline timer. This
- * is the fastest pattern the `nats` package allows, and it lets the client turn every way a call
- * can end into an {@link RpcError}.
+ * The request helper. Every call runs in the call engine (call-engine.ts): a publish with a reply
+ * subject under the client's one wildcard inbox, one shared deadline timer, and, when a call asks
+ * for more (retries after a refusal, idempotent resends, hedges, waiting), the same engine's
+ * timers. Every way a call can end is an {@link RpcError}.
  */
 import { randomBytes } from 'node:crypto';
-import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
-import { decodeReply, encodeRequest, errorFromWire } from '../protocol/codec.js';
-import { isUnattributedError, PROTOCOL_VERSION } from '../protocol/envelope.js';
+import type { NatsConnection } from 'nats';
 import { RpcError } from '../protocol/errors.js';
 import { openConnection } from '../connection/options.js';
+import { SYSTEM_CLOCK } from '../timing/clock.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
 import { clientTracing, type ClientTracing } from '../tracing/call-tracing.js';
-import { runCall, type CallSpec } from './attempts.js';
+import { Call, type CallSpec } from './call-engine.js';
 import type { CallOptions } from './call-options.js';
-import { callSpec, checkTimeout, needsOrchestration, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
+import { callSpec, checkTimeout, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { serviceProxy, type ApiOf, type ContractLike } from './contract-proxy.js';
 import { LatencyTracker } from './hedging.js';
+import { ReplyInbox } from './inbox.js';
 import { LivenessProber } from './liveness.js';
+import { LossWatch } from './loss-watch.js';
 import { DeadlinePolicyCache } from './deadline-policy.js';
-import { PendingCall } from './pending-call.js';
 import { RetryBudget } from './retry-budget.js';
-import { isRetryable } from './retry-policy.js';
 import { parseTarget } from './target.js';
-import type { CallTransport, InboxEntry, ResolvedTarget } from './transport.js';
+import type { CallTransport, Expirable, ResolvedTarget } from './transport.js';
 
 export type { CallOptions } from './call-options.js';
 export type { ApiOf } from './contract-proxy.js';
@@ -49,25 +48,25 @@ export async function connect(options: ClientOptions = {}): Promise<RpcClient> {
 export class RpcClient {
   readonly #nc: NatsConnection;
   readonly #opts: ResolvedClientOptions;
-  readonly #inbox: string;
-  readonly #inboxPrefixLength: number;
-  readonly #sub: Subscription;
-  readonly #pending = new Map<number, PendingCall | InboxEntry>();
-  readonly #deadlines: DeadlineQueue<PendingCall>;
+  readonly #inbox: ReplyInbox;
+  readonly #deadlines = new DeadlineQueue<Expirable>((call) => call.expire());
   readonly #targets = new Map<string, ResolvedTarget>();
   readonly #budgets = new Map<string, RetryBudget>();
   readonly #transport: CallTransport;
   readonly #prober: LivenessProber;
-  /** Calls go to attempts.ts at once (instead of the fast path) when a client default asks for it. */
-  readonly #orchestrateAll: boolean;
+  readonly #losses: LossWatch;
   #connectWaiters: (() => void)[] = [];
-  readonly #running = new Set<Promise<unknown>>();
   readonly #idPrefix = randomBytes(9).toString('base64url') + '.';
   readonly #policy: DeadlinePolicyCache | null;
   #seq = 0;
   #connected = true;
   #closing: Promise<void> | null = null;
-  #lateReplies = 0;
+  /** Calls not yet ended, and what close() waits on when it has to. */
+  #running = 0;
+  #idle: (() => void) | null = null;
+  readonly #callDone = (): void => {
+    if (--this.#running === 0) this.#idle?.();
+  };
   /** Spans around calls, or null when no OpenTelemetry SDK was registered when the client was made. */
   readonly #tracing: ClientTracing | null = clientTracing();
 
@@ -75,17 +74,13 @@ export class RpcClient {
   constructor(nc: NatsConnection, opts: ResolvedClientOptions) {
     this.#nc = nc;
     this.#opts = opts;
-    // The connection's own inbox prefix is honoured, so broker permissions can confine replies.
-    this.#inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix) + '.';
-    this.#inboxPrefixLength = this.#inbox.length;
-    this.#deadlines = new DeadlineQueue<PendingCall>(this.#expire);
-    this.#orchestrateAll = opts.waitForWorkers || opts.waitForConnection;
+    this.#inbox = new ReplyInbox(nc, opts.limits, opts.logger);
     this.#transport = this.#makeTransport();
     this.#prober = new LivenessProber(this.#transport);
-    this.#sub = nc.subscribe(this.#inbox + '*', { callback: this.#onReply });
+    this.#losses = new LossWatch(nc, opts.prefix, opts.limits, (service, workerId) => this.#transport.workerLost(service, workerId));
     this.#policy = opts.deadlinePolicy ? new DeadlinePolicyCache(nc, opts.prefix) : null;
     void this.#watchStatus();
-    void nc.closed().then(() => this.#failAll('UNAVAILABLE', 'connection to NATS closed'));
+    void nc.closed().then(() => this.#inbox.connectionLost());
   }
 
   /** The underlying NATS connection. */
@@ -95,7 +90,7 @@ export class RpcClient {
 
   /** Replies that arrived after their call had already ended (timed out or cancelled). */
   get lateReplies(): number {
-    return this.#lateReplies;
+    return this.#inbox.lateReplies;
   }
 
   /**
@@ -108,56 +103,24 @@ export class RpcClient {
   }
 
   #call<R>(target: string, payload: unknown, options: CallOptions | undefined): Promise<R> {
-    let t = this.#targets.get(target);
-    let timeoutMs = this.#opts.timeoutMs;
-    let spec: CallSpec | undefined;
+    let spec: CallSpec;
     try {
+      let t = this.#targets.get(target);
       if (t === undefined) {
         t = this.#resolveTarget(target);
         if (this.#targets.size < 4_096) this.#targets.set(target, t);
       }
+      let timeoutMs = this.#opts.timeoutMs;
       if (options?.timeoutMs !== undefined) timeoutMs = checkTimeout('timeoutMs', options.timeoutMs);
       // The supervisor's per-service policy: its default when the call names none, clamped to its maximum.
       if (this.#policy !== null) timeoutMs = this.#policy.timeoutFor(t.service, options?.timeoutMs, timeoutMs);
-      if (options !== undefined && needsOrchestration(options)) spec = callSpec(this.#opts, t, payload, options, timeoutMs);
-      if (spec === undefined && this.#orchestrateAll) spec = callSpec(this.#opts, t, payload, options ?? {}, timeoutMs);
+      spec = callSpec(this.#opts, t, payload, options, timeoutMs);
     } catch (cause) {
       return Promise.reject(new RpcError('BAD_REQUEST', (cause as Error).message, { cause }));
     }
     if (this.#closing !== null) return Promise.reject(new RpcError('UNAVAILABLE', 'client is closed'));
-    if (spec !== undefined) return this.#track(runCall(this.#transport, this.#prober, spec, this.#nextId())) as Promise<R>;
-    if (!this.#connected || this.#nc.isClosed()) {
-      return Promise.reject(new RpcError('UNAVAILABLE', 'not connected to NATS (reconnecting)'));
-    }
-
-    const seq = ++this.#seq;
-    const id = this.#idPrefix + seq.toString(36);
-    let data: Uint8Array;
-    try {
-      data = encodeRequest({
-        v: PROTOCOL_VERSION,
-        id,
-        method: t.method,
-        budgetMs: timeoutMs,
-        attempt: 1,
-        sentAt: Date.now(),
-        headers: options?.headers,
-        payload: payload ?? null,
-      });
-    } catch (cause) {
-      return Promise.reject(new RpcError('BAD_REQUEST', `payload cannot be encoded: ${(cause as Error).message}`, { cause }));
-    }
-
-    const call = new PendingCall(seq, id, t, timeoutMs, payload, options?.headers);
-    try {
-      this.#nc.publish(t.subject, data, { reply: this.#inbox + seq });
-    } catch (cause) {
-      return Promise.reject(publishError(cause, data.length));
-    }
-    t.budget.deposit();
-    this.#pending.set(seq, call);
-    this.#deadlines.add(call, call.startedAt + timeoutMs);
-    return call.promise as Promise<R>;
+    this.#running++;
+    return new Call(this.#transport, this.#prober, spec, this.#idPrefix + (++this.#seq).toString(36), this.#callDone).promise as Promise<R>;
   }
 
   /** Retry budget of a service, shared by its targets (for tests and metrics). */
@@ -170,18 +133,6 @@ export class RpcClient {
     return this.#prober.sent;
   }
 
-  /** Keeps orchestrated calls in view so that close() can wait for them. */
-  #track(p: Promise<unknown>): Promise<unknown> {
-    this.#running.add(p);
-    const done = () => void this.#running.delete(p);
-    p.then(done, done);
-    return p;
-  }
-
-  #nextId(): string {
-    return this.#idPrefix + (++this.#seq).toString(36);
-  }
-
   #resolveTarget(target: string): ResolvedTarget {
     const parsed = parseTarget(this.#opts.prefix, target);
     let budget = this.#budgets.get(parsed.service);
@@ -189,25 +140,25 @@ export class RpcClient {
       budget = new RetryBudget(this.#opts.budget);
       if (this.#budgets.size < 4_096) this.#budgets.set(parsed.service, budget);
     }
+    this.#losses.watch(parsed.service);
     return { ...parsed, budget, latency: new LatencyTracker() };
   }
 
   #makeTransport(): CallTransport {
     const nc = this.#nc;
+    const inbox = this.#inbox;
     return {
       prefix: this.#opts.prefix,
-      limits: this.#opts.limits,
       logger: this.#opts.logger,
+      clock: SYSTEM_CLOCK,
+      deadlines: this.#deadlines,
       isConnected: () => this.#connected && !nc.isClosed() && this.#closing === null,
       whenConnected: (timeoutMs) => this.#whenConnected(timeoutMs),
-      open: (entry) => {
-        const seq = ++this.#seq;
-        this.#pending.set(seq, entry);
-        return seq;
-      },
-      replySubject: (seq) => this.#inbox + seq,
-      close: (seq) => void this.#pending.delete(seq),
+      open: (entry) => inbox.open(entry),
+      replySubject: (seq) => inbox.replySubject(seq),
+      close: (seq) => inbox.close(seq),
       publish: (subject, data, reply) => nc.publish(subject, data, reply === undefined ? undefined : { reply }),
+      workerLost: (service, workerId) => inbox.workerLost(service, workerId, SYSTEM_CLOCK.now()),
     };
   }
 
@@ -269,83 +220,14 @@ export class RpcClient {
   async #close(): Promise<void> {
     // Calls waiting for the connection give up now (UNAVAILABLE) rather than hold close() until their deadlines.
     for (const w of this.#connectWaiters.splice(0)) w();
-    const inFlight = [...this.#pending.values()].flatMap((c) => (c instanceof PendingCall ? [c.promise.catch(() => undefined)] : []));
-    for (const p of this.#running) inFlight.push(p.catch(() => undefined));
-    await Promise.all(inFlight);
+    if (this.#running > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     this.#deadlines.clear();
     this.#policy?.close();
+    this.#losses.close();
     if (this.#opts.ownsConnection) {
       if (!this.#nc.isClosed()) await this.#nc.close();
     } else {
-      this.#sub.unsubscribe();
-    }
-  }
-
-  readonly #onReply = (err: Error | null, msg: Msg): void => {
-    if (err !== null) {
-      this.#opts.logger.warn({ err }, 'reply subscription error');
-      return;
-    }
-    const seq = Number(msg.subject.slice(this.#inboxPrefixLength));
-    const call = this.#pending.get(seq);
-    if (call === undefined) {
-      this.#lateReplies++;
-      return;
-    }
-    if (!(call instanceof PendingCall)) {
-      call.deliver(msg);
-      return;
-    }
-    const hdrs = msg.headers;
-    if (hdrs !== undefined && hdrs.code === 503) {
-      this.#fail(call, new RpcError('NO_RESPONDERS', `no worker serves ${call.name}`));
-      return;
-    }
-    let reply;
-    try {
-      reply = decodeReply(msg.data, this.#opts.limits);
-    } catch (cause) {
-      this.#settle(call, new RpcError('INTERNAL', `invalid reply for ${call.name}: ${(cause as Error).message}`, { cause, maybeProcessed: true }));
-      return;
-    }
-    if (reply.id !== call.id && !isUnattributedError(reply)) {
-      this.#lateReplies++;
-      return;
-    }
-    if (reply.ok) this.#settle(call, undefined, reply.result);
-    else this.#fail(call, errorFromWire(reply.error));
-  };
-
-  readonly #expire = (call: PendingCall): void => {
-    if (this.#pending.get(call.seq) !== call) return;
-    this.#pending.delete(call.seq);
-    call.reject(new RpcError('TIMEOUT', `${call.name} did not reply within ${call.timeoutMs} ms`));
-  };
-
-  #settle(call: PendingCall, err: RpcError | undefined, result?: unknown): void {
-    if (!this.#pending.delete(call.seq)) return;
-    this.#deadlines.delete(call);
-    if (err === undefined) call.resolve(result);
-    else call.reject(err);
-  }
-
-  /** A failed fast-path attempt: retried by attempts.ts when the policy allows it, else the call fails. */
-  #fail(call: PendingCall, err: RpcError): void {
-    const retry = this.#opts.retry;
-    if (retry.maxAttempts < 2 || !isRetryable(err, false) || this.#closing !== null) {
-      this.#settle(call, err);
-      return;
-    }
-    if (!this.#pending.delete(call.seq)) return;
-    this.#deadlines.delete(call);
-    const spec = callSpec(this.#opts, call.target, call.payload, { headers: call.headers }, call.timeoutMs);
-    this.#track(runCall(this.#transport, this.#prober, spec, call.id, { startedAt: call.startedAt, error: err })).then(call.resolve, call.reject);
-  }
-
-  #failAll(code: 'UNAVAILABLE', message: string): void {
-    for (const entry of [...this.#pending.values()]) {
-      if (entry instanceof PendingCall) this.#settle(entry, new RpcError(code, message, { maybeProcessed: true }));
-      else entry.lost();
+      this.#inbox.unsubscribe();
     }
   }
 
@@ -354,7 +236,7 @@ export class RpcClient {
       if (s.type === 'disconnect') {
         this.#connected = false;
         // The broker dropped the connection: no reply can reach the calls in flight any more.
-        this.#failAll('UNAVAILABLE', 'connection to NATS lost; the request may have been processed');
+        this.#inbox.connectionLost();
       } else if (s.type === 'reconnect') {
         this.#connected = true;
         const waiters = this.#connectWaiters;
@@ -363,12 +245,4 @@ export class RpcClient {
       }
     }
   }
-}
-
-function publishError(cause: unknown, size: number): RpcError {
-  const code = (cause as { code?: string }).code;
-  if (code === 'MAX_PAYLOAD_EXCEEDED') {
-    return new RpcError('PAYLOAD_TOO_LARGE', `request of ${size} bytes exceeds the broker's max_payload`, { cause });
-  }
-  return new RpcError('UNAVAILABLE', `cannot publish: ${(cause as Error).message}`, { cause });
 }

@@ -4,22 +4,32 @@
  * as fast, which proves the worker is lost. No answer within the timeout proves nothing (a busy
  * or frozen worker). Probes of the same worker in flight at once are shared.
  */
-import type { Msg } from 'nats';
 import { pingSubject } from '../protocol/subjects.js';
 import type { CallTransport, InboxEntry } from './transport.js';
 
 export type Liveness = 'alive' | 'gone' | 'unknown';
 
+/** Any answer but the broker's 503 means the worker's connection is there. */
 class ProbeEntry implements InboxEntry {
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: unknown;
   resolve!: (state: Liveness) => void;
   readonly promise = new Promise<Liveness>((r) => (this.resolve = r));
-  deliver(msg: Msg): void {
-    this.resolve(msg.headers?.code === 503 ? 'gone' : 'alive');
+  noResponders(): void {
+    this.resolve('gone');
+  }
+  acked(): void {
+    this.resolve('alive');
+  }
+  replied(): void {
+    this.resolve('alive');
+  }
+  unreadable(): void {
+    this.resolve('alive'); // a pong is no reply envelope
   }
   lost(): void {
     this.resolve('unknown');
   }
+  workerLost(): void {}
 }
 
 export class LivenessProber {
@@ -52,9 +62,9 @@ export class LivenessProber {
       t.close(seq);
       return 'unknown';
     }
-    entry.timer = setTimeout(() => entry.resolve('unknown'), timeoutMs);
+    entry.timer = t.clock.setTimer(() => entry.resolve('unknown'), timeoutMs);
     const state = await entry.promise;
-    clearTimeout(entry.timer);
+    t.clock.clearTimer(entry.timer);
     t.close(seq);
     return state;
   }

@@ -1,20 +1,37 @@
 /**
- * What the call orchestration (attempts.ts, liveness.ts) needs from the client: its reply inbox,
- * publishing, and the connection's state. The client implements it over its one connection.
+ * What the call engine (call-engine.ts, liveness.ts) needs from the client: its reply inbox,
+ * publishing, the connection's state, a clock and the shared deadline timer. The client
+ * implements it over its one connection; tests implement it with a fake broker and a fake clock.
  */
-import type { Msg } from 'nats';
-import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
 import type { Logger } from '../logging/logger.js';
+import type { ReplyEnvelope } from '../protocol/envelope.js';
+import type { RpcError } from '../protocol/errors.js';
+import type { Clock } from '../timing/clock.js';
+import type { Expiring } from '../timing/deadline-queue.js';
 import type { LatencyTracker } from './hedging.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { Target } from './target.js';
 
-/** Something waiting on a reply subject of the client's inbox. */
+/**
+ * Something waiting on a reply subject of the client's inbox. The inbox classifies each message
+ * once (503, ack, reply, unreadable) and calls the matching method.
+ */
 export interface InboxEntry {
-  /** A message arrived on its reply subject. */
-  deliver(msg: Msg): void;
+  /** The broker answered 503: no subscriber for the subject the request went to. */
+  noResponders(): void;
+  /** A worker acknowledged the attempt: it holds it. */
+  acked(workerId: string): void;
+  /** The reply (decoded and checked). */
+  replied(reply: ReplyEnvelope): void;
+  /** Something unreadable arrived on the reply subject. */
+  unreadable(err: RpcError): void;
   /** The connection dropped: no message can reach it any more. */
   lost(): void;
+  /**
+   * Worker `workerId` of `service` was found lost at `lostAt` (clock time): by a probe's 503, the
+   * supervisor's verdict or a relayed disconnect.
+   */
+  workerLost(service: string, workerId: string, lostAt: number): void;
 }
 
 /** A call target with what the client keeps per target and per service. */
@@ -23,10 +40,24 @@ export interface ResolvedTarget extends Target {
   readonly latency: LatencyTracker;
 }
 
+/** Something with a deadline in the client's shared deadline queue. */
+export interface Expirable extends Expiring {
+  /** Its deadline passed. */
+  expire(): void;
+}
+
+/** One timer for the deadlines of many calls (a `DeadlineQueue` in the client). */
+export interface Deadlines {
+  /** Queues `item` to expire at `expiresAt` (clock time). */
+  add(item: Expirable, expiresAt: number): void;
+  delete(item: Expirable): boolean;
+}
+
 export interface CallTransport {
   readonly prefix: string;
-  readonly limits: MsgpackLimits;
   readonly logger: Logger;
+  readonly clock: Clock;
+  readonly deadlines: Deadlines;
   isConnected(): boolean;
   /** Resolves true once connected, false if `timeoutMs` passes or the client closes first. */
   whenConnected(timeoutMs: number): Promise<boolean>;
@@ -37,4 +68,6 @@ export interface CallTransport {
   close(seq: number): void;
   /** Publishes; throws what `nats` throws (MAX_PAYLOAD_EXCEEDED, closed connection...). */
   publish(subject: string, data: Uint8Array, reply?: string): void;
+  /** Tells every entry that a worker was lost (a probe's 503 found it gone). */
+  workerLost(service: string, workerId: string): void;
 }

@@ -4,7 +4,7 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { defaultRetryable, RpcError } from './errors.js';
-import { checkReply, checkRequest, type ReplyEnvelope, type RequestEnvelope } from './envelope.js';
+import { asAck, checkReply, checkRequest, type AckEnvelope, type ReplyEnvelope, type RequestEnvelope } from './envelope.js';
 import { checkMsgpack, DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from './msgpack-guard.js';
 import { encodeOkReply, encodeRequestEnvelope } from './envelope-writer.js';
 import { parseReply, parseRequest } from './envelope-reader.js';
@@ -56,6 +56,19 @@ export function decodeReply(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_M
   const reason = checkReply(value);
   if (reason !== null) throw new RpcError('BAD_REQUEST', `invalid reply: ${reason}`);
   return value as ReplyEnvelope;
+}
+
+/**
+ * Decodes what a caller's inbox receives on a reply subject: an ack or a reply. Throws
+ * `RpcError('BAD_REQUEST')` for anything else.
+ */
+export function decodeReplyOrAck(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_MSGPACK_LIMITS): ReplyEnvelope | AckEnvelope {
+  const value = decodeEnvelope(bytes, limits, parseReply);
+  const reason = checkReply(value);
+  if (reason === null) return value as ReplyEnvelope;
+  const ack = asAck(value);
+  if (ack !== null) return ack;
+  throw new RpcError('BAD_REQUEST', `invalid reply: ${reason}`);
 }
 
 export function encodeRequest(envelope: RequestEnvelope): Uint8Array {

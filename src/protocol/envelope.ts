@@ -38,15 +38,29 @@ export interface RequestEnvelope {
   cancellable?: boolean;
 }
 
-/** Sent by a worker on the reply subject, before the handler runs, when the request has `ack`. */
+/**
+ * Sent by a worker before the handlers of requests with `ack` run, on the reply subject of one of
+ * them: the worker took the attempts whose reply subjects share that subject's prefix and end in
+ * one of `replies` (their last tokens). One ack covers every such request of one caller that the
+ * worker read at once. The single form (`id` and `attempt`, no `replies`) covers the attempt of the
+ * subject it arrives on; see docs/protocol.md, *Acks and lost workers*.
+ */
 export interface AckEnvelope {
   v: typeof PROTOCOL_VERSION;
-  id: string;
   ack: true;
-  /** Id of the worker that took the request; its liveness subject is `<prefix>._ping.<worker>`. */
+  /** Id of the worker that took the requests; its liveness subject is `<prefix>._ping.<worker>`. */
   worker: string;
-  attempt: number;
+  /** Last tokens of the reply subjects acknowledged (batch form). */
+  replies?: string[];
+  /** Single form: the request id. */
+  id?: string;
+  /** Single form: the attempt acknowledged. */
+  attempt?: number;
 }
+
+/** Reply subjects one ack may name; a worker that took more from one caller sends several acks. */
+export const MAX_ACK_REPLIES = 1_024;
+const MAX_REPLY_TOKEN = 128;
 
 /** Published by a caller on `<prefix>._cancel.<service>`: abort the handlers serving `id`. */
 export interface CancelEnvelope {
@@ -114,8 +128,14 @@ const WORKER_ID = /^[A-Za-z0-9_-]{1,128}$/;
 export function asAck(value: unknown): AckEnvelope | null {
   if (!isRecord(value) || value.ack !== true || value.v !== PROTOCOL_VERSION) return null;
   // The worker id becomes a subject token (`<prefix>._ping.<worker>`): no dots, wildcards or spaces.
-  if (typeof value.id !== 'string' || typeof value.worker !== 'string' || !WORKER_ID.test(value.worker)) return null;
-  if (!isBoundedInt(value.attempt, 1, MAX_ATTEMPT)) return null;
+  if (typeof value.worker !== 'string' || !WORKER_ID.test(value.worker)) return null;
+  const replies = value.replies;
+  if (replies !== undefined && replies !== null) {
+    if (!Array.isArray(replies) || replies.length > MAX_ACK_REPLIES) return null;
+    for (const r of replies) if (typeof r !== 'string' || r.length === 0 || r.length > MAX_REPLY_TOKEN) return null;
+    return value as unknown as AckEnvelope;
+  }
+  if (typeof value.id !== 'string' || !isBoundedInt(value.attempt, 1, MAX_ATTEMPT)) return null;
   return value as unknown as AckEnvelope;
 }
 

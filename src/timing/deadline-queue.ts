@@ -10,6 +10,8 @@
  * CPU per call, most of it in garbage collection.)
  */
 
+import { SYSTEM_CLOCK, type Clock } from './clock.js';
+
 export const DEFAULT_RESOLUTION_MS = 5;
 
 /** Something with a deadline; the queue owns these fields while the item is queued. */
@@ -29,13 +31,15 @@ export class DeadlineQueue<T extends Expiring> {
   readonly #heap: number[] = [];
   readonly #resolutionMs: number;
   readonly #onExpire: (item: T) => void;
-  #timer: ReturnType<typeof setTimeout> | null = null;
+  readonly #clock: Clock;
+  #timer: unknown = null;
   #armedFor = Infinity;
   #size = 0;
 
-  constructor(onExpire: (item: T) => void, resolutionMs = DEFAULT_RESOLUTION_MS) {
+  constructor(onExpire: (item: T) => void, resolutionMs = DEFAULT_RESOLUTION_MS, clock: Clock = SYSTEM_CLOCK) {
     this.#onExpire = onExpire;
     this.#resolutionMs = resolutionMs;
+    this.#clock = clock;
   }
 
   /** Number of queued items. */
@@ -43,7 +47,7 @@ export class DeadlineQueue<T extends Expiring> {
     return this.#size;
   }
 
-  /** Queues `item` to expire at `expiresAt` (a `performance.now()` time); an item already queued is moved. */
+  /** Queues `item` to expire at `expiresAt` (a time of the queue's clock); an item already queued is moved. */
   add(item: T, expiresAt: number): void {
     if (item.deadlineBucket !== 0) this.delete(item);
     const res = this.#resolutionMs;
@@ -75,7 +79,7 @@ export class DeadlineQueue<T extends Expiring> {
 
   /** Stops the timer and forgets every item without expiring them. */
   clear(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
     this.#timer = null;
     this.#armedFor = Infinity;
     for (const bucket of this.#buckets.values()) while (bucket.head !== null) this.#unlink(bucket, bucket.head);
@@ -96,16 +100,17 @@ export class DeadlineQueue<T extends Expiring> {
   }
 
   #arm(key: number): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#timer !== null) this.#clock.clearTimer(this.#timer);
     this.#armedFor = key;
-    this.#timer = setTimeout(this.#fire, Math.max(0, key - performance.now()));
-    this.#timer.unref?.();
+    this.#timer = this.#clock.setTimer(this.#fire, Math.max(0, key - this.#clock.now()));
+    // The queue alone never keeps the process alive.
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   readonly #fire = (): void => {
     this.#timer = null;
     this.#armedFor = Infinity;
-    const now = performance.now();
+    const now = this.#clock.now();
     const heap = this.#heap;
     while (heap.length > 0 && heap[0]! <= now) {
       const key = heapPop(heap);

@@ -49,6 +49,12 @@ export class ActiveCalls<T extends ActiveLink> {
     return true;
   }
 
+  /** The first call on the list that `match` accepts, or undefined; allocates nothing. */
+  find(match: (call: T) => boolean): T | undefined {
+    for (let c: ActiveLink | null = this.#head; c !== null; c = c.activeNext) if (match(c as T)) return c as T;
+    return undefined;
+  }
+
   /** The calls on the list now (a copy: callers may remove calls while they go through it). */
   toArray(): T[] {
     const out: T[] = [];

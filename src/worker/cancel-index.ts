@@ -1,6 +1,8 @@
 /**
  * The calls a worker holds that their callers may cancel, by request id. Only requests marked
- * `cancellable` are indexed, so plain calls pay nothing. Cancels arrive on
+ * `cancellable` are indexed, so plain calls pay nothing; a cancel for a request not indexed (a
+ * plain call's cancel at its deadline) is looked for among the calls running, which costs a walk
+ * over at most the concurrency limit, only when such a cancel comes. Cancels arrive on
  * `<prefix>._cancel.<service>`, which every worker of the service hears; see docs/protocol.md.
  */
 import { decodeChecked } from '../protocol/codec.js';
@@ -15,8 +17,11 @@ export class CancelIndex {
   /** Handlers aborted by a cancel, for stats. */
   cancelled = 0;
 
-  constructor(limits: MsgpackLimits) {
+  readonly #findUnindexed: (id: string, attempt: number | undefined) => CallContext | undefined;
+
+  constructor(limits: MsgpackLimits, findUnindexed: (id: string, attempt: number | undefined) => CallContext | undefined) {
     this.#limits = limits;
+    this.#findUnindexed = findUnindexed;
   }
 
   track(ctx: CallContext): void {
@@ -43,13 +48,19 @@ export class CancelIndex {
       return;
     }
     if (cancel === null) return;
+    const attempt = cancel.attempt ?? undefined;
     const set = this.#byId.get(cancel.id);
-    if (set === undefined) return;
-    for (const ctx of set) {
-      if ((cancel.attempt == null || cancel.attempt === ctx.attempt) && !ctx.aborted) {
-        this.cancelled++;
-        CallContext.abort(ctx, new RpcError('CANCELLED', 'the caller cancelled the call'));
-      }
+    if (set === undefined) {
+      const ctx = this.#findUnindexed(cancel.id, attempt);
+      if (ctx !== undefined) this.#abort(ctx);
+      return;
     }
+    for (const ctx of set) if (attempt === undefined || attempt === ctx.attempt) this.#abort(ctx);
+  }
+
+  #abort(ctx: CallContext): void {
+    if (ctx.aborted) return;
+    this.cancelled++;
+    CallContext.abort(ctx, new RpcError('CANCELLED', 'the caller cancelled the call'));
   }
 }

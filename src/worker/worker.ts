@@ -22,6 +22,7 @@ import { OutboundCalls } from './outbound.js';
 import { CancelIndex } from './cancel-index.js';
 import { ServiceDiscovery } from './service-discovery.js';
 import { WorkerReplies } from './replies.js';
+import { AckBatch } from './ack-batch.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 import { defaultLowWater, LeaveWhenFull, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
 
@@ -95,6 +96,7 @@ export class RpcWorker {
   readonly #tracing: WorkerTracing | null = workerTracing();
   #discovery: ServiceDiscovery | null = null;
   readonly #replies: WorkerReplies;
+  readonly #acks: AckBatch;
   #stopHooks: ((reason: string) => Promise<void>)[] = [];
 
   /** @internal use {@link startWorker} */
@@ -111,7 +113,9 @@ export class RpcWorker {
     this.#subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
     this.#routing = opts.routing === 'leave-when-full' ? this.#loadAwareRouting(opts.lowWater ?? defaultLowWater(opts.concurrency)) : null;
     this.#outbound = new OutboundCalls(nc, opts.prefix, opts.logger);
-    this.#cancels = new CancelIndex(opts.limits);
+    this.#cancels = new CancelIndex(opts.limits, (id, attempt) =>
+      this.#active.find((ctx) => !ctx.tracked && ctx.requestId === id && (attempt === undefined || ctx.attempt === attempt)),
+    );
     const pong = encode({ v: PROTOCOL_VERSION, worker: this.id });
     // Liveness and cancellation stay subscribed through a drain: the calls in flight need them.
     this.#controlSubs = [
@@ -132,6 +136,7 @@ export class RpcWorker {
       this.#discovery = new ServiceDiscovery(nc, { service: this.service, id: this.id, version: this.version, prefix: opts.prefix, methods, metadata }, this.#log);
     }
     this.#replies = new WorkerReplies(nc, this.stats, this.#discovery, this.#log);
+    this.#acks = new AckBatch(this.id, (subject, data) => nc.publish(subject, data));
     this.#subscribe();
   }
 
@@ -314,11 +319,9 @@ export class RpcWorker {
     this.#routing?.afterStart();
     if (req.cancellable === true) this.#cancels.track(ctx);
     if (req.ack === true) {
-      this.#replies.send(reply, req.id, encode({ v: PROTOCOL_VERSION, id: req.id, ack: true, worker: this.id, attempt: req.attempt }));
-      // The `nats` client writes its buffer in a microtask queued by that publish; running the
-      // handler after it puts the ack on the socket first, even if the handler kills the process.
+      // Acked with the other requests of this read, before any of their handlers runs.
       const payload = req.payload;
-      queueMicrotask(() => this.#validateAndRun(entry, payload, ctx, reply));
+      this.#acks.add(reply, { start: () => this.#validateAndRun(entry, payload, ctx, reply) });
     } else {
       this.#validateAndRun(entry, req.payload, ctx, reply);
     }

@@ -1,0 +1,454 @@
+/**
+ * The call engine: one call from its first attempt to its answer. A plain call is its one-attempt
+ * case (one publish, one reply, the shared deadline timer); the same code retries, hedges, waits
+ * for workers or for the connection, follows acks and probes, ends attempts whose worker was lost,
+ * protects against a query of death and cancels what is left when the call ends. A call moves
+ * through explicit states: waiting for the connection, in flight, backing off, done.
+ */
+import { encode, encodeRequest, errorFromWire } from '../protocol/codec.js';
+import { isUnattributedError, PROTOCOL_VERSION, type Headers, type ReplyEnvelope } from '../protocol/envelope.js';
+import { RpcError } from '../protocol/errors.js';
+import { cancelSubject } from '../protocol/subjects.js';
+import type { HedgePolicy, LostWorkerPolicy, RetryPolicy } from './call-options.js';
+import { hedgeDelayMs } from './hedging.js';
+import type { LivenessProber } from './liveness.js';
+import { isRetryable, MIN_ATTEMPT_BUDGET_MS, planRetry } from './retry-policy.js';
+import type { CallTransport, Expirable, InboxEntry, ResolvedTarget } from './transport.js';
+import type { Expiring } from '../timing/deadline-queue.js';
+
+/** After this many worker losses during one request, it is presumed to be what kills them. */
+export const QUERY_OF_DEATH_LOSSES = 2;
+
+export interface CallSpec {
+  readonly target: ResolvedTarget;
+  readonly payload: unknown;
+  readonly headers: Headers | undefined;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+  readonly idempotent: boolean;
+  readonly retry: Readonly<RetryPolicy>;
+  readonly hedge: Readonly<Required<HedgePolicy>> | undefined;
+  readonly waitForWorkers: boolean;
+  readonly waitForConnection: boolean;
+  readonly lostWorker: Readonly<LostWorkerPolicy>;
+}
+
+export type CallState = 'waiting-for-connection' | 'in-flight' | 'backing-off' | 'done';
+
+/** One attempt: a request on its own reply subject. */
+class Attempt implements InboxEntry {
+  seq = 0;
+  sentAt = 0;
+  workerId: string | undefined = undefined;
+  /** Ack timeout, then probes once acknowledged. */
+  timer: unknown = undefined;
+  attemptTimer: unknown = undefined;
+  /** Set when a worker of the service was lost while this attempt had no ack yet. */
+  suspectTimer: unknown = undefined;
+  live = true;
+  constructor(
+    readonly call: Call,
+    readonly no: number,
+  ) {}
+  noResponders(): void {
+    this.call.onNoResponders(this);
+  }
+  acked(workerId: string): void {
+    this.call.onAck(this, workerId);
+  }
+  replied(reply: ReplyEnvelope): void {
+    this.call.onReply(this, reply);
+  }
+  unreadable(err: RpcError): void {
+    this.call.onAttemptFailed(this, err);
+  }
+  lost(): void {
+    this.call.onConnectionLost(this);
+  }
+  workerLost(service: string, workerId: string, lostAt: number): void {
+    this.call.onWorkerLost(this, service, workerId, lostAt);
+  }
+}
+
+export class Call implements Expirable {
+  /** @internal owned by the client's deadline queue */
+  deadlineBucket = 0;
+  /** @internal owned by the client's deadline queue */
+  deadlinePrev: Expiring | null = null;
+  /** @internal owned by the client's deadline queue */
+  deadlineNext: Expiring | null = null;
+  readonly promise: Promise<unknown>;
+  #resolve!: (value: unknown) => void;
+  #reject!: (err: RpcError) => void;
+  readonly #t: CallTransport;
+  readonly #prober: LivenessProber;
+  readonly #s: CallSpec;
+  readonly #id: string;
+  readonly #deadline: number;
+  readonly #onDone: (() => void) | undefined;
+  #state: CallState = 'in-flight';
+  /** Attempts sent and not yet answered, lost or abandoned. */
+  readonly #live: Attempt[] = [];
+  #sent = 0;
+  #losses = 0;
+  #lastError: RpcError | undefined = undefined;
+  /** Some attempt may have been processed (sent and then lost, abandoned or cut off). */
+  #ambiguous = false;
+  #connectionLost = false;
+  /** Set while the call waits for the connection: the error it ends with if none comes. */
+  #waitingForConnection: RpcError | undefined = undefined;
+  #retryTimer: unknown = undefined;
+  #hedgeTimer: unknown = undefined;
+  #onAbort: (() => void) | undefined = undefined;
+
+  constructor(t: CallTransport, prober: LivenessProber, spec: CallSpec, id: string, onDone?: () => void) {
+    this.promise = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#t = t;
+    this.#prober = prober;
+    this.#s = spec;
+    this.#id = id;
+    this.#onDone = onDone;
+    this.#deadline = t.clock.now() + spec.timeoutMs;
+    const signal = spec.signal;
+    if (signal?.aborted) {
+      this.#finish(new RpcError('CANCELLED', 'call aborted before it was sent', { cause: signal.reason }));
+      return;
+    }
+    t.deadlines.add(this, this.#deadline);
+    if (signal !== undefined) {
+      this.#onAbort = () =>
+        this.#finish(new RpcError('CANCELLED', 'call aborted by the caller', { cause: signal.reason, maybeProcessed: this.#ambiguous || this.#live.length > 0 }));
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+    spec.target.budget.deposit();
+    this.#send();
+  }
+
+  /** Where the call stands. */
+  get state(): CallState {
+    return this.#state;
+  }
+
+  /** Attempts sent so far. */
+  get attempts(): number {
+    return this.#sent;
+  }
+
+  #remaining(): number {
+    return this.#deadline - this.#t.clock.now();
+  }
+
+  #name(): string {
+    return `${this.#s.target.service}.${this.#s.target.method}`;
+  }
+
+  readonly #send = (): void => {
+    this.#retryTimer = undefined;
+    if (this.#state === 'done') return;
+    const t = this.#t;
+    const s = this.#s;
+    if (!t.isConnected()) {
+      this.#waitForConnection();
+      return;
+    }
+    const attempt = new Attempt(this, ++this.#sent);
+    let data: Uint8Array;
+    try {
+      data = encodeRequest({
+        v: PROTOCOL_VERSION,
+        id: this.#id,
+        method: s.target.method,
+        budgetMs: Math.max(1, Math.floor(this.#remaining())),
+        attempt: attempt.no,
+        sentAt: Date.now(),
+        headers: s.headers,
+        payload: s.payload ?? null,
+        ack: s.idempotent ? true : undefined,
+        // Hedge losers, per-attempt timeouts and aborts are cancelled by id; a plain call's cancel
+        // at its deadline finds its handler without the index (docs/protocol.md, *Cancellation*).
+        cancellable: s.idempotent || s.signal !== undefined || s.retry.perAttemptTimeoutMs !== undefined ? true : undefined,
+      });
+    } catch (cause) {
+      this.#finish(new RpcError('BAD_REQUEST', `payload cannot be encoded: ${(cause as Error).message}`, { cause }));
+      return;
+    }
+    attempt.seq = t.open(attempt);
+    try {
+      t.publish(s.target.subject, data, t.replySubject(attempt.seq));
+    } catch (cause) {
+      t.close(attempt.seq);
+      if ((cause as { code?: string }).code === 'MAX_PAYLOAD_EXCEEDED') {
+        this.#finish(new RpcError('PAYLOAD_TOO_LARGE', `request of ${data.length} bytes exceeds the broker's max_payload`, { cause }));
+      } else {
+        this.#afterFailure(new RpcError('UNAVAILABLE', `cannot publish: ${(cause as Error).message}`, { cause }));
+      }
+      return;
+    }
+    this.#state = 'in-flight';
+    attempt.sentAt = t.clock.now();
+    this.#live.push(attempt);
+    if (s.idempotent) attempt.timer = t.clock.setTimer(() => this.#onAckTimeout(attempt), s.lostWorker.ackTimeoutMs);
+    const perAttempt = s.retry.perAttemptTimeoutMs;
+    if (perAttempt !== undefined && perAttempt < this.#remaining()) {
+      attempt.attemptTimer = t.clock.setTimer(() => this.#onAttemptTimeout(attempt), perAttempt);
+    }
+    if (s.hedge !== undefined && this.#hedgeTimer === undefined && this.#sent < s.hedge.maxAttempts) {
+      this.#hedgeTimer = t.clock.setTimer(this.#onHedge, hedgeDelayMs(s.hedge, s.target.latency));
+    }
+  };
+
+  #waitForConnection(): void {
+    const s = this.#s;
+    if (!(s.waitForConnection || (this.#connectionLost && s.idempotent))) {
+      this.#finish(new RpcError('UNAVAILABLE', 'not connected to NATS (reconnecting)', { maybeProcessed: this.#ambiguous }));
+      return;
+    }
+    // Workers are reconnecting too: once connected, NO_RESPONDERS is waited out as well.
+    this.#connectionLost = true;
+    this.#state = 'waiting-for-connection';
+    const unavailable = new RpcError('UNAVAILABLE', 'not connected to NATS (reconnecting) within the deadline', { maybeProcessed: this.#ambiguous });
+    this.#waitingForConnection = unavailable;
+    void this.#t.whenConnected(this.#remaining()).then((ok) => {
+      this.#waitingForConnection = undefined;
+      if (ok) this.#send();
+      else this.#finish(unavailable);
+    });
+  }
+
+  /** @internal the broker's 503 */
+  onNoResponders(attempt: Attempt): void {
+    this.onAttemptFailed(attempt, new RpcError('NO_RESPONDERS', `no worker serves ${this.#name()}`));
+  }
+
+  /** @internal a worker took the attempt */
+  onAck(attempt: Attempt, workerId: string): void {
+    if (!attempt.live || attempt.workerId !== undefined) return;
+    attempt.workerId = workerId;
+    const clock = this.#t.clock;
+    clock.clearTimer(attempt.timer);
+    clock.clearTimer(attempt.suspectTimer);
+    attempt.suspectTimer = undefined;
+    attempt.timer = clock.setTimer(() => this.#probe(attempt), this.#s.lostWorker.probeAfterMs);
+  }
+
+  /** @internal */
+  onReply(attempt: Attempt, reply: ReplyEnvelope): void {
+    if (!attempt.live || this.#state === 'done') return;
+    if (reply.id !== this.#id && !isUnattributedError(reply)) return; // not ours: ignored
+    if (reply.ok) {
+      this.#s.target.latency.record(this.#t.clock.now() - attempt.sentAt);
+      this.#drop(attempt);
+      this.#finish(undefined, reply.result);
+    } else {
+      this.onAttemptFailed(attempt, errorFromWire(reply.error));
+    }
+  }
+
+  /** @internal */
+  onAttemptFailed(attempt: Attempt, err: RpcError): void {
+    if (!attempt.live || this.#state === 'done') return;
+    this.#drop(attempt);
+    this.#afterFailure(err);
+  }
+
+  /** @internal the connection dropped with the attempt out */
+  onConnectionLost(attempt: Attempt): void {
+    if (!attempt.live || this.#state === 'done') return;
+    this.#drop(attempt);
+    this.#connectionLost = true;
+    this.#ambiguous = true;
+    if (this.#live.length > 0 || this.#retryTimer !== undefined) return;
+    if (this.#s.idempotent) {
+      // The load was lost with the connection, not added to a sick service: no budget is spent,
+      // and the resend waits for the reconnect within the deadline.
+      this.#send();
+    } else {
+      this.#finish(new RpcError('UNAVAILABLE', 'connection to NATS lost; the request may have been processed', { maybeProcessed: true }));
+    }
+  }
+
+  /**
+   * @internal A worker of some service was lost. The attempt it acknowledged is lost with it. An
+   * attempt of this service that no worker has acknowledged and that was sent before the loss is
+   * presumed to sit with the lost worker once it is `ackTimeoutMs` old: a live worker would have
+   * acknowledged it by then (idempotent calls), or it would have been answered (plain calls).
+   */
+  onWorkerLost(attempt: Attempt, service: string, workerId: string, lostAt: number): void {
+    if (!attempt.live || this.#state === 'done') return;
+    if (attempt.workerId === workerId) {
+      this.#lostWithWorker(attempt, workerId);
+      return;
+    }
+    if (attempt.workerId !== undefined || service !== this.#s.target.service || attempt.sentAt > lostAt || attempt.suspectTimer !== undefined) return;
+    const clock = this.#t.clock;
+    const waitMs = attempt.sentAt + this.#s.lostWorker.ackTimeoutMs - clock.now();
+    if (waitMs <= 0) {
+      this.#lostWithWorker(attempt, undefined);
+      return;
+    }
+    attempt.suspectTimer = clock.setTimer(() => {
+      attempt.suspectTimer = undefined;
+      if (attempt.live && attempt.workerId === undefined && this.#state !== 'done') this.#lostWithWorker(attempt, undefined);
+    }, waitMs);
+  }
+
+  #probe(attempt: Attempt): void {
+    const lw = this.#s.lostWorker;
+    const workerId = attempt.workerId!;
+    void this.#prober.probe(workerId, lw.probeTimeoutMs).then((state) => {
+      if (this.#state === 'done' || !attempt.live) return;
+      // Every call held by that worker learns it at once, this one included.
+      if (state === 'gone') this.#t.workerLost(this.#s.target.service, workerId);
+      else attempt.timer = this.#t.clock.setTimer(() => this.#probe(attempt), lw.probeIntervalMs);
+    });
+  }
+
+  /** No ack: the request may sit in a dead worker's socket buffer. Send it again, keep waiting on this one. */
+  #onAckTimeout(attempt: Attempt): void {
+    attempt.timer = undefined;
+    if (this.#state === 'done' || !attempt.live) return;
+    if (this.#sent >= this.#s.retry.maxAttempts || this.#remaining() < MIN_ATTEMPT_BUDGET_MS) return;
+    if (this.#live.length === 1 && this.#retryTimer === undefined && this.#s.target.budget.tryWithdraw()) {
+      this.#send();
+      return;
+    }
+    // Another attempt is out, a retry is pending or the budget is spent: look again later, so an
+    // attempt lost without an ack is never simply waited out.
+    attempt.timer = this.#t.clock.setTimer(() => this.#onAckTimeout(attempt), this.#s.lostWorker.ackTimeoutMs);
+  }
+
+  #onAttemptTimeout(attempt: Attempt): void {
+    attempt.attemptTimer = undefined;
+    if (this.#state === 'done' || !attempt.live) return;
+    this.#cancel(attempt.no);
+    this.#ambiguous = true;
+    this.onAttemptFailed(attempt, new RpcError('TIMEOUT', `attempt ${attempt.no} took longer than ${this.#s.retry.perAttemptTimeoutMs} ms`));
+  }
+
+  /** The attempt's worker is gone: it counts as a loss of the request when the worker had acknowledged it. */
+  #lostWithWorker(attempt: Attempt, workerId: string | undefined): void {
+    this.#drop(attempt);
+    this.#ambiguous = true;
+    if (workerId !== undefined) this.#losses++;
+    this.#t.logger.warn({ reqId: this.#id, workerId, attempt: attempt.no, losses: this.#losses }, 'worker lost while holding a request');
+    const who = workerId === undefined ? 'the worker holding the request' : `worker ${workerId}`;
+    this.#afterFailure(new RpcError('WORKER_LOST', `${who} was lost before it replied to ${this.#name()}; the request may have been processed`, { maybeProcessed: true }));
+  }
+
+  readonly #onHedge = (): void => {
+    this.#hedgeTimer = undefined;
+    const hedge = this.#s.hedge!;
+    if (this.#state === 'done' || this.#live.length === 0 || this.#sent >= hedge.maxAttempts) return;
+    if (this.#remaining() < MIN_ATTEMPT_BUDGET_MS || !this.#s.target.budget.tryWithdraw()) return;
+    this.#send();
+  };
+
+  #afterFailure(err: RpcError): void {
+    this.#lastError = err;
+    if (err.maybeProcessed) this.#ambiguous = true;
+    const s = this.#s;
+    if (!isRetryable(err, s.idempotent)) {
+      // A definitive answer ends the call, even while hedges are out: the first answer wins. A
+      // failure that is only final for this attempt (retryable when nothing was processed) waits
+      // for the attempts still out.
+      if (this.#live.length === 0 || !err.retryable) this.#finish(err);
+      return;
+    }
+    if (this.#retryTimer !== undefined) return;
+    if (this.#losses >= QUERY_OF_DEATH_LOSSES) {
+      if (this.#live.length === 0) {
+        this.#finish(
+          new RpcError('QUERY_OF_DEATH', `the request was being served by ${this.#losses} workers that were lost; it is not sent again`, {
+            maybeProcessed: true,
+            cause: err,
+          }),
+        );
+      }
+      return;
+    }
+    const plan = planRetry(s.retry, err, {
+      attempts: this.#sent,
+      idempotent: s.idempotent,
+      waitForWorkers: s.waitForWorkers || this.#connectionLost,
+      remainingMs: this.#remaining(),
+    });
+    if (plan.retry && (plan.free || s.target.budget.tryWithdraw())) {
+      if (this.#live.length === 0) this.#state = 'backing-off';
+      this.#retryTimer = this.#t.clock.setTimer(this.#send, plan.delayMs);
+      return;
+    }
+    if (this.#live.length === 0) this.#finish(err);
+  }
+
+  /** @internal the deadline passed */
+  expire(): void {
+    if (this.#state === 'done') return;
+    if (this.#waitingForConnection !== undefined) {
+      this.#finish(this.#waitingForConnection);
+      return;
+    }
+    const last = this.#lastError;
+    if (this.#live.length === 0 && last !== undefined && !last.maybeProcessed) {
+      this.#finish(last); // e.g. still NO_RESPONDERS while waiting for workers
+      return;
+    }
+    let detail = '';
+    if (this.#sent > 1 || this.#live.length !== 1) {
+      const outstanding = this.#live.map((a) => `#${a.no}${a.workerId === undefined ? ' (no ack)' : ` (at ${a.workerId})`}`);
+      detail = `; ${this.#sent} attempts, outstanding: ${outstanding.join(', ') || 'none'}`;
+    }
+    this.#finish(new RpcError('TIMEOUT', `${this.#name()} did not reply within ${this.#s.timeoutMs} ms${detail}`, { retryable: this.#s.idempotent }));
+  }
+
+  #drop(attempt: Attempt): void {
+    attempt.live = false;
+    const live = this.#live;
+    const i = live.indexOf(attempt);
+    if (i >= 0) live.splice(i, 1);
+    this.#t.close(attempt.seq);
+    this.#clearTimers(attempt);
+  }
+
+  #clearTimers(attempt: Attempt): void {
+    if (attempt.timer === undefined && attempt.attemptTimer === undefined && attempt.suspectTimer === undefined) return;
+    const clock = this.#t.clock;
+    clock.clearTimer(attempt.timer);
+    clock.clearTimer(attempt.attemptTimer);
+    clock.clearTimer(attempt.suspectTimer);
+  }
+
+  /** Tells the workers to abort the handlers of this request (of one attempt, or all). */
+  #cancel(attempt?: number): void {
+    if (!this.#t.isConnected()) return;
+    try {
+      const body = attempt === undefined ? { v: PROTOCOL_VERSION, id: this.#id } : { v: PROTOCOL_VERSION, id: this.#id, attempt };
+      this.#t.publish(cancelSubject(this.#t.prefix, this.#s.target.service), encode(body));
+    } catch {
+      // best effort: the worker's own deadline still bounds the handler
+    }
+  }
+
+  #finish(err: RpcError | undefined, result?: unknown): void {
+    if (this.#state === 'done') return;
+    this.#state = 'done';
+    const t = this.#t;
+    t.deadlines.delete(this);
+    if (this.#retryTimer !== undefined) t.clock.clearTimer(this.#retryTimer);
+    if (this.#hedgeTimer !== undefined) t.clock.clearTimer(this.#hedgeTimer);
+    if (this.#onAbort !== undefined) this.#s.signal!.removeEventListener('abort', this.#onAbort);
+    if (this.#live.length > 0) {
+      for (const attempt of this.#live.splice(0)) {
+        attempt.live = false;
+        t.close(attempt.seq);
+        this.#clearTimers(attempt);
+      }
+      this.#cancel();
+    }
+    this.#onDone?.();
+    if (err === undefined) this.#resolve(result);
+    else this.#reject(err);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Acks in batches. Requests with `ack: true` that a worker reads at once (one socket read delivers
+ * them in one synchronous run of subscription callbacks) are acknowledged together: one message
+ * per caller, on the reply subject of one of its requests, naming the last tokens of the reply
+ * subjects taken. Their handlers start after that, in arrival order, once the `nats` client has
+ * queued the acks' write (it writes in a microtask queued by the publish), so a handler that kills
+ * its process cannot prevent the ack. Under load one ack covers many calls; that is what makes
+ * attribution almost free (docs/protocol.md, *Acks and lost workers*).
+ */
+import { encode } from '../protocol/codec.js';
+import { MAX_ACK_REPLIES, PROTOCOL_VERSION } from '../protocol/envelope.js';
+
+/** Something that starts once its ack is on its way. */
+export interface AckedStart {
+  start(): void;
+}
+
+interface CallerAcks {
+  /** Where the ack goes: the reply subject of the caller's first request in the batch. */
+  subject: string;
+  replies: string[];
+}
+
+export class AckBatch {
+  readonly #worker: string;
+  readonly #publish: (subject: string, data: Uint8Array) => void;
+  /** Reply subjects and starts of this batch, in arrival order (reused between batches). */
+  #replies: string[] = [];
+  #starts: AckedStart[] = [];
+  #queued = false;
+
+  constructor(workerId: string, publish: (subject: string, data: Uint8Array) => void) {
+    this.#worker = workerId;
+    this.#publish = publish;
+  }
+
+  /** Acks `reply` with the current batch, then runs `start`. */
+  add(reply: string, start: AckedStart): void {
+    this.#replies.push(reply);
+    this.#starts.push(start);
+    if (!this.#queued) {
+      this.#queued = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#queued = false;
+    const replies = this.#replies;
+    const starts = this.#starts;
+    this.#replies = [];
+    this.#starts = [];
+    const callers = new Map<string, CallerAcks>();
+    for (const reply of replies) {
+      const dot = reply.lastIndexOf('.');
+      const prefix = dot < 0 ? reply : reply.slice(0, dot);
+      let acks = callers.get(prefix);
+      if (acks === undefined || acks.replies.length >= MAX_ACK_REPLIES) {
+        if (acks !== undefined) this.#send(acks);
+        acks = { subject: reply, replies: [] };
+        callers.set(prefix, acks);
+      }
+      acks.replies.push(dot < 0 ? reply : reply.slice(dot + 1));
+    }
+    for (const acks of callers.values()) this.#send(acks);
+    // After the publishes: the client's write of the acks is queued first.
+    queueMicrotask(() => {
+      for (const s of starts) s.start();
+    });
+  };
+
+  #send(acks: CallerAcks): void {
+    try {
+      this.#publish(acks.subject, encode({ v: PROTOCOL_VERSION, ack: true, worker: this.#worker, replies: acks.replies }));
+    } catch {
+      // A closed connection: the handlers still run; their replies cannot leave either.
+    }
+  }
+}
