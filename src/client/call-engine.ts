@@ -400,7 +400,7 @@ export class Call implements Expirable {
       const outstanding = this.#live.map((a) => `#${a.no}${a.workerId === undefined ? ' (no ack)' : ` (at ${a.workerId})`}`);
       detail = `; ${this.#sent} attempts, outstanding: ${outstanding.join(', ') || 'none'}`;
     }
-    this.#finish(new RpcError('TIMEOUT', `${this.#name()} did not reply within ${this.#s.timeoutMs} ms${detail}`, { retryable: this.#s.idempotent }));
+    this.#finish(new RpcError('TIMEOUT', `${this.#name()} did not reply within ${this.#s.timeoutMs} ms${detail}`, { retryable: this.#s.idempotent }), undefined, true);
   }
 
   #drop(attempt: Attempt): void {
@@ -420,18 +420,18 @@ export class Call implements Expirable {
     clock.clearTimer(attempt.suspectTimer);
   }
 
-  /** Tells the workers to abort the handlers of this request (of one attempt, or all). */
-  #cancel(attempt?: number): void {
+  /** Tells the workers to abort the handlers of this request (of one attempt, or all; `deadline` when that is why). */
+  #cancel(attempt?: number, deadline?: boolean): void {
     if (!this.#t.isConnected()) return;
     try {
-      const body = attempt === undefined ? { v: PROTOCOL_VERSION, id: this.#id } : { v: PROTOCOL_VERSION, id: this.#id, attempt };
+      const body = attempt === undefined ? { v: PROTOCOL_VERSION, id: this.#id, deadline } : { v: PROTOCOL_VERSION, id: this.#id, attempt };
       this.#t.publish(cancelSubject(this.#t.prefix, this.#s.target.service), encode(body));
     } catch {
       // best effort: the worker's own deadline still bounds the handler
     }
   }
 
-  #finish(err: RpcError | undefined, result?: unknown): void {
+  #finish(err: RpcError | undefined, result?: unknown, deadline?: boolean): void {
     if (this.#state === 'done') return;
     this.#state = 'done';
     const t = this.#t;
@@ -445,7 +445,7 @@ export class Call implements Expirable {
         t.close(attempt.seq);
         this.#clearTimers(attempt);
       }
-      this.#cancel();
+      this.#cancel(undefined, deadline);
     }
     this.#onDone?.();
     if (err === undefined) this.#resolve(result);

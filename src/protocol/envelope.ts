@@ -68,6 +68,8 @@ export interface CancelEnvelope {
   id: string;
   /** Only this attempt; absent means every attempt of the request. */
   attempt?: number;
+  /** True when the caller's deadline passed: the handler is aborted with `TIMEOUT`, not `CANCELLED`. */
+  deadline?: boolean;
 }
 
 export interface WireError {
@@ -144,6 +146,7 @@ export function asCancel(value: unknown): CancelEnvelope | null {
   if (!isRecord(value) || value.v !== PROTOCOL_VERSION) return null;
   if (typeof value.id !== 'string' || value.id.length === 0 || value.id.length > MAX_ID_LENGTH) return null;
   if (value.attempt !== undefined && value.attempt !== null && !isBoundedInt(value.attempt, 1, MAX_ATTEMPT)) return null;
+  if (value.deadline !== undefined && value.deadline !== null && typeof value.deadline !== 'boolean') return null;
   return value as unknown as CancelEnvelope;
 }
 

@@ -49,18 +49,21 @@ export class CancelIndex {
     }
     if (cancel === null) return;
     const attempt = cancel.attempt ?? undefined;
+    const deadline = cancel.deadline === true;
     const set = this.#byId.get(cancel.id);
     if (set === undefined) {
       const ctx = this.#findUnindexed(cancel.id, attempt);
-      if (ctx !== undefined) this.#abort(ctx);
+      if (ctx !== undefined) this.#abort(ctx, deadline);
       return;
     }
-    for (const ctx of set) if (attempt === undefined || attempt === ctx.attempt) this.#abort(ctx);
+    for (const ctx of set) if (attempt === undefined || attempt === ctx.attempt) this.#abort(ctx, deadline);
   }
 
-  #abort(ctx: CallContext): void {
+  /** A caller's deadline aborts like the worker's own (TIMEOUT, and a reply); any other cancel is CANCELLED, unanswered. */
+  #abort(ctx: CallContext, deadline: boolean): void {
     if (ctx.aborted) return;
     this.cancelled++;
-    CallContext.abort(ctx, new RpcError('CANCELLED', 'the caller cancelled the call'));
+    const reason = deadline ? new RpcError('TIMEOUT', `the caller's deadline of ${ctx.method} passed`) : new RpcError('CANCELLED', 'the caller cancelled the call');
+    CallContext.abort(ctx, reason);
   }
 }

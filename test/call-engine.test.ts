@@ -1,0 +1,262 @@
+/**
+ * The call engine driven through its transport interface with a fake clock: retries, hedges,
+ * acks, probes, deadlines, worker losses and reconnects, deterministically. The real-broker tests
+ * (roundtrip, resilience, hedging-cancel, connection-wait) cover the same paths end to end.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Call, QUERY_OF_DEATH_LOSSES, type CallSpec } from '../src/client/call-engine.js';
+import { DEFAULT_RETRY_POLICY, resolveHedgePolicy, resolveLostWorkerPolicy, resolveRetryPolicy } from '../src/client/call-options.js';
+import { LatencyTracker } from '../src/client/hedging.js';
+import { LivenessProber } from '../src/client/liveness.js';
+import { RetryBudget } from '../src/client/retry-budget.js';
+import { RpcError } from '../src/protocol/errors.js';
+import { FakeTransport, settle } from './helpers/fake-transport.js';
+
+const LOST_WORKER = resolveLostWorkerPolicy(undefined);
+
+function setup(overrides: Partial<CallSpec> = {}) {
+  const t = new FakeTransport();
+  const prober = new LivenessProber(t);
+  const target = { service: 'svc', method: 'run', subject: 'rpc.svc.run', budget: new RetryBudget({ ratio: 0.1, burst: 10 }), latency: new LatencyTracker() };
+  const spec: CallSpec = {
+    target,
+    payload: { x: 1 },
+    headers: undefined,
+    timeoutMs: 2_000,
+    signal: undefined,
+    idempotent: false,
+    retry: DEFAULT_RETRY_POLICY,
+    hedge: undefined,
+    waitForWorkers: false,
+    waitForConnection: false,
+    lostWorker: LOST_WORKER,
+    ...overrides,
+  };
+  let done = 0;
+  const call = new Call(t, prober, spec, 'req-1', () => done++);
+  const outcome = call.promise.then(
+    (value) => ({ ok: true as const, value }),
+    (err: RpcError) => ({ ok: false as const, err }),
+  );
+  return { t, call, outcome, doneCount: () => done };
+}
+
+test('a plain call is one attempt: one publish, its reply resolves it, nothing is left behind', async () => {
+  const { t, call, outcome, doneCount } = setup();
+  assert.equal(call.state, 'in-flight');
+  const [req] = t.requests();
+  assert.equal(req!.req!.attempt, 1);
+  assert.equal(req!.req!.ack, undefined, 'a plain call asks for no ack');
+  assert.equal(req!.req!.budgetMs, 2_000);
+  t.reply(req!, 42);
+  assert.deepEqual(await outcome, { ok: true, value: 42 });
+  assert.equal(call.state, 'done');
+  assert.equal(t.entries.size, 0);
+  assert.equal(t.deadlines.delete(call), false, 'its deadline is no longer queued');
+  assert.equal(doneCount(), 1);
+});
+
+test('a plain call with no reply ends in TIMEOUT at its deadline and sends a cancel', async () => {
+  const { t, call, outcome } = setup({ timeoutMs: 300 });
+  await t.clock.advance(299);
+  assert.equal(call.state, 'in-flight');
+  await t.clock.advance(10);
+  const r = await outcome;
+  assert.ok(!r.ok && r.err.code === 'TIMEOUT' && r.err.maybeProcessed);
+  const [cancel] = t.cancels();
+  assert.equal(cancel!.subject, 'rpc._cancel.svc');
+  assert.deepEqual(cancel!.body, { v: 1, id: 'req-1', deadline: true }, 'the handler is aborted as by its own deadline');
+});
+
+test('a retryable refusal backs off and sends again; the reply of the retry wins', async () => {
+  const { t, call, outcome } = setup();
+  t.fail(t.requests()[0]!, 'OVERLOADED', true);
+  assert.equal(call.state, 'backing-off');
+  await t.clock.advance(DEFAULT_RETRY_POLICY.initialBackoffMs);
+  const retry = t.requests()[1]!;
+  assert.equal(retry.req!.attempt, 2);
+  assert.equal(call.state, 'in-flight');
+  t.reply(retry, 'ok');
+  assert.deepEqual(await outcome, { ok: true, value: 'ok' });
+});
+
+test('a refusal that may have been processed is not retried for a plain call', async () => {
+  const { t, outcome } = setup();
+  t.fail(t.requests()[0]!, 'OVERLOADED', false);
+  const r = await outcome;
+  assert.ok(!r.ok && r.err.code === 'OVERLOADED' && r.err.maybeProcessed);
+  assert.equal(t.requests().length, 1);
+});
+
+test('idempotent: no ack within ackTimeoutMs sends one more attempt and keeps waiting on the first', async () => {
+  const { t, outcome } = setup({ idempotent: true });
+  const first = t.requests()[0]!;
+  assert.equal(first.req!.ack, true);
+  await t.clock.advance(LOST_WORKER.ackTimeoutMs - 1);
+  assert.equal(t.requests().length, 1);
+  await t.clock.advance(1);
+  assert.equal(t.requests().length, 2);
+  t.reply(first, 'first'); // the first attempt answers after all: it wins
+  assert.deepEqual(await outcome, { ok: true, value: 'first' });
+  assert.equal(t.cancels().length, 1, 'the other attempt is cancelled');
+});
+
+test('idempotent: an acked attempt is probed; a 503 to the probe ends it at once and the call is sent again', async () => {
+  const { t, outcome } = setup({ idempotent: true });
+  const first = t.requests()[0]!;
+  t.entryOf(first).acked('svc-w1');
+  await t.clock.advance(LOST_WORKER.probeAfterMs);
+  const [probe] = t.probes();
+  assert.equal(probe!.subject, 'rpc._ping.svc-w1');
+  t.entryOf(probe!).noResponders(); // the broker: nobody subscribed, the worker is gone
+  await t.clock.advance(DEFAULT_RETRY_POLICY.initialBackoffMs);
+  const second = t.requests()[1]!;
+  assert.equal(second.req!.attempt, 2);
+  t.reply(second, 'again');
+  assert.deepEqual(await outcome, { ok: true, value: 'again' });
+});
+
+test('idempotent: a probe that is answered keeps the attempt, probing again every probeIntervalMs', async () => {
+  const { t, call } = setup({ idempotent: true, timeoutMs: 5_000 });
+  t.entryOf(t.requests()[0]!).acked('svc-w1');
+  await t.clock.advance(LOST_WORKER.probeAfterMs);
+  t.entryOf(t.probes()[0]!).replied({ v: 1, id: '', ok: true, result: null });
+  await t.clock.advance(LOST_WORKER.probeIntervalMs);
+  assert.equal(t.probes().length, 2);
+  assert.equal(call.state, 'in-flight');
+  assert.equal(t.requests().length, 1, 'nothing sent again');
+});
+
+test('a plain call held by a worker that is lost fails at once with WORKER_LOST, maybe processed', async () => {
+  const { t, outcome } = setup();
+  t.entryOf(t.requests()[0]!).acked('svc-w1');
+  t.workerLost('svc', 'svc-w1');
+  const r = await outcome;
+  assert.ok(!r.ok);
+  assert.equal(r.err.code, 'WORKER_LOST');
+  assert.equal(r.err.maybeProcessed, true);
+  assert.equal(r.err.retryable, false);
+  assert.equal(t.requests().length, 1, 'a plain call is not sent again');
+});
+
+test('a plain call no worker acknowledged ends with WORKER_LOST once it is ackTimeoutMs old after a loss in its service', async () => {
+  const { t, call, outcome } = setup();
+  await t.clock.advance(100);
+  t.workerLost('other', 'other-w1'); // another service: not this call's business
+  t.workerLost('svc', 'svc-w9');
+  await t.clock.advance(LOST_WORKER.ackTimeoutMs - 100 - 1);
+  assert.equal(call.state, 'in-flight', 'a live worker may still answer or ack it');
+  await t.clock.advance(1);
+  const r = await outcome;
+  assert.ok(!r.ok && r.err.code === 'WORKER_LOST');
+});
+
+test('an attempt sent after the loss, or acknowledged by another worker, is not ended by it', async () => {
+  const { t, call } = setup({ timeoutMs: 5_000 });
+  t.entryOf(t.requests()[0]!).acked('svc-w2');
+  t.workerLost('svc', 'svc-w1');
+  await t.clock.advance(1_000);
+  assert.equal(call.state, 'in-flight');
+});
+
+test('idempotent: a worker lost under the call sends it again; two acknowledged losses are a QUERY_OF_DEATH', async () => {
+  const { t, outcome } = setup({ idempotent: true, timeoutMs: 10_000 });
+  for (let i = 0; i < QUERY_OF_DEATH_LOSSES; i++) {
+    const attempt = t.requests()[i]!;
+    t.entryOf(attempt).acked(`svc-w${i}`);
+    t.workerLost('svc', `svc-w${i}`);
+    await t.clock.advance(DEFAULT_RETRY_POLICY.initialBackoffMs); // the resend, before its ack timeout
+  }
+  const r = await outcome;
+  assert.ok(!r.ok && r.err.code === 'QUERY_OF_DEATH' && r.err.maybeProcessed);
+  assert.equal(t.requests().length, QUERY_OF_DEATH_LOSSES);
+});
+
+test('hedging: a second attempt after the delay; the first reply wins and the loser is cancelled', async () => {
+  const { t, outcome } = setup({ idempotent: true, hedge: resolveHedgePolicy({ delayMs: 40 }) });
+  t.entryOf(t.requests()[0]!).acked('svc-w1');
+  await t.clock.advance(39);
+  assert.equal(t.requests().length, 1);
+  await t.clock.advance(1);
+  const hedge = t.requests()[1]!;
+  t.reply(hedge, 'hedge');
+  assert.deepEqual(await outcome, { ok: true, value: 'hedge' });
+  assert.deepEqual(t.cancels()[0]!.body, { v: 1, id: 'req-1' });
+});
+
+test('a definitive error ends the call while a hedge is still out', async () => {
+  const { t, outcome } = setup({ idempotent: true, hedge: resolveHedgePolicy({ delayMs: 40 }) });
+  await t.clock.advance(40);
+  assert.equal(t.requests().length, 2);
+  t.fail(t.requests()[0]!, 'INSUFFICIENT_FUNDS', false);
+  const r = await outcome;
+  assert.ok(!r.ok && r.err.code === 'INSUFFICIENT_FUNDS');
+  assert.equal(t.entries.size, 0);
+});
+
+test('a per-attempt timeout cancels that attempt and retries an idempotent call', async () => {
+  const { t, outcome } = setup({ idempotent: true, retry: resolveRetryPolicy({ perAttemptTimeoutMs: 100 }) });
+  const first = t.requests()[0]!;
+  t.entryOf(first).acked('svc-w1');
+  await t.clock.advance(100);
+  assert.deepEqual(t.cancels()[0]!.body, { v: 1, id: 'req-1', attempt: 1 });
+  await t.clock.advance(DEFAULT_RETRY_POLICY.initialBackoffMs);
+  t.reply(t.requests()[1]!, 'second');
+  assert.deepEqual(await outcome, { ok: true, value: 'second' });
+});
+
+test('the connection drops: a plain call fails UNAVAILABLE (maybe processed); an idempotent one waits and is sent again', async () => {
+  const plain = setup();
+  plain.t.disconnect();
+  const r = await plain.outcome;
+  assert.ok(!r.ok && r.err.code === 'UNAVAILABLE' && r.err.maybeProcessed);
+
+  const idem = setup({ idempotent: true });
+  idem.t.disconnect();
+  await settle();
+  assert.equal(idem.call.state, 'waiting-for-connection');
+  idem.t.reconnect();
+  await settle();
+  assert.equal(idem.call.state, 'in-flight');
+  const again = idem.t.requests()[1]!;
+  assert.ok(again.req!.budgetMs <= 2_000);
+  idem.t.reply(again, 'back');
+  assert.deepEqual(await idem.outcome, { ok: true, value: 'back' });
+});
+
+test('waitForConnection: a call made while disconnected waits, and ends UNAVAILABLE at its deadline if none comes', async () => {
+  const t0 = new FakeTransport();
+  t0.connected = false;
+  const { t, outcome } = (() => {
+    const prober = new LivenessProber(t0);
+    const target = { service: 'svc', method: 'run', subject: 'rpc.svc.run', budget: new RetryBudget({ ratio: 0.1, burst: 10 }), latency: new LatencyTracker() };
+    const call = new Call(t0, prober, { target, payload: null, headers: undefined, timeoutMs: 500, signal: undefined, idempotent: false, retry: DEFAULT_RETRY_POLICY, hedge: undefined, waitForWorkers: false, waitForConnection: true, lostWorker: LOST_WORKER }, 'req-2');
+    return { t: t0, outcome: call.promise.then(() => null, (e: RpcError) => e) };
+  })();
+  await t.clock.advance(500);
+  const err = await outcome;
+  assert.equal(err?.code, 'UNAVAILABLE');
+  assert.equal(err?.maybeProcessed, false, 'it was never sent');
+  assert.equal(t.requests().length, 0);
+});
+
+test('waitForWorkers: NO_RESPONDERS is retried without budget until a worker answers', async () => {
+  const { t, outcome } = setup({ waitForWorkers: true, timeoutMs: 5_000 });
+  for (let i = 0; i < 20; i++) {
+    t.entryOf(t.requests()[i]!).noResponders();
+    await t.clock.advance(200);
+  }
+  t.reply(t.requests()[20]!, 'up');
+  assert.deepEqual(await outcome, { ok: true, value: 'up' });
+});
+
+test('an abort rejects at once with CANCELLED and cancels the handler', async () => {
+  const ac = new AbortController();
+  const { t, outcome } = setup({ signal: ac.signal });
+  assert.equal(t.requests()[0]!.req!.cancellable, true);
+  ac.abort();
+  const r = await outcome;
+  assert.ok(!r.ok && r.err.code === 'CANCELLED' && r.err.maybeProcessed);
+  assert.equal(t.cancels().length, 1);
+});
