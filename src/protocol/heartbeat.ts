@@ -51,6 +51,8 @@ export interface WorkerHeartbeat {
   /** Result of the user health check: true, false, or null when the worker defines none. */
   healthy: boolean | null;
   healthError?: string;
+  /** Set on a heartbeat sent out of schedule: the state changed or a fault streak crossed a threshold. */
+  early?: boolean;
   /** Set on the last heartbeat a worker sends, with why it exits. */
   final?: boolean;
   exitReason?: string;
@@ -86,6 +88,7 @@ export function checkHeartbeat(value: unknown): string | null {
   }
   if (value.healthy !== null && typeof value.healthy !== 'boolean') return 'invalid healthy';
   if (!isOptional(value.healthError) && !isShortString(value.healthError, MAX_TEXT)) return 'invalid healthError';
+  if (!isOptional(value.early) && typeof value.early !== 'boolean') return 'invalid early';
   if (!isOptional(value.final) && typeof value.final !== 'boolean') return 'invalid final';
   if (!isOptional(value.exitReason) && !isShortString(value.exitReason, MAX_TEXT)) return 'invalid exitReason';
   return null;

@@ -165,7 +165,10 @@ export class Supervisor {
   #onHeartbeat(msg: Msg): void {
     const hb = parseWorkerHeartbeat(this.#o.prefix, msg.subject, msg.data);
     if (typeof hb === 'string') return this.#malformedInput('heartbeat', msg.subject, hb);
-    this.registry.ingest(hb, Date.now());
+    const now = Date.now();
+    this.registry.ingest(hb, now);
+    // Sent out of schedule (a fault streak, a change of state): judge its service now, not at the next tick.
+    if (hb.early === true) this.#judge(now, hb.service);
   }
 
   #onPeer(msg: Msg): void {
@@ -219,7 +222,13 @@ export class Supervisor {
         this.#log.info({ leader: leaderId }, 'supervisor stands by');
       }
     }
-    const views = buildViews(this.registry, now, this.#o.policy, this.#actions.busy);
+    this.#judge(now);
+  }
+
+  /** Judges every worker (of `service` only, when given) and, when leading, carries out the decisions. */
+  #judge(now: number, service?: string): void {
+    if (this.#nc.isClosed() || !this.#hearing.judging(now)) return;
+    const views = buildViews(this.registry, now, this.#o.policy, this.#actions.busy, service);
     if (!this.leader) return;
     for (const d of decide(views, now, this.#o.policy, this.#resendAfterMs)) this.#actions.apply(d, now);
   }

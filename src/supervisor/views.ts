@@ -8,14 +8,14 @@ import { evaluateHealth, type CallFigures, type HealthPolicy } from './policy.js
 import type { WorkerRegistry, WorkerRecord } from './registry.js';
 
 /**
- * One view per record. `busy` holds the workers with a command in flight, whose ejection state
+ * One view per record (of `service` only, when given). `busy` holds the workers with a command in flight, whose ejection state
  * must not be touched until its ack.
  */
-export function buildViews(registry: WorkerRegistry, now: number, policy: HealthPolicy, busy: ReadonlySet<string>): WorkerView[] {
+export function buildViews(registry: WorkerRegistry, now: number, policy: HealthPolicy, busy: ReadonlySet<string>, service?: string): WorkerView[] {
   const perService = new Map<string, CallFigures>();
   const windows = new Map<WorkerRecord, CallFigures>();
   for (const rec of registry.records()) {
-    if (rec.lost || rec.hb.state !== 'serving') continue;
+    if (rec.lost || rec.hb.state !== 'serving' || (service !== undefined && rec.service !== service)) continue;
     const w = registry.window(rec);
     windows.set(rec, w);
     const t = perService.get(rec.service) ?? { calls: 0, faults: 0 };
@@ -23,6 +23,7 @@ export function buildViews(registry: WorkerRegistry, now: number, policy: Health
   }
   const views: WorkerView[] = [];
   for (const rec of registry.records()) {
+    if (service !== undefined && rec.service !== service) continue;
     // Back in service after its period without our ack (a resume that outlived its timeout,
     // or an operator's): the ejection is over.
     if (rec.ejection !== null && rec.hb.state === 'serving' && now >= rec.ejection.until && !busy.has(rec.id)) {

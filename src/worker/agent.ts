@@ -60,6 +60,11 @@ export class WorkerAgent {
         source: new HeartbeatSource(worker, intervalMs),
         logger: ctx.logger,
       });
+      // Say at once what the supervisor acts on: a change of state, a streak of faults.
+      worker.onStateChange((state) => {
+        if (state !== 'stopped') watchdog.beatNow();
+      });
+      worker.stats.onFaultStreak(() => watchdog.beatNow());
       return new WorkerAgent(control, watchdog);
     } catch (err) {
       control.close();

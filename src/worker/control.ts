@@ -91,7 +91,7 @@ export class WorkerControl {
       case 'resume':
         await w.resume();
         // A resumed worker starts with a clean record: its failures before the drain were judged.
-        w.stats.consecutiveFaults = 0;
+        w.stats.resetFaults();
         return w.state;
       case 'shutdown':
         // Acknowledge first: the stop closes the connection the ack would travel on.

@@ -29,14 +29,20 @@ export class HeartbeatSource {
     if (worker.definition.healthCheck !== undefined) this.#healthy = true;
   }
 
-  /** The current heartbeat body; also starts the next health check, whose result the next beat carries. */
-  collect(): HeartbeatBody {
+  /**
+   * The current heartbeat body. A scheduled one (`early` false) also closes the event-loop delay
+   * window and starts the next health check, whose result the next beat carries; an early one
+   * leaves both alone.
+   */
+  collect(early = false): HeartbeatBody {
     const w = this.#worker;
     const s = w.snapshot();
     const info = w.connection.info;
     const loopDelayP99Ms = this.#loopDelay.count > 0 ? this.#loopDelay.percentile(99) / 1e6 : 0;
-    this.#loopDelay.reset();
-    this.#runHealthCheck();
+    if (!early) {
+      this.#loopDelay.reset();
+      this.#runHealthCheck();
+    }
     const body: HeartbeatBody = {
       v: PROTOCOL_VERSION,
       id: w.id,

@@ -21,6 +21,14 @@ export interface WorkerStatsSnapshot {
   p99Ms: number;
 }
 
+/**
+ * A worker says at once when its streak of worker faults reaches this many (the health policy's
+ * default `maxConsecutiveFaults`), and again at every doubling (10, 20, 40...): an early heartbeat,
+ * so the supervisor judges it then rather than at the next interval. Doubling keeps the alerts of
+ * one streak few (about 20 for a million faults) and still reaches any limit a policy sets.
+ */
+export const EARLY_FAULT_STREAK = 5;
+
 /** Room in a heartbeat's `failed` map for application codes: what the framework codes and the overflow key leave. */
 const MAX_APPLICATION_CODES = MAX_FAILED_CODES - Object.keys(ErrorCode).length - 1;
 
@@ -35,10 +43,23 @@ export class WorkerStats {
   readonly failed = new Map<string, number>();
   readonly latency = new LatencyWindow();
   #applicationCodes = 0;
+  #nextAlert = EARLY_FAULT_STREAK;
+  #alert: (() => void) | null = null;
 
   succeed(): void {
     this.ok++;
+    if (this.consecutiveFaults !== 0) this.resetFaults();
+  }
+
+  /** Calls `hook` when the fault streak reaches {@link EARLY_FAULT_STREAK} or a doubling of it. */
+  onFaultStreak(hook: () => void): void {
+    this.#alert = hook;
+  }
+
+  /** Ends the fault streak (a success, a business rejection, a resume). */
+  resetFaults(): void {
     this.consecutiveFaults = 0;
+    this.#nextAlert = EARLY_FAULT_STREAK;
   }
 
   fail(code: string): void {
@@ -54,8 +75,12 @@ export class WorkerStats {
     // Only a worker fault (the table in protocol/errors.ts: a handler's own crash) speaks against
     // the worker; a business rejection shows a handler that works. Other framework codes
     // (refusals, TIMEOUT, CANCELLED...) say nothing either way.
-    if (isWorkerFault(code)) this.consecutiveFaults++;
-    else if (!isFrameworkCode(code)) this.consecutiveFaults = 0;
+    if (isWorkerFault(code)) {
+      if (++this.consecutiveFaults >= this.#nextAlert) {
+        this.#nextAlert *= 2;
+        this.#alert?.();
+      }
+    } else if (!isFrameworkCode(code) && this.consecutiveFaults !== 0) this.resetFaults();
   }
 
   snapshot(inFlight: number): WorkerStatsSnapshot {

@@ -23,7 +23,10 @@ export interface WatchdogData {
   first: HeartbeatBody;
 }
 
-export type ToThread = { type: 'snapshot'; body: HeartbeatBody } | { type: 'final'; body: HeartbeatBody; reason: string };
+export type ToThread =
+  | { type: 'snapshot'; body: HeartbeatBody }
+  | { type: 'early'; body: HeartbeatBody }
+  | { type: 'final'; body: HeartbeatBody; reason: string };
 export type FromThread =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
@@ -118,6 +121,9 @@ port.on('message', (msg: ToThread) => {
   if (msg.type === 'snapshot') {
     latest = msg.body;
     collectWaiter?.();
+  } else if (msg.type === 'early') {
+    latest = msg.body;
+    if (!closing) publish(latest, { early: true });
   } else if (msg.type === 'final') {
     closing = true;
     publish(msg.body, { final: true, exitReason: msg.reason });

@@ -13,6 +13,11 @@ import type { FromThread, ToThread, WatchdogData } from './watchdog-thread.js';
 /** How often the main loop marks its progress. */
 export const PROGRESS_TICK_MS = 50;
 export const WATCHDOG_READY_TIMEOUT_MS = 10_000;
+/**
+ * Early heartbeats (a change of state, a fault streak) go out at most this often; one asked for
+ * sooner is sent when the gap is over, carrying the figures of that moment.
+ */
+export const MIN_EARLY_HEARTBEAT_GAP_MS = 20;
 /** How long the final heartbeat may take when the worker stops. */
 export const FINAL_HEARTBEAT_TIMEOUT_MS = 2_000;
 
@@ -48,6 +53,8 @@ export class Watchdog {
   readonly #log: Logger;
   #stopping: Promise<void> | null = null;
   #closed: (() => void) | null = null;
+  #lastEarly = -Infinity;
+  #earlyTimer: NodeJS.Timeout | null = null;
 
   private constructor(config: WatchdogConfig) {
     this.#source = config.source;
@@ -101,6 +108,25 @@ export class Watchdog {
     return dog;
   }
 
+  /**
+   * Sends a heartbeat now, out of schedule, marked `early`: rate-limited to one per
+   * {@link MIN_EARLY_HEARTBEAT_GAP_MS}, requests in between coalesced into one sent after the gap.
+   */
+  beatNow(): void {
+    if (this.#stopping !== null || this.#earlyTimer !== null) return;
+    const wait = this.#lastEarly + MIN_EARLY_HEARTBEAT_GAP_MS - performance.now();
+    if (wait > 0) {
+      this.#earlyTimer = setTimeout(() => {
+        this.#earlyTimer = null;
+        this.beatNow();
+      }, wait);
+      this.#earlyTimer.unref();
+      return;
+    }
+    this.#lastEarly = performance.now();
+    this.#post({ type: 'early', body: this.#source.collect(true) });
+  }
+
   /** Sends the final heartbeat (bounded), then ends the thread. Calling it again returns the same promise. */
   stop(reason: string): Promise<void> {
     this.#stopping ??= this.#stop(reason);
@@ -121,6 +147,7 @@ export class Watchdog {
 
   async #terminate(): Promise<void> {
     clearInterval(this.#tick);
+    if (this.#earlyTimer !== null) clearTimeout(this.#earlyTimer);
     this.#source.close();
     await this.#thread.terminate().catch(() => undefined);
   }

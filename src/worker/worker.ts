@@ -98,6 +98,7 @@ export class RpcWorker {
   readonly #replies: WorkerReplies;
   readonly #acks: AckBatch;
   #stopHooks: ((reason: string) => Promise<void>)[] = [];
+  #stateHooks: ((state: WorkerState) => void)[] = [];
 
   /** @internal use {@link startWorker} */
   constructor(nc: NatsConnection, definition: WorkerDefinition, opts: ResolvedWorkerOptions) {
@@ -183,7 +184,7 @@ export class RpcWorker {
     if (this.#state !== 'drained') return;
     this.#draining = null;
     this.#drainExpired = false;
-    this.#state = 'serving';
+    this.#setState('serving');
     this.#subscribe();
     await this.#nc.flush();
     this.#log.info('worker resumed');
@@ -200,9 +201,19 @@ export class RpcWorker {
     this.#stopHooks.push(hook);
   }
 
+  /** @internal called after every change of state (the agent sends a heartbeat at once). */
+  onStateChange(hook: (state: WorkerState) => void): void {
+    this.#stateHooks.push(hook);
+  }
+
+  #setState(state: WorkerState): void {
+    this.#state = state;
+    for (const hook of this.#stateHooks) hook(state);
+  }
+
   async #stop(): Promise<void> {
     await this.drain();
-    this.#state = 'stopped';
+    this.#setState('stopped');
     this.#discovery?.close();
     this.#deadlines.clear();
     this.#loop.close();
@@ -219,7 +230,7 @@ export class RpcWorker {
   }
 
   async #drain(): Promise<void> {
-    this.#state = 'draining';
+    this.#setState('draining');
     this.#log.info({ inFlight: this.#active.size }, 'worker draining');
     const sub = this.#sub;
     this.#sub = null;
@@ -240,7 +251,7 @@ export class RpcWorker {
       for (const ctx of this.#active.toArray()) CallContext.abort(ctx, reason);
       await this.#waitIdle(DRAIN_ABORT_GRACE_MS);
     }
-    this.#state = 'drained';
+    this.#setState('drained');
     this.#log.info('worker drained');
   }
 
