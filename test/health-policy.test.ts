@@ -62,8 +62,8 @@ test('policy: options are validated, naming the field; ejection periods grow and
   assert.deepEqual([1, 2, 3, 100].map((n) => ejectionPeriodMs(n, policy)), [10_000, 20_000, 30_000, 300_000]);
 });
 
-const healthy: HealthVerdict = { healthy: true, reasons: [], figures: {} };
-const sick: HealthVerdict = { healthy: false, reasons: ['5 consecutive INTERNAL failures (limit 5)'], figures: { consecutiveFaults: 5 } };
+const healthy: HealthVerdict = { healthy: true, reasons: [], codes: [], figures: {} };
+const sick: HealthVerdict = { healthy: false, reasons: ['5 consecutive INTERNAL failures (limit 5)'], codes: ['consecutive_faults'], figures: { consecutiveFaults: 5 } };
 function view(id: string, over: Partial<WorkerView> = {}): WorkerView {
   return { id, service: 'svc', state: 'serving', lost: false, health: healthy, standing: healthy, ejection: null, ejections: 0, shutdownSent: false, ...over };
 }

@@ -9,7 +9,9 @@ import { connect, startWorker, type RpcWorker } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { FleetMetrics, MAX_LABEL_VALUES, type WorkerMetricsInput } from '../src/metrics/fleet-metrics.js';
 import math from '../workers/math.js';
-import { drainReasonCategory } from '../src/supervisor/drain-reasons.js';
+import { drainReasonLabel } from '../src/supervisor/drain-reasons.js';
+import { evaluateHealth, resolvePolicy } from '../src/supervisor/policy.js';
+import type { WorkerHeartbeat } from '../src/protocol/heartbeat.js';
 import { closing, startNats } from './helpers/nats.js';
 import { sleep, startLoad, waitFor } from './helpers/load.js';
 import { ChildHandle } from './helpers/processes.js';
@@ -165,11 +167,21 @@ test('natsrpc supervisor --metrics-port: drains counted by reason, each reason k
   assert.equal(sample(text, 'natsrpc_drains_total', { worker: other.id, reason: 'consecutive_faults' }), undefined, 'the healthy worker was never drained');
 });
 
-test('drain reasons become a few fixed metric labels', () => {
-  assert.equal(drainReasonCategory('7 consecutive INTERNAL failures (limit 5)'), 'consecutive_faults');
-  assert.equal(drainReasonCategory('fault rate 0.5 over 40 calls against 0 for the other workers'), 'fault_rate');
-  assert.equal(drainReasonCategory('main loop stalled for 4000 ms (limit 2000)'), 'stalled');
-  assert.equal(drainReasonCategory('returned after being lost; 5 consecutive INTERNAL failures (limit 5)'), 'returned_after_lost');
-  assert.equal(drainReasonCategory('something new'), 'other');
-  assert.equal(drainReasonCategory(null), 'unknown');
+function heartbeatOf(): WorkerHeartbeat {
+  return {
+    v: 1, id: 'svc-1', service: 'svc', version: '1.0.0', host: 'h', pid: 1, serverId: 'S', clientId: 1, state: 'serving',
+    seq: 1, ts: 1, startedAt: 1, intervalMs: 1_000, inFlight: 0, concurrency: 8, received: 0, ok: 0, failed: {}, expired: 0,
+    overruns: 0, consecutiveFaults: 0, p50Ms: 1, p99Ms: 2, loopDelayP99Ms: 10, stalledMs: 0, rssBytes: 1, overdue: 0, healthy: null,
+  };
+}
+
+test('drain reasons become a few fixed metric labels: the stable codes beside the text, never the text', () => {
+  const policy = resolvePolicy({ maxStalledMs: 2_000 });
+  const verdict = evaluateHealth({ hb: { ...heartbeatOf(), consecutiveFaults: 7, stalledMs: 4_000, healthy: false }, own: { calls: 0, faults: 0 }, peers: { calls: 0, faults: 0 } }, policy);
+  assert.deepEqual(verdict.codes, ['consecutive_faults', 'stalled', 'health_check'], 'one code per reason, in the order of the reasons');
+  assert.equal(verdict.codes.length, verdict.reasons.length);
+  for (const code of verdict.codes) assert.equal(drainReasonLabel(code), code);
+  assert.equal(drainReasonLabel('returned_after_lost'), 'returned_after_lost');
+  assert.equal(drainReasonLabel('something_new'), 'other');
+  assert.equal(drainReasonLabel(null), 'unknown');
 });

@@ -11,9 +11,9 @@ import { resolvePolicy, type HealthVerdict } from '../src/supervisor/policy.js';
 import { WorkerRegistry } from '../src/supervisor/registry.js';
 
 const policy = resolvePolicy({ baseEjectionMs: 10_000 });
-const healthy: HealthVerdict = { healthy: true, reasons: [], figures: {} };
-const sick: HealthVerdict = { healthy: false, reasons: ['5 consecutive INTERNAL failures (limit 5)'], figures: { consecutiveFaults: 5 } };
-const stalled: HealthVerdict = { healthy: false, reasons: ['main loop stalled for 4000 ms (limit 3000)'], figures: { stalledMs: 4_000 } };
+const healthy: HealthVerdict = { healthy: true, reasons: [], codes: [], figures: {} };
+const sick: HealthVerdict = { healthy: false, reasons: ['5 consecutive INTERNAL failures (limit 5)'], codes: ['consecutive_faults'], figures: { consecutiveFaults: 5 } };
+const stalled: HealthVerdict = { healthy: false, reasons: ['main loop stalled for 4000 ms (limit 3000)'], codes: ['stalled'], figures: { stalledMs: 4_000 } };
 
 function view(id: string, over: Partial<WorkerView> = {}): WorkerView {
   return { id, service: 'svc', state: 'serving', lost: false, health: healthy, standing: healthy, ejection: null, ejections: 0, shutdownSent: false, intervalMs: 1_000, ...over };

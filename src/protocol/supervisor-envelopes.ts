@@ -40,9 +40,20 @@ export interface SupervisorEvent {
   service: string;
   workerId?: string;
   reason: string;
-  /** The figures behind the decision (rates, counts, thresholds). */
+  /** Stable code of the reason (`consecutive_faults`, `heartbeat_silence`...): what programs and metric labels read. */
+  code?: string;
+  /** `drain`, `shutdown`: the ejection's period remaining at `ts`, in ms (a duration, so no clock of another host is read). */
+  ejectionMs?: number;
+  /** `drain`, `shutdown`: the nth ejection of this worker within the window. */
+  ejection?: number;
+  /** The figures behind the decision (rates, counts, thresholds), for operators. */
   figures?: Record<string, unknown>;
 }
+
+/** A reason code: lower-case letters, digits and underscores. */
+export const REASON_CODE = /^[a-z][a-z0-9_]{0,63}$/;
+/** Longest ejection an event may announce, in ms (the health policy's cap of maxEjectionMs). */
+export const MAX_EVENT_EJECTION_MS = 86_400_000;
 
 export const MAX_DEADLINE_ENTRIES = 1_024;
 
@@ -91,6 +102,9 @@ export function checkSupervisorEvent(value: unknown): string | null {
   if (!isShortString(value.service, 64, 1)) return 'invalid service';
   if (!isOptional(value.workerId) && !isShortString(value.workerId, 128, 1)) return 'invalid workerId';
   if (!isShortString(value.reason, 4_096)) return 'invalid reason';
+  if (!isOptional(value.code) && !(typeof value.code === 'string' && REASON_CODE.test(value.code))) return 'invalid code';
+  if (!isOptional(value.ejectionMs) && !isBoundedInt(value.ejectionMs, 0, MAX_EVENT_EJECTION_MS)) return 'invalid ejectionMs';
+  if (!isOptional(value.ejection) && !isBoundedInt(value.ejection, 1, 1_000_000)) return 'invalid ejection';
   if (!isOptional(value.figures) && !isRecord(value.figures)) return 'invalid figures';
   return null;
 }

@@ -2,14 +2,17 @@
  * Carrying out ejection decisions: the registry's ejection bookkeeping and the control command
  * that goes with each decision, one command per worker at a time.
  */
-import type { EventKind } from '../protocol/supervisor-envelopes.js';
+import type { EventKind, SupervisorEvent } from '../protocol/supervisor-envelopes.js';
 import type { Logger } from '../logging/logger.js';
 import type { CommandSender } from './commands.js';
 import type { Decision } from './ejection.js';
 import type { WorkerRegistry } from './registry.js';
 
+/** The typed fields of an event beside its reason and figures. */
+export type EventFields = Pick<SupervisorEvent, 'code' | 'ejectionMs' | 'ejection'>;
+
 /** Publishes an event (when leading) and logs the decision. */
-export type DecisionEvent = (kind: EventKind, service: string, workerId: string, reason: string, figures: Record<string, unknown>) => void;
+export type DecisionEvent = (kind: EventKind, service: string, workerId: string, reason: string, figures: Record<string, unknown>, fields?: EventFields) => void;
 
 export class DecisionRunner {
   readonly #registry: WorkerRegistry;
@@ -37,21 +40,17 @@ export class DecisionRunner {
     const rec = this.#registry.get(d.workerId);
     if (rec === undefined || this.#busy.has(d.workerId)) return;
     if (d.kind === 'withheld') {
-      if (!rec.withheldLogged) this.#event('withheld', d.service, d.workerId, d.reason, d.figures);
-      rec.withheldLogged = true;
+      if (this.#registry.withheld(rec)) this.#event('withheld', d.service, d.workerId, d.reason, d.figures, { code: d.code });
       return;
     }
     if (d.kind === 'drain' || d.kind === 'shutdown') {
-      rec.ejection = { since: now, until: d.until, count: d.count, reason: d.reason, sentAt: now, acked: false };
-      rec.shutdownSent = d.kind === 'shutdown';
-      rec.returnedAt = null;
-      this.#registry.recordEjection(rec, now, d.reason, true);
-      this.#event(d.kind, d.service, d.workerId, d.reason, { ...d.figures, until: d.until });
+      this.#registry.ejected(rec, now, { periodMs: d.periodMs, count: d.count, reason: d.reason, code: d.code, shutdown: d.kind === 'shutdown', commanded: true, since: now });
+      this.#event(d.kind, d.service, d.workerId, d.reason, { ...d.figures, until: d.until }, { code: d.code, ejectionMs: d.periodMs, ejection: d.count });
     } else if (d.kind === 'resend') {
-      rec.ejection!.sentAt = now;
+      this.#registry.drainResent(rec, now);
       this.#log.warn({ decision: 'resend', service: d.service, workerId: d.workerId }, d.reason);
     } else {
-      this.#event('resume', d.service, d.workerId, d.reason, d.figures);
+      this.#event('resume', d.service, d.workerId, d.reason, d.figures, { code: d.code });
     }
     const cmd = d.kind === 'resend' ? 'drain' : d.kind;
     this.#busy.add(d.workerId);
@@ -59,15 +58,11 @@ export class DecisionRunner {
     this.#commands.send(d.workerId, cmd, d.reason).then(
       (ack) => {
         if (!ack.ok) throw new Error(ack.error ?? 'refused');
-        if (cmd === 'resume') {
-          rec.ejection = null;
-          rec.outOfServiceSince = null;
-          rec.resumedAt = Date.now();
-          this.#registry.resetWindow(rec);
-        } else if (rec.ejection !== null) rec.ejection.acked = true;
+        if (cmd === 'resume') this.#registry.resumed(rec, Date.now());
+        else this.#registry.drainAcknowledged(rec);
       },
     ).catch((err: unknown) => {
-      this.#event('command-failed', d.service, d.workerId, `${cmd} failed: ${(err as Error).message}`, { command: cmd });
+      this.#event('command-failed', d.service, d.workerId, `${cmd} failed: ${(err as Error).message}`, { command: cmd }, { code: `${cmd}_failed` });
       // Not again at every tick: a worker that refuses (it is stopping, say) would flood the events.
       holdMs = this.#retryAfterMs;
     }).finally(() => {

@@ -1,21 +1,16 @@
 /**
- * Drain reasons are free text with figures in them; for counting they are reduced to a few fixed
- * categories, so that metric label values stay bounded.
+ * Drains counted by reason, for metrics: the label is the decision's stable reason code (see
+ * `HealthVerdict.codes` and ejection.ts), never text parsed back out of the reason's prose, so
+ * label values stay few and fixed.
  */
+import { RETURNED_AFTER_LOST } from './ejection.js';
+import { HEALTH_REASON_CODES } from './policy.js';
 
-const REASON_CATEGORIES: [RegExp, string][] = [
-  [/^returned after being lost/, 'returned_after_lost'],
-  [/consecutive INTERNAL/, 'consecutive_faults'],
-  [/fault rate/, 'fault_rate'],
-  [/past their deadline/, 'overdue'],
-  [/stalled/, 'stalled'],
-  [/event-loop delay/, 'loop_delay'],
-  [/health check/, 'health_check'],
-];
+/** Every reason code a drain or shutdown can carry. */
+export const DRAIN_REASON_CODES: readonly string[] = [RETURNED_AFTER_LOST, ...HEALTH_REASON_CODES];
 
-/** A bounded label for a drain reason: the category of its first (worst) cause. */
-export function drainReasonCategory(reason: string | null): string {
-  if (reason === null) return 'unknown';
-  for (const [pattern, category] of REASON_CATEGORIES) if (pattern.test(reason)) return category;
-  return 'other';
+/** A bounded label for a drain's reason code: the code itself, `other` for one not known here, `unknown` for none. */
+export function drainReasonLabel(code: string | null): string {
+  if (code === null) return 'unknown';
+  return DRAIN_REASON_CODES.includes(code) ? code : 'other';
 }

@@ -35,11 +35,17 @@ export interface WorkerView {
   intervalMs?: number;
 }
 
+/** Why a worker is resumed, as a stable code. */
+export type ResumeCode = 'ejection_over' | 'unexplained_out_of_service' | 'no_serving_worker';
+/** Stable code of the reason `returned after being lost`. */
+export const RETURNED_AFTER_LOST = 'returned_after_lost';
+
+/** `code`: the stable code of the reason (of its first, worst cause when there are several). */
 export type Decision =
-  | { kind: 'drain' | 'shutdown'; workerId: string; service: string; reason: string; figures: Record<string, unknown>; until: number; count: number }
-  | { kind: 'resume'; workerId: string; service: string; reason: string; figures: Record<string, unknown> }
-  | { kind: 'withheld'; workerId: string; service: string; reason: string; figures: Record<string, unknown> }
-  | { kind: 'resend'; workerId: string; service: string; reason: string; figures: Record<string, unknown> };
+  | { kind: 'drain' | 'shutdown'; workerId: string; service: string; reason: string; code: string; figures: Record<string, unknown>; until: number; periodMs: number; count: number }
+  | { kind: 'resume'; workerId: string; service: string; reason: string; code: ResumeCode; figures: Record<string, unknown> }
+  | { kind: 'withheld'; workerId: string; service: string; reason: string; code: string; figures: Record<string, unknown> }
+  | { kind: 'resend'; workerId: string; service: string; reason: string; code: 'drain_resent'; figures: Record<string, unknown> };
 
 /**
  * How many of `total` live workers may be ejected at once: `maxDrainPercent` of them, rounded
@@ -130,13 +136,14 @@ export function decide(workers: WorkerView[], now: number, policy: HealthPolicy,
       const until = ejectedUntil(w, now, policy);
       if (now >= until && w.standing.healthy && resumable(w)) {
         const reason = w.ejection === null ? 'out of service with no ejection known to this supervisor: base ejection period over and healthy' : 'ejection period over and healthy again';
-        out.push({ kind: 'resume', workerId: w.id, service, reason, figures: { ...w.standing.figures, ejectedUntil: until } });
+        const code = w.ejection === null ? 'unexplained_out_of_service' : 'ejection_over';
+        out.push({ kind: 'resume', workerId: w.id, service, reason, code, figures: { ...w.standing.figures, ejectedUntil: until } });
         resumed.add(w.id);
         continue;
       }
       const e = w.ejection;
       if (e !== null && w.state === 'serving' && now < e.until && now - e.sentAt >= resendAfterMs) {
-        out.push({ kind: 'resend', workerId: w.id, service, reason: 'ejected worker still serving: drain sent again', figures: { acked: e.acked } });
+        out.push({ kind: 'resend', workerId: w.id, service, reason: 'ejected worker still serving: drain sent again', code: 'drain_resent', figures: { acked: e.acked } });
       }
     }
 
@@ -151,23 +158,28 @@ export function decide(workers: WorkerView[], now: number, policy: HealthPolicy,
           workerId: best.id,
           service,
           reason: `no serving worker left in ${service}: resumed before its ejection period is over`,
+          code: 'no_serving_worker',
           figures: { ...best.standing.figures, ejectedUntil: ejectedUntil(best, now, policy), ejected: ejected.length },
         });
       }
     }
 
     // Worst first: the most consecutive faults, then the most reasons.
-    const reasonsOf = (w: WorkerView) => (returnedUnpunished(w, now, policy) ? ['returned after being lost', ...w.health.reasons] : w.health.reasons);
+    const punished = (w: WorkerView) => returnedUnpunished(w, now, policy);
+    const reasonsOf = (w: WorkerView) => (punished(w) ? ['returned after being lost', ...w.health.reasons] : w.health.reasons);
+    const codeOf = (w: WorkerView): string => (punished(w) ? RETURNED_AFTER_LOST : w.health.codes[0] ?? 'other');
     const sick = serving
       .filter((w) => w.state === 'serving' && reasonsOf(w).length > 0)
       .sort((a, b) => Number(b.health.figures.consecutiveFaults ?? 0) - Number(a.health.figures.consecutiveFaults ?? 0) || reasonsOf(b).length - reasonsOf(a).length);
     for (const w of sick) {
       const reason = reasonsOf(w).join('; ');
+      const code = codeOf(w);
       if (used >= budget || active <= 1) {
         out.push({
           kind: 'withheld',
           workerId: w.id,
           service,
+          code,
           reason: active <= 1 ? `unhealthy (${reason}) but the last serving worker of ${service}` : `unhealthy (${reason}) but maxDrainPercent ${policy.maxDrainPercent} reached`,
           figures: { ...w.health.figures, serving: active, ejected: used, budget, maxDrainPercent: policy.maxDrainPercent },
         });
@@ -177,9 +189,10 @@ export function decide(workers: WorkerView[], now: number, policy: HealthPolicy,
       active--;
       const count = w.ejections + 1;
       const kind = count > policy.maxEjections ? 'shutdown' : 'drain';
-      const until = now + ejectionPeriodMs(count, policy);
+      const periodMs = ejectionPeriodMs(count, policy);
+      const until = now + periodMs;
       const why = kind === 'shutdown' ? `${reason}; ejected ${count} times within ${policy.ejectionWindowMs} ms (limit ${policy.maxEjections})` : reason;
-      out.push({ kind, workerId: w.id, service, reason: why, until, count, figures: { ...w.health.figures, ejection: count, ejectionMs: until - now, serving: active, ejected: used, budget } });
+      out.push({ kind, workerId: w.id, service, reason: why, code, until, periodMs, count, figures: { ...w.health.figures, ejection: count, ejectionMs: periodMs, serving: active, ejected: used, budget } });
     }
   }
   return out;

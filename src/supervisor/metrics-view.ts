@@ -1,10 +1,21 @@
 /**
  * The supervisor's registry as the Prometheus exporter sees it (see metrics/fleet-metrics.ts):
  * figures from each worker's latest heartbeat, its heartbeat age, and the drains this supervisor
- * commanded, by reason category (see drain-reasons.ts).
+ * commanded, by reason code (see drain-reasons.ts).
  */
 import type { WorkerMetricsInput } from '../metrics/fleet-metrics.js';
 import type { WorkerRegistry } from './registry.js';
+import { drainReasonLabel } from './drain-reasons.js';
+
+/** Drain counts by metric label: reason codes not known here are counted together as `other`. */
+function drainLabels(byCode: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const code in byCode) {
+    const label = drainReasonLabel(code);
+    out[label] = (out[label] ?? 0) + byCode[code]!;
+  }
+  return out;
+}
 
 /** One metrics entry per worker the registry knows. */
 export function fleetView(registry: WorkerRegistry, now = Date.now()): WorkerMetricsInput[] {
@@ -21,7 +32,7 @@ export function fleetView(registry: WorkerRegistry, now = Date.now()): WorkerMet
       p50Ms: hb.p50Ms,
       p99Ms: hb.p99Ms,
       heartbeatAgeMs: Math.max(0, now - rec.lastSeen),
-      drains: { ...rec.drainsByReason },
+      drains: drainLabels(rec.drainsByReason),
     });
   }
   return out;

@@ -77,10 +77,16 @@ export interface HealthInput {
   peers: CallFigures;
 }
 
+/** Stable codes of the reasons a worker is unhealthy, worst first (the order `evaluateHealth` checks them). */
+export const HEALTH_REASON_CODES = ['consecutive_faults', 'fault_rate', 'overdue', 'stalled', 'loop_delay', 'health_check'] as const;
+export type HealthReasonCode = (typeof HEALTH_REASON_CODES)[number];
+
 export interface HealthVerdict {
   healthy: boolean;
   /** Why not, in words an operator reads in a log line; empty when healthy. */
   reasons: string[];
+  /** The stable code of each reason, in the same order: what programs and metric labels read. */
+  codes: HealthReasonCode[];
   /** The figures the verdict rests on. */
   figures: Record<string, number | boolean | null>;
 }
@@ -100,6 +106,11 @@ const round = (x: number) => Math.round(x * 1_000) / 1_000;
 export function evaluateHealth(input: HealthInput, policy: HealthPolicy, standingOnly = false): HealthVerdict {
   const { hb, own, peers } = input;
   const reasons: string[] = [];
+  const codes: HealthReasonCode[] = [];
+  const because = (code: HealthReasonCode, text: string) => {
+    codes.push(code);
+    reasons.push(text);
+  };
   const rate = own.calls > 0 ? own.faults / own.calls : 0;
   const peerRate = peers.calls > 0 ? peers.faults / peers.calls : 0;
   const figures: HealthVerdict['figures'] = {
@@ -114,17 +125,17 @@ export function evaluateHealth(input: HealthInput, policy: HealthPolicy, standin
   };
   if (!standingOnly) {
     if (hb.consecutiveFaults >= policy.maxConsecutiveFaults) {
-      reasons.push(`${hb.consecutiveFaults} consecutive INTERNAL failures (limit ${policy.maxConsecutiveFaults})`);
+      because('consecutive_faults', `${hb.consecutiveFaults} consecutive INTERNAL failures (limit ${policy.maxConsecutiveFaults})`);
     }
     if (own.calls >= policy.minRequestVolume && peers.calls >= policy.minRequestVolume && rate >= policy.minFaultRate && rate - peerRate >= policy.faultRateMargin) {
-      reasons.push(`fault rate ${round(rate)} over ${own.calls} calls against ${round(peerRate)} for the other workers`);
+      because('fault_rate', `fault rate ${round(rate)} over ${own.calls} calls against ${round(peerRate)} for the other workers`);
     }
   }
-  if (hb.overdue > policy.maxOverdue) reasons.push(`${hb.overdue} handlers running past their deadline (limit ${policy.maxOverdue})`);
-  if (hb.stalledMs > policy.maxStalledMs) reasons.push(`main loop stalled for ${hb.stalledMs} ms (limit ${policy.maxStalledMs})`);
-  if (hb.loopDelayP99Ms > policy.maxLoopDelayMs) reasons.push(`event-loop delay p99 ${round(hb.loopDelayP99Ms)} ms (limit ${policy.maxLoopDelayMs})`);
-  if (hb.healthy === false) reasons.push(`health check failing${hb.healthError ? `: ${hb.healthError}` : ''}`);
-  return { healthy: reasons.length === 0, reasons, figures };
+  if (hb.overdue > policy.maxOverdue) because('overdue', `${hb.overdue} handlers running past their deadline (limit ${policy.maxOverdue})`);
+  if (hb.stalledMs > policy.maxStalledMs) because('stalled', `main loop stalled for ${hb.stalledMs} ms (limit ${policy.maxStalledMs})`);
+  if (hb.loopDelayP99Ms > policy.maxLoopDelayMs) because('loop_delay', `event-loop delay p99 ${round(hb.loopDelayP99Ms)} ms (limit ${policy.maxLoopDelayMs})`);
+  if (hb.healthy === false) because('health_check', `health check failing${hb.healthError ? `: ${hb.healthError}` : ''}`);
+  return { healthy: reasons.length === 0, reasons, codes, figures };
 }
 
 

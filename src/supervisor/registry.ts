@@ -1,12 +1,16 @@
 /**
  * The supervisor's view of the fleet, built from heartbeats alone: one record per worker with its
- * latest heartbeat, call figures over the rate window, liveness and ejection state. Changes of
- * liveness go to one hook, so logging, events and metrics attach in one place.
+ * latest heartbeat, call figures over the rate window, liveness and ejection state.
+ *
+ * The registry is the one owner of its records: outside it they are read-only, and they change
+ * only through the named transitions below (a heartbeat, lost, ejected, drain resent, drain
+ * acknowledged, resumed, ejection expired, followed from the leader's event, judged, withheld).
+ * Changes of liveness go to one hook, so logging, events and metrics attach in one place.
  */
 import type { WorkerHeartbeat } from '../protocol/heartbeat.js';
-import { drainReasonCategory } from './drain-reasons.js';
+import type { SupervisorEvent } from '../protocol/supervisor-envelopes.js';
 import { isRefusal, isWorkerFault } from '../protocol/errors.js';
-import { type CallFigures, type HealthPolicy, type HealthVerdict } from './policy.js';
+import { ejectionPeriodMs, type CallFigures, type HealthPolicy, type HealthVerdict } from './policy.js';
 
 /** Workers tracked at most; heartbeats of further workers are ignored. */
 export const MAX_WORKERS = 10_000;
@@ -19,6 +23,8 @@ export interface Ejection {
   /** The nth ejection of this worker within the window. */
   count: number;
   reason: string;
+  /** Stable code of the reason (see drain-reasons.ts). */
+  code: string;
   /** When the last drain command went out, and whether the worker acknowledged it. */
   sentAt: number;
   acked: boolean;
@@ -31,7 +37,7 @@ interface Sample {
   received: number;
 }
 
-export interface WorkerRecord {
+interface MutableRecord {
   readonly id: string;
   readonly service: string;
   hb: WorkerHeartbeat;
@@ -46,7 +52,7 @@ export interface WorkerRecord {
   /** Times of this worker's ejections (within the window). */
   ejections: number[];
   lastDrainReason: string | null;
-  /** Drains and shutdowns this supervisor commanded, by reason category, since it first saw the worker: never decreases. */
+  /** Drains and shutdowns this supervisor commanded, by reason code, since it first saw the worker: never decreases. */
   drainsByReason: Record<string, number>;
   health: HealthVerdict | null;
   /** A shutdown was sent; the worker is on its way out. */
@@ -61,8 +67,30 @@ export interface WorkerRecord {
   resumedAt: number | null;
 }
 
+/** A worker's record as everyone but the registry sees it: read-only. */
+export type WorkerRecord = Readonly<Omit<MutableRecord, 'ejection' | 'samples' | 'ejections' | 'drainsByReason'>> & {
+  readonly ejection: Readonly<Ejection> | null;
+  readonly ejections: readonly number[];
+  readonly drainsByReason: Readonly<Record<string, number>>;
+};
+
 export type RegistryEvent = 'joined' | 'lost' | 'returned' | 'forgotten';
-export type RegistryHook = (event: RegistryEvent, record: WorkerRecord, figures: Record<string, number>) => void;
+/** How a worker was found lost: silent for too long, or its connection closed at the broker. */
+export type LostBy = 'heartbeat_silence' | 'connection_closed';
+export type RegistryHook = (event: RegistryEvent, record: WorkerRecord, figures: Record<string, number>, code?: LostBy) => void;
+
+/** What an ejection is: its period, its rank within the window, why, and who decided it. */
+export interface EjectionOrder {
+  periodMs: number;
+  count: number;
+  reason: string;
+  code: string;
+  shutdown: boolean;
+  /** By this supervisor (counted in `drainsByReason`), not followed from another. */
+  commanded: boolean;
+  /** When it was decided (the leader's time for a followed one). */
+  since: number;
+}
 
 function totals(hb: WorkerHeartbeat): { calls: number; faults: number } {
   let calls = hb.ok;
@@ -77,14 +105,18 @@ function totals(hb: WorkerHeartbeat): { calls: number; faults: number } {
 }
 
 /** Keeps `outOfServiceSince` in step with the latest heartbeat. */
-function trackService(rec: WorkerRecord, now: number): void {
+function trackService(rec: MutableRecord, now: number): void {
   const out = rec.hb.state === 'draining' || rec.hb.state === 'drained';
   if (!out) rec.outOfServiceSince = null;
   else rec.outOfServiceSince ??= now;
 }
 
+const connectionKey = (serverId: string, clientId: number) => `${serverId} ${clientId}`;
+
 export class WorkerRegistry {
-  readonly #workers = new Map<string, WorkerRecord>();
+  readonly #workers = new Map<string, MutableRecord>();
+  /** Worker id by the broker connection of its latest heartbeat. */
+  readonly #byConnection = new Map<string, string>();
   readonly #hooks: RegistryHook[] = [];
   readonly #policy: HealthPolicy;
   #refused = 0;
@@ -115,7 +147,13 @@ export class WorkerRegistry {
     return this.#workers.values();
   }
 
-  /** Records a (validated) heartbeat received at `now`. */
+  /** The worker whose latest heartbeat names this broker connection. */
+  byConnection(serverId: string, clientId: number): WorkerRecord | undefined {
+    const id = this.#byConnection.get(connectionKey(serverId, clientId));
+    return id === undefined ? undefined : this.#workers.get(id);
+  }
+
+  /** Transition: a (validated) heartbeat received at `now`. */
   ingest(hb: WorkerHeartbeat, now: number): void {
     let rec = this.#workers.get(hb.id);
     const { calls, faults } = totals(hb);
@@ -146,6 +184,7 @@ export class WorkerRegistry {
       };
       trackService(rec, now);
       this.#workers.set(hb.id, rec);
+      this.#indexConnection(rec, null);
       this.#emit('joined', rec, {});
       return;
     }
@@ -154,8 +193,10 @@ export class WorkerRegistry {
     const prev = rec.samples[rec.samples.length - 1]!;
     const dt = (now - prev.at) / 1_000;
     rec.callsPerSec = dt > 0 ? Math.max(0, hb.received - prev.received) / dt : 0;
+    const before = rec.hb;
     rec.hb = hb;
     rec.lastSeen = now;
+    this.#indexConnection(rec, before);
     trackService(rec, now);
     rec.samples.push({ at: now, calls, faults, received: hb.received });
     const horizon = now - this.#policy.rateWindowMs;
@@ -168,32 +209,100 @@ export class WorkerRegistry {
     }
   }
 
-  /** Records an ejection of `rec` at `now`; `commanded`: by this supervisor (counted), not followed from another. */
-  recordEjection(rec: WorkerRecord, now: number, reason: string, commanded: boolean): void {
+  /** Transition: ejected (drained or shut down), by this supervisor or followed from another. */
+  ejected(record: WorkerRecord, now: number, order: EjectionOrder): void {
+    const rec = this.#own(record);
+    if (rec === undefined) return;
+    rec.ejection = { since: order.since, until: now + order.periodMs, count: order.count, reason: order.reason, code: order.code, sentAt: now, acked: !order.commanded };
+    rec.shutdownSent = order.shutdown;
+    rec.returnedAt = null;
     rec.ejections.push(now);
-    rec.lastDrainReason = reason;
-    if (commanded) {
-      const category = drainReasonCategory(reason);
-      rec.drainsByReason[category] = (rec.drainsByReason[category] ?? 0) + 1;
-    }
-    this.resetWindow(rec);
+    rec.lastDrainReason = order.reason;
+    if (order.commanded) rec.drainsByReason[order.code] = (rec.drainsByReason[order.code] ?? 0) + 1;
+    rec.samples = rec.samples.slice(-1);
   }
 
-  /** Calls and faults of one worker over the rate window. */
-  window(rec: WorkerRecord): CallFigures {
-    const first = rec.samples[0]!;
-    const last = rec.samples[rec.samples.length - 1]!;
-    return { calls: Math.max(0, last.calls - first.calls), faults: Math.max(0, last.faults - first.faults) };
+  /** Transition: the drain of an ejected worker still serving went out again at `now`. */
+  drainResent(record: WorkerRecord, now: number): void {
+    const rec = this.#own(record);
+    if (rec?.ejection != null) rec.ejection.sentAt = now;
   }
 
-  /** Forgets a worker's call history (after it was ejected or resumed), keeping the latest sample. */
-  resetWindow(rec: WorkerRecord): void {
+  /** Transition: the worker acknowledged its drain (or shutdown). */
+  drainAcknowledged(record: WorkerRecord): void {
+    const rec = this.#own(record);
+    if (rec?.ejection != null) rec.ejection.acked = true;
+  }
+
+  /** Transition: resumed at `now` (acknowledged by the worker, or followed from the leader's event); its call history starts afresh. */
+  resumed(record: WorkerRecord, now: number): void {
+    const rec = this.#own(record);
+    if (rec === undefined) return;
+    rec.ejection = null;
+    rec.outOfServiceSince = null;
+    rec.resumedAt = now;
+    rec.samples = rec.samples.slice(-1);
+  }
+
+  /** Transition: back in service after its period without our ack (a resume that outlived its timeout, or an operator's). */
+  ejectionExpired(record: WorkerRecord): void {
+    const rec = this.#own(record);
+    if (rec === undefined || rec.ejection === null) return;
+    rec.ejection = null;
     rec.samples = rec.samples.slice(-1);
   }
 
   /**
-   * Marks silent workers lost and forgets long-silent ones; returns the workers newly lost.
-   * Silence is counted from `heardSince` at the earliest: the supervisor could not hear before.
+   * Transition: followed from the leader's (validated) event, received at `now`. The end of an
+   * ejection is `now` plus the event's remaining `ejectionMs`, so no clock of another host is read.
+   */
+  followed(record: WorkerRecord, ev: SupervisorEvent, now: number): void {
+    if (ev.kind === 'drain' || ev.kind === 'shutdown') {
+      const count = ev.ejection ?? record.ejections.length + 1;
+      const periodMs = ev.ejectionMs ?? ejectionPeriodMs(count, this.#policy);
+      this.ejected(record, now, { periodMs, count, reason: ev.reason, code: ev.code ?? 'other', shutdown: ev.kind === 'shutdown', commanded: false, since: now });
+    } else if (ev.kind === 'resume') {
+      this.resumed(record, now);
+    }
+  }
+
+  /** Transition: judged healthy or not; a healthy verdict ends an unhealthy streak. */
+  judged(record: WorkerRecord, health: HealthVerdict): void {
+    const rec = this.#own(record);
+    if (rec === undefined) return;
+    rec.health = health;
+    if (health.healthy) rec.withheldLogged = false;
+  }
+
+  /** Transition: a drain was withheld; returns whether it is the first of the unhealthy streak. */
+  withheld(record: WorkerRecord): boolean {
+    const rec = this.#own(record);
+    if (rec === undefined || rec.withheldLogged) return false;
+    rec.withheldLogged = true;
+    return true;
+  }
+
+  /** Transition: lost because its connection closed at the broker; false when it was lost, stopped or unknown already. */
+  connectionClosed(record: WorkerRecord, now: number): boolean {
+    const rec = this.#own(record);
+    if (rec === undefined || rec.lost || rec.hb.final === true || rec.hb.state === 'stopped') return false;
+    rec.lost = true;
+    this.#emit('lost', rec, { silentMs: now - rec.lastSeen }, 'connection_closed');
+    return true;
+  }
+
+  /** Calls and faults of one worker over the rate window. */
+  window(rec: WorkerRecord): CallFigures {
+    const samples = this.#workers.get(rec.id)?.samples ?? [];
+    const first = samples[0];
+    const last = samples[samples.length - 1];
+    if (first === undefined || last === undefined) return { calls: 0, faults: 0 };
+    return { calls: Math.max(0, last.calls - first.calls), faults: Math.max(0, last.faults - first.faults) };
+  }
+
+  /**
+   * Transition: marks silent workers lost and forgets long-silent ones; returns the workers newly
+   * lost. Silence is counted from `heardSince` at the earliest: the supervisor could not hear before.
    */
   sweep(now: number, heardSince = -Infinity): WorkerRecord[] {
     const lost: WorkerRecord[] = [];
@@ -203,10 +312,11 @@ export class WorkerRegistry {
       if (!rec.lost && !gone && silentMs > rec.hb.intervalMs * this.#policy.lostAfterIntervals) {
         rec.lost = true;
         lost.push(rec);
-        this.#emit('lost', rec, { silentMs, intervalMs: rec.hb.intervalMs, lostAfterIntervals: this.#policy.lostAfterIntervals });
+        this.#emit('lost', rec, { silentMs, intervalMs: rec.hb.intervalMs, lostAfterIntervals: this.#policy.lostAfterIntervals }, 'heartbeat_silence');
       }
       if ((rec.lost || gone) && silentMs > this.#policy.forgetAfterMs) {
         this.#workers.delete(rec.id);
+        this.#unindexConnection(rec.hb, rec.id);
         this.#emit('forgotten', rec, { silentMs });
       }
       const windowStart = now - this.#policy.ejectionWindowMs;
@@ -215,7 +325,24 @@ export class WorkerRegistry {
     return lost;
   }
 
-  #emit(event: RegistryEvent, rec: WorkerRecord, figures: Record<string, number>): void {
-    for (const hook of this.#hooks) hook(event, rec, figures);
+  /** The registry's own record behind `record`; undefined for a record it no longer holds. */
+  #own(record: WorkerRecord): MutableRecord | undefined {
+    const rec = this.#workers.get(record.id);
+    return rec === record ? rec : undefined;
+  }
+
+  #indexConnection(rec: MutableRecord, before: WorkerHeartbeat | null): void {
+    if (before !== null && before.serverId === rec.hb.serverId && before.clientId === rec.hb.clientId) return;
+    if (before !== null) this.#unindexConnection(before, rec.id);
+    if (rec.hb.serverId !== '' && rec.hb.clientId >= 1) this.#byConnection.set(connectionKey(rec.hb.serverId, rec.hb.clientId), rec.id);
+  }
+
+  #unindexConnection(hb: WorkerHeartbeat, id: string): void {
+    const key = connectionKey(hb.serverId, hb.clientId);
+    if (this.#byConnection.get(key) === id) this.#byConnection.delete(key);
+  }
+
+  #emit(event: RegistryEvent, rec: WorkerRecord, figures: Record<string, number>, code?: LostBy): void {
+    for (const hook of this.#hooks) hook(event, rec, figures, code);
   }
 }

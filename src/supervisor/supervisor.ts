@@ -16,7 +16,7 @@ import { resolveNumber, resolveString } from '../options/resolve.js';
 import { PROCESS_OPTIONS, SUPERVISOR_OPTIONS } from '../options/table.js';
 import { CommandSender, type CommandSigner } from './commands.js';
 import { decide } from './ejection.js';
-import { DecisionRunner } from './actions.js';
+import { DecisionRunner, type EventFields } from './actions.js';
 import { SupervisorPeers, type Candidate } from './election.js';
 import { resolvePolicy, type HealthPolicy } from './policy.js';
 import { WorkerRegistry, type WorkerRecord } from './registry.js';
@@ -120,7 +120,8 @@ export class Supervisor {
     this.#follower = new SupervisorFollower(this.registry, o.id);
     this.#hearing = new Hearing(this.startedAt, RECONNECT_GRACE_INTERVALS * o.intervalMs);
     void this.#watchConnection();
-    this.registry.onEvent((event, rec, figures) => this.#event(event, rec.service, rec.id, `worker ${event}`, figures));
+    // A lost worker's event goes out the moment the verdict is taken: clients end the calls it held.
+    this.registry.onEvent((event, rec, figures, code) => this.#event(event, rec.service, rec.id, code === 'connection_closed' ? 'worker lost: its connection closed' : `worker ${event}`, figures, code && { code }));
     this.#subs.push(
       nc.subscribe(heartbeatWildcard(o.prefix), { callback: (err, msg) => err || this.#onHeartbeat(msg) }),
       nc.subscribe(supervisorHeartbeatSubject(o.prefix), { callback: (err, msg) => err || this.#onPeer(msg) }),
@@ -233,16 +234,25 @@ export class Supervisor {
     for (const d of decide(views, now, this.#o.policy, this.#resendAfterMs)) this.#actions.apply(d, now);
   }
 
-  /** A structured log line for every decision and liveness change; an event too when leading. */
-  #event(kind: EventKind, service: string, workerId: string, reason: string, figures: Record<string, unknown>): void {
-    const level = kind === 'joined' || kind === 'returned' || kind === 'forgotten' ? 'info' : 'warn';
-    this.#log[level]({ decision: kind, service, workerId, reason, figures, leader: this.leader }, `${kind} ${workerId}`);
-    if (this.leader) this.#publishEvent(kind, service, workerId, reason, figures);
+  /**
+   * The broker closed connection `clientId` of server `serverId` (a `$SYS` disconnect advisory, see
+   * loss-relay.ts): when it is a known worker's serving connection, that worker is lost now.
+   */
+  connectionClosed(serverId: string, clientId: number): void {
+    const rec = this.registry.byConnection(serverId, clientId);
+    if (rec !== undefined) this.registry.connectionClosed(rec, Date.now());
   }
 
-  #publishEvent(kind: EventKind, service: string, workerId: string | undefined, reason: string, figures: Record<string, unknown>): void {
+  /** A structured log line for every decision and liveness change; an event too when leading. */
+  #event(kind: EventKind, service: string, workerId: string, reason: string, figures: Record<string, unknown>, fields?: EventFields): void {
+    const level = kind === 'joined' || kind === 'returned' || kind === 'forgotten' ? 'info' : 'warn';
+    this.#log[level]({ decision: kind, service, workerId, reason, figures, ...fields, leader: this.leader }, `${kind} ${workerId}`);
+    if (this.leader) this.#publishEvent(kind, service, workerId, reason, figures, fields);
+  }
+
+  #publishEvent(kind: EventKind, service: string, workerId: string | undefined, reason: string, figures: Record<string, unknown>, fields?: EventFields): void {
     if (this.#nc.isClosed()) return;
-    const ev: SupervisorEvent = { v: PROTOCOL_VERSION, ts: Date.now(), supervisor: this.id, kind, service, reason, figures };
+    const ev: SupervisorEvent = { v: PROTOCOL_VERSION, ts: Date.now(), supervisor: this.id, kind, service, reason, ...fields, figures };
     if (workerId !== undefined) ev.workerId = workerId;
     this.#nc.publish(eventSubject(this.#o.prefix, service), encode(ev));
   }

@@ -1,7 +1,7 @@
 /**
  * From registry records to what the ejection policy judges: each worker's health against its
- * service's other serving workers, and its ejection state. Keeps the records' health and ejection
- * bookkeeping in step on the way; no I/O.
+ * service's other serving workers, and its ejection state. Records the verdicts and expired
+ * ejections through the registry's transitions on the way; no I/O.
  */
 import type { WorkerView } from './ejection.js';
 import { evaluateHealth, type CallFigures, type HealthPolicy } from './policy.js';
@@ -26,24 +26,21 @@ export function buildViews(registry: WorkerRegistry, now: number, policy: Health
     if (service !== undefined && rec.service !== service) continue;
     // Back in service after its period without our ack (a resume that outlived its timeout,
     // or an operator's): the ejection is over.
-    if (rec.ejection !== null && rec.hb.state === 'serving' && now >= rec.ejection.until && !busy.has(rec.id)) {
-      rec.ejection = null;
-      registry.resetWindow(rec);
-    }
+    if (rec.ejection !== null && rec.hb.state === 'serving' && now >= rec.ejection.until && !busy.has(rec.id)) registry.ejectionExpired(rec);
     const own = windows.get(rec) ?? { calls: 0, faults: 0 };
     const total = perService.get(rec.service) ?? { calls: 0, faults: 0 };
     const peers = { calls: total.calls - own.calls, faults: total.faults - own.faults };
-    rec.health = evaluateHealth({ hb: rec.hb, own, peers }, policy);
-    if (rec.health.healthy) rec.withheldLogged = false;
+    const health = evaluateHealth({ hb: rec.hb, own, peers }, policy);
+    registry.judged(rec, health);
     // Out of the queue group, a worker gets no calls to be judged on.
     const out = rec.ejection !== null || rec.hb.state !== 'serving';
-    const standing = out ? evaluateHealth({ hb: rec.hb, own, peers }, policy, true) : rec.health;
+    const standing = out ? evaluateHealth({ hb: rec.hb, own, peers }, policy, true) : health;
     views.push({
       id: rec.id,
       service: rec.service,
       state: rec.hb.state,
       lost: rec.lost,
-      health: rec.health,
+      health,
       standing,
       ejection: rec.ejection,
       ejections: rec.ejections.length,

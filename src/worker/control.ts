@@ -90,8 +90,6 @@ export class WorkerControl {
         return w.state;
       case 'resume':
         await w.resume();
-        // A resumed worker starts with a clean record: its failures before the drain were judged.
-        w.stats.resetFaults();
         return w.state;
       case 'shutdown':
         // Acknowledge first: the stop closes the connection the ack would travel on.

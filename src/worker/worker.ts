@@ -177,13 +177,16 @@ export class RpcWorker {
     return this.#draining;
   }
 
-  /** Rejoins the queue group after a drain. */
+  /** Rejoins the queue group after a drain, with its fault streak reset. */
   async resume(): Promise<void> {
     if (this.#state === 'stopped' || this.#stopping !== null) throw new RpcError('UNAVAILABLE', 'worker is stopped');
     if (this.#draining !== null) await this.#draining;
     if (this.#state !== 'drained') return;
     this.#draining = null;
     this.#drainExpired = false;
+    // A resumed worker starts with a clean record: its failures before the drain were judged
+    // (reset before the state changes, so the heartbeat that says `serving` says it too).
+    this.stats.resetFaults();
     this.#setState('serving');
     this.#subscribe();
     await this.#nc.flush();

@@ -12,6 +12,7 @@ import { LostWorkerFencing } from '../../supervisor/fencing.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, optionFlag, UsageError } from '../flags.js';
 import { resolveString } from '../../options/resolve.js';
 import { HEALTH_POLICY_OPTIONS, PROCESS_OPTIONS, SUPERVISOR_OPTIONS } from '../../options/table.js';
+import { DisconnectRelay } from '../../supervisor/loss-relay.js';
 
 export const SUPERVISOR_HELP = `Usage: natsrpc supervisor [options]
 
@@ -32,7 +33,8 @@ Options:
   --signing-seed <file>         sign control commands with this nkey seed (workers started with
                                 --trusted-key <its public key> obey only signed commands)
                                 env NATSRPC_SIGNING_SEED (the seed or its file)
-  --sys-user <name>             a system-account user: kick the connection of lost workers
+  --sys-user <name>             a system-account user: kick the connection of lost workers, and
+                                declare a worker lost the moment the broker sees its connection close
   --sys-pass <secret>           its password                  env NATSRPC_SYS_USER, NATSRPC_SYS_PASS
 ${CONNECTION_HELP}`;
 
@@ -97,7 +99,9 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
   if (sysUser) {
     // The same servers and TLS as the supervisor's own connection, another identity.
     sys = await openConnection({ ...connectionFrom(values), name: `${sup.id}-sys`, user: sysUser, pass: resolveString(PROCESS_OPTIONS.sysPass, values['sys-pass']) });
-    new LostWorkerFencing(sup, sys, createLogger('natsrpc-supervisor').child({ supervisorId: sup.id }));
+    const sysLog = createLogger('natsrpc-supervisor').child({ supervisorId: sup.id });
+    new LostWorkerFencing(sup, sys, sysLog);
+    new DisconnectRelay(sup, sys, sysLog);
   }
   let metrics: FleetMetrics | undefined;
   if (metricsPort !== undefined) {
