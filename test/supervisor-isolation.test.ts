@@ -40,7 +40,6 @@ test('a worker failing every call says so at once and is drained before its next
   assert.ok(drain, 'the failing worker is drained well before its next scheduled heartbeat');
   const early = rec.beatsOf(sick.id).find((h) => h.value.early === true && h.value.consecutiveFaults >= EARLY_FAULT_STREAK);
   assert.ok(early, 'it sent an early heartbeat when its fault streak reached the threshold');
-  assert.ok(early.at <= drain.at, 'the early heartbeat came before the drain');
   assert.ok(await waitFor(() => rec.beatsOf(sick.id).some((h) => h.value.state !== 'serving'), 5_000), 'its change of state is heard at once too');
   const failedAtDrain = load.result.failed.INTERNAL ?? 0;
   await sleep(1_000);
