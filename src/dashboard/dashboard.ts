@@ -8,7 +8,9 @@ import { hostname } from 'node:os';
 import type { NatsConnection } from 'nats';
 import { openConnection, type ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
-import { assertPrefix, DEFAULT_PREFIX } from '../protocol/subjects.js';
+import { resolveBoolean, resolveNumber, resolveString } from '../options/resolve.js';
+import { DASHBOARD_OPTIONS, PROCESS_OPTIONS } from '../options/table.js';
+import { assertPrefix } from '../protocol/subjects.js';
 import type { CommandSigner } from '../supervisor/commands.js';
 import { OperatorActions } from './actions.js';
 import { TokenCheck } from './auth.js';
@@ -18,25 +20,22 @@ import { handleRequest } from './http-server.js';
 import { loadStaticFiles } from './static-files.js';
 import { StreamHub } from './stream.js';
 
-export const DEFAULT_DASHBOARD_PORT = 8080;
-export const DEFAULT_DASHBOARD_HOST = '127.0.0.1';
-/** How often the live stream pushes the fleet (so the page is at most this much behind the bus). */
-export const DEFAULT_DASHBOARD_TICK_MS = 500;
+export { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_MAX_WORKERS, DEFAULT_DASHBOARD_PORT, DEFAULT_DASHBOARD_TICK_MS } from '../options/table.js';
+
 /** History sample period. */
 export const DASHBOARD_SAMPLE_MS = 1_000;
 /** How often the leading supervisor's status is asked for. */
 export const DASHBOARD_STATUS_EVERY_MS = 1_000;
 /** How often `$SRV.STATS` is asked while no supervisor leads. */
 export const DASHBOARD_SRV_EVERY_MS = 2_000;
-/** Workers tracked at most; more are counted as dropped. */
-export const DEFAULT_DASHBOARD_MAX_WORKERS = 5_000;
 
+/** Options not given here come from the environment, then the defaults (options/table.ts, DASHBOARD_OPTIONS). */
 export interface DashboardOptions extends ConnectionOptions {
-  /** TCP port; 0 picks a free one. Default {@link DEFAULT_DASHBOARD_PORT}. */
+  /** TCP port; 0 picks a free one. Default 8080. */
   port?: number;
-  /** Address to listen on. Default {@link DEFAULT_DASHBOARD_HOST}. */
+  /** Address to listen on. Default 127.0.0.1. */
   host?: string;
-  /** Requests must carry this bearer token (at least 8 characters). */
+  /** Requests must carry this bearer token (at least 8 characters). Env NATSRPC_DASHBOARD_TOKEN. */
   token?: string;
   /** Allows drain/resume of one worker from the page. Default false. */
   allowActions?: boolean;
@@ -59,27 +58,23 @@ export interface Dashboard {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
-function checkInt(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) throw new TypeError(`${name} must be an integer from ${min} to ${max}, received ${JSON.stringify(value)}`);
-  return value;
-}
-
 export async function startDashboard(options: DashboardOptions = {}): Promise<Dashboard> {
-  const port = checkInt('port', options.port ?? DEFAULT_DASHBOARD_PORT, 0, 65_535);
-  const host = options.host ?? DEFAULT_DASHBOARD_HOST;
-  const tickMs = checkInt('tickMs', options.tickMs ?? DEFAULT_DASHBOARD_TICK_MS, 50, 1_000);
-  const maxWorkers = checkInt('maxWorkers', options.maxWorkers ?? DEFAULT_DASHBOARD_MAX_WORKERS, 1, 100_000);
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const port = resolveNumber(DASHBOARD_OPTIONS.port, options.port);
+  const host = resolveString(DASHBOARD_OPTIONS.host, options.host)!;
+  const tickMs = resolveNumber(DASHBOARD_OPTIONS.tickMs, options.tickMs);
+  const maxWorkers = resolveNumber(DASHBOARD_OPTIONS.maxWorkers, options.maxWorkers);
+  const allowActions = resolveBoolean(DASHBOARD_OPTIONS.allowActions, options.allowActions);
+  const prefix = resolveString(PROCESS_OPTIONS.prefix, options.prefix)!;
   assertPrefix(prefix);
-  const token = new TokenCheck(options.token);
+  const token = new TokenCheck(resolveString(DASHBOARD_OPTIONS.token, options.token));
   const files = loadStaticFiles();
   const log = options.logger ?? createLogger('natsrpc-dashboard');
   const nc = options.connection ?? (await openConnection({ ...options, name: options.name ?? 'natsrpc-dashboard' }));
   const now = Date.now();
-  const model = new FleetModel({ maxWorkers, sampleMs: DASHBOARD_SAMPLE_MS, actions: options.allowActions === true }, now);
+  const model = new FleetModel({ maxWorkers, sampleMs: DASHBOARD_SAMPLE_MS, actions: allowActions }, now);
   const hub = new StreamHub();
   const reader = new BusReader(nc, model, { prefix, statusEveryMs: DASHBOARD_STATUS_EVERY_MS, srvEveryMs: DASHBOARD_SRV_EVERY_MS, onEvent: (e) => hub.broadcast('event', e) }, log);
-  const actions = options.allowActions === true ? new OperatorActions(nc, prefix, `dashboard@${hostname()}`, log, options.signCommand) : null;
+  const actions = allowActions ? new OperatorActions(nc, prefix, `dashboard@${hostname()}`, log, options.signCommand) : null;
   let hosts: Set<string> | null = null;
   const server: Server = createServer((req, res) => handleRequest({ model, files, token, hub, actions, hosts }, req, res));
   server.on('clientError', (_err, socket) => socket.destroy());

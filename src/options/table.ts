@@ -109,6 +109,25 @@ export const HEALTH_POLICY_OPTIONS = {
   ejectionWindowMs: numberOption({ name: 'policy.ejectionWindowMs', default: 600_000, min: 1, max: DAY_MS * 7, integer: true, unit: 'ms' }),
 } as const;
 
+// ---- dashboard ----------------------------------------------------------------------------
+
+export const DEFAULT_DASHBOARD_PORT = 8080;
+export const DEFAULT_DASHBOARD_HOST = '127.0.0.1';
+/** How often the live stream pushes the fleet: the page is at most this far behind the bus. */
+export const DEFAULT_DASHBOARD_TICK_MS = 500;
+/** Workers a dashboard tracks at most; more are counted as dropped. */
+export const DEFAULT_DASHBOARD_MAX_WORKERS = 5_000;
+
+export const DASHBOARD_OPTIONS = {
+  port: numberOption({ name: 'dashboard.port', default: DEFAULT_DASHBOARD_PORT, min: 0, max: 65_535, integer: true, unit: 'port', flag: 'port' }),
+  host: stringOption({ name: 'dashboard.host', default: DEFAULT_DASHBOARD_HOST, flag: 'host' }),
+  /** Bearer token every request must carry (at least 8 characters). */
+  token: stringOption({ name: 'dashboard.token', default: undefined, flag: 'dashboard-token' }),
+  allowActions: booleanOption({ name: 'dashboard.allowActions', default: false, flag: 'allow-actions' }),
+  tickMs: numberOption({ name: 'dashboard.tickMs', default: DEFAULT_DASHBOARD_TICK_MS, min: 50, max: 1_000, integer: true, unit: 'ms' }),
+  maxWorkers: numberOption({ name: 'dashboard.maxWorkers', default: DEFAULT_DASHBOARD_MAX_WORKERS, min: 1, max: 100_000, integer: true, unit: 'count' }),
+} as const;
+
 // ---- connection and process ---------------------------------------------------------------
 
 export const DEFAULT_SERVERS = '127.0.0.1:4222';
@@ -144,5 +163,5 @@ export const PROCESS_OPTIONS = {
 /** Every row, for documentation and for the test that keeps names and variables unique. */
 export const ALL_OPTIONS: readonly OptionSpec[] = [
   CLIENT_OPTIONS, RETRY_OPTIONS, RETRY_BUDGET_OPTIONS, HEDGE_OPTIONS, LOST_WORKER_OPTIONS,
-  WORKER_OPTIONS, SUPERVISOR_OPTIONS, HEALTH_POLICY_OPTIONS, CONNECTION_OPTIONS, PROCESS_OPTIONS,
+  WORKER_OPTIONS, SUPERVISOR_OPTIONS, HEALTH_POLICY_OPTIONS, DASHBOARD_OPTIONS, CONNECTION_OPTIONS, PROCESS_OPTIONS,
 ].flatMap((group) => Object.values(group) as OptionSpec[]);

@@ -1,10 +1,8 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT, startDashboard } from '../../dashboard/dashboard.js';
+import { startDashboard } from '../../dashboard/dashboard.js';
+import { DASHBOARD_OPTIONS, DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from '../../options/table.js';
 import { commandSignerFrom } from '../control-signing.js';
-import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, UsageError } from '../flags.js';
-
-/** Env: the dashboard's bearer token. */
-export const DASHBOARD_TOKEN_ENV = 'NATSRPC_DASHBOARD_TOKEN';
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, optionFlag, UsageError } from '../flags.js';
 
 export const DASHBOARD_HELP = `Usage: natsrpc dashboard [--port 8080] [--host 127.0.0.1] [options]
 
@@ -17,7 +15,7 @@ Options:
   --port <port>          port to listen on (default ${DEFAULT_DASHBOARD_PORT}; 0 picks a free one)
   --host <addr>          address to listen on (default ${DEFAULT_DASHBOARD_HOST})
   --dashboard-token <t>  require this bearer token (8+ characters); open the page once as
-                         /?token=<t>                     env ${DASHBOARD_TOKEN_ENV}
+                         /?token=<t>                     env ${DASHBOARD_OPTIONS.token.env}
   --allow-actions        allow draining and resuming one worker from the page (each is logged)
   --signing-seed <file>  sign those commands with this nkey seed, as the supervisor does
                          env NATSRPC_SIGNING_SEED (the seed or its file)
@@ -39,17 +37,15 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
     process.stdout.write(DASHBOARD_HELP + '\n');
     return 0;
   }
-  const port = values.port === undefined ? DEFAULT_DASHBOARD_PORT : Number(values.port);
-  if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) throw new UsageError(`--port must be a port number, received ${JSON.stringify(values.port)}`);
-  const token = values['dashboard-token'] ?? process.env[DASHBOARD_TOKEN_ENV];
+  const token = values['dashboard-token'];
   if (token !== undefined && token.length < 8) throw new UsageError(`--dashboard-token must be at least 8 characters, received ${token.length}`);
   const dashboard = await startDashboard({
     ...connectionFrom(values),
     ...(values.prefix ? { prefix: values.prefix } : {}),
-    port,
-    host: values.host ?? DEFAULT_DASHBOARD_HOST,
-    ...(token ? { token } : {}),
-    allowActions: values['allow-actions'] === true,
+    port: optionFlag(DASHBOARD_OPTIONS.port, values.port),
+    host: values.host,
+    token,
+    allowActions: values['allow-actions'],
     signCommand: commandSignerFrom(values['signing-seed']),
   });
   process.stdout.write(JSON.stringify({ msg: 'dashboard ready', url: dashboard.url, port: dashboard.port }) + '\n');

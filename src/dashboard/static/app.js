@@ -17,7 +17,7 @@ let lastMessageAt = 0;
 let streamLostAt = 0;
 
 /** Render timings and counters, read by the browser tests and the scale bench. */
-const stats = { renders: 0, lastRenderMs: 0, maxRenderMs: 0, renderMs: [], lastFleetTs: 0, events: 0 };
+const stats = { renders: 0, lastRenderMs: 0, lastScriptMs: 0, maxRenderMs: 0, renderMs: [], scriptMs: [], lastFleetTs: 0, events: 0 };
 window.natsrpcDashboard = stats;
 
 function banners() {
@@ -89,7 +89,8 @@ function applyFleet(next) {
     stats.lastScriptMs = scriptMs;
     stats.maxRenderMs = Math.max(stats.maxRenderMs, ms);
     stats.renderMs.push(ms);
-    if (stats.renderMs.length > 100) stats.renderMs.shift();
+    stats.scriptMs.push(scriptMs);
+    if (stats.renderMs.length > 100) (stats.renderMs.shift(), stats.scriptMs.shift());
   }, 0));
 }
 

@@ -29,6 +29,23 @@ export class ServicesView {
     this.onAction = onAction;
     this.cards = new Map();
     this.actions = false;
+    // Worker rows are only kept current in cards on (or near) the screen: with a thousand workers,
+    // updating rows nobody sees is most of the cost. A card coming into view is brought up to date.
+    this.visible = new Set();
+    this.observer = new IntersectionObserver((entries) => this.#onVisibility(entries), { rootMargin: '400px 0px' });
+  }
+
+  #onVisibility(entries) {
+    for (const e of entries) {
+      const service = e.target.dataset.service;
+      if (!e.isIntersecting) {
+        this.visible.delete(service);
+        continue;
+      }
+      this.visible.add(service);
+      const card = this.cards.get(service);
+      if (card?.stale) this.#renderRows(card, true);
+    }
   }
 
   #card(service) {
@@ -54,8 +71,9 @@ export class ServicesView {
     table.append(cols, el('thead'), el('tbody'));
     table.tHead.append(headRow);
     node.append(head, kpis, table);
-    card = { node, deadline, count, k, tbody: table.tBodies[0], rows: new Map(), order: '' };
+    card = { node, deadline, count, k, tbody: table.tBodies[0], rows: new Map(), order: '', workers: [], stale: true };
     this.cards.set(service, card);
+    this.observer.observe(node);
     return card;
   }
 
@@ -107,7 +125,7 @@ export class ServicesView {
     return row;
   }
 
-  #updateRow(row, w, history) {
+  #updateRow(row, w, history, sampled) {
     const { tr, c } = row;
     const live = w.state !== 'lost' && w.state !== 'stopped';
     setAttr(tr, 'data-state', w.state);
@@ -133,14 +151,35 @@ export class ServicesView {
     setText(c.reason, reason);
     if (row.why.hidden !== (reason === '')) row.why.hidden = reason === '';
     setAttr(row.why, 'data-state', w.state);
-    if (history) {
+    if (history && (sampled || !row.drawn)) {
+      row.drawn = true;
       c.cpsSpark.update(history.callsPerSec, WORKER_POINTS);
       c.p99Spark.update(history.p99Ms, WORKER_POINTS);
     }
   }
 
+  #renderRows(card, sampled) {
+    const workers = card.workers;
+    const ids = new Set();
+    for (const w of workers) {
+      ids.add(w.id);
+      this.#updateRow(this.#row(card, w), w, this.histories.workers.get(w.id), sampled || card.stale);
+    }
+    card.stale = false;
+    for (const [id, row] of card.rows) if (!ids.has(id)) (row.tr.remove(), row.why.remove(), card.rows.delete(id));
+    const order = workers.map((w) => w.id).join('\n');
+    if (order !== card.order) {
+      card.order = order;
+      card.tbody.append(...workers.flatMap((w) => [card.rows.get(w.id).tr, card.rows.get(w.id).why]));
+    }
+  }
+
   update(fleet, histories) {
+    this.histories = histories;
     this.actions = fleet.actions;
+    // Charts move once per history sample, not at every update.
+    const sampled = fleet.sample !== this.lastSample;
+    this.lastSample = fleet.sample;
     const byService = new Map();
     for (const w of fleet.workers) {
       let list = byService.get(w.service);
@@ -160,26 +199,18 @@ export class ServicesView {
       codeChips(card.k.errors.codes, s.errorsPerSec, 4);
       valueWithUnit(card.k.latency.value, `${fmtMs(s.p50Ms)} · ${fmtMs(s.p99Ms)}`, '');
       valueWithUnit(card.k.inflight.value, String(s.inFlight), `/ ${s.concurrency}`);
-      if (h) {
+      if (h && (sampled || !card.drawn)) {
+        card.drawn = true;
         card.k.calls.chart.update(h.callsPerSec, SERVICE_POINTS);
         card.k.errors.chart.update(h.errorRate, SERVICE_POINTS);
         card.k.latency.chart.update(h.p99Ms, SERVICE_POINTS);
         card.k.inflight.chart.update(h.inFlight, SERVICE_POINTS);
       }
-      const workers = byService.get(s.service) ?? [];
-      const ids = new Set();
-      for (const w of workers) {
-        ids.add(w.id);
-        this.#updateRow(this.#row(card, w), w, histories.workers.get(w.id));
-      }
-      for (const [id, row] of card.rows) if (!ids.has(id)) (row.tr.remove(), row.why.remove(), card.rows.delete(id));
-      const order = workers.map((w) => w.id).join('\n');
-      if (order !== card.order) {
-        card.order = order;
-        card.tbody.append(...workers.flatMap((w) => [card.rows.get(w.id).tr, card.rows.get(w.id).why]));
-      }
+      card.workers = byService.get(s.service) ?? [];
+      if (this.visible.has(s.service) || card.rows.size === 0) this.#renderRows(card, sampled);
+      else card.stale = true;
     }
-    for (const [name, card] of this.cards) if (!seen.has(name)) (card.node.remove(), this.cards.delete(name));
+    for (const [name, card] of this.cards) if (!seen.has(name)) (this.observer.unobserve(card.node), card.node.remove(), this.cards.delete(name));
     if (fleet.services.length === 0 && !this.root.querySelector('.empty')) this.root.replaceChildren(el('div', 'empty service', 'No worker heard on the bus yet.'));
     else if (fleet.services.length > 0) this.root.querySelector(':scope > .empty')?.remove();
   }
