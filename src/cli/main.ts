@@ -1,9 +1,11 @@
 /**
  * The natsrpc command line: one sub-command per file under commands/.
  */
+import { brokerCommand } from './commands/broker.js';
 import { callCommand } from './commands/call.js';
 import { dashboardCommand } from './commands/dashboard.js';
 import { devCommand } from './commands/dev.js';
+import { infoCommand, lsCommand, statsCommand } from './commands/discover.js';
 import { statusCommand } from './commands/status.js';
 import { supervisorCommand } from './commands/supervisor.js';
 import { workerCommand } from './commands/worker.js';
@@ -17,14 +19,22 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   supervisor: supervisorCommand,
   status: statusCommand,
   dashboard: dashboardCommand,
+  ls: lsCommand,
+  info: infoCommand,
+  stats: statsCommand,
+  broker: brokerCommand,
 };
 
 const HELP = `Usage: natsrpc <command> [options]
 
 Commands:
   dev                         run the demo on a local broker (npm start)
+  broker [--port n]           run a local nats-server with natsrpc's configuration (default port 4222)
   worker <file>               run a worker module
-  call <service.method> [json]  call a method and print the result
+  call <service.method> [payload]  call a method and print the result (payload: JSON, - or @file)
+  ls [--json]                 list the workers that answer service discovery ($SRV)
+  info <service> [--json]     a service's workers and endpoints
+  stats [service] [--json]    request and error counters per worker and endpoint
   supervisor                  watch workers, drain sick ones, publish the deadline policy
   status [--json] [--watch]   show the fleet as the leading supervisor sees it
   dashboard [--port 8080]     serve a live web page of the fleet (127.0.0.1 by default)

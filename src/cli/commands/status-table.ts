@@ -1,23 +1,20 @@
-/** Renders a status reply as one text table per service. */
+/** Renders a status reply as one text table per service (text from the bus escaped). */
 import type { StatusReply } from '../../supervisor/status.js';
+import { escapeControl } from '../escape.js';
+import { textTable } from '../text-table.js';
 
 const COLUMNS = ['WORKER', 'HOST/PID', 'STATE', 'HEALTH', 'INFLIGHT', 'CALLS/S', 'P99 MS', 'ERRORS', 'HB AGE', 'LAST DRAIN REASON'];
 
-function table(rows: string[][]): string {
-  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
-  return [line(COLUMNS), ...rows.map(line)].join('\n');
-}
-
 export function renderStatus(status: StatusReply): string {
   const s = status.supervisor;
-  const out = [`supervisor ${s.id} (leader, started ${new Date(s.startedAt).toISOString()})`];
+  const out = [`supervisor ${escapeControl(s.id)} (leader, started ${new Date(s.startedAt).toISOString()})`];
   if (status.services.length === 0) out.push('', 'no workers seen');
   for (const svc of status.services) {
     const d = svc.deadline ? `  timeout default ${svc.deadline.defaultMs} ms, max ${svc.deadline.maxMs} ms` : '';
-    out.push('', `service ${svc.service} (${svc.workers.length} workers)${d}`);
+    out.push('', `service ${escapeControl(svc.service)} (${svc.workers.length} workers)${d}`);
     out.push(
-      table(
+      textTable(
+        COLUMNS,
         svc.workers.map((w) => [
           w.id,
           `${w.host}/${w.pid}`,

@@ -1,0 +1,113 @@
+/**
+ * `natsrpc ls`, `info` and `stats` read what workers answer to $SRV discovery, with no supervisor:
+ * tables for people (text from the bus escaped), --json for scripts, answers of the wrong shape
+ * ignored. And `natsrpc broker` runs a local broker on the port it is given.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, startWorker } from '../src/index.js';
+import { freePort } from '../src/broker/local-server.js';
+import { openConnection } from '../src/connection/options.js';
+import { createLogger } from '../src/logging/logger.js';
+import echo from '../workers/echo.js';
+import math from '../workers/math.js';
+import { closing, startNats } from './helpers/nats.js';
+import { runCliProcess } from './helpers/cli.js';
+import { ChildHandle } from './helpers/processes.js';
+
+const quiet = createLogger('test', 'silent');
+const stop = (w: { stop(): Promise<void> }) => w.stop();
+
+interface Answer {
+  name: string;
+  id: string;
+  endpoints?: { name: string; subject: string; queue_group: string; num_requests?: number; num_errors?: number; last_error?: string }[];
+}
+
+test('ls, info and stats list workers, endpoints and counters from $SRV, as tables and as JSON', async () => {
+  await using nats = await startNats();
+  await using m1 = closing(await startWorker(math, { servers: nats.url, logger: quiet }), stop);
+  await using m2 = closing(await startWorker(math, { servers: nats.url, logger: quiet }), stop);
+  await using e1 = closing(await startWorker(echo, { servers: nats.url, logger: quiet }), stop);
+  // Something else on the bus answers too: once with garbage, once with a name that would drive a terminal.
+  await using nc = closing(await openConnection({ servers: nats.url }), (c) => c.close());
+  const hostile = { type: 'io.nats.micro.v1.ping_response', name: 'evil\x1b[2J\nsvc', id: 'EVIL1', version: '6.6.6', metadata: {} };
+  nc.subscribe('$SRV.PING', { callback: (_e, msg) => {
+    msg.respond(new TextEncoder().encode('{not json'));
+    msg.respond(new TextEncoder().encode(JSON.stringify(hostile)));
+  } });
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), (c) => c.close());
+  for (let i = 0; i < 3; i++) await client.call('math.add', { a: i, b: 1 });
+  await assert.rejects(client.call('math.div', { a: 1, b: 0 }));
+  const at = ['--servers', nats.url, '--timeout', '1000'];
+
+  const ls = await runCliProcess({ args: ['ls', ...at] });
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, /^SERVICE\s+WORKER\s+VERSION\s+STATE\s+HOST$/m);
+  for (const w of [m1, m2]) assert.match(ls.stdout, new RegExp(`^math\\s+${w.id}\\s+1\\.0\\.0\\s+serving\\s+\\S+$`, 'm'));
+  assert.match(ls.stdout, new RegExp(`^echo\\s+${e1.id}\\s+`, 'm'));
+  assert.match(ls.stdout, /^evil\\u001b\[2J\\nsvc\s+EVIL1/m, 'the hostile name is escaped');
+  assert.doesNotMatch(ls.stdout, /\x1b/);
+  assert.match(ls.stdout, /4 workers of 3 services/);
+  assert.match(ls.stderr, /ignored 1 answer\(s\)/);
+
+  const lsJson = await runCliProcess({ args: ['ls', '--json', ...at] });
+  assert.equal(lsJson.code, 0, lsJson.stderr);
+  const listed = JSON.parse(lsJson.stdout) as Answer[];
+  assert.deepEqual(listed.map((a) => a.id).sort(), [m1.id, m2.id, e1.id, 'EVIL1'].sort());
+
+  const info = await runCliProcess({ args: ['info', 'math', ...at] });
+  assert.equal(info.code, 0, info.stderr);
+  assert.match(info.stdout, /^service math: 2 workers, version 1\.0\.0$/m);
+  assert.match(info.stdout, /^add\s+rpc\.math\.add\s+math\s+2$/m);
+  assert.match(info.stdout, /^div\s+rpc\.math\.div\s+math\s+2$/m);
+  assert.doesNotMatch(info.stdout, /echo|EVIL/);
+  const infoJson = JSON.parse((await runCliProcess({ args: ['info', 'math', '--json', ...at] })).stdout) as Answer[];
+  assert.deepEqual(infoJson.map((a) => a.id).sort(), [m1.id, m2.id].sort());
+  assert.deepEqual(infoJson[0]!.endpoints!.map((e) => e.subject).sort(), ['rpc.math.add', 'rpc.math.div']);
+
+  const statsJson = await runCliProcess({ args: ['stats', 'math', '--json', ...at] });
+  assert.equal(statsJson.code, 0, statsJson.stderr);
+  const stats = (JSON.parse(statsJson.stdout) as Answer[]).flatMap((a) => a.endpoints!);
+  const sum = (name: string, key: 'num_requests' | 'num_errors') => stats.filter((e) => e.name === name).reduce((n, e) => n + e[key]!, 0);
+  assert.equal(sum('add', 'num_requests'), 3);
+  assert.equal(sum('div', 'num_requests'), 1);
+  assert.equal(sum('div', 'num_errors'), 1);
+  const table = await runCliProcess({ args: ['stats', ...at] });
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^SERVICE\s+WORKER\s+ENDPOINT\s+REQUESTS\s+ERRORS\s+AVG MS\s+LAST ERROR$/m);
+  assert.match(table.stdout, /^math\s+\S+\s+div\s+1\s+1\s+\d+\.\d\d\s+DIVIDE_BY_ZERO: cannot divide 1 by zero$/m);
+  assert.match(table.stdout, new RegExp(`^echo\\s+${e1.id}\\s+echo\\s+0\\s+0\\s+`, 'm'));
+});
+
+test('info and stats exit 1 when no worker of the service answers, 2 on a bad service name, 3 without a broker', async () => {
+  await using nats = await startNats();
+  const at = ['--servers', nats.url, '--timeout', '300'];
+  const none = await runCliProcess({ args: ['info', 'billing', ...at] });
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no worker of service "billing" answered/);
+  assert.equal((await runCliProcess({ args: ['stats', 'billing', ...at] })).code, 1);
+  const empty = await runCliProcess({ args: ['ls', ...at] });
+  assert.deepEqual([empty.code, empty.stdout], [0, 'no services answered\n']);
+  assert.deepEqual((await runCliProcess({ args: ['ls', '--json', ...at] })).stdout, '[]\n');
+  for (const args of [['info'], ['info', 'math.>'], ['stats', 'a', 'b'], ['ls', 'x']]) {
+    const usage = await runCliProcess({ args: [...args, ...at] });
+    assert.equal(usage.code, 2, `${args.join(' ')}: ${usage.stderr}`);
+  }
+  const port = await freePort();
+  const unreachable = await runCliProcess({ args: ['ls', '--servers', `nats://127.0.0.1:${port}`] });
+  assert.equal(unreachable.code, 3, unreachable.stderr);
+});
+
+test('natsrpc broker serves on the port of --port or NATS_PORT until SIGTERM; a taken port is a clear error', async () => {
+  const port = await freePort();
+  await using broker = new ChildHandle(['broker'], { NATS_PORT: String(port) });
+  await broker.waitForLine(/listening on nats:\/\/127\.0\.0\.1:\d+/);
+  await using client = closing(await connect({ servers: `nats://127.0.0.1:${port}`, logger: quiet }), (c) => c.close());
+  assert.equal(client.connection.info?.port, port);
+  const taken = await runCliProcess({ args: ['broker', '--port', String(port)] });
+  assert.equal(taken.code, 1);
+  assert.match(taken.stderr, new RegExp(`did not start on port ${port}`));
+  broker.signal('SIGTERM');
+  assert.equal((await broker.exited).code, 0);
+});
