@@ -77,6 +77,13 @@ export class LocalNatsServer {
     return this.#child !== null;
   }
 
+  /** Resolves with the exit code (or signal) when the running server process ends. */
+  exited(): Promise<number | NodeJS.Signals | null> {
+    const child = this.#child;
+    if (child === null) return Promise.resolve(null);
+    return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  }
+
   /** The server's recent log output. */
   get log(): string {
     return this.#log;

@@ -146,6 +146,9 @@ export const CONNECTION_OPTIONS = {
   inboxPrefix: stringOption({ name: 'inboxPrefix', env: 'NATS_INBOX_PREFIX', default: undefined, flag: 'inbox-prefix' }),
 } as const;
 
+/** NATS's own default port, the one `DEFAULT_SERVERS` dials. */
+export const DEFAULT_BROKER_PORT = 4222;
+
 export const PROCESS_OPTIONS = {
   prefix: stringOption({ name: 'prefix', default: DEFAULT_PREFIX, flag: 'prefix' }),
   logLevel: stringOption({ name: 'logLevel', env: 'LOG_LEVEL', default: DEFAULT_LOG_LEVEL }),
@@ -158,6 +161,8 @@ export const PROCESS_OPTIONS = {
   trustedKeys: stringOption({ name: 'trustedKeys', default: undefined, flag: 'trusted-key' }),
   /** The nats-server binary for local brokers (`natsrpc dev`, tests). */
   natsServerBin: stringOption({ name: 'natsServerBin', env: 'NATS_SERVER_BIN', default: undefined }),
+  /** The port `natsrpc broker` listens on (the port clients dial by default). */
+  brokerPort: numberOption({ name: 'brokerPort', env: 'NATS_PORT', default: DEFAULT_BROKER_PORT, min: 1, max: 65_535, integer: true, unit: 'port', flag: 'port' }),
 } as const;
 
 /** Every row, for documentation and for the test that keeps names and variables unique. */
