@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ensureNatsServer } from '../../broker/find-nats-server.js';
 import { LocalNatsServer } from '../../broker/local-server.js';
@@ -12,13 +13,19 @@ import { CONNECTION_OPTIONS, PROCESS_OPTIONS } from '../../options/table.js';
 
 export const DEV_HELP = `Usage: natsrpc dev [--once]
 
-The demo. Uses the broker in NATS_URL when set; otherwise starts a local nats-server on a free
-port (running scripts/install-nats-server first when none is found). Starts the example workers
+The demo. Starts a local nats-server on a free port (running scripts/install-nats-server first
+when none is found). With NATS_URL set it uses that broker instead, under a subject prefix of its
+own (dev-<random>), so its workers never join a real fleet's queue groups there. Starts the example workers
 (echo, two math workers, slow), makes a few calls, including failing ones, prints what happened,
 then keeps serving until Ctrl-C so you can try "natsrpc call" from another terminal.
 
 Options:
   --once    exit after the calls instead of waiting for Ctrl-C`;
+
+/** The subject prefix of a demo on a shared broker: its own, new each run. */
+export function devPrefix(): string {
+  return `dev-${randomBytes(4).toString('hex')}`;
+}
 
 const line = (s = '') => process.stdout.write(s + '\n');
 
@@ -42,22 +49,27 @@ export async function devCommand(argv: string[]): Promise<number> {
   }
   let server: LocalNatsServer | null = null;
   let url = readEnv(CONNECTION_OPTIONS.servers.env!);
+  let prefix: string | undefined;
   if (url === undefined) {
     const bin = ensureNatsServer();
     server = await LocalNatsServer.start();
     url = server.url;
     line(`Started nats-server v${bin.version} on ${url} (pid ${server.pid})`);
   } else {
-    line(`Using the broker at NATS_URL=${url}`);
+    // A broker someone else may use: the demo's workers must not take a real fleet's calls.
+    prefix = devPrefix();
+    line(`Using the broker at NATS_URL=${url}, under the subject prefix "${prefix}" so that no real service's calls reach the demo workers`);
   }
+  const scoped = prefix === undefined ? {} : { prefix };
+  const prefixFlag = prefix === undefined ? '' : ` --prefix ${prefix}`;
   const logger = createLogger('natsrpc-dev', readEnv(PROCESS_OPTIONS.logLevel.env!) ?? 'warn');
   const workers: RpcWorker[] = [];
   try {
     const examples = await Promise.all([import('../../../workers/echo.js'), import('../../../workers/math.js'), import('../../../workers/slow.js')]);
     const [echo, math, slow] = examples.map((m): WorkerDefinition => m.default);
-    for (const def of [echo!, math!, math!, slow!]) workers.push(await startWorker(def, { servers: url, logger }));
+    for (const def of [echo!, math!, math!, slow!]) workers.push(await startWorker(def, { servers: url, logger, ...scoped }));
     line(`Started workers: ${workers.map((w) => w.id).join(', ')}`);
-    const client = await connect({ servers: url, logger });
+    const client = await connect({ servers: url, logger, ...scoped });
     line('\nCalls:');
     await show("echo.echo 'hello'", () => client.call('echo.echo', 'hello'));
     await show('math.add {a:2,b:3}', () => client.call('math.add', { a: 2, b: 3 }));
@@ -75,7 +87,7 @@ export async function devCommand(argv: string[]): Promise<number> {
     await client.close();
 
     if (!values.once) {
-      line(`\nServing on ${url}. Try, from another terminal:\n  NATS_URL=${url} npx natsrpc call math.add '{"a":40,"b":2}'\nPress Ctrl-C to stop.`);
+      line(`\nServing on ${url}. Try, from another terminal:\n  NATS_URL=${url} npx natsrpc call math.add '{"a":40,"b":2}'${prefixFlag}\nPress Ctrl-C to stop.`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
