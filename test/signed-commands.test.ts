@@ -112,6 +112,28 @@ test('the signed bytes are exactly as docs/protocol.md describes them', () => {
   assert.ok(nkeys.fromPublic(key).verify(new TextEncoder().encode(expected), Buffer.from(signature, 'base64url')));
 });
 
+test('canonical JSON of nested values: floats as ECMAScript writes them, maps sorted at every depth; bytes, extensions and NaN are malformed', () => {
+  const head = 'natsrpc-command-v1\nmath-0123456789ab\n1800000000000\na1b2c3d4e5f60718\n';
+  const extra = { f: [0.1, 1.5, 1e21, 1e-7, -0, 2.0], m: { b: 1, A: { z: null, y: 'é' }, a: [true] } };
+  const cmd = { ...command, 'x-extra': extra } as unknown as SignableCommand;
+  assert.equal(
+    new TextDecoder().decode(commandSigningInput(cmd)),
+    head + '[["cmd","drain"],["from","sup-1"],["id","a1b2c3d4e5f60718"],["reason","unhealthy"],["target","math-0123456789ab"],["ts",1800000000000],["v",1],' +
+      '["x-extra",{"f":[0.1,1.5,1e+21,1e-7,0,2],"m":{"A":{"y":"é","z":null},"a":[true],"b":1}}]]',
+  );
+  // Key order as encoded plays no part, integer-like keys included.
+  const reordered = { ...command, 'x-extra': { m: { a: [true], '10': 1, '9': 2, A: { y: 'é', z: null } } } } as unknown as SignableCommand;
+  assert.match(new TextDecoder().decode(commandSigningInput(reordered)), /\["x-extra",\{"m":\{"10":1,"9":2,"A":\{"y":"é","z":null\},"a":\[true\]\}\}\]\]$/);
+  const signer = new NkeyCommandSigner(seedOf(nkeys.createUser()));
+  const verifier = new NkeyCommandVerifier([signer.publicKey]);
+  const signed = signer.signCommand({ ...command, ts: Date.now(), 'x-extra': extra } as unknown as SignableCommand);
+  assert.deepEqual(verifier.verifyCommand(decodeChecked(encode(signed)) as SignableCommand), { ok: true, signer: signer.publicKey }, 'survives a msgpack round trip');
+  for (const bad of [new Uint8Array([1, 2]), new Date(0), NaN, Infinity, { deep: [new Uint8Array(1)] }]) {
+    const forged = { ...command, ts: Date.now(), id: `n${Math.random().toString(16).slice(2, 14)}`, sig: signed.sig, 'x-bad': bad } as unknown as SignableCommand;
+    assert.deepEqual(verifier.verifyCommand(forged), { ok: false, reason: 'malformed' }, String(bad));
+  }
+});
+
 test('over a permissive broker: a listener obeys only the signed command, once', async () => {
   await using nats = await startNats();
   const signer = new NkeyCommandSigner(seedOf(nkeys.createUser()));

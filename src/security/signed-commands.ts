@@ -33,15 +33,46 @@ export interface SignableCommand {
   sig?: string;
 }
 
+/** A command holding a value that has no canonical JSON (bytes, an extension value, NaN...). */
+export class NotCanonicalError extends TypeError {}
+
+/**
+ * The canonical JSON of one value (docs/protocol.md, *Signed control commands*): numbers as
+ * ECMAScript writes them, maps with their keys sorted at every depth, no whitespace; bytes,
+ * extension values (a Date) and non-finite numbers have none.
+ */
+function canonicalJson(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new NotCanonicalError(`${value} has no canonical JSON`);
+      return JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) throw new NotCanonicalError('bytes and extension values have no canonical JSON');
+      const map = value as Record<string, unknown>;
+      return `{${Object.keys(map).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(map[k])}`).join(',')}}`;
+    }
+    default:
+      throw new NotCanonicalError(`a ${typeof value} has no canonical JSON`);
+  }
+}
+
 /**
  * The bytes a signature covers: the context, target, timestamp and id on lines of their own, then
  * every field but `sig` (unknown ones and nil ones too) as a JSON array of `[key, value]` pairs
- * sorted by key.
+ * sorted by key, each value in canonical JSON. Throws {@link NotCanonicalError} for a command that
+ * has none.
  */
 export function commandSigningInput(command: SignableCommand): Uint8Array {
   const fields = command as unknown as Record<string, unknown>;
   const keys = Object.keys(fields).filter((k) => k !== 'sig').sort();
-  const canonical = JSON.stringify(keys.map((k) => [k, fields[k]]));
+  const canonical = `[${keys.map((k) => `[${JSON.stringify(k)},${canonicalJson(fields[k])}]`).join(',')}]`;
   return encoder.encode(`${SIGNING_CONTEXT}\n${command.target}\n${command.ts}\n${command.id}\n${canonical}`);
 }
 
@@ -148,10 +179,16 @@ export class NkeyCommandVerifier {
       Number.isSafeInteger(command.ts) &&
       command.ts >= 0;
     if (!wellFormed) return { ok: false, reason: 'malformed' };
+    let input: Uint8Array;
+    try {
+      input = commandSigningInput(command);
+    } catch {
+      return { ok: false, reason: 'malformed' };
+    }
     if (!this.#trusted.has(signer)) return { ok: false, reason: 'untrusted' };
     let valid = false;
     try {
-      valid = nkeys.fromPublic(signer).verify(commandSigningInput(command), Buffer.from(signature, 'base64url'));
+      valid = nkeys.fromPublic(signer).verify(input, Buffer.from(signature, 'base64url'));
     } catch {
       valid = false;
     }
