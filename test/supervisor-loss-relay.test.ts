@@ -3,12 +3,14 @@
  * rights hears the broker's disconnect advisory of a SIGKILLed worker's connection and publishes a
  * `lost` event for it at once (code `connection_closed`), well before heartbeat silence would tell.
  * Without those rights, a worker frozen with SIGSTOP is declared lost by heartbeat silence, and its
- * `lost` event names it too (code `heartbeat_silence`). Real processes and broker; the event's
+ * `lost` event names it too (code `heartbeat_silence`); after SIGCONT its heartbeats do not report
+the suspension as a stalled loop. Real processes and broker; the event's
  * arrival and content are asserted, not its timing.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNats } from './helpers/nats.js';
+import { waitFor } from './helpers/load.js';
 import { BROKER_CONFIG, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
 import { parseDisconnect } from '../src/supervisor/loss-relay.js';
 
@@ -46,10 +48,16 @@ test('without $SYS rights a frozen worker is lost by heartbeat silence, and the 
   assert.ok(await rec.waitServing('ward', 2), 'the supervisor sees both workers');
   try {
     frozen.handle.signal('SIGSTOP');
+    const stoppedAt = Date.now();
     const lost = await rec.waitEvent('lost', frozen.id, 10_000);
     assert.ok(lost, 'a lost event names the frozen worker');
     assert.equal(lost.value.code, 'heartbeat_silence');
     assert.equal(typeof lost.value.figures?.silentMs, 'number');
+    frozen.handle.signal('SIGCONT');
+    const contAt = Date.now();
+    assert.ok(await waitFor(() => rec.beatsOf(frozen.id).some((h) => h.at > contAt), 10_000), 'it heartbeats again after SIGCONT');
+    const first = rec.beatsOf(frozen.id).find((h) => h.at > contAt)!;
+    assert.ok(first.value.stalledMs < contAt - stoppedAt, `a suspended process is not a stall: stalledMs ${first.value.stalledMs} after a ${contAt - stoppedAt} ms freeze`);
   } finally {
     frozen.handle.signal('SIGCONT');
   }

@@ -56,6 +56,16 @@ function post(msg: FromThread): void {
   port.postMessage(msg);
 }
 
+/**
+ * Notes one of the thread's own checks at `now`. A gap longer than {@link SUSPENDED_GAP_MS} since
+ * the last one means the whole process was suspended (SIGSTOP, a paused VM), not that the main
+ * loop blocked: progress is then counted from now.
+ */
+function checked(now: number): void {
+  if (now - lastCheck > SUSPENDED_GAP_MS) resumedAt = now;
+  lastCheck = now;
+}
+
 function stalledMs(now: number): number {
   // An aligned 8-byte read is not torn on the 64-bit platforms Node supports; a stale value only
   // delays detection by one tick.
@@ -72,6 +82,9 @@ const nc = await openConnection({ ...data.connection }).catch((err: Error) => {
 function publish(body: HeartbeatBody, extra: Partial<WorkerHeartbeat> = {}): void {
   if (nc === null || nc.isClosed()) return;
   const now = Date.now();
+  // The first heartbeat after a suspension may go out before the next check: it must not report
+  // the suspension as a stall either.
+  checked(now);
   const hb: WorkerHeartbeat = { ...body, seq: ++seq, ts: now, stalledMs: stalledMs(now), ...extra };
   try {
     nc.publish(data.subject, encode(hb));
@@ -101,8 +114,7 @@ async function beat(): Promise<void> {
 
 function watch(): void {
   const now = Date.now();
-  if (now - lastCheck > SUSPENDED_GAP_MS) resumedAt = now; // the whole process was frozen: not a blocked loop
-  lastCheck = now;
+  checked(now);
   const stalled = stalledMs(now);
   if (data.exitAfterMs > 0 && stalled > data.exitAfterMs && !closing) {
     closing = true;
