@@ -4,7 +4,10 @@
  * against a stand-in connection whose publish does nothing. Best of 5 batches, CPU time per
  * operation, so a busy machine inflates it less than wall time.
  *
- *   node --import tsx bench/hot-path.ts [payload bytes, default 100]
+ *   node --import tsx bench/hot-path.ts [payload bytes, default 100] [binary|json, default binary]
+ *
+ * `json` makes the payload a plain JSON-like object of about that many bytes (strings, numbers, a
+ * nested object and an array) instead of bytes: the values the caller-side value check walks.
  */
 import type { NatsConnection } from 'nats';
 import { resolveClientOptions, RpcClient } from '../src/client/client.js';
@@ -60,13 +63,19 @@ function standIn() {
 }
 
 const size = Number(process.argv[2] ?? 100);
-const payload = new Uint8Array(size).fill(7);
+const kind = process.argv[3] ?? 'binary';
+/** A JSON-like object of about `bytes` bytes in msgpack. */
+function jsonPayload(bytes: number): unknown {
+  const items = Array.from({ length: Math.max(1, Math.round(bytes / 40)) }, (_, i) => ({ sku: `sku-${i}`, qty: i + 1, price: 9.99 }));
+  return { id: 'order-1234', user: { name: 'Ada', admin: false }, items };
+}
+const payload = kind === 'json' ? jsonPayload(size) : new Uint8Array(size).fill(7);
 // A budget of a day: the request must not expire (and be skipped) while it is replayed.
 const request = { v: 1 as const, id: 'Zk3aQ9xW-bTr.2n9c', method: 'run', budgetMs: 86_400_000, attempt: 1, sentAt: Date.now(), payload };
 const requestBytes = encodeRequest(request);
 const replyBytes = encodeReply({ v: 1, id: request.id, ok: true, result: payload });
 
-process.stdout.write(`hot path, ${size}-byte binary payload, node ${process.version}\n`);
+process.stdout.write(`hot path, ${size}-byte ${kind} payload (${encodeRequest({ ...request }).length} B request), node ${process.version}\n`);
 await measure('encode request envelope', () => encodeRequest(request));
 await measure('decode + validate request (guard included)', () => decodeRequest(requestBytes));
 await measure('encode ok reply', () => encodeReply({ v: 1, id: request.id, ok: true, result: payload }));

@@ -23,6 +23,13 @@ function nested(depth: number): Uint8Array {
   return b;
 }
 
+/** A request whose payload is the raw msgpack `bytes` (spliced in place of a nil). */
+function withPayloadBytes(bytes: number[]): Uint8Array {
+  const text = Buffer.from(encode({ ...good, payload: null }));
+  const at = text.indexOf('payload', 0, 'latin1') + 'payload'.length;
+  return new Uint8Array(Buffer.concat([text.subarray(0, at), Buffer.from(bytes), text.subarray(at + 1)]));
+}
+
 function withProtoKey(where: 'top' | 'payload' | 'headers'): Uint8Array {
   // The encoder will not write a __proto__ key from an object literal, so splice the bytes by hand.
   const marker = 'zzzzzzzzz'; // same length as __proto__
@@ -57,7 +64,10 @@ function malformedBodies(): Uint8Array[] {
   for (let i = 0; i < 99; i++) bodies.push(withProtoKey((['top', 'payload', 'headers'] as const)[i % 3]!));
   for (let i = 0; i < 100; i++) bodies.push(nested([40, 1_000, 100_000, 900_000][i % 4]!));
   for (let i = 0; i < 20; i++) bodies.push(encode({ ...good, payload: new Array(150_000 + i).fill(0) }));
-  for (let i = 0; i < 30; i++) bodies.push(encode({ ...good, payload: 2n ** 60n + BigInt(i) }, { useBigInt64: true }));
+  // Integers beyond int64 (uint64 above 2^63 - 1) and timestamps a Date cannot hold.
+  for (let i = 0; i < 30; i++) bodies.push(encode({ ...good, payload: 2n ** 63n + BigInt(i) }, { useBigInt64: true }));
+  for (let i = 0; i < 10; i++) bodies.push(withPayloadBytes([0xc7, 12, 0xff, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, i]));
+  for (let i = 0; i < 10; i++) bodies.push(withPayloadBytes([0xd7, 0xff, 0xff, 0xff, 0xff, 0xfc, 0, 0, 0, i]));
   for (let i = 0; i < 30; i++) bodies.push(new Uint8Array(0));
   for (let i = 0; i < 30; i++) bodies.push(Buffer.from(JSON.stringify(good)));
   return bodies;

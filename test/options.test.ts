@@ -20,6 +20,7 @@ import { decodeChecked } from '../src/protocol/codec.js';
 import { heartbeatWildcard } from '../src/protocol/subjects.js';
 import { startNats } from './helpers/nats.js';
 import { processGroup, ROOT, spawnWorker } from './helpers/processes.js';
+import { optionDocRow } from './options-doc-row.js';
 
 test('every row has a unique name and environment variable, a default within its bounds', () => {
   const names = new Set<string>();
@@ -38,6 +39,11 @@ test('every row has a unique name and environment variable, a default within its
   assert.equal(envNameOf('retry.maxAttempts'), 'NATSRPC_RETRY_MAX_ATTEMPTS');
   assert.equal(WORKER_OPTIONS.drainTimeoutMs.env, 'NATSRPC_DRAIN_TIMEOUT_MS');
   assert.equal(CONNECTION_OPTIONS.servers.env, 'NATS_URL');
+});
+
+test('docs/options.md lists every row as it is', () => {
+  const doc = readFileSync(join(ROOT, 'docs/options.md'), 'utf8');
+  for (const spec of ALL_OPTIONS) assert.ok(doc.includes(optionDocRow(spec)), `docs/options.md lacks or misstates ${spec.name}:\n${optionDocRow(spec)}`);
 });
 
 test('explicit beats environment beats default', () => {

@@ -2,15 +2,15 @@
  * Encoding and decoding of envelopes. One encoder and one decoder are reused for the life of the
  * process: both are synchronous, so sharing them is safe and saves their buffers per message.
  */
-import { Decoder, Encoder } from '@msgpack/msgpack';
+import { Encoder } from '@msgpack/msgpack';
 import { defaultRetryable, RpcError } from './errors.js';
 import { asAck, checkReply, checkRequest, type AckEnvelope, type ReplyEnvelope, type RequestEnvelope } from './envelope.js';
 import { checkMsgpack, DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from './msgpack-guard.js';
-import { encodeOkReply, encodeRequestEnvelope } from './envelope-writer.js';
+import { encodeEnvelopeGeneric, encodeOkReply, encodeRequestEnvelope } from './envelope-writer.js';
 import { parseReply, parseRequest } from './envelope-reader.js';
+import { decodeValue, plainBytes } from './value-decoder.js';
 
 const encoder = new Encoder({ ignoreUndefined: true });
-const decoder = new Decoder();
 
 /** Encodes any msgpack-able value; the result is a fresh copy the caller may keep. */
 export function encode(value: unknown): Uint8Array {
@@ -25,7 +25,7 @@ export function decodeChecked(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT
   const reason = checkMsgpack(bytes, limits);
   if (reason !== null) throw new RpcError('BAD_REQUEST', `malformed message: ${reason}`);
   try {
-    return decoder.decode(bytes);
+    return decodeValue(plainBytes(bytes));
   } catch (cause) {
     throw new RpcError('BAD_REQUEST', `malformed message: ${(cause as Error).message}`, { cause });
   }
@@ -35,8 +35,9 @@ export function decodeChecked(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT
 function decodeEnvelope<T>(bytes: Uint8Array, limits: MsgpackLimits, parse: (b: Uint8Array) => T | undefined): T | unknown {
   const reason = checkMsgpack(bytes, limits);
   if (reason !== null) throw new RpcError('BAD_REQUEST', `malformed message: ${reason}`);
+  const plain = plainBytes(bytes);
   try {
-    return parse(bytes) ?? decoder.decode(bytes);
+    return parse(plain) ?? decodeValue(plain);
   } catch (cause) {
     throw new RpcError('BAD_REQUEST', `malformed message: ${(cause as Error).message}`, { cause });
   }
@@ -76,7 +77,7 @@ export function encodeRequest(envelope: RequestEnvelope): Uint8Array {
 }
 
 export function encodeReply(envelope: ReplyEnvelope): Uint8Array {
-  return envelope.ok ? encodeOkReply(envelope.id, envelope.result) : encoder.encode(envelope);
+  return envelope.ok ? encodeOkReply(envelope.id, envelope.result) : encodeEnvelopeGeneric(envelope, envelope.error.details, 'error.details');
 }
 
 /**

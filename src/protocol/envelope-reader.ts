@@ -6,10 +6,9 @@
  * and binaries are read directly (binaries as views), and any nested value goes to the generic
  * decoder. Anything unusual makes it return `undefined`, and the caller decodes generically.
  */
-import { Decoder } from '@msgpack/msgpack';
+import { decodeValue } from './value-decoder.js';
 import { K_ACK, K_ATTEMPT, K_BUDGET, K_CANCELLABLE, K_ERROR, K_HEADERS, K_ID, K_METHOD, K_OK, K_PAYLOAD, K_RESULT, K_SENT_AT, K_V } from './envelope-keys.js';
 
-const decoder = new Decoder();
 const textDecoder = new TextDecoder();
 
 /**
@@ -100,7 +99,10 @@ function value(b: Uint8Array, p: number): unknown {
     case 0xcc: END = p + 2; return b[p + 1]!;
     case 0xcd: END = p + 3; return u16(b, p + 1);
     case 0xce: END = p + 5; return u32(b, p + 1);
-    case 0xcf: END = p + 9; return u32(b, p + 1) * 0x100000000 + u32(b, p + 5); // safe range proven by the guard
+    case 0xcf:
+      if (u32(b, p + 1) > 0x1fffff) break; // beyond the safe range: a bigint, decoded below
+      END = p + 9;
+      return u32(b, p + 1) * 0x100000000 + u32(b, p + 5);
     case 0xd9: return str(b, p + 2, b[p + 1]!);
     case 0xda: return str(b, p + 3, u16(b, p + 1));
     case 0xc4: { const n = b[p + 1]!; END = p + 2 + n; return b.subarray(p + 2, END); }
@@ -109,7 +111,7 @@ function value(b: Uint8Array, p: number): unknown {
   }
   const end = skip(b, p);
   END = end;
-  return decoder.decode(b.subarray(p, end));
+  return decodeValue(b.subarray(p, end));
 }
 
 /**

@@ -11,11 +11,25 @@
  */
 import { Encoder } from '@msgpack/msgpack';
 import type { RequestEnvelope } from './envelope.js';
+import { checkValue } from './value-check.js';
 import { K_ACK, K_ATTEMPT, K_BUDGET, K_CANCELLABLE, K_HEADERS, K_ID, K_METHOD, K_OK, K_PAYLOAD, K_RESULT, K_SENT_AT, K_V } from './envelope-keys.js';
 
 const generic = new Encoder({ ignoreUndefined: true });
 /** A second encoder, so two values can be encoded without copying the first out. */
 const secondary = new Encoder({ ignoreUndefined: true });
+/**
+ * For values that hold a bigint: it writes them as int64/uint64. (It also writes integers beyond
+ * 32 bits as float64, which arrive as the same number; so only such values use it.)
+ */
+const wide = new Encoder({ ignoreUndefined: true, useBigInt64: true });
+
+/**
+ * Encodes an envelope the generic way after checking the value it carries (`root` names it);
+ * throws `RpcError('BAD_REQUEST')` naming the path when that value cannot travel unchanged.
+ */
+export function encodeEnvelopeGeneric(envelope: object, value: unknown, root: string): Uint8Array {
+  return (checkValue(value, root) ? wide : generic).encode(envelope);
+}
 
 // ---- output buffers -------------------------------------------------------------------------
 
@@ -149,16 +163,19 @@ function put(buf: Uint8Array, p: number, bytes: Uint8Array): number {
   return p + bytes.length;
 }
 
-/** A value's encoding: a binary payload is written as is, anything else through an encoder. */
-function valueSize(value: unknown, encoder: Encoder): { bin: Uint8Array | null; encoded: Uint8Array | null; size: number } {
+/**
+ * A value's encoding: a binary payload is written as is, anything else is checked (see
+ * value-check.ts) and goes through an encoder.
+ */
+function valueSize(value: unknown, root: string): { bin: Uint8Array | null; encoded: Uint8Array | null; size: number } {
   if (value instanceof Uint8Array) return { bin: value, encoded: null, size: binHeaderSize(value.length) + value.length };
-  const encoded = encoder.encodeSharedRef(value);
+  const encoded = (checkValue(value, root) ? wide : generic).encodeSharedRef(value);
   return { bin: null, encoded, size: encoded.length };
 }
 
 /** Encodes a request envelope; the result is the caller's to keep. */
 export function encodeRequestEnvelope(e: RequestEnvelope): Uint8Array {
-  for (const k in e) if (REQUEST_KEYS[k] !== true) return generic.encode(e);
+  for (const k in e) if (REQUEST_KEYS[k] !== true) return encodeEnvelopeGeneric(e, e.payload, 'payload');
   const idSize = typeof e.id === 'string' ? asciiStrSize(e.id) : -1;
   const methodSize = typeof e.method === 'string' ? asciiStrSize(e.method) : -1;
   const budgetSize = uintSize(e.budgetMs);
@@ -168,12 +185,12 @@ export function encodeRequestEnvelope(e: RequestEnvelope): Uint8Array {
   const ackSize = flagSize(e.ack, K_ACK);
   const cancellableSize = flagSize(e.cancellable, K_CANCELLABLE);
   if (e.v !== 1 || idSize < 0 || methodSize < 0 || budgetSize < 0 || attemptSize < 0 || sentAtSize < 0 || ackSize < 0 || cancellableSize < 0) {
-    return generic.encode(e);
+    return encodeEnvelopeGeneric(e, e.payload, 'payload');
   }
   const hasHeaders = e.headers !== undefined;
   const hasPayload = e.payload !== undefined;
   const headers = hasHeaders ? secondary.encodeSharedRef(e.headers) : null;
-  const payload = hasPayload ? valueSize(e.payload, generic) : null;
+  const payload = hasPayload ? valueSize(e.payload, 'payload') : null;
   const count = 5 + (hasSentAt ? 1 : 0) + (hasHeaders ? 1 : 0) + (hasPayload ? 1 : 0) + (ackSize > 0 ? 1 : 0) + (cancellableSize > 0 ? 1 : 0);
   const size =
     1 + K_V.length + 1 + K_ID.length + idSize + K_METHOD.length + methodSize + K_BUDGET.length + budgetSize +
@@ -213,8 +230,8 @@ export function encodeRequestEnvelope(e: RequestEnvelope): Uint8Array {
 export function encodeOkReply(id: string, result: unknown): Uint8Array {
   if (result === undefined) result = null;
   const idSize = asciiStrSize(id);
-  if (idSize < 0) return generic.encode({ v: 1, id, ok: true, result });
-  const value = valueSize(result, generic);
+  if (idSize < 0) return encodeEnvelopeGeneric({ v: 1, id, ok: true, result }, result, 'result');
+  const value = valueSize(result, 'result');
   const buf = alloc(1 + K_V.length + 1 + K_ID.length + idSize + K_OK.length + 1 + K_RESULT.length + value.size);
   let p = 0;
   buf[p++] = 0x84;

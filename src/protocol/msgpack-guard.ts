@@ -5,8 +5,11 @@
  * turns integers above 2^53 into inexact numbers without a word. This single pass over the bytes
  * (it skips string and binary bodies, so it costs little even for large payloads) proves that the
  * value is complete, has no trailing garbage, stays within the depth and element limits, uses no
- * extension type but the standard timestamp, and holds only exactly representable integers.
- * Whatever passes decodes into at most `maxElements` values built from bytes that are really there.
+ * extension type but the standard timestamp (-1) in one of its three forms with nanoseconds below
+ * 10^9 and seconds a JavaScript Date can hold, and holds only int64 integers. It also notes whether
+ * an integer lies outside the safe range (see {@link sawWideInteger}): such a value is decoded with
+ * bigints. Whatever passes decodes into at most `maxElements` values built from bytes that are
+ * really there.
  */
 
 export interface MsgpackLimits {
@@ -25,6 +28,19 @@ export const DEFAULT_MSGPACK_LIMITS: MsgpackLimits = {
 };
 
 const TIMESTAMP_EXT_TYPE = 0xff; // -1 as an unsigned byte
+/** Seconds either side of 1970 that a Date holds (8.64e15 ms). */
+const MAX_DATE_SECONDS = 8_640_000_000_000;
+
+/** Whether the last value that passed {@link checkMsgpack} holds an integer beyond ±(2^53 - 1). */
+let wide = false;
+
+/**
+ * True when the value the last successful {@link checkMsgpack} passed holds an integer outside the
+ * safe range: it must be decoded with bigints (see value-decoder.ts). Read it right after the check.
+ */
+export function sawWideInteger(): boolean {
+  return wide;
+}
 
 /**
  * Returns `null` when `bytes` hold exactly one well-formed msgpack value within `limits`,
@@ -38,6 +54,7 @@ export function checkMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_
   let remaining = 1; // values still expected at the current level
   let elements = 0;
   let pos = 0;
+  wide = false;
 
   while (true) {
     while (remaining === 0 && stack.length > 0) remaining = stack.pop()!;
@@ -67,19 +84,32 @@ export function checkMsgpack(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_
         case 0xc7: case 0xc8: case 0xc9: {
           const size = b === 0xc7 ? bytes[pos]! : b === 0xc8 ? u16(bytes, pos) : u32(bytes, pos);
           if (bytes[pos + need - 1] !== TIMESTAMP_EXT_TYPE) return 'unsupported extension type';
+          // The 96-bit timestamp: ext 8, 12 bytes of nanoseconds (uint32) and seconds (int64).
+          if (b !== 0xc7 || size !== 12) return 'invalid timestamp';
+          if (pos + need + 12 > len) return 'truncated message';
+          const at = pos + need;
+          const hi = u32(bytes, at + 4) | 0;
+          const seconds = hi * 0x100000000 + u32(bytes, at + 8);
+          if (u32(bytes, at) >= 1e9 || hi > 0x7ffff || hi < -0x80000 || Math.abs(seconds) > MAX_DATE_SECONDS) return 'invalid timestamp';
           skip = size;
           break;
         }
         case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
           if (bytes[pos] !== TIMESTAMP_EXT_TYPE) return 'unsupported extension type';
+          // Timestamp 32 (fixext 4, seconds) or 64 (fixext 8, 30-bit nanoseconds and 34-bit seconds).
+          if (b !== 0xd6 && b !== 0xd7) return 'invalid timestamp';
           skip = 1 << (b - 0xd4);
+          if (b === 0xd7 && pos + 1 + skip <= len && u32(bytes, pos + 1) >>> 2 >= 1e9) return 'invalid timestamp';
           break;
-        case 0xcf: if (u32(bytes, pos) > 0x1fffff) return 'integer outside the safe range'; break;
+        case 0xcf: {
+          const hi = u32(bytes, pos);
+          if (hi > 0x7fffffff) return 'integer outside int64';
+          if (hi > 0x1fffff) wide = true;
+          break;
+        }
         case 0xd3: {
           const hi = u32(bytes, pos) | 0;
-          if (hi > 0x1fffff || hi < -0x200000 || (hi === -0x200000 && u32(bytes, pos + 4) === 0)) {
-            return 'integer outside the safe range';
-          }
+          if (hi > 0x1fffff || hi < -0x200000 || (hi === -0x200000 && u32(bytes, pos + 4) === 0)) wide = true;
           break;
         }
         case 0xdc: items = u16(bytes, pos); break;

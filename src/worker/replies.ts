@@ -62,9 +62,11 @@ export class WorkerReplies {
       this.#discovery?.record(ctx.method, elapsedMs, null);
       return data;
     } catch (err) {
+      // A result that cannot travel unchanged (value-check.ts) names its path and type: that goes to
+      // the log and to the endpoint's last error in $SRV.STATS, never to the caller.
       this.#log.error({ err, reqId: ctx.requestId, method: ctx.method }, 'result cannot be encoded');
       this.#stats.fail('INTERNAL');
-      this.#discovery?.record(ctx.method, elapsedMs, 'INTERNAL: result cannot be encoded');
+      this.#discovery?.record(ctx.method, elapsedMs, `INTERNAL: result cannot be encoded: ${(err as Error).message}`);
       return errorReply(ctx.requestId, internalError(ctx.requestId));
     }
   }
