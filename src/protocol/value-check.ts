@@ -21,16 +21,19 @@ export const MAX_VALUE_ELEMENTS = DEFAULT_MAX_ELEMENTS - 64;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-/** Set by a check: the value holds a bigint, so it needs the encoder that writes them. */
-let sawBigInt = false;
-let elements = 0;
+/**
+ * The state of one check. One const object rather than module-level `let`s, which cost a check on
+ * every access; checks are synchronous, so one is enough.
+ */
+const S = {
+  /** The value holds a bigint, so it needs the encoder that writes them. */
+  bigint: false,
+  elements: 0,
+};
 /** Keys from the refused value outwards, filled only on refusal. */
 const PATH: (string | number)[] = [];
-/** The containers on the way down, for telling a cycle from deep nesting. */
-const ANCESTORS: object[] = [];
-/** For a cycle: the depth where it starts and where it first comes back (else -1). */
-let cycleStart = -1;
-let cycleBack = -1;
+/** What {@link visit} returns at the depth limit; checkValue then tells a cycle from deep nesting. */
+const TOO_DEEP = 'too deep';
 
 /**
  * Checks that `value` travels unchanged. Returns true when it holds a bigint; throws
@@ -42,19 +45,42 @@ export function checkValue(value: unknown, root: string): boolean {
     if (typeof value === 'string' || typeof value === 'boolean' || value === undefined) return false;
     if (typeof value === 'number' && value - value === 0) return false;
   }
-  sawBigInt = false;
-  elements = 0;
-  cycleStart = -1;
+  S.bigint = false;
+  S.elements = 0;
   let reason = visit(value, 0);
-  ANCESTORS.length = 0;
   if (reason !== null) {
-    // PATH runs from the refused value outwards; a cycle is shown up to where it first comes back.
-    const keys = PATH.reverse().slice(0, cycleStart < 0 ? PATH.length : cycleBack);
+    // PATH runs from the refused value outwards.
+    let keys = PATH.reverse().slice();
     PATH.length = 0;
-    if (cycleStart >= 0) reason = `a reference back to ${pathOf(root, keys.slice(0, cycleStart))} (a cycle)`;
+    if (reason === TOO_DEEP) {
+      const cycle = findCycle(value, keys);
+      if (cycle === null) reason = `nested deeper than ${MAX_VALUE_DEPTH} levels`;
+      else {
+        reason = `a reference back to ${pathOf(root, keys.slice(0, cycle.start))} (a cycle)`;
+        keys = keys.slice(0, cycle.back);
+      }
+    }
     throw new RpcError('BAD_REQUEST', `${pathOf(root, keys)} is ${reason}: it cannot travel unchanged (see "Values" in docs/protocol.md)`);
   }
-  return sawBigInt;
+  return S.bigint;
+}
+
+/**
+ * Along the path to where the depth limit was reached: the first container met again (at depth
+ * `back`) and where it was first met (depth `start`), or null when the nesting is just deep.
+ */
+function findCycle(value: unknown, keys: readonly (string | number)[]): { start: number; back: number } | null {
+  const chain: unknown[] = [value];
+  let at = value;
+  for (const key of keys) {
+    at = (at as Record<string | number, unknown>)[key];
+    chain.push(at);
+  }
+  for (let back = 1; back < chain.length; back++) {
+    const start = chain.indexOf(chain[back]);
+    if (start < back) return { start, back };
+  }
+  return null;
 }
 
 /** `payload.items[3].when`: identifiers after a dot, indexes and other keys in brackets. */
@@ -77,10 +103,10 @@ function visit(v: unknown, depth: number): string | null {
       return v - v === 0 ? null : String(v); // NaN and ±Infinity
     case 'bigint':
       if (v < INT64_MIN || v > INT64_MAX) return 'a bigint outside int64';
-      sawBigInt = true;
+      S.bigint = true;
       return null;
     case 'object':
-      break;
+      return v === null ? null : visitObject(v, depth);
     case 'undefined':
       return 'undefined';
     case 'function':
@@ -88,65 +114,66 @@ function visit(v: unknown, depth: number): string | null {
     default:
       return `a ${typeof v}`;
   }
-  if (v === null) return null;
+}
+
+/**
+ * Leaves that are strings, booleans and finite numbers (most of them) are checked in the loops,
+ * without a call.
+ */
+function visitObject(v: object, depth: number): string | null {
   const proto: unknown = Object.getPrototypeOf(v);
   if (proto === Object.prototype || proto === null) {
-    const enter = container(v, depth);
+    const enter = container(depth);
     if (enter !== null) return enter;
     const o = v as Record<string, unknown>;
+    let n = 0;
     for (const key in o) {
       const item = o[key];
-      if (item === undefined) continue; // omitted, as JSON does
+      const t = typeof item;
+      n += 2;
       if (key === '__proto__') {
         PATH.push(key);
         return 'a "__proto__" key (receivers refuse it)';
       }
-      elements += 2;
+      if (t === 'string' || t === 'boolean' || (t === 'number' && (item as number) - (item as number) === 0)) continue;
+      if (item === undefined) {
+        n -= 2; // omitted, as JSON does
+        continue;
+      }
       const reason = visit(item, depth + 1);
       if (reason !== null) {
         PATH.push(key);
         return reason;
       }
     }
-    return elements > MAX_VALUE_ELEMENTS ? `more than ${MAX_VALUE_ELEMENTS} elements` : null;
+    return (S.elements += n) > MAX_VALUE_ELEMENTS ? `more than ${MAX_VALUE_ELEMENTS} elements` : null;
   }
   if (Array.isArray(v)) {
     if (proto !== Array.prototype) return describeInstance(proto);
-    const enter = container(v, depth);
+    const enter = container(depth);
     if (enter !== null) return enter;
-    const n = v.length;
-    elements += n;
+    const a = v as unknown[];
+    const n = a.length;
     for (let i = 0; i < n; i++) {
-      const item: unknown = v[i];
+      const item = a[i];
+      const t = typeof item;
+      if (t === 'string' || t === 'boolean' || (t === 'number' && (item as number) - (item as number) === 0)) continue;
       const reason = item === undefined ? 'undefined inside an array' : visit(item, depth + 1);
       if (reason !== null) {
         PATH.push(i);
         return reason;
       }
     }
-    return elements > MAX_VALUE_ELEMENTS ? `more than ${MAX_VALUE_ELEMENTS} elements` : null;
+    return (S.elements += n) > MAX_VALUE_ELEMENTS ? `more than ${MAX_VALUE_ELEMENTS} elements` : null;
   }
   if (v instanceof Uint8Array) return null; // a Buffer too: bin, arriving as Uint8Array
   if (proto === Date.prototype) return Number.isNaN((v as Date).getTime()) ? 'an invalid Date' : null;
   return `${describeInstance(proto)} (only plain objects, arrays, Uint8Array and Date travel)`;
 }
 
-/** Enters a container at `depth`; a reason when it is one level too deep or its own ancestor. */
-function container(v: object, depth: number): string | null {
-  if (depth >= MAX_VALUE_DEPTH) {
-    const seen = ANCESTORS.lastIndexOf(v, depth - 1);
-    if (seen === -1) return `nested deeper than ${MAX_VALUE_DEPTH} levels`;
-    ANCESTORS[depth] = v;
-    const period = depth - seen;
-    let start = 0;
-    while (ANCESTORS[start] !== ANCESTORS[start + period]) start++;
-    cycleStart = start;
-    cycleBack = start + period;
-    return 'a cycle';
-  }
-  // A cycle shorter than the depth limit is found when the limit is reached.
-  ANCESTORS[depth] = v;
-  return null;
+/** Entering a container at `depth`: a reason when it is one level too deep. */
+function container(depth: number): string | null {
+  return depth >= MAX_VALUE_DEPTH ? TOO_DEEP : null;
 }
 
 /** "a Map" for the built-in classes, "an instance of Point" for the others. */
