@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { connect as natsConnect } from 'nats';
 import { ALL_OPTIONS, CLIENT_OPTIONS, CONNECTION_OPTIONS, HEALTH_POLICY_OPTIONS, LOST_WORKER_OPTIONS, WORKER_OPTIONS } from '../src/options/table.js';
 import { envNameOf, resolveBoolean, resolveChoice, resolveNumber, resolveString } from '../src/options/resolve.js';
-import { optionFlag, UsageError } from '../src/cli/flags.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, optionFlag, UsageError } from '../src/cli/flags.js';
 import { resolvePolicy } from '../src/supervisor/policy.js';
 import { resolveLostWorkerPolicy } from '../src/client/call-options.js';
 import { withEnvDefaults } from '../src/connection/options.js';
@@ -72,6 +72,14 @@ test('a flag is an explicit option: it beats the environment, with the same boun
   assert.equal(resolveNumber(spec, optionFlag(spec, undefined), env), 3);
   assert.throws(() => optionFlag(spec, '0'), (e: unknown) => e instanceof UsageError && e.message === '--concurrency (concurrency) must be an integer from 1 to 100000, received 0');
   assert.throws(() => optionFlag(spec, 'lots'), (e: unknown) => e instanceof UsageError && /--concurrency \(concurrency\) .* received "lots"/.test(e.message));
+});
+
+test('the connection flags of the CLI are the rows of the table: each flag is parsed, mapped and documented with its variable', () => {
+  for (const spec of Object.values(CONNECTION_OPTIONS)) {
+    assert.ok(spec.flag! in CONNECTION_FLAGS, `--${spec.flag} is a flag`);
+    assert.match(CONNECTION_HELP, new RegExp(`--${spec.flag} [^\\n]*env ${spec.env}`), `--${spec.flag} help names ${spec.env}`);
+    assert.deepEqual(connectionFrom({ [spec.flag!]: 'x' }), { [spec.name]: 'x' });
+  }
 });
 
 test('bad values name the option, where they came from and the value', () => {

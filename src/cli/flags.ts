@@ -3,6 +3,7 @@
  */
 import type { ConnectionOptions } from '../connection/options.js';
 import { numberFromText, type NumberOption } from '../options/resolve.js';
+import { CONNECTION_OPTIONS } from '../options/table.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -49,19 +50,15 @@ interface ConnectionFlagValues {
   'inbox-prefix'?: string;
 }
 
+/** The connection options the flags give, by the rows of the options table (flag → option). */
 export function connectionFrom(values: ConnectionFlagValues): ConnectionOptions {
-  const out: ConnectionOptions = {};
-  if (values.servers !== undefined) out.servers = values.servers;
-  if (values.user !== undefined) out.user = values.user;
-  if (values.pass !== undefined) out.pass = values.pass;
-  if (values.token !== undefined) out.token = values.token;
-  if (values.creds !== undefined) out.credsFile = values.creds;
-  if (values.nkey !== undefined) out.nkeySeed = values.nkey;
-  if (values['tls-ca'] !== undefined) out.tlsCa = values['tls-ca'];
-  if (values['tls-cert'] !== undefined) out.tlsCert = values['tls-cert'];
-  if (values['tls-key'] !== undefined) out.tlsKey = values['tls-key'];
-  if (values['inbox-prefix'] !== undefined) out.inboxPrefix = values['inbox-prefix'];
-  return out;
+  const given = values as Readonly<Record<string, string | undefined>>;
+  const out: Record<string, string> = {};
+  for (const spec of Object.values(CONNECTION_OPTIONS)) {
+    const value = given[spec.flag!];
+    if (value !== undefined) out[spec.name] = value;
+  }
+  return out as ConnectionOptions;
 }
 
 /**

@@ -85,9 +85,13 @@ export const WORKER_OPTIONS = {
 // ---- supervisor ---------------------------------------------------------------------------
 
 export const DEFAULT_SUPERVISOR_INTERVAL_MS = 1_000;
+export const DEFAULT_METRICS_HOST = '0.0.0.0';
 
 export const SUPERVISOR_OPTIONS = {
   intervalMs: numberOption({ name: 'intervalMs', env: 'NATSRPC_SUPERVISOR_INTERVAL_MS', default: DEFAULT_SUPERVISOR_INTERVAL_MS, min: 10, max: HOUR_MS, integer: true, unit: 'ms', flag: 'interval' }),
+  /** Serve Prometheus metrics on this port (0: any free port); unset: no metrics endpoint. */
+  metricsPort: numberOption({ name: 'metricsPort', default: undefined, min: 0, max: 65_535, integer: true, unit: 'port', flag: 'metrics-port' }),
+  metricsHost: stringOption({ name: 'metricsHost', default: DEFAULT_METRICS_HOST, flag: 'metrics-host' }),
 } as const;
 
 /** The health policy (see supervisor/policy.ts for what each field means). */

@@ -10,7 +10,7 @@ import { openConnection } from '../../connection/options.js';
 import { createLogger } from '../../logging/logger.js';
 import { LostWorkerFencing } from '../../supervisor/fencing.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, optionFlag, UsageError } from '../flags.js';
-import { resolveString } from '../../options/resolve.js';
+import { resolveNumber, resolveString } from '../../options/resolve.js';
 import { HEALTH_POLICY_OPTIONS, PROCESS_OPTIONS, SUPERVISOR_OPTIONS } from '../../options/table.js';
 import { DisconnectRelay } from '../../supervisor/loss-relay.js';
 
@@ -82,10 +82,7 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
   const faults = optionFlag(HEALTH_POLICY_OPTIONS.maxConsecutiveFaults, values['max-consecutive-faults']);
   if (faults !== undefined) policy.maxConsecutiveFaults = faults;
   const deadlines = Object.fromEntries((values.deadline ?? []).map(parseDeadline));
-  const metricsPort = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
-  if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65_535)) {
-    throw new UsageError(`--metrics-port must be a port number, received ${JSON.stringify(values['metrics-port'])}`);
-  }
+  const metricsPort = resolveNumber(SUPERVISOR_OPTIONS.metricsPort, optionFlag(SUPERVISOR_OPTIONS.metricsPort, values['metrics-port']));
   const sup = await startSupervisor({
     ...connectionFrom(values),
     ...(values.prefix ? { prefix: values.prefix } : {}),
@@ -106,7 +103,7 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
   let metrics: FleetMetrics | undefined;
   if (metricsPort !== undefined) {
     metrics = new FleetMetrics(() => fleetView(sup.registry));
-    const port = await metrics.listen(metricsPort, values['metrics-host'] ?? '0.0.0.0');
+    const port = await metrics.listen(metricsPort, resolveString(SUPERVISOR_OPTIONS.metricsHost, values['metrics-host'])!);
     process.stdout.write(JSON.stringify({ msg: 'metrics listening', port }) + '\n');
   }
   return new Promise<number>((done) => {
