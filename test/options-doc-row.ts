@@ -1,6 +1,8 @@
 /** The line of docs/options.md that describes one option (test/options.test.ts keeps them in step). */
 import type { OptionSpec } from '../src/options/resolve.js';
 
+export const OPTIONS_DOC_HEADER = '| option | environment | flag | default | values |\n|---|---|---|---|---|\n';
+
 export function optionDocRow(spec: OptionSpec): string {
   const env = spec.env === null ? '(code only)' : `\`${spec.env}\``;
   const flag = spec.flag === undefined ? '' : `\`--${spec.flag}\``;

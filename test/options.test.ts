@@ -43,7 +43,7 @@ test('every row has a unique name and environment variable, a default within its
 
 test('docs/options.md lists every row as it is', () => {
   const doc = readFileSync(join(ROOT, 'docs/options.md'), 'utf8');
-  for (const spec of ALL_OPTIONS) assert.ok(doc.includes(optionDocRow(spec)), `docs/options.md lacks or misstates ${spec.name}:\n${optionDocRow(spec)}`);
+  for (const spec of ALL_OPTIONS) assert.ok(doc.includes(optionDocRow(spec)), `docs/options.md lacks or misstates ${spec.name} (run node --import tsx scripts/options-doc.ts):\n${optionDocRow(spec)}`);
 });
 
 test('explicit beats environment beats default', () => {
