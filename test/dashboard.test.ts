@@ -135,6 +135,24 @@ test('dashboard: worker ids, reasons and error messages from the bus are shown a
   assert.deepEqual(chrome.errors, [], 'no console or page error');
 });
 
+test('dashboard: when the bus goes away the page says so and greys its figures, and comes back live with it', async () => {
+  await using nats = await startNats();
+  await using ward = await spawnWard(nats.url);
+  await using dash = closing(await startDashboard({ servers: nats.url, port: 0, logger: quiet }), (d) => d.close());
+  await using chrome = await launchBrowser();
+  const page = await chrome.open(dash.url);
+  await page.waitForSelector(rowState(ward.id, 'serving'), { timeout: WAIT_MS });
+  await page.waitForSelector('#bus-status[data-state="connected"]', { timeout: WAIT_MS });
+  await nats.stop('SIGKILL');
+  await page.waitForSelector('#bus-status[data-state="disconnected"]', { timeout: WAIT_MS });
+  await page.waitForSelector('body.stale', { timeout: WAIT_MS });
+  assert.match(await page.$eval('#banners', (n) => n.textContent ?? ''), /not connected to the NATS bus.*not live/);
+  await nats.restart();
+  await page.waitForSelector('#bus-status[data-state="connected"]', { timeout: WAIT_MS });
+  await page.waitForFunction(() => document.querySelector('body.stale') === null, { timeout: WAIT_MS });
+  assert.deepEqual(chrome.errors, [], 'no console or page error');
+});
+
 test('dashboard: with a token, the page, the API and the stream refuse requests without it; the browser gets in with /?token=', async () => {
   await using nats = await startNats();
   const token = 'tok-' + 'x'.repeat(20);

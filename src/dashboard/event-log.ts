@@ -11,7 +11,7 @@ export class EventLog {
   readonly #events: EventView[] = [];
 
   add(e: SupervisorEvent): EventView {
-    const view: EventView = { ts: e.ts, supervisor: e.supervisor, kind: e.kind, service: e.service, workerId: e.workerId ?? null, reason: e.reason, figures: e.figures ?? {} };
+    const view: EventView = { ts: e.ts, supervisor: e.supervisor, kind: e.kind, service: e.service, workerId: e.workerId ?? null, reason: e.reason, code: e.code ?? null, ejectionMs: e.ejectionMs ?? null, ejection: e.ejection ?? null, figures: e.figures ?? {} };
     this.#events.push(view);
     if (this.#events.length > MAX_EVENTS) this.#events.splice(0, this.#events.length - MAX_EVENTS);
     return view;

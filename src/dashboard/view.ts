@@ -143,5 +143,10 @@ export interface EventView {
   service: string;
   workerId: string | null;
   reason: string;
+  /** Stable code of the reason (`consecutive_faults`, `heartbeat_silence`...), or null. */
+  code: string | null;
+  /** `drain`, `shutdown`: the ejection period remaining at `ts`, in ms, and which ejection this is. */
+  ejectionMs: number | null;
+  ejection: number | null;
   figures: Record<string, unknown>;
 }

@@ -1,5 +1,5 @@
 // The supervisor's decisions, newest first, each with its reason and figures (as text).
-import { el, fmtTime } from './dom.js';
+import { el, fmtAge, fmtTime } from './dom.js';
 
 const MAX_ITEMS = 300;
 
@@ -26,7 +26,10 @@ export class TimelineView {
     const kind = el('span', 'ev-kind', e.kind);
     kind.dataset.kind = e.kind;
     head.append(el('span', 'ev-time', fmtTime(e.ts)), kind, el('span', 'ev-who', e.workerId ? `${e.service} / ${e.workerId}` : e.service));
-    li.append(head, el('div', 'ev-reason', e.reason));
+    if (e.code) head.append(el('span', 'ev-code', e.code));
+    const reason = el('div', 'ev-reason', e.reason);
+    if (e.ejectionMs !== null && e.ejectionMs !== undefined) reason.append(el('span', 'ev-ejection', ` out for ${fmtAge(e.ejectionMs)}${e.ejection ? ` (ejection #${e.ejection})` : ''}`));
+    li.append(head, reason);
     const figures = figuresText(e.figures);
     if (figures) li.append(el('div', 'ev-figures', figures));
     li.title = `decided by ${e.supervisor}`;
