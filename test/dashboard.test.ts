@@ -57,6 +57,9 @@ test('dashboard: a live fleet — every worker listed, the failing one drained w
   await page.waitForSelector('#supervisor-status[data-state="leading"]', { timeout: WAIT_MS });
   assert.match(await page.$eval('[data-service="ward"] .svc-head', (n) => n.textContent ?? ''), /deadline 2000 ms · max 10000 ms/);
 
+  // The failures show as INTERNAL errors of the service while they last (a short while: the
+  // worker is isolated within a heartbeat or two), so the page is watched from before they start.
+  const sawInternal = page.waitForFunction(() => /INTERNAL/.test(document.querySelector('[data-service="ward"] .kpis')?.textContent ?? ''), { timeout: WAIT_MS, polling: 'mutation' });
   const failStart = Date.now();
   sick.setMode('fail');
   await page.waitForFunction(
@@ -71,7 +74,7 @@ test('dashboard: a live fleet — every worker listed, the failing one drained w
   t.diagnostic(`time from the first failing call to the page showing the worker drained with its reason: ${drainedAfterMs} ms (goal 3000 ms)`);
   const timeline = await page.$eval(`#timeline li[data-kind="drain"][data-worker-id="${sick.id}"]`, (n) => n.textContent ?? '');
   assert.match(timeline, /consecutive INTERNAL/, 'the decision is in the timeline with its reason');
-  assert.match(await page.$eval('[data-service="ward"] .kpis', (n) => n.textContent ?? ''), /INTERNAL/, 'errors by code are shown for the service');
+  await sawInternal; // errors by code were shown for the service
 
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });

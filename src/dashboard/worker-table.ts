@@ -15,10 +15,20 @@ export const FORGET_AFTER_MS = 5 * 60_000;
 /** Samples kept per worker history (one per sample period). */
 export const WORKER_HISTORY_SAMPLES = 60;
 
+/** Counters of one heartbeat, kept to compute rates over at least one heartbeat interval. */
+interface Counters {
+  ts: number;
+  finished: number;
+  failed: Record<string, number>;
+}
+/** Counter samples kept per worker: early heartbeats (on a state change or a fault streak) come in bursts. */
+const MAX_COUNTER_SAMPLES = 16;
+
 interface Entry {
   id: string;
   service: string;
   hb: WorkerHeartbeat | null;
+  counters: Counters[];
   /** Local receipt time of the last heartbeat (or of the status that listed it). */
   seenAt: number;
   intervalMs: number;
@@ -56,7 +66,7 @@ export class WorkerTable {
       return undefined;
     }
     const h = () => new History(WORKER_HISTORY_SAMPLES);
-    e = { id, service, hb: null, seenAt: now, intervalMs: 1_000, callsPerSec: 0, errorsPerSec: {}, status: null, drainEventReason: null, history: { callsPerSec: h(), p99Ms: h(), loopDelayMs: h(), rssMb: h() } };
+    e = { id, service, hb: null, counters: [], seenAt: now, intervalMs: 1_000, callsPerSec: 0, errorsPerSec: {}, status: null, drainEventReason: null, history: { callsPerSec: h(), p99Ms: h(), loopDelayMs: h(), rssMb: h() } };
     this.#entries.set(id, e);
     return e;
   }
@@ -66,16 +76,26 @@ export class WorkerTable {
     if (e === undefined) return;
     const prev = e.hb;
     if (prev !== null && hb.seq <= prev.seq && hb.startedAt === prev.startedAt) return; // late or replayed
-    if (prev !== null && hb.startedAt === prev.startedAt && hb.ts > prev.ts) {
-      const dt = (hb.ts - prev.ts) / 1_000;
-      e.callsPerSec = Math.max(0, (finished(hb) - finished(prev)) / dt);
+    if (prev !== null && hb.startedAt !== prev.startedAt) e.counters = []; // restarted: counters began again
+    const sample: Counters = { ts: hb.ts, finished: finished(hb), failed: hb.failed };
+    // Rates over at least one interval: a burst of early heartbeats (a worker drained right after
+    // its faults) must not hide the faults between two of them.
+    let base = 0;
+    while (base + 1 < e.counters.length && e.counters[base + 1]!.ts <= hb.ts - hb.intervalMs) base++;
+    e.counters.splice(0, base);
+    const from = e.counters[0];
+    if (from !== undefined && hb.ts > from.ts) {
+      const dt = (hb.ts - from.ts) / 1_000;
+      e.callsPerSec = Math.max(0, (sample.finished - from.finished) / dt);
       const rates: Record<string, number> = {};
       for (const code in hb.failed) {
-        const d = hb.failed[code]! - (prev.failed[code] ?? 0);
+        const d = hb.failed[code]! - (from.failed[code] ?? 0);
         if (d > 0) rates[code] = d / dt;
       }
       e.errorsPerSec = rates;
     }
+    e.counters.push(sample);
+    if (e.counters.length > MAX_COUNTER_SAMPLES) e.counters.shift();
     e.hb = hb;
     e.service = hb.service;
     e.seenAt = now;
