@@ -1,5 +1,5 @@
 export { connect, RpcClient, DEFAULT_TIMEOUT_MS } from './client/client.js';
-export type { ApiOf, CallOptions, ClientOptions } from './client/client.js';
+export type { ApiOf, CallOptions, ClientOptions, RpcStream, StreamOptions } from './client/client.js';
 export type { ContractLike } from './client/contract-proxy.js';
 export {
   DEFAULT_RETRY_POLICY,

@@ -22,10 +22,12 @@ import { LossWatch } from './loss-watch.js';
 import { DeadlinePolicyCache } from './deadline-policy.js';
 import { RetryBudget } from './retry-budget.js';
 import { parseTarget } from './target.js';
+import { resolveStreamDefaults, StreamCall, streamSpec, type RpcStream, type StreamOptions, type StreamSpec } from './stream-call.js';
 import type { CallTransport, Expirable, ResolvedTarget } from './transport.js';
 
 export type { CallOptions } from './call-options.js';
 export type { ApiOf } from './contract-proxy.js';
+export type { RpcStream, StreamOptions } from './stream-call.js';
 export { DEFAULT_TIMEOUT_MS, resolveClientOptions } from './client-options.js';
 export type { ClientOptions, ResolvedClientOptions } from './client-options.js';
 
@@ -69,6 +71,12 @@ export class RpcClient {
   };
   /** Spans around calls, or null when no OpenTelemetry SDK was registered when the client was made. */
   readonly #tracing: ClientTracing | null = clientTracing();
+  readonly #streamDefaults = resolveStreamDefaults();
+  readonly #streamStarts = (): boolean => {
+    if (this.#closing !== null) return false;
+    this.#running++;
+    return true;
+  };
 
   /** @internal use {@link connect} */
   constructor(nc: NatsConnection, opts: ResolvedClientOptions) {
@@ -105,11 +113,7 @@ export class RpcClient {
   #call<R>(target: string, payload: unknown, options: CallOptions | undefined): Promise<R> {
     let spec: CallSpec;
     try {
-      let t = this.#targets.get(target);
-      if (t === undefined) {
-        t = this.#resolveTarget(target);
-        if (this.#targets.size < 4_096) this.#targets.set(target, t);
-      }
+      const t = this.#target(target);
       let timeoutMs = this.#opts.timeoutMs;
       if (options?.timeoutMs !== undefined) timeoutMs = checkTimeout('timeoutMs', options.timeoutMs);
       // The supervisor's per-service policy: its default when the call names none, clamped to its maximum.
@@ -123,6 +127,27 @@ export class RpcClient {
     return new Call(this.#transport, this.#prober, spec, this.#idPrefix + (++this.#seq).toString(36), this.#callDone).promise as Promise<R>;
   }
 
+  /**
+   * Streams `target`, a method whose handler is an `async function*`: the items it yields, in
+   * order, with flow control (see {@link StreamOptions}). The request is sent on the first
+   * `next()`; leaving the loop early cancels the worker's generator. A stream that does not
+   * complete throws an {@link RpcError} after the items that arrived.
+   *
+   * @example
+   * ```ts
+   * for await (const line of client.stream<string>('logs.tail', { n: 100 })) console.log(line);
+   * ```
+   */
+  stream<T = unknown>(target: string, payload?: unknown, options?: StreamOptions): RpcStream<T> {
+    let spec: StreamSpec | RpcError;
+    try {
+      spec = streamSpec(this.#streamDefaults, this.#opts, this.#target(target), payload, options);
+    } catch (cause) {
+      spec = new RpcError('BAD_REQUEST', (cause as Error).message, { cause });
+    }
+    return new StreamCall<T>(this.#transport, this.#prober, spec, this.#idPrefix + (++this.#seq).toString(36), this.#streamStarts, this.#callDone);
+  }
+
   /** Retry budget of a service, shared by its targets (for tests and metrics). */
   retryBudget(service: string): RetryBudget | undefined {
     return this.#budgets.get(service);
@@ -131,6 +156,15 @@ export class RpcClient {
   /** Liveness probes sent so far. */
   get probesSent(): number {
     return this.#prober.sent;
+  }
+
+  #target(target: string): ResolvedTarget {
+    let t = this.#targets.get(target);
+    if (t === undefined) {
+      t = this.#resolveTarget(target);
+      if (this.#targets.size < 4_096) this.#targets.set(target, t);
+    }
+    return t;
   }
 
   #resolveTarget(target: string): ResolvedTarget {
@@ -202,10 +236,16 @@ export class RpcClient {
     const name = typeof service === 'string' ? service : service?.service;
     parseTarget(this.#opts.prefix, `${name}.x`); // validates the name up front
     const contract = typeof service === 'string' ? undefined : service;
-    return serviceProxy(name, contract, options?.validate === true, (target, payload, opts) => {
-      parseTarget(this.#opts.prefix, target);
-      return this.call(target, payload, opts);
-    });
+    return serviceProxy(
+      name,
+      contract,
+      options?.validate === true,
+      (target, payload, opts) => {
+        parseTarget(this.#opts.prefix, target);
+        return this.call(target, payload, opts);
+      },
+      (target, payload, opts) => this.stream(target, payload, opts),
+    );
   }
 
   /**

@@ -5,7 +5,9 @@
  */
 import { RpcError } from '../protocol/errors.js';
 import { isStandardSchema, validateAsync, type StandardSchemaV1 } from '../contract/standard-schema.js';
+import { isStreamingHandler } from '../contract/streaming.js';
 import type { CallOptions } from './call-options.js';
+import type { RpcStream, StreamOptions } from './stream-call.js';
 
 /** Anything shaped like a worker definition: a service name and its methods. */
 export interface ContractLike {
@@ -29,38 +31,56 @@ type ResultOf<M> = M extends { output: infer S extends StandardSchemaV1 }
       ? Awaited<R>
       : never;
 
+/** The item type of a streaming method (its handler is an `async function*`), else never. */
+type ItemOf<M> = M extends { handler: (...args: any[]) => AsyncIterable<infer T> }
+  ? T
+  : M extends (...args: any[]) => AsyncIterable<infer T>
+    ? T
+    : never;
+
 /**
  * The client-side shape of a worker definition: each method becomes an async function whose
- * payload and result types come from the method's schemas, or else from its handler.
+ * payload and result types come from the method's schemas, or else from its handler; a streaming
+ * method becomes a function returning the stream of its items.
  */
 export type ApiOf<D extends { methods: Record<string, unknown> }> = {
-  [K in keyof D['methods']]: (payload: PayloadOf<D['methods'][K]>, options?: CallOptions) => Promise<ResultOf<D['methods'][K]>>;
+  [K in keyof D['methods']]: [ItemOf<D['methods'][K]>] extends [never]
+    ? (payload: PayloadOf<D['methods'][K]>, options?: CallOptions) => Promise<ResultOf<D['methods'][K]>>
+    : (payload: PayloadOf<D['methods'][K]>, options?: StreamOptions) => RpcStream<ItemOf<D['methods'][K]>>;
 };
 
 type Call = (target: string, payload: unknown, options: CallOptions | undefined) => Promise<unknown>;
+type Stream = (target: string, payload: unknown, options: StreamOptions | undefined) => RpcStream<unknown>;
 
 interface MethodContract {
   input?: StandardSchemaV1;
   output?: StandardSchemaV1;
   idempotent: boolean;
+  streaming: boolean;
 }
 
 function contractOf(contract: ContractLike | undefined, method: string): MethodContract {
   const entry = contract !== undefined && Object.hasOwn(contract.methods, method) ? contract.methods[method] : undefined;
-  if (typeof entry !== 'object' || entry === null) return { idempotent: false };
-  const e = entry as { input?: unknown; output?: unknown; idempotent?: unknown };
+  if (typeof entry !== 'object' || entry === null) return { idempotent: false, streaming: isStreamingHandler(entry) };
+  const e = entry as { input?: unknown; output?: unknown; idempotent?: unknown; handler?: unknown };
   return {
     input: isStandardSchema(e.input) ? e.input : undefined,
     output: isStandardSchema(e.output) ? e.output : undefined,
     idempotent: e.idempotent === true,
+    streaming: isStreamingHandler(e.handler),
   };
 }
 
-export function serviceProxy(service: string, contract: ContractLike | undefined, validate: boolean, call: Call): object {
-  const methods = new Map<string, (payload?: unknown, options?: CallOptions) => Promise<unknown>>();
+/**
+ * The proxy object. Methods of a definition that stream go to `stream` (items are not validated on
+ * this side); a proxy built from a service name only calls (use `client.stream` for its streams).
+ */
+export function serviceProxy(service: string, contract: ContractLike | undefined, validate: boolean, call: Call, stream: Stream): object {
+  const methods = new Map<string, (payload?: unknown, options?: CallOptions) => unknown>();
   const make = (prop: string) => {
     const target = `${service}.${prop}`;
     const c = contractOf(contract, prop);
+    if (c.streaming) return (payload?: unknown, options?: StreamOptions) => stream(target, payload, options);
     const withDefaults = (options: CallOptions | undefined): CallOptions | undefined =>
       c.idempotent && options?.idempotent === undefined ? { ...options, idempotent: true } : options;
     if (!validate || (c.input === undefined && c.output === undefined)) {

@@ -75,6 +75,10 @@ export class ReplyInbox {
       return;
     }
     const entry = this.#pending.get(Number(msg.subject.slice(this.#prefixLength)));
+    if (entry?.frame !== undefined) {
+      entry.frame(msg.data, msg.headers?.code === 503);
+      return;
+    }
     if (msg.headers?.code === 503) {
       if (entry === undefined) this.#late++;
       else entry.noResponders();

@@ -32,6 +32,11 @@ export interface InboxEntry {
    * supervisor's verdict or a relayed disconnect.
    */
   workerLost(service: string, workerId: string, lostAt: number): void;
+  /**
+   * When present, the entry reads its own messages (a stream's item frames and final reply): the
+   * inbox hands it the bytes undecoded, and whether the broker answered 503.
+   */
+  frame?(data: Uint8Array, noResponders: boolean): void;
 }
 
 /** A call target with what the client keeps per target and per service. */

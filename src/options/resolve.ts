@@ -9,7 +9,7 @@
 import { readEnv, type Env, processEnv } from './env.js';
 
 /** What a number option counts, so that defaults read with their unit. */
-export type Unit = 'ms' | 'count' | 'ratio' | 'percent' | 'factor' | 'port';
+export type Unit = 'ms' | 'count' | 'ratio' | 'percent' | 'factor' | 'port' | 'bytes';
 
 interface OptionBase {
   /** The CLI flag that sets it, without the dashes, where the CLI has one. */

@@ -3,7 +3,7 @@
  * constant with its unit), bounds, environment variable and, where the CLI has one, its flag.
  * Resolution rules are in resolve.ts; docs/options.md lists the table for people.
  */
-import { MAX_ATTEMPT, MAX_BUDGET_MS } from '../protocol/envelope.js';
+import { MAX_ATTEMPT, MAX_BUDGET_MS, MAX_STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_ITEMS, MIN_STREAM_WINDOW_BYTES } from '../protocol/envelope.js';
 import { DEFAULT_PREFIX } from '../protocol/subjects.js';
 import { booleanOption, choiceOption, numberOption, stringOption, type OptionSpec } from './resolve.js';
 
@@ -57,6 +57,23 @@ export const LOST_WORKER_OPTIONS = {
   probeAfterMs: numberOption({ name: 'lostWorker.probeAfterMs', default: DEFAULT_PROBE_AFTER_MS, min: 1, max: MAX_BUDGET_MS, integer: true, unit: 'ms' }),
   probeIntervalMs: numberOption({ name: 'lostWorker.probeIntervalMs', default: DEFAULT_PROBE_INTERVAL_MS, min: 1, max: MAX_BUDGET_MS, integer: true, unit: 'ms' }),
   probeTimeoutMs: numberOption({ name: 'lostWorker.probeTimeoutMs', default: DEFAULT_PROBE_TIMEOUT_MS, min: 1, max: MAX_BUDGET_MS, integer: true, unit: 'ms' }),
+} as const;
+
+// ---- streams ------------------------------------------------------------------------------
+
+/** A stream's overall deadline when it names none: streams outlive calls. */
+export const DEFAULT_STREAM_TIMEOUT_MS = 300_000;
+/** A stream with no frame for this long while its caller waits for an item ends with TIMEOUT. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 30_000;
+/** The credit window: items and bytes a worker may send ahead of what its caller has read. */
+export const DEFAULT_STREAM_WINDOW_ITEMS = 512;
+export const DEFAULT_STREAM_WINDOW_BYTES = 1024 * 1024;
+
+export const STREAM_OPTIONS = {
+  timeoutMs: numberOption({ name: 'stream.timeoutMs', default: DEFAULT_STREAM_TIMEOUT_MS, min: 1, max: MAX_BUDGET_MS, integer: true, unit: 'ms' }),
+  idleTimeoutMs: numberOption({ name: 'stream.idleTimeoutMs', default: DEFAULT_STREAM_IDLE_TIMEOUT_MS, min: 1, max: MAX_BUDGET_MS, integer: true, unit: 'ms' }),
+  windowItems: numberOption({ name: 'stream.windowItems', default: DEFAULT_STREAM_WINDOW_ITEMS, min: 1, max: MAX_STREAM_WINDOW_ITEMS, integer: true, unit: 'count' }),
+  windowBytes: numberOption({ name: 'stream.windowBytes', default: DEFAULT_STREAM_WINDOW_BYTES, min: MIN_STREAM_WINDOW_BYTES, max: MAX_STREAM_WINDOW_BYTES, integer: true, unit: 'bytes' }),
 } as const;
 
 // ---- worker -------------------------------------------------------------------------------
@@ -171,6 +188,6 @@ export const PROCESS_OPTIONS = {
 
 /** Every row, for documentation and for the test that keeps names and variables unique. */
 export const ALL_OPTIONS: readonly OptionSpec[] = [
-  CLIENT_OPTIONS, RETRY_OPTIONS, RETRY_BUDGET_OPTIONS, HEDGE_OPTIONS, LOST_WORKER_OPTIONS,
+  CLIENT_OPTIONS, RETRY_OPTIONS, RETRY_BUDGET_OPTIONS, HEDGE_OPTIONS, LOST_WORKER_OPTIONS, STREAM_OPTIONS,
   WORKER_OPTIONS, SUPERVISOR_OPTIONS, HEALTH_POLICY_OPTIONS, DASHBOARD_OPTIONS, CONNECTION_OPTIONS, PROCESS_OPTIONS,
 ].flatMap((group) => Object.values(group) as OptionSpec[]);

@@ -36,6 +36,31 @@ export interface RequestEnvelope {
   ack?: boolean;
   /** The caller may send a {@link CancelEnvelope} for this request; the worker indexes it by id. */
   cancellable?: boolean;
+  /** Present on a stream request: the caller's credit window (docs/protocol.md, *Streams*). */
+  stream?: StreamWindow;
+}
+
+/** The credit window a stream request carries: how far the worker may run ahead of the caller. */
+export interface StreamWindow {
+  /** Items the worker may send before more credit arrives. */
+  items: number;
+  /** Bytes of item frames the worker may send before more credit arrives. */
+  bytes: number;
+}
+
+/** Bounds of a stream's window, and of the credit a worker holds at once. */
+export const MAX_STREAM_WINDOW_ITEMS = 65_536;
+export const MIN_STREAM_WINDOW_BYTES = 1_024;
+export const MAX_STREAM_WINDOW_BYTES = 256 * 1024 * 1024;
+
+/** Returns `null` when `value` is a valid stream window, else the reason. */
+export function checkWindow(value: unknown): string | null {
+  if (!isRecord(value)) return 'stream window must be a map';
+  if (!isBoundedInt(value.items, 1, MAX_STREAM_WINDOW_ITEMS)) return `stream window items must be 1..${MAX_STREAM_WINDOW_ITEMS}`;
+  if (!isBoundedInt(value.bytes, MIN_STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_BYTES)) {
+    return `stream window bytes must be ${MIN_STREAM_WINDOW_BYTES}..${MAX_STREAM_WINDOW_BYTES}`;
+  }
+  return null;
 }
 
 /**
@@ -121,6 +146,7 @@ export function checkRequest(value: unknown): string | null {
     const reason = checkHeaders(value.headers);
     if (reason) return reason;
   }
+  if (value.stream !== undefined && value.stream !== null) return checkWindow(value.stream);
   return null;
 }
 

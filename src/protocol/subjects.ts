@@ -91,3 +91,8 @@ export function checkWorkerId(id: unknown): string | null {
   if (typeof id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(id)) return 'invalid worker id';
   return null;
 }
+
+/** `<prefix>._credit.<workerId>`: where callers grant a worker credit for the streams it serves. */
+export function creditSubject(prefix: string, workerId: string): string {
+  return `${prefix}._credit.${workerId}`;
+}

@@ -7,6 +7,7 @@ import { checkNumberOption } from '../options/resolve.js';
 import { WORKER_OPTIONS } from '../options/table.js';
 import { isStandardSchema, type StandardSchemaV1 } from '../contract/standard-schema.js';
 import type { CallContext } from './context.js';
+import { isStreamingHandler } from '../contract/streaming.js';
 
 /** A method handler: gets the payload and the call's context, returns the result or throws. */
 export type Handler<P = any, R = any> = (payload: P, ctx: CallContext) => R | Promise<R>;
@@ -30,6 +31,8 @@ export interface ResolvedMethod {
   readonly input: StandardSchemaV1 | undefined;
   readonly output: StandardSchemaV1 | undefined;
   readonly idempotent: boolean;
+  /** The handler is an `async function*`: each `yield` is one item of a stream. */
+  readonly streaming: boolean;
 }
 
 /**
@@ -53,7 +56,7 @@ export function method<I extends StandardSchemaV1 | undefined = undefined, O ext
 
 /** The handler and contract of a method entry (a bare function or a {@link MethodSpec}). */
 export function resolveMethod(name: string, entry: unknown): ResolvedMethod {
-  if (typeof entry === 'function') return { handler: entry as Handler, input: undefined, output: undefined, idempotent: false };
+  if (typeof entry === 'function') return { handler: entry as Handler, input: undefined, output: undefined, idempotent: false, streaming: isStreamingHandler(entry) };
   const spec = entry as MethodSpec | null;
   if (typeof spec !== 'object' || spec === null || typeof spec.handler !== 'function') {
     throw new TypeError(`method ${name} must be a function or { handler, input?, output?, idempotent? }`);
@@ -66,7 +69,7 @@ export function resolveMethod(name: string, entry: unknown): ResolvedMethod {
   if (spec.idempotent !== undefined && typeof spec.idempotent !== 'boolean') {
     throw new TypeError(`method ${name}: idempotent must be a boolean, received ${String(spec.idempotent)}`);
   }
-  return { handler: spec.handler, input: spec.input, output: spec.output, idempotent: spec.idempotent ?? false };
+  return { handler: spec.handler, input: spec.input, output: spec.output, idempotent: spec.idempotent ?? false, streaming: isStreamingHandler(spec.handler) };
 }
 
 export { DEFAULT_CONCURRENCY, MAX_CONCURRENCY } from '../options/table.js';

@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { decodeRequest, encode } from '../protocol/codec.js';
-import { PROTOCOL_VERSION, type RequestEnvelope } from '../protocol/envelope.js';
+import { PROTOCOL_VERSION, type RequestEnvelope, type StreamWindow } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
 import { cancelSubject, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
@@ -23,6 +23,7 @@ import { CancelIndex } from './cancel-index.js';
 import { ServiceDiscovery } from './service-discovery.js';
 import { WorkerReplies } from './replies.js';
 import { AckBatch } from './ack-batch.js';
+import { WorkerStreams } from './streams.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 import { defaultLowWater, LeaveWhenFull, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
 
@@ -97,6 +98,8 @@ export class RpcWorker {
   #discovery: ServiceDiscovery | null = null;
   readonly #replies: WorkerReplies;
   readonly #acks: AckBatch;
+  /** Server streams, when a method streams (its handler is an `async function*`). */
+  readonly #streams: WorkerStreams | null;
   #stopHooks: ((reason: string) => Promise<void>)[] = [];
   #stateHooks: ((state: WorkerState) => void)[] = [];
 
@@ -138,6 +141,8 @@ export class RpcWorker {
     }
     this.#replies = new WorkerReplies(nc, this.stats, this.#discovery, this.#log);
     this.#acks = new AckBatch(this.id, (subject, data) => nc.publish(subject, data));
+    const streaming = [...this.#methods.values()].some((m) => m.streaming);
+    this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.id, opts.limits, this.#log) : null;
     this.#subscribe();
   }
 
@@ -222,6 +227,7 @@ export class RpcWorker {
     this.#loop.close();
     await this.#outbound.close();
     if (!this.#opts.ownsConnection) for (const sub of this.#controlSubs) sub.unsubscribe();
+    if (!this.#opts.ownsConnection) this.#streams?.close();
     for (const hook of this.#stopHooks) await hook('stopped').catch((err: unknown) => this.#log.warn({ err }, 'stop hook failed'));
     if (this.#opts.ownsConnection && !this.#nc.isClosed()) {
       // Replies of the last handlers are in the outbound buffer: flush before closing, and never
@@ -309,6 +315,11 @@ export class RpcWorker {
       this.#replies.refuse(reply, req.id, 'METHOD_NOT_FOUND', `${this.service} has no method ${JSON.stringify(method)}`);
       return;
     }
+    if ((req.stream != null) !== entry.streaming) {
+      const how = entry.streaming ? 'streams: call it with client.stream()' : 'does not stream: call it with client.call()';
+      this.#replies.refuse(reply, req.id, 'BAD_REQUEST', `${this.service}.${method} ${how}`);
+      return;
+    }
     if (req.budgetMs === 0 || (req.sentAt != null && this.#loop.stalled(arrivedAt) && Date.now() - req.sentAt > req.budgetMs + CLOCK_SKEW_TOLERANCE_MS)) {
       // The caller has already given up: a reply would only be dropped.
       this.stats.expired++;
@@ -335,15 +346,15 @@ export class RpcWorker {
     if (req.ack === true) {
       // Acked with the other requests of this read, before any of their handlers runs.
       const payload = req.payload;
-      this.#acks.add(reply, { start: () => this.#validateAndRun(entry, payload, ctx, reply) });
+      this.#acks.add(reply, { start: () => this.#validateAndRun(entry, payload, ctx, reply, req.stream) });
     } else {
-      this.#validateAndRun(entry, req.payload, ctx, reply);
+      this.#validateAndRun(entry, req.payload, ctx, reply, req.stream);
     }
   }
 
-  #validateAndRun(entry: ResolvedMethod, payload: unknown, ctx: CallContext, reply: string): void {
+  #validateAndRun(entry: ResolvedMethod, payload: unknown, ctx: CallContext, reply: string, window?: StreamWindow): void {
     if (entry.input === undefined) {
-      this.#run(entry, payload, ctx, reply);
+      this.#run(entry, payload, ctx, reply, window);
       return;
     }
     validateWith(entry.input, payload, (parsed, issues, err) => {
@@ -351,16 +362,21 @@ export class RpcWorker {
         const bad = new RpcError('BAD_REQUEST', `invalid input for ${this.service}.${ctx.method}: ${issues[0]?.message ?? 'rejected'}`, { details: { issues } });
         this.#finish(ctx, reply, undefined, bad, true);
       } else if (err !== undefined) this.#finish(ctx, reply, undefined, err, true);
-      else this.#run(entry, parsed, ctx, reply);
+      else this.#run(entry, parsed, ctx, reply, window);
     });
   }
 
-  #run(entry: ResolvedMethod, payload: unknown, ctx: CallContext, reply: string): void {
+  #run(entry: ResolvedMethod, payload: unknown, ctx: CallContext, reply: string, window?: StreamWindow): void {
     let result: unknown;
     try {
       result = this.#tracing === null ? entry.handler(payload, ctx) : this.#tracing.run(ctx, () => entry.handler(payload, ctx));
     } catch (e) {
       this.#finish(ctx, reply, undefined, e, true);
+      return;
+    }
+    if (window !== undefined) {
+      // A stream's end is its reply: the item count, or the error it ended with.
+      this.#streams!.run(result as AsyncGenerator<unknown>, ctx, reply, window, (count, err) => this.#finish(ctx, reply, count, err, err !== undefined));
       return;
     }
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {

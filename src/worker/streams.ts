@@ -1,0 +1,212 @@
+/**
+ * The worker's side of server streams: a handler that is an async generator runs here, one item
+ * per `yield`, sent to its caller in batched item frames while the caller's credit lasts. The
+ * generator is not resumed while credit is exhausted, so a slow caller holds the worker back
+ * instead of filling memory; a caller that is gone (the broker answers 503 to a probe of its reply
+ * subject) or a signal that fires (cancel, deadline, drain) returns the generator, which runs its
+ * `finally`. The stream's end is the call's ordinary reply, sent by the worker: the item count, or
+ * the error. See docs/protocol.md, *Streams*.
+ */
+import type { NatsConnection, Subscription } from 'nats';
+import { decodeChecked } from '../protocol/codec.js';
+import type { StreamWindow } from '../protocol/envelope.js';
+import { RpcError } from '../protocol/errors.js';
+import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
+import { asCredit, encodeItem, encodeItemFrame, MAX_FRAME_ITEMS } from '../protocol/stream.js';
+import { creditSubject } from '../protocol/subjects.js';
+import type { Logger } from '../logging/logger.js';
+import type { CallContext } from './context.js';
+
+/** While a stream waits for credit, its caller's reply subject is probed this often (503: the caller is gone). */
+export const CALLER_PROBE_INTERVAL_MS = 1_000;
+
+/** How a stream ends: the number of items sent, or the error it ended with. */
+export type StreamDone = (count: number | undefined, err: unknown) => void;
+
+class StreamRun {
+  /** Credit left. */
+  items: number;
+  bytes: number;
+  /** Items sent (in frames published) so far. */
+  sent = 0;
+  batch: Uint8Array[] = [];
+  batchBytes = 0;
+  flushQueued = false;
+  wake: (() => void) | null = null;
+  failure: RpcError | undefined = undefined;
+  readonly maxItems: number;
+  readonly maxBytes: number;
+  constructor(
+    readonly ctx: CallContext,
+    readonly reply: string,
+    readonly window: StreamWindow,
+    maxPayload: number,
+  ) {
+    this.items = window.items;
+    this.bytes = window.bytes;
+    this.maxItems = Math.max(1, Math.min(MAX_FRAME_ITEMS, Math.floor(window.items / 4)));
+    this.maxBytes = Math.max(1, Math.min(Math.floor(window.bytes / 4), Math.floor(maxPayload / 2)));
+  }
+}
+
+export class WorkerStreams {
+  readonly #nc: NatsConnection;
+  readonly #workerId: string;
+  readonly #limits: MsgpackLimits;
+  readonly #log: Logger;
+  readonly #open = new Map<string, StreamRun>();
+  readonly #sub: Subscription;
+  /** Credit messages that named no open stream or could not be read. */
+  ignoredCredits = 0;
+
+  constructor(nc: NatsConnection, prefix: string, workerId: string, limits: MsgpackLimits, log: Logger) {
+    this.#nc = nc;
+    this.#workerId = workerId;
+    this.#limits = limits;
+    this.#log = log;
+    this.#sub = nc.subscribe(creditSubject(prefix, workerId), { callback: (err, msg) => err === null && this.#onCredit(msg.data) });
+  }
+
+  /** Streams open now. */
+  get size(): number {
+    return this.#open.size;
+  }
+
+  close(): void {
+    this.#sub.unsubscribe();
+  }
+
+  /** Runs the generator `gen` for `ctx` and calls `done` once it has ended and its `finally` has run. */
+  run(gen: AsyncGenerator<unknown>, ctx: CallContext, reply: string, window: StreamWindow, done: StreamDone): void {
+    if (this.#open.has(ctx.requestId)) {
+      void gen.return(undefined).catch(() => undefined);
+      done(undefined, new RpcError('BAD_REQUEST', `a stream with id ${JSON.stringify(ctx.requestId)} is already open on this worker`));
+      return;
+    }
+    const run = new StreamRun(ctx, reply, window, this.#nc.info?.max_payload ?? 1024 * 1024);
+    this.#open.set(ctx.requestId, run);
+    void this.#pump(run, gen).then(({ count, err }) => {
+      this.#open.delete(ctx.requestId);
+      done(count, err);
+    });
+  }
+
+  async #pump(run: StreamRun, gen: AsyncGenerator<unknown>): Promise<{ count: number | undefined; err: unknown }> {
+    const ctx = run.ctx;
+    const onAbort = () => run.wake?.();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    let err: unknown = undefined;
+    let finished = false;
+    this.#flush(run); // the open frame: no items, names this worker
+    try {
+      while (!ctx.aborted && run.failure === undefined) {
+        if (run.items <= 0 || run.bytes <= 0) {
+          this.#flush(run);
+          await this.#creditOrAbort(run);
+          continue;
+        }
+        const next = await gen.next();
+        if (next.done === true) {
+          finished = true;
+          break;
+        }
+        const bytes = encodeItem(next.value);
+        if (run.batchBytes > 0 && run.batchBytes + bytes.length > run.maxBytes) this.#flush(run);
+        run.batch.push(bytes);
+        run.batchBytes += bytes.length;
+        run.items--;
+        run.bytes -= bytes.length;
+        if (run.batch.length >= run.maxItems || run.batchBytes >= run.maxBytes) this.#flush(run);
+        else if (!run.flushQueued) {
+          run.flushQueued = true;
+          setImmediate(() => this.#flush(run));
+        }
+      }
+    } catch (e) {
+      err = e;
+    }
+    ctx.signal.removeEventListener('abort', onAbort);
+    if (!finished) {
+      // The caller left, the deadline passed, the worker drains or the generator threw: it is
+      // returned, so its `finally` runs before the slot is free.
+      try {
+        await gen.return(undefined);
+      } catch (e) {
+        err ??= e;
+      }
+    }
+    if (run.failure === undefined) this.#flush(run);
+    err ??= run.failure ?? (ctx.aborted ? ctx.abortReason : undefined);
+    return err === undefined ? { count: run.sent, err } : { count: undefined, err };
+  }
+
+  /** Sends the batch (or, with nothing batched before the first item, the open frame). */
+  #flush(run: StreamRun): void {
+    run.flushQueued = false;
+    if (run.batch.length === 0 && run.sent > 0) return;
+    if (run.failure !== undefined || this.#nc.isClosed()) return;
+    const frame = encodeItemFrame(run.ctx.requestId, this.#workerId, run.sent, run.batch, run.batchBytes);
+    try {
+      this.#nc.publish(run.reply, frame);
+    } catch (cause) {
+      const code = (cause as { code?: string }).code === 'MAX_PAYLOAD_EXCEEDED' ? 'PAYLOAD_TOO_LARGE' : 'INTERNAL';
+      run.failure = new RpcError(code, `stream item frame of ${frame.length} bytes cannot be sent: ${(cause as Error).message}`, { cause });
+      run.wake?.();
+      return;
+    }
+    // The frame's own bytes (map, keys, array header) count against the window too.
+    if (run.batch.length > 0) run.bytes -= frame.length - run.batchBytes;
+    run.sent += run.batch.length;
+    run.batch = [];
+    run.batchBytes = 0;
+  }
+
+  /** Waits for credit or the signal; while waiting, probes the caller's reply subject. */
+  async #creditOrAbort(run: StreamRun): Promise<void> {
+    while (!run.ctx.aborted && run.failure === undefined && (run.items <= 0 || run.bytes <= 0)) {
+      const woken = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), CALLER_PROBE_INTERVAL_MS);
+        run.wake = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      const wokenByCredit = await woken;
+      run.wake = null;
+      if (!wokenByCredit && (await this.#callerGone(run))) {
+        run.failure = new RpcError('CANCELLED', 'the caller of the stream is gone (its reply subject has no subscriber)');
+      }
+    }
+  }
+
+  /** A probe frame (no items) sent as a request: the broker's 503 says nobody reads the reply subject any more. */
+  async #callerGone(run: StreamRun): Promise<boolean> {
+    if (this.#nc.isClosed()) return true;
+    try {
+      const probe = encodeItemFrame(run.ctx.requestId, this.#workerId, run.sent, [], 0);
+      await this.#nc.request(run.reply, probe, { timeout: CALLER_PROBE_INTERVAL_MS });
+      return false;
+    } catch (e) {
+      return (e as { code?: string }).code === '503';
+    }
+  }
+
+  #onCredit(data: Uint8Array): void {
+    let credit;
+    try {
+      credit = asCredit(decodeChecked(data, this.#limits));
+    } catch {
+      credit = null;
+    }
+    const run = credit === null ? undefined : this.#open.get(credit.id);
+    if (credit === null || run === undefined) {
+      this.ignoredCredits++;
+      if (this.#log.isLevelEnabled('debug')) this.#log.debug({ bytes: data.length }, 'credit for no open stream ignored');
+      return;
+    }
+    // Never more than one window ahead of what was sent, whatever a (forged) credit says.
+    run.items = Math.min(run.items + credit.items, run.window.items);
+    run.bytes = Math.min(run.bytes + credit.bytes, run.window.bytes);
+    if (run.items > 0 && run.bytes > 0) run.wake?.();
+  }
+}
