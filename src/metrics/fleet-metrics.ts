@@ -4,7 +4,8 @@
  * path. Each scrape reads the view once; workers that disappear from it disappear from the output.
  */
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { promClient } from '../deps/lazy.js';
 
 /** One worker as the metrics see it: the figures its heartbeats carry, plus the supervisor's view. */
 export interface WorkerMetricsInput {
@@ -47,12 +48,13 @@ function bounded(map: Record<string, number>): [string, number][] {
  * ```
  */
 export class FleetMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry = new (promClient().Registry)();
   readonly #view: () => Iterable<WorkerMetricsInput>;
   #server: Server | null = null;
 
   constructor(view: () => Iterable<WorkerMetricsInput>) {
     this.#view = view;
+    const { Counter, Gauge } = promClient();
     const labels = ['service', 'worker'] as const;
     // prom-client calls a metric's collect() before reading it; the first metric registered reads
     // the view once for all of them.

@@ -5,7 +5,8 @@
  * creates its clients and workers. Whether one is registered is checked once, at creation, so a
  * process without an SDK pays one null check per call.
  */
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import type { Span, Tracer } from '@opentelemetry/api';
+import { openTelemetryApi } from '../deps/lazy.js';
 import type { Headers } from '../protocol/envelope.js';
 import { parseTraceparent, withTraceHeaders } from './trace-context.js';
 
@@ -14,6 +15,7 @@ export const RPC_SYSTEM = 'natsrpc';
 
 /** The tracer of the registered SDK, or `null` when none is registered (the API's no-op). */
 export function registeredTracer(): Tracer | null {
+  const { trace } = openTelemetryApi();
   const provider = trace.getTracerProvider() as ReturnType<typeof trace.getTracerProvider> & {
     getDelegateTracer?: (name: string) => Tracer | undefined;
   };
@@ -30,7 +32,7 @@ function errorCodeOf(err: unknown): string {
 function fail(span: Span, err: unknown): void {
   const code = errorCodeOf(err);
   span.setAttribute('rpc.natsrpc.error_code', code);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+  span.setStatus({ code: openTelemetryApi().SpanStatusCode.ERROR, message: code });
 }
 
 function rpcAttributes(service: string, method: string) {
@@ -50,6 +52,7 @@ export class ClientTracing {
     const dot = target.indexOf('.');
     const service = target.slice(0, dot);
     const method = target.slice(dot + 1);
+    const { context, SpanKind, trace } = openTelemetryApi();
     // The parent is the active span; failing that, a traceparent the caller forwards by hand.
     let parent = context.active();
     if (trace.getSpanContext(parent) === undefined) {
@@ -91,6 +94,7 @@ export class WorkerTracing {
 
   /** Runs `handler` inside a SERVER span for the call `ctx`; {@link end} ends it. */
   run<R>(ctx: { service: string; method: string; requestId: string; attempt: number; headers: Headers }, handler: () => R): R {
+    const { context, ROOT_CONTEXT, SpanKind, trace } = openTelemetryApi();
     const remote = parseTraceparent(ctx.headers);
     const parent = remote === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, remote);
     const span = this.#tracer.startSpan(

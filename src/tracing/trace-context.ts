@@ -4,7 +4,8 @@
  * reads and writes them itself rather than through the application's global propagator, so the
  * wire format is the same whatever the application registers.
  */
-import { createTraceState, isSpanContextValid, type SpanContext } from '@opentelemetry/api';
+import type { SpanContext } from '@opentelemetry/api';
+import { openTelemetryApi } from '../deps/lazy.js';
 import type { Headers } from '../protocol/envelope.js';
 
 export const TRACEPARENT = 'traceparent';
@@ -20,6 +21,7 @@ export function parseTraceparent(headers: Headers | undefined): SpanContext | un
   // Version ff is forbidden; version 00 must have nothing after the flags.
   if (m === null || m[1] === 'ff' || (m[1] === '00' && m[5] !== undefined)) return undefined;
   const ctx: SpanContext = { traceId: m[2]!, spanId: m[3]!, traceFlags: parseInt(m[4]!, 16) & 0xff, isRemote: true };
+  const { createTraceState, isSpanContextValid } = openTelemetryApi();
   const state = headers?.[TRACESTATE];
   if (state !== undefined) ctx.traceState = createTraceState(state);
   return isSpanContextValid(ctx) ? ctx : undefined;
