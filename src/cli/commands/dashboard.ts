@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { startDashboard } from '../../dashboard/dashboard.js';
 import { DASHBOARD_OPTIONS, DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from '../../options/table.js';
+import { reaching } from '../broker-connection.js';
 import { commandSignerFrom } from '../control-signing.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, optionFlag, UsageError } from '../flags.js';
 
@@ -39,7 +40,7 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
   }
   const token = values['dashboard-token'];
   if (token !== undefined && token.length < 8) throw new UsageError(`--dashboard-token must be at least 8 characters, received ${token.length}`);
-  const dashboard = await startDashboard({
+  const dashboard = await reaching(() => startDashboard({
     ...connectionFrom(values),
     ...(values.prefix ? { prefix: values.prefix } : {}),
     port: optionFlag(DASHBOARD_OPTIONS.port, values.port),
@@ -47,7 +48,7 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
     token,
     allowActions: values['allow-actions'],
     signCommand: commandSignerFrom(values['signing-seed']),
-  });
+  }));
   process.stdout.write(JSON.stringify({ msg: 'dashboard ready', url: dashboard.url, port: dashboard.port }) + '\n');
   return new Promise<number>((done) => {
     const stop = () => void dashboard.close().then(() => done(0), () => done(1));

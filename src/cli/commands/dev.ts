@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { reaching } from '../broker-connection.js';
 import { ensureNatsServer } from '../../broker/find-nats-server.js';
 import { LocalNatsServer } from '../../broker/local-server.js';
 import { connect } from '../../client/client.js';
@@ -67,7 +68,7 @@ export async function devCommand(argv: string[]): Promise<number> {
   try {
     const examples = await Promise.all([import('../../../workers/echo.js'), import('../../../workers/math.js'), import('../../../workers/slow.js')]);
     const [echo, math, slow] = examples.map((m): WorkerDefinition => m.default);
-    for (const def of [echo!, math!, math!, slow!]) workers.push(await startWorker(def, { servers: url, logger, ...scoped }));
+    for (const def of [echo!, math!, math!, slow!]) workers.push(await reaching(() => startWorker(def, { servers: url, logger, ...scoped })));
     line(`Started workers: ${workers.map((w) => w.id).join(', ')}`);
     const client = await connect({ servers: url, logger, ...scoped });
     line('\nCalls:');

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
-import { openConnection } from '../../connection/options.js';
 import { decodeChecked } from '../../protocol/codec.js';
 import { DEFAULT_PREFIX, statusSubject } from '../../protocol/subjects.js';
 import { checkStatusReply } from '../../protocol/supervisor-envelopes.js';
 import type { StatusReply } from '../../supervisor/status.js';
+import { boundedConnect, connectOrFail } from '../broker-connection.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, optionFlag } from '../flags.js';
 import { CLIENT_OPTIONS } from '../../options/table.js';
 import { renderStatus } from './status-table.js';
@@ -18,7 +18,7 @@ Options:
   --json            print the supervisor's reply as JSON
   --watch           refresh every --every ms until Ctrl-C
   --every <ms>      refresh period of --watch (default 1000)
-  --timeout <ms>    how long to wait for a supervisor (default 2000)
+  --timeout <ms>    how long to wait for a supervisor (default 2000); also bounds connecting
 ${CONNECTION_HELP}`;
 
 export const DEFAULT_STATUS_TIMEOUT_MS = 2_000;
@@ -35,7 +35,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
   const timeout = optionFlag(CLIENT_OPTIONS.timeoutMs, values.timeout) ?? DEFAULT_STATUS_TIMEOUT_MS;
   const every = intFlag('every', values.every) ?? 1_000;
   const prefix = values.prefix ?? DEFAULT_PREFIX;
-  const nc = await openConnection({ ...connectionFrom(values), name: 'natsrpc-status' });
+  const nc = await connectOrFail(boundedConnect({ ...connectionFrom(values), name: 'natsrpc-status' }, timeout));
   let stopped = false;
   process.once('SIGINT', () => (stopped = true));
   try {

@@ -7,6 +7,7 @@ import { FleetMetrics } from '../../metrics/fleet-metrics.js';
 import { fleetView } from '../../supervisor/metrics-view.js';
 import { commandSignerFrom } from '../control-signing.js';
 import { openConnection } from '../../connection/options.js';
+import { reaching } from '../broker-connection.js';
 import { createLogger } from '../../logging/logger.js';
 import { LostWorkerFencing } from '../../supervisor/fencing.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, optionFlag, UsageError } from '../flags.js';
@@ -83,14 +84,14 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
   if (faults !== undefined) policy.maxConsecutiveFaults = faults;
   const deadlines = Object.fromEntries((values.deadline ?? []).map(parseDeadline));
   const metricsPort = resolveNumber(SUPERVISOR_OPTIONS.metricsPort, optionFlag(SUPERVISOR_OPTIONS.metricsPort, values['metrics-port']));
-  const sup = await startSupervisor({
+  const sup = await reaching(() => startSupervisor({
     ...connectionFrom(values),
     ...(values.prefix ? { prefix: values.prefix } : {}),
     intervalMs: optionFlag(SUPERVISOR_OPTIONS.intervalMs, values.interval),
     policy,
     deadlines,
     signCommand: commandSignerFrom(values['signing-seed']),
-  });
+  }));
   const sysUser = resolveString(PROCESS_OPTIONS.sysUser, values['sys-user']);
   let sys: Awaited<ReturnType<typeof openConnection>> | undefined;
   if (sysUser) {
