@@ -11,7 +11,7 @@ import { creditSubject } from '../src/protocol/subjects.js';
 import { encode } from '../src/protocol/codec.js';
 import streamer from './fixtures/streamer.js';
 import { closing, startNats } from './helpers/nats.js';
-import { spawnWorker, workerIdOf } from './helpers/processes.js';
+import { runCli, spawnWorker, workerIdOf } from './helpers/processes.js';
 import { sleep, waitFor } from './helpers/load.js';
 
 const quiet = createLogger('test', 'silent');
@@ -234,4 +234,18 @@ test('hostile item frames at the caller: a gap, a huge declared length and an un
     assert.match(err.message, /broke the protocol/);
   }
   fake.unsubscribe();
+});
+
+test('natsrpc call on a streaming method prints NDJSON, one line per item, and exits with the outcome', async () => {
+  await using nats = await startNats();
+  await using _worker = await spawnWorker('test/fixtures/streamer.ts', nats.url);
+  const ok = await runCli(['call', 'streamer.count', '{"n":3}', '--servers', nats.url]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(ok.stdout.split('\n').map((l) => JSON.parse(l) as unknown), [{ i: 0 }, { i: 1 }, { i: 2 }]);
+  const broke = await runCli(['call', 'streamer.fail', '{"after":2}', '--servers', nats.url]);
+  assert.equal(broke.code, 1);
+  assert.equal(broke.stdout, '0\n1');
+  assert.match(broke.stderr, /^STREAM_BROKE: broke after 2 items/m);
+  const plain = await runCli(['call', 'streamer.plain', '{"x":4}', '--servers', nats.url]);
+  assert.equal(plain.stdout, '8');
 });

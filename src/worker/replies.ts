@@ -94,10 +94,12 @@ export class WorkerReplies {
   }
 
   /** Refuses a request before any handler ran: nothing was processed. */
-  refuse(reply: string, id: string, code: RefusalCode, message: string): void {
+  refuse(reply: string, id: string, code: RefusalCode, message: string, details?: unknown): void {
     this.#stats.fail(code);
     if (code === 'BAD_REQUEST' && this.#log.isLevelEnabled('debug')) this.#log.debug({ reason: message }, 'bad request');
-    this.send(reply, id, errorReply(id, frameworkError(code, message)));
+    const error = frameworkError(code, message);
+    if (details !== undefined) error.details = details;
+    this.send(reply, id, errorReply(id, error));
   }
 
   /** Publishes `data` on `reply`; a reply over the broker's max_payload becomes PAYLOAD_TOO_LARGE. */

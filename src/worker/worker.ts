@@ -317,7 +317,7 @@ export class RpcWorker {
     }
     if ((req.stream != null) !== entry.streaming) {
       const how = entry.streaming ? 'streams: call it with client.stream()' : 'does not stream: call it with client.call()';
-      this.#replies.refuse(reply, req.id, 'BAD_REQUEST', `${this.service}.${method} ${how}`);
+      this.#replies.refuse(reply, req.id, 'BAD_REQUEST', `${this.service}.${method} ${how}`, { streaming: entry.streaming });
       return;
     }
     if (req.budgetMs === 0 || (req.sentAt != null && this.#loop.stalled(arrivedAt) && Date.now() - req.sentAt > req.budgetMs + CLOCK_SKEW_TOLERANCE_MS)) {

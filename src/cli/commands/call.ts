@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { connect } from '../../client/client.js';
+import { connect, type RpcClient } from '../../client/client.js';
+import { isRpcError } from '../../protocol/errors.js';
 import { parseTarget } from '../../client/target.js';
 import { DEFAULT_PREFIX } from '../../protocol/subjects.js';
 import { boundedConnect, reaching } from '../broker-connection.js';
@@ -11,7 +12,9 @@ import { DEFAULT_MAX_INPUT_BYTES, readPayload } from '../payload.js';
 export const CALL_HELP = `Usage: natsrpc call <service.method> [payload] [options]
 
 Calls a method and prints its result on stdout as one line of JSON (bytes as base64, bigint as a
-number). On failure prints "CODE: message" on stderr and exits 1.
+number). On failure prints "CODE: message" on stderr and exits 1. A streaming method prints one
+line per item as it arrives (NDJSON) and exits with the stream's outcome: 0 once it completed, 1
+(CODE: message) when it ended otherwise, after the lines of the items that arrived.
 
 The payload is JSON, taken from:
   '<json>'           the argument
@@ -21,7 +24,8 @@ No payload and a terminal (or empty) stdin send null.
 
 Options:
   --timeout <ms>     bounds connecting and the call together (default: 5000 to connect, then
-                     the call timeout of the client or of the supervisor's deadline policy)
+                     the call timeout of the client or of the supervisor's deadline policy);
+                     for a stream, its overall deadline (default: stream.timeoutMs)
   --raw              write a string or bytes result exactly as it is (no JSON, no newline)
   --max-input <n>    refuse a payload larger than n bytes (default ${DEFAULT_MAX_INPUT_BYTES})
   --header k=v       request header (repeatable)
@@ -73,17 +77,30 @@ export async function callCommand(argv: string[]): Promise<number> {
   try {
     // What connecting took comes off the call's budget: --timeout bounds the whole command.
     const left = timeoutMs === undefined ? undefined : Math.max(1, Math.round(timeoutMs - (performance.now() - started)));
-    const result = await client.call(target, payload, {
-      timeoutMs: left,
-      headers,
-      ...(values.idempotent ? { idempotent: true } : {}),
-      ...(values['wait-for-workers'] ? { waitForWorkers: true } : {}),
-    });
+    let result: unknown;
+    try {
+      result = await client.call(target, payload, {
+        timeoutMs: left,
+        headers,
+        ...(values.idempotent ? { idempotent: true } : {}),
+        ...(values['wait-for-workers'] ? { waitForWorkers: true } : {}),
+      });
+    } catch (err) {
+      // The worker refused it unprocessed because the method streams (a typed detail, not the text).
+      if (!isRpcError(err) || err.code !== 'BAD_REQUEST' || (err.details as { streaming?: unknown } | undefined)?.streaming !== true) throw err;
+      return await printStream(client, target, payload, timeoutMs === undefined ? undefined : left, headers);
+    }
     await write(values.raw ? rawOutput(result) : toJsonLine(result) + '\n');
     return 0;
   } finally {
     await client.close();
   }
+}
+
+/** Prints each item of a stream as one JSON line as it arrives; a stream that does not complete throws. */
+async function printStream(client: RpcClient, target: string, payload: unknown, timeoutMs: number | undefined, headers: Record<string, string>): Promise<number> {
+  for await (const item of client.stream(target, payload, { timeoutMs, headers })) await write(toJsonLine(item) + '\n');
+  return 0;
 }
 
 /** Writes to stdout and resolves once it is flushed (a pipe may take a large result slowly). */
