@@ -1,51 +1,68 @@
-export { connect, RpcClient, DEFAULT_TIMEOUT_MS } from './client/client.js';
-export type { ApiOf, CallOptions, ClientOptions, RpcStream, StreamOptions } from './client/client.js';
-export type { ContractLike } from './client/contract-proxy.js';
-export {
-  DEFAULT_RETRY_POLICY,
-  DEFAULT_RETRY_BUDGET_RATIO,
-  DEFAULT_RETRY_BUDGET_BURST,
-  DEFAULT_HEDGE_MAX_ATTEMPTS,
-  DEFAULT_ACK_TIMEOUT_MS,
-  DEFAULT_PROBE_AFTER_MS,
-} from './client/call-options.js';
-export type { RetryPolicy, HedgePolicy, RetryBudgetOptions, LostWorkerPolicy } from './client/call-options.js';
-export { RetryBudget } from './client/retry-budget.js';
-export { QUERY_OF_DEATH_LOSSES } from './client/call-engine.js';
-export { defineWorker, method, DEFAULT_CONCURRENCY } from './worker/definition.js';
+/**
+ * natsrpc's public API, what most applications need first. Clients, workers and supervisors are
+ * made by the async functions `connect`, `startWorker` and `startSupervisor`; their classes are
+ * exported as types only (their constructors are internal). Everything else is reached through
+ * their options.
+ */
+
+// Serving: a definition, started as a worker.
+export { defineWorker, method } from './worker/definition.js';
 export type { Handler, MethodMap, MethodSpec, WorkerDefinition } from './worker/definition.js';
-export { DEFAULT_PROPAGATION_MARGIN_MS, PROPAGATED_HEADERS } from './worker/outbound.js';
-export type { StandardSchemaV1, WireIssue } from './contract/standard-schema.js';
+export type { HandlerContext } from './worker/context.js';
 export { startWorker } from './worker/start-worker.js';
 export type { WorkerOptions } from './worker/start-worker.js';
-export { RpcWorker, DEFAULT_DRAIN_TIMEOUT_MS } from './worker/worker.js';
-export type { WorkerState } from './worker/worker.js';
+export type { RpcWorker, WorkerState } from './worker/worker.js';
 export type { WorkerStatsSnapshot } from './worker/stats.js';
-export { CallContext } from './worker/context.js';
+export type { SupervisionOptions } from './worker/agent.js';
+
+// Calling: a client, and a typed proxy from a worker definition (ApiOf).
+export { connect } from './client/client.js';
+export type { RpcClient, ApiOf, CallOptions, ClientOptions, RpcStream, StreamOptions } from './client/client.js';
+export type { ContractLike } from './client/contract-proxy.js';
+export type { RetryPolicy, HedgePolicy, RetryBudgetOptions, LostWorkerPolicy } from './client/call-options.js';
+export type { ConnectionOptions } from './connection/options.js';
+
+// Errors: every failure is an RpcError with a stable string code.
 export { RpcError, ErrorCode, isRpcError } from './protocol/errors.js';
 export type { FrameworkErrorCode, RpcErrorCode, RpcErrorOptions } from './protocol/errors.js';
-export { PROTOCOL_VERSION } from './protocol/envelope.js';
-export type { Headers, RequestEnvelope, ReplyEnvelope, WireError, AckEnvelope, CancelEnvelope } from './protocol/envelope.js';
-export type { MsgpackLimits } from './protocol/msgpack-guard.js';
-export type { ConnectionOptions } from './connection/options.js';
-export { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_WATCHDOG_EXIT_MS } from './worker/agent.js';
-export type { SupervisionOptions } from './worker/agent.js';
-export type { ControlVerifier } from './worker/control.js';
-export { startSupervisor, Supervisor, DEFAULT_SUPERVISOR_INTERVAL_MS } from './supervisor/supervisor.js';
-export type { SupervisorOptions } from './supervisor/supervisor.js';
-export { DEFAULT_HEALTH_POLICY, evaluateHealth, resolvePolicy } from './supervisor/policy.js';
-export type { HealthPolicy, HealthVerdict } from './supervisor/policy.js';
+
+// Operating a fleet: the supervisor, its status view, and the dashboard.
+export { startSupervisor } from './supervisor/supervisor.js';
+export type { Supervisor, SupervisorOptions } from './supervisor/supervisor.js';
+export type { HealthPolicy } from './supervisor/policy.js';
+export type { DeadlinePolicy, SupervisorEvent } from './protocol/supervisor-envelopes.js';
 export type { StatusReply, ServiceStatus, WorkerStatus } from './supervisor/status.js';
-export type { CommandSigner } from './supervisor/commands.js';
-export type { WorkerHeartbeat } from './protocol/heartbeat.js';
-export type { ControlCommand, ControlAck } from './protocol/control.js';
-export type { DeadlinePolicy, SupervisorEvent, SupervisorHeartbeat } from './protocol/supervisor-envelopes.js';
-export { traceHeaders, TRACEPARENT, TRACESTATE } from './tracing/trace-context.js';
-export { NkeyCommandSigner, NkeyCommandVerifier, ReplayGuard, DEFAULT_COMMAND_MAX_AGE_MS } from './security/signed-commands.js';
-export type { CommandVerdict, SignableCommand } from './security/signed-commands.js';
-export { kickConnection } from './security/kick-connection.js';
-export { FleetMetrics } from './metrics/fleet-metrics.js';
-export { startDashboard, DEFAULT_DASHBOARD_PORT, DEFAULT_DASHBOARD_HOST } from './dashboard/dashboard.js';
+export { startDashboard } from './dashboard/dashboard.js';
 export type { Dashboard, DashboardOptions } from './dashboard/dashboard.js';
 export type { FleetView, WorkerView, ServiceView, EventView } from './dashboard/view.js';
-export type { WorkerMetricsInput } from './metrics/fleet-metrics.js';
+
+// Defaults, as named constants with their units (docs/options.md lists every option).
+export { DEFAULT_TIMEOUT_MS } from './client/client.js';
+export { DEFAULT_RETRY_POLICY } from './client/call-options.js';
+export { DEFAULT_CONCURRENCY } from './worker/definition.js';
+export { DEFAULT_DRAIN_TIMEOUT_MS } from './worker/worker.js';
+export { DEFAULT_HEARTBEAT_INTERVAL_MS } from './worker/agent.js';
+export { DEFAULT_HEALTH_POLICY } from './supervisor/policy.js';
+
+// ---------------------------------------------------------------------------------------------
+// Extension points: where an application plugs in its own pieces.
+
+/** Input/output schemas: any Standard Schema validator (zod, valibot, arktype...). */
+export type { StandardSchemaV1, WireIssue } from './contract/standard-schema.js';
+/**
+ * Tracing without an OpenTelemetry SDK: `traceHeaders(ctx)` gives the W3C headers to forward by
+ * hand. With an SDK registered before clients and workers are made, spans are automatic.
+ */
+export { traceHeaders, TRACEPARENT, TRACESTATE } from './tracing/trace-context.js';
+export type { Headers } from './protocol/envelope.js';
+/**
+ * Signed control commands with your own keys or HSM: a supervisor's `signCommand` and a worker's
+ * `verifyControl` take these functions; the nkey implementations below are the built-in ones.
+ */
+export type { CommandSigner } from './supervisor/commands.js';
+export type { ControlVerifier } from './worker/control.js';
+export type { ControlCommand } from './protocol/control.js';
+export { NkeyCommandSigner, NkeyCommandVerifier } from './security/signed-commands.js';
+export type { CommandVerdict, SignableCommand } from './security/signed-commands.js';
+/** Decoding limits of untrusted msgpack (a worker's `limits` option). */
+export type { MsgpackLimits } from './protocol/msgpack-guard.js';

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, defineWorker, QUERY_OF_DEATH_LOSSES, RpcError, startWorker } from '../src/index.js';
+import { connect, defineWorker, RpcError, startWorker } from '../src/index.js';
+import { QUERY_OF_DEATH_LOSSES } from '../src/client/call-engine.js';
 import { createLogger } from '../src/logging/logger.js';
 import { closing, startNats } from './helpers/nats.js';
 import { ChildHandle, processGroup, spawnWorker } from './helpers/processes.js';

@@ -15,7 +15,44 @@ export interface OutboundCaller {
 
 const NO_HEADERS: Headers = Object.freeze({}) as Headers;
 
-export class CallContext implements Expiring, ActiveLink {
+/**
+ * What a handler gets as `ctx`: the call it serves, and the means to stop in time, log, and call
+ * other services within the call's deadline.
+ */
+export interface HandlerContext {
+  /** Request id, the same across the caller's attempts. */
+  readonly requestId: string;
+  readonly service: string;
+  readonly method: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** The caller's headers (trace context, baggage, your own). */
+  readonly headers: Headers;
+  /** Wall-clock deadline of the call (ms since epoch), by this host's clock. */
+  readonly deadline: number;
+  /** Fires when the deadline passes, the caller cancels, or the worker gives up on the call. */
+  readonly signal: AbortSignal;
+  /** True once the call has been aborted (deadline, cancellation or drain). */
+  readonly aborted: boolean;
+  /** Why the call was aborted (an RpcError: TIMEOUT, CANCELLED or DRAINING), if it was. */
+  readonly abortReason: unknown;
+  /** Milliseconds left before the deadline (negative once it has passed). */
+  readonly remainingMs: number;
+  /** A logger bound to this request (`reqId`, `method`). */
+  readonly log: Logger;
+  /**
+   * Calls another service on behalf of this call: within what is left of its deadline, with its
+   * trace headers, cancelled when this call is.
+   */
+  call<R = unknown>(target: string, payload?: unknown, options?: CallOptions): Promise<R>;
+}
+
+/**
+ * The worker's record of a call it runs: the {@link HandlerContext} handlers see, plus the links
+ * and flags the worker's deadline queue and list of running calls keep on it (so a call costs one
+ * object). Handlers are typed against HandlerContext and never see those.
+ */
+export class CallContext implements HandlerContext, Expiring, ActiveLink {
   /** @internal owned by the worker's deadline queue */
   deadlineBucket = 0;
   /** @internal owned by the worker's deadline queue */
@@ -28,14 +65,12 @@ export class CallContext implements Expiring, ActiveLink {
   activeNext: ActiveLink | null = null;
   /** @internal owned by the worker's list of running calls */
   active = false;
-  /** Request id, the same across the caller's attempts. */
+  // What handlers see: documented on HandlerContext.
   readonly requestId: string;
   readonly service: string;
   readonly method: string;
-  /** 1 for the first attempt. */
   readonly attempt: number;
   readonly headers: Headers;
-  /** Wall-clock deadline of the call (ms since epoch), by this host's clock. */
   readonly deadline: number;
   /** @internal `performance.now()` at arrival */
   readonly startedAt: number;

@@ -6,11 +6,11 @@ import { assertName } from '../protocol/subjects.js';
 import { checkNumberOption } from '../options/resolve.js';
 import { WORKER_OPTIONS } from '../options/table.js';
 import { isStandardSchema, type StandardSchemaV1 } from '../contract/standard-schema.js';
-import type { CallContext } from './context.js';
+import type { HandlerContext } from './context.js';
 import { isStreamingHandler } from '../contract/streaming.js';
 
 /** A method handler: gets the payload and the call's context, returns the result or throws. */
-export type Handler<P = any, R = any> = (payload: P, ctx: CallContext) => R | Promise<R>;
+export type Handler<P = any, R = any> = (payload: P, ctx: HandlerContext) => R | Promise<R>;
 
 /**
  * A method with a contract: Standard Schema validators for its input and output, and whether it
