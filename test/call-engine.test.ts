@@ -260,3 +260,15 @@ test('an abort rejects at once with CANCELLED and cancels the handler', async ()
   assert.ok(!r.ok && r.err.code === 'CANCELLED' && r.err.maybeProcessed);
   assert.equal(t.cancels().length, 1);
 });
+
+test('idempotent: a worker that holds the attempt but answers no probe (frozen) gets one more attempt beside it', async () => {
+  const { t, outcome } = setup({ idempotent: true, timeoutMs: 10_000 });
+  t.entryOf(t.requests()[0]!).acked('svc-w1');
+  await t.clock.advance(LOST_WORKER.probeAfterMs);
+  assert.equal(t.probes().length, 1);
+  await t.clock.advance(LOST_WORKER.probeTimeoutMs); // no answer: proves nothing, but the call need not wait
+  const second = t.requests()[1]!;
+  assert.equal(second.req!.attempt, 2);
+  t.reply(second, 'elsewhere');
+  assert.deepEqual(await outcome, { ok: true, value: 'elsewhere' });
+});

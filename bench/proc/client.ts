@@ -23,7 +23,12 @@ export interface RunSpec {
   retryRejected: boolean;
   /** When set, successful calls are also counted per bucket of this many ms (for failover). */
   bucketMs?: number;
+  /** rpc mode: call as idempotent (acks, resends after a lost worker). */
+  idempotent?: boolean;
 }
+
+/** Failures whose end time a run keeps (ms since the measurement started). */
+const MAX_FAILURE_TIMES = 10_000;
 
 export interface RunResult {
   ok: number;
@@ -38,6 +43,8 @@ export interface RunResult {
   maxUs: number;
   meanUs: number;
   buckets?: number[];
+  /** With `bucketMs`: when each failed call ended, ms since the measurement started (bounded). */
+  failureEndsMs?: number[];
   cpuMs: number;
   rssMb: number;
   maxRssMb: number;
@@ -130,7 +137,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
   const subject = `plain.${spec.service}`;
   const codecSubject = `codec.${spec.service}.run`;
   const target = `${spec.service}.run`;
-  const callOptions = { timeoutMs: spec.timeoutMs };
+  const callOptions = { timeoutMs: spec.timeoutMs, idempotent: spec.idempotent === true ? true : undefined };
   plain.timeoutTicks = Math.ceil(spec.timeoutMs / 20);
   const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
   const failed: Record<string, number> = {};
@@ -140,6 +147,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
   let stopping = false;
   let measureStart = 0;
   const buckets: number[] = [];
+  const failureEndsMs: number[] = [];
   const bucketMs = spec.bucketMs ?? 0;
 
   const once = async (): Promise<string | null> => {
@@ -177,6 +185,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
         }
       } else {
         failed[code] = (failed[code] ?? 0) + 1;
+        if (bucketMs > 0 && failureEndsMs.length < MAX_FAILURE_TIMES) failureEndsMs.push(t1 - measureStart);
       }
     }
   };
@@ -215,7 +224,10 @@ async function run(spec: RunSpec): Promise<RunResult> {
     rssMb: rss / 1_048_576,
     maxRssMb: maxRss / 1_048_576,
   };
-  if (bucketMs > 0) result.buckets = buckets;
+  if (bucketMs > 0) {
+    result.buckets = buckets;
+    result.failureEndsMs = failureEndsMs;
+  }
   return result;
 }
 

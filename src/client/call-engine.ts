@@ -301,9 +301,23 @@ export class Call implements Expirable {
     void this.#prober.probe(workerId, lw.probeTimeoutMs).then((state) => {
       if (this.#state === 'done' || !attempt.live) return;
       // Every call held by that worker learns it at once, this one included.
-      if (state === 'gone') this.#t.workerLost(this.#s.target.service, workerId);
-      else attempt.timer = this.#t.clock.setTimer(() => this.#probe(attempt), lw.probeIntervalMs);
+      if (state === 'gone') {
+        this.#t.workerLost(this.#s.target.service, workerId);
+        return;
+      }
+      // A worker that holds the attempt but cannot answer a probe is frozen or stalled: an
+      // idempotent call sends one more attempt and keeps waiting on this one (first answer wins).
+      if (state === 'unknown' && this.#s.idempotent) this.#sendAnother();
+      attempt.timer = this.#t.clock.setTimer(() => this.#probe(attempt), lw.probeIntervalMs);
     });
+  }
+
+  /** One more attempt beside those out, within the attempts, the deadline and the budget. */
+  #sendAnother(): boolean {
+    if (this.#sent >= this.#s.retry.maxAttempts || this.#remaining() < MIN_ATTEMPT_BUDGET_MS) return false;
+    if (this.#retryTimer !== undefined || !this.#s.target.budget.tryWithdraw()) return false;
+    this.#send();
+    return true;
   }
 
   /** No ack: the request may sit in a dead worker's socket buffer. Send it again, keep waiting on this one. */
@@ -311,10 +325,7 @@ export class Call implements Expirable {
     attempt.timer = undefined;
     if (this.#state === 'done' || !attempt.live) return;
     if (this.#sent >= this.#s.retry.maxAttempts || this.#remaining() < MIN_ATTEMPT_BUDGET_MS) return;
-    if (this.#live.length === 1 && this.#retryTimer === undefined && this.#s.target.budget.tryWithdraw()) {
-      this.#send();
-      return;
-    }
+    if (this.#live.length === 1 && this.#sendAnother()) return;
     // Another attempt is out, a retry is pending or the budget is spent: look again later, so an
     // attempt lost without an ack is never simply waited out.
     attempt.timer = this.#t.clock.setTimer(() => this.#onAckTimeout(attempt), this.#s.lostWorker.ackTimeoutMs);
