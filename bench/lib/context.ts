@@ -50,7 +50,8 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     throughputCells: [1, 64, 256].flatMap((n) => [100, 10_240, 512_000].map((b) => [n, b] as [number, number])).filter(([n, b]) => !(n === 256 && b === 512_000)),
     scalingWorkers: [1, 2, 4, 8],
     scalingDurationMs: 700,
-    failover: { beforeMs: 1_000, afterMs: 2_000, rounds: 1 },
+    // afterMs: past the 2 s deadline of the calls stuck at the killed worker, and the recovery
+    failover: { beforeMs: 1_000, afterMs: 3_000, rounds: 1 },
     supervisor: { workers: 10_000, runMs: 2_000 },
     decompositionCells: [[256, 100]],
   },

@@ -35,13 +35,15 @@ export interface FailoverRun {
   buckets: number[];
 }
 
-export function analyse(buckets: number[], killAtMs: number, failed: Record<string, number>, failureEndsMs: number[]): FailoverRun {
+export function analyse(buckets: number[], durationMs: number, killAtMs: number, failed: Record<string, number>, failureEndsMs: number[]): FailoverRun {
   const perSec = 1000 / BUCKET_MS;
+  // Buckets after the last success are missing: nothing succeeded in them.
+  while (buckets.length < Math.floor(durationMs / BUCKET_MS)) buckets.push(0);
   const killIdx = Math.floor(killAtMs / BUCKET_MS);
   const beforeRps = mean(buckets.slice(1, killIdx)) * perSec;
   let worst = Infinity;
-  // The last bucket is partial: windows end before it.
-  for (let i = killIdx; i + WINDOW <= buckets.length - 1; i++) worst = Math.min(worst, mean(buckets.slice(i, i + WINDOW)) * perSec);
+  const full = Math.floor(durationMs / BUCKET_MS);
+  for (let i = killIdx; i + WINDOW <= full; i++) worst = Math.min(worst, mean(buckets.slice(i, i + WINDOW)) * perSec);
   const lastFailureMs = failureEndsMs.length === 0 ? NaN : Math.max(...failureEndsMs) - killAtMs;
   return { failed, beforeRps, worstWindow: worst === Infinity ? NaN : worst / beforeRps, lastFailureMs, killAtMs, buckets };
 }
@@ -81,7 +83,7 @@ export const failover: Scenario = {
           workers[0]!.kill('SIGKILL');
           const killAtMs = performance.now() - sent - warmupMs;
           const res = await result;
-          runs[mode].push(analyse(res.buckets ?? [], killAtMs, res.failed, res.failureEndsMs ?? []));
+          runs[mode].push(analyse(res.buckets ?? [], beforeMs + afterMs, killAtMs, res.failed, res.failureEndsMs ?? []));
         } finally {
           await stopAll(workers);
         }

@@ -1,7 +1,7 @@
 /**
  * Scenario 1: an echo service in 2 worker processes, closed loop at 1, 64 and 256 calls in
- * flight, payloads of 100 B, 10 KB and 500 KB; natsrpc (A) and the plain-`nats` baseline (B)
- * interleaved A B A B in the same processes.
+ * flight, payloads of 100 B, 10 KB and 500 KB; natsrpc (A), the plain-`nats` baseline (B) and
+ * natsrpc idempotent calls (I, acked) interleaved A B I A B I in the same processes.
  */
 import { stopAll } from '../lib/ipc.js';
 import { median, type Ctx } from '../lib/context.js';
@@ -15,7 +15,7 @@ const CONCURRENCY = 1_024;
 export const throughput: Scenario = {
   id: 1,
   title: 'Throughput and latency (echo, 2 workers)',
-  steps: (p) => p.throughputCells.length * p.rounds * 2,
+  steps: (p) => p.throughputCells.length * p.rounds * 3,
   async run(ctx: Ctx) {
     const { profile } = ctx;
     const workers = await ctx.startWorkers(WORKERS, () => [
@@ -36,12 +36,15 @@ export const throughput: Scenario = {
       for (const [inFlight, payloadBytes] of profile.throughputCells) {
         const a: CellRun[] = [];
         const b: CellRun[] = [];
+        const idem: CellRun[] = [];
         for (let r = 0; r < profile.rounds; r++) {
-          for (const mode of ['rpc', 'plain'] as const) {
-            ctx.progress.step(`1 throughput ${inFlight} in flight ${size(payloadBytes)}: ${mode} round ${r + 1}/${profile.rounds}`);
+          for (const trial of ['rpc', 'plain', 'idempotent'] as const) {
+            ctx.progress.step(`1 throughput ${inFlight} in flight ${size(payloadBytes)}: ${trial} round ${r + 1}/${profile.rounds}`);
+            const mode = trial === 'plain' ? 'plain' : 'rpc';
             const cpu0 = await workerCpuUs();
             const res = await ctx.run({
               mode,
+              idempotent: trial === 'idempotent',
               service: 'echo',
               payloadBytes,
               inFlight,
@@ -52,11 +55,11 @@ export const throughput: Scenario = {
             });
             // CPU of both worker processes per call, warm-up included: for comparing paths, not absolute
             const workerUsPerCall = (await workerCpuUs()) - cpu0;
-            (mode === 'rpc' ? a : b).push({ ...res, workerCpuUsPerCall: workerUsPerCall / Math.max(1, res.ok * (1 + profile.warmupMs / profile.durationMs)) });
+            (trial === 'rpc' ? a : trial === 'plain' ? b : idem).push({ ...res, workerCpuUsPerCall: workerUsPerCall / Math.max(1, res.ok * (1 + profile.warmupMs / profile.durationMs)) });
           }
         }
         const workerStats = await Promise.all(workers.map((w) => w.request<{ rssMb: number }>('stats')));
-        cells.push({ inFlight, payloadBytes, rpc: a, plain: b, workerRssMb: workerStats.map((s) => s.rssMb) });
+        cells.push({ inFlight, payloadBytes, rpc: a, plain: b, idempotent: idem, workerRssMb: workerStats.map((s) => s.rssMb) });
       }
     } finally {
       await stopAll(workers);
@@ -64,17 +67,20 @@ export const throughput: Scenario = {
     const rows = cells.map((c) => {
       const A = summarize(c.rpc);
       const B = summarize(c.plain);
+      const I = summarize(c.idempotent);
       return {
         'in flight': c.inFlight,
         payload: size(c.payloadBytes),
         'natsrpc req/s': int(A.rps),
         'plain req/s': int(B.rps),
         'req/s ratio': ratio(A.rps, B.rps),
+        'idempotent req/s': int(I.rps),
+        'idempotent / natsrpc': ratio(I.rps, A.rps),
         'p50': us(A.p50),
         'p50 ratio': ratio(A.p50, B.p50),
         'p99': us(A.p99),
         'p99 ratio': ratio(A.p99, B.p99),
-        errors: A.errors + B.errors,
+        errors: A.errors + B.errors + I.errors,
         'CPU µs/call client+workers (plain)': `${cpuPerCall(c.rpc)} (${cpuPerCall(c.plain)})`,
         'client max RSS MB (plain)': `${Math.round(A.maxRss)} (${Math.round(B.maxRss)})`,
       };
