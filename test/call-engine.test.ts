@@ -11,6 +11,7 @@ import { LatencyTracker } from '../src/client/hedging.js';
 import { LivenessProber } from '../src/client/liveness.js';
 import { RetryBudget } from '../src/client/retry-budget.js';
 import { RpcError } from '../src/protocol/errors.js';
+import { MAX_SUSPECT_PROBES, MAX_WORKERS_PER_SERVICE, WorkerSightings } from '../src/client/sightings.js';
 import { FakeTransport, settle } from './helpers/fake-transport.js';
 
 const LOST_WORKER = resolveLostWorkerPolicy(undefined);
@@ -47,7 +48,8 @@ test('a plain call is one attempt: one publish, its reply resolves it, nothing i
   assert.equal(call.state, 'in-flight');
   const [req] = t.requests();
   assert.equal(req!.req!.attempt, 1);
-  assert.equal(req!.req!.ack, undefined, 'a plain call asks for no ack');
+  assert.equal(req!.req!.ack, undefined, 'a plain call asks for no ack before its handler');
+  assert.equal(req!.req!.lateAck, true, 'only one if its handler does not finish at once');
   assert.equal(req!.req!.budgetMs, 2_000);
   t.reply(req!, 42);
   assert.deepEqual(await outcome, { ok: true, value: 42 });
@@ -271,4 +273,29 @@ test('idempotent: a worker that holds the attempt but answers no probe (frozen) 
   assert.equal(second.req!.attempt, 2);
   t.reply(second, 'elsewhere');
   assert.deepEqual(await outcome, { ok: true, value: 'elsewhere' });
+});
+
+test('an attempt whose ack is overdue makes the client probe its service once; an ack names the worker', async () => {
+  const { t } = setup({ timeoutMs: 5_000 });
+  t.checkAcks();
+  assert.deepEqual(t.suspected, []);
+  await t.clock.advance(LOST_WORKER.ackTimeoutMs);
+  t.checkAcks();
+  t.checkAcks();
+  assert.deepEqual(t.suspected, ['svc'], 'reported once');
+  t.entryOf(t.requests()[0]!).acked('svc-w1');
+  assert.deepEqual(t.seen, [['svc', 'svc-w1']]);
+});
+
+test('sightings: only workers silent as long as the overdue ack are suspects, once per silence', () => {
+  const s = new WorkerSightings();
+  s.saw('svc', 'a', 0);
+  s.saw('svc', 'b', 200);
+  assert.deepEqual(s.suspects('svc', 250, 250), ['a'], 'a was heard 250 ms ago, b only 50 ms ago');
+  assert.deepEqual(s.suspects('svc', 400, 250), [], 'the service was suspected 150 ms ago');
+  assert.deepEqual(s.suspects('svc', 500, 250), ['a', 'b']);
+  s.forget('svc', 'a');
+  assert.deepEqual(s.suspects('svc', 800, 250), ['b']);
+  for (let i = 0; i < MAX_WORKERS_PER_SERVICE + 5; i++) s.saw('big', `w${i}`, i);
+  assert.ok(s.suspects('big', 10_000, 250).length <= MAX_SUSPECT_PROBES);
 });

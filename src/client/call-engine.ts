@@ -46,6 +46,8 @@ class Attempt implements InboxEntry {
   /** Set when a worker of the service was lost while this attempt had no ack yet. */
   suspectTimer: unknown = undefined;
   live = true;
+  /** Its missing ack was reported (once). */
+  suspected = false;
   constructor(
     readonly call: Call,
     readonly no: number,
@@ -67,6 +69,9 @@ class Attempt implements InboxEntry {
   }
   workerLost(service: string, workerId: string, lostAt: number): void {
     this.call.onWorkerLost(this, service, workerId, lostAt);
+  }
+  checkAck(now: number): void {
+    this.call.onAckCheck(this, now);
   }
 }
 
@@ -166,7 +171,10 @@ export class Call implements Expirable {
         sentAt: Date.now(),
         headers: s.headers,
         payload: s.payload ?? null,
+        // Idempotent calls are acked before the handler runs (they may be sent again); plain calls
+        // only when their handler did not finish at once, so a fast call costs nothing.
         ack: s.idempotent ? true : undefined,
+        lateAck: s.idempotent ? undefined : true,
         // Hedge losers, per-attempt timeouts and aborts are cancelled by id; a plain call's cancel
         // at its deadline finds its handler without the index (docs/protocol.md, *Cancellation*).
         cancellable: s.idempotent || s.signal !== undefined || s.retry.perAttemptTimeoutMs !== undefined ? true : undefined,
@@ -227,6 +235,7 @@ export class Call implements Expirable {
   onAck(attempt: Attempt, workerId: string): void {
     if (!attempt.live || attempt.workerId !== undefined) return;
     attempt.workerId = workerId;
+    this.#t.sawWorker(this.#s.target.service, workerId);
     const clock = this.#t.clock;
     clock.clearTimer(attempt.timer);
     clock.clearTimer(attempt.suspectTimer);
@@ -293,6 +302,13 @@ export class Call implements Expirable {
       attempt.suspectTimer = undefined;
       if (attempt.live && attempt.workerId === undefined && this.#state !== 'done') this.#lostWithWorker(attempt, undefined);
     }, waitMs);
+  }
+
+  /** @internal No ack for `ackTimeoutMs`: a worker that took it may be gone; its silent workers are probed. */
+  onAckCheck(attempt: Attempt, now: number): void {
+    if (!attempt.live || attempt.suspected || attempt.workerId !== undefined || now - attempt.sentAt < this.#s.lostWorker.ackTimeoutMs) return;
+    attempt.suspected = true;
+    this.#t.suspect(this.#s.target.service);
   }
 
   #probe(attempt: Attempt): void {

@@ -21,6 +21,7 @@ import { LivenessProber } from './liveness.js';
 import { LossWatch } from './loss-watch.js';
 import { DeadlinePolicyCache } from './deadline-policy.js';
 import { RetryBudget } from './retry-budget.js';
+import { WorkerSightings } from './sightings.js';
 import { parseTarget } from './target.js';
 import { resolveStreamDefaults, StreamCall, streamSpec, type RpcStream, type StreamOptions, type StreamSpec } from './stream-call.js';
 import type { CallTransport, Expirable, ResolvedTarget } from './transport.js';
@@ -47,6 +48,9 @@ export async function connect(options: ClientOptions = {}): Promise<RpcClient> {
   return new RpcClient(nc, { ...resolved, ownsConnection: options.connection === undefined });
 }
 
+/** How often per `lostWorker.ackTimeoutMs` the client looks for attempts whose ack is overdue. */
+const ACK_SWEEPS_PER_TIMEOUT = 5;
+
 export class RpcClient {
   readonly #nc: NatsConnection;
   readonly #opts: ResolvedClientOptions;
@@ -57,6 +61,9 @@ export class RpcClient {
   readonly #transport: CallTransport;
   readonly #prober: LivenessProber;
   readonly #losses: LossWatch;
+  readonly #sightings = new WorkerSightings();
+  /** Looks for attempts whose ack is overdue, a few times per ack timeout. */
+  readonly #ackSweep: ReturnType<typeof setInterval>;
   #connectWaiters: (() => void)[] = [];
   readonly #idPrefix = randomBytes(9).toString('base64url') + '.';
   readonly #policy: DeadlinePolicyCache | null;
@@ -87,6 +94,8 @@ export class RpcClient {
     this.#prober = new LivenessProber(this.#transport);
     this.#losses = new LossWatch(nc, opts.prefix, opts.limits, (service, workerId) => this.#transport.workerLost(service, workerId));
     this.#policy = opts.deadlinePolicy ? new DeadlinePolicyCache(nc, opts.prefix) : null;
+    this.#ackSweep = setInterval(() => this.#inbox.checkAcks(SYSTEM_CLOCK.now()), Math.max(10, Math.floor(opts.lostWorker.ackTimeoutMs / ACK_SWEEPS_PER_TIMEOUT)));
+    this.#ackSweep.unref();
     void this.#watchStatus();
     void nc.closed().then(() => this.#inbox.connectionLost());
   }
@@ -192,7 +201,19 @@ export class RpcClient {
       replySubject: (seq) => inbox.replySubject(seq),
       close: (seq) => inbox.close(seq),
       publish: (subject, data, reply) => nc.publish(subject, data, reply === undefined ? undefined : { reply }),
-      workerLost: (service, workerId) => inbox.workerLost(service, workerId, SYSTEM_CLOCK.now()),
+      workerLost: (service, workerId) => {
+        this.#sightings.forget(service, workerId);
+        inbox.workerLost(service, workerId, SYSTEM_CLOCK.now());
+      },
+      sawWorker: (service, workerId) => this.#sightings.saw(service, workerId, SYSTEM_CLOCK.now()),
+      suspect: (service) => {
+        const lw = this.#opts.lostWorker;
+        for (const workerId of this.#sightings.suspects(service, SYSTEM_CLOCK.now(), lw.ackTimeoutMs)) {
+          void this.#prober.probe(workerId, lw.probeTimeoutMs).then((state) => {
+            if (state === 'gone') this.#transport.workerLost(service, workerId);
+          });
+        }
+      },
     };
   }
 
@@ -262,6 +283,7 @@ export class RpcClient {
     for (const w of this.#connectWaiters.splice(0)) w();
     if (this.#running > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     this.#deadlines.clear();
+    clearInterval(this.#ackSweep);
     this.#policy?.close();
     this.#losses.close();
     if (this.#opts.ownsConnection) {

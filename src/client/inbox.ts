@@ -65,6 +65,11 @@ export class ReplyInbox {
     for (const entry of [...this.#pending.values()]) entry.workerLost(service, workerId, lostAt);
   }
 
+  /** Lets every entry look at its ack (see {@link InboxEntry.checkAck}). */
+  checkAcks(now: number): void {
+    for (const entry of this.#pending.values()) entry.checkAck(now);
+  }
+
   unsubscribe(): void {
     this.#sub.unsubscribe();
   }

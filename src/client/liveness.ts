@@ -30,6 +30,7 @@ class ProbeEntry implements InboxEntry {
     this.resolve('unknown');
   }
   workerLost(): void {}
+  checkAck(): void {}
 }
 
 export class LivenessProber {

@@ -328,6 +328,8 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   lost(): void {
     this.#fail(new RpcError('UNAVAILABLE', `connection to NATS lost during stream ${this.#name()}`, { maybeProcessed: true }));
   }
+  /** @internal a stream's attempt needs no ack sweep: its worker is known from its first frame */
+  checkAck(): void {}
   /** @internal */
   workerLost(_service: string, workerId: string): void {
     if (workerId !== this.#workerId || this.#end !== undefined) return;

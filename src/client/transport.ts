@@ -37,6 +37,8 @@ export interface InboxEntry {
    * inbox hands it the bytes undecoded, and whether the broker answered 503.
    */
   frame?(data: Uint8Array, noResponders: boolean): void;
+  /** The inbox's periodic look at what waits: an attempt notes here that its ack is overdue. */
+  checkAck(now: number): void;
 }
 
 /** A call target with what the client keeps per target and per service. */
@@ -75,4 +77,8 @@ export interface CallTransport {
   publish(subject: string, data: Uint8Array, reply?: string): void;
   /** Tells every entry that a worker was lost (a probe's 503 found it gone). */
   workerLost(service: string, workerId: string): void;
+  /** A worker of `service` acknowledged an attempt. */
+  sawWorker(service: string, workerId: string): void;
+  /** An attempt of `service` has had no ack for `lostWorker.ackTimeoutMs`: probe its silent workers. */
+  suspect(service: string): void;
 }

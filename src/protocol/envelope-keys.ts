@@ -15,6 +15,7 @@ export const K_HEADERS = keyBytes('headers');
 export const K_PAYLOAD = keyBytes('payload');
 export const K_ACK = keyBytes('ack');
 export const K_CANCELLABLE = keyBytes('cancellable');
+export const K_LATE_ACK = keyBytes('lateAck');
 export const K_OK = keyBytes('ok');
 export const K_RESULT = keyBytes('result');
 export const K_ERROR = keyBytes('error');

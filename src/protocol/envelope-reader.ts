@@ -7,7 +7,7 @@
  * decoder. Anything unusual makes it return `undefined`, and the caller decodes generically.
  */
 import { decodeValue } from './value-decoder.js';
-import { K_ACK, K_ATTEMPT, K_BUDGET, K_CANCELLABLE, K_ERROR, K_HEADERS, K_ID, K_METHOD, K_OK, K_PAYLOAD, K_RESULT, K_SENT_AT, K_V } from './envelope-keys.js';
+import { K_ACK, K_ATTEMPT, K_BUDGET, K_CANCELLABLE, K_LATE_ACK, K_ERROR, K_HEADERS, K_ID, K_METHOD, K_OK, K_PAYLOAD, K_RESULT, K_SENT_AT, K_V } from './envelope-keys.js';
 
 const textDecoder = new TextDecoder();
 
@@ -158,6 +158,7 @@ export interface ParsedRequest {
   payload: unknown;
   ack: unknown;
   cancellable: unknown;
+  lateAck: unknown;
 }
 
 /**
@@ -167,7 +168,7 @@ export interface ParsedRequest {
 export function parseRequest(b: Uint8Array): ParsedRequest | undefined {
   const h = b[0]!;
   if ((h & 0xf0) !== 0x80) return undefined;
-  let v, id, method, budgetMs, attempt, sentAt, headers, payload, ack, cancellable;
+  let v, id, method, budgetMs, attempt, sentAt, headers, payload, ack, cancellable, lateAck;
   let p = 1;
   for (let i = h & 0x0f; i > 0; i--) {
     // Keys are tried in the order this codec writes them, so each matches at the first compare.
@@ -181,11 +182,12 @@ export function parseRequest(b: Uint8Array): ParsedRequest | undefined {
     else if (keyIs(b, p, K_PAYLOAD)) payload = value(b, p + K_PAYLOAD.length);
     else if (keyIs(b, p, K_ACK)) ack = value(b, p + K_ACK.length);
     else if (keyIs(b, p, K_CANCELLABLE)) cancellable = value(b, p + K_CANCELLABLE.length);
+    else if (keyIs(b, p, K_LATE_ACK)) lateAck = value(b, p + K_LATE_ACK.length);
     else return undefined;
     p = END;
   }
   // One literal of fixed shape (absent keys are undefined), cheaper than growing an object.
-  return { v, id, method, budgetMs, attempt, sentAt, headers, payload, ack, cancellable };
+  return { v, id, method, budgetMs, attempt, sentAt, headers, payload, ack, cancellable, lateAck };
 }
 
 export interface ParsedReply {

@@ -12,7 +12,7 @@
 import { Encoder } from '@msgpack/msgpack';
 import type { RequestEnvelope } from './envelope.js';
 import { checkValue } from './value-check.js';
-import { K_ACK, K_ATTEMPT, K_BUDGET, K_CANCELLABLE, K_HEADERS, K_ID, K_METHOD, K_OK, K_PAYLOAD, K_RESULT, K_SENT_AT, K_V } from './envelope-keys.js';
+import { K_ACK, K_ATTEMPT, K_BUDGET, K_CANCELLABLE, K_LATE_ACK, K_HEADERS, K_ID, K_METHOD, K_OK, K_PAYLOAD, K_RESULT, K_SENT_AT, K_V } from './envelope-keys.js';
 
 const generic = new Encoder({ ignoreUndefined: true });
 /** A second encoder, so two values can be encoded without copying the first out. */
@@ -72,7 +72,7 @@ function alloc(n: number): Uint8Array {
 // ---- writing --------------------------------------------------------------------------------
 
 const REQUEST_KEYS: Record<string, true> = {
-  v: true, id: true, method: true, budgetMs: true, attempt: true, sentAt: true, headers: true, payload: true, ack: true, cancellable: true,
+  v: true, id: true, method: true, budgetMs: true, attempt: true, sentAt: true, headers: true, payload: true, ack: true, cancellable: true, lateAck: true,
 };
 
 /** Size of an optional boolean field (key included): 0 when absent, -1 when not a boolean. */
@@ -184,19 +184,20 @@ export function encodeRequestEnvelope(e: RequestEnvelope): Uint8Array {
   const sentAtSize = hasSentAt ? uintSize(e.sentAt) : 0;
   const ackSize = flagSize(e.ack, K_ACK);
   const cancellableSize = flagSize(e.cancellable, K_CANCELLABLE);
-  if (e.v !== 1 || idSize < 0 || methodSize < 0 || budgetSize < 0 || attemptSize < 0 || sentAtSize < 0 || ackSize < 0 || cancellableSize < 0) {
+  const lateAckSize = flagSize(e.lateAck, K_LATE_ACK);
+  if (e.v !== 1 || idSize < 0 || methodSize < 0 || budgetSize < 0 || attemptSize < 0 || sentAtSize < 0 || ackSize < 0 || cancellableSize < 0 || lateAckSize < 0) {
     return encodeEnvelopeGeneric(e, e.payload, 'payload');
   }
   const hasHeaders = e.headers !== undefined;
   const hasPayload = e.payload !== undefined;
   const headers = hasHeaders ? secondary.encodeSharedRef(e.headers) : null;
   const payload = hasPayload ? valueSize(e.payload, 'payload') : null;
-  const count = 5 + (hasSentAt ? 1 : 0) + (hasHeaders ? 1 : 0) + (hasPayload ? 1 : 0) + (ackSize > 0 ? 1 : 0) + (cancellableSize > 0 ? 1 : 0);
+  const count = 5 + (hasSentAt ? 1 : 0) + (hasHeaders ? 1 : 0) + (hasPayload ? 1 : 0) + (ackSize > 0 ? 1 : 0) + (cancellableSize > 0 ? 1 : 0) + (lateAckSize > 0 ? 1 : 0);
   const size =
     1 + K_V.length + 1 + K_ID.length + idSize + K_METHOD.length + methodSize + K_BUDGET.length + budgetSize +
     K_ATTEMPT.length + attemptSize + (hasSentAt ? K_SENT_AT.length + sentAtSize : 0) +
     (headers !== null ? K_HEADERS.length + headers.length : 0) + (payload !== null ? K_PAYLOAD.length + payload.size : 0) +
-    ackSize + cancellableSize;
+    ackSize + cancellableSize + lateAckSize;
   const buf = alloc(size);
   let p = 0;
   buf[p++] = 0x80 | count;
@@ -219,6 +220,10 @@ export function encodeRequestEnvelope(e: RequestEnvelope): Uint8Array {
   if (cancellableSize > 0) {
     p = put(buf, p, K_CANCELLABLE);
     buf[p++] = e.cancellable ? 0xc3 : 0xc2;
+  }
+  if (lateAckSize > 0) {
+    p = put(buf, p, K_LATE_ACK);
+    buf[p++] = e.lateAck ? 0xc3 : 0xc2;
   }
   return buf;
 }

@@ -38,6 +38,12 @@ export interface RequestEnvelope {
   cancellable?: boolean;
   /** Present on a stream request: the caller's credit window (docs/protocol.md, *Streams*). */
   stream?: StreamWindow;
+  /**
+   * Asks the worker for an {@link AckEnvelope} only if the handler is still running once the
+   * worker has started it and the requests read with it: fast calls cost nothing, the others are
+   * attributed to their worker within the same turn of its event loop.
+   */
+  lateAck?: boolean;
 }
 
 /** The credit window a stream request carries: how far the worker may run ahead of the caller. */

@@ -5,7 +5,8 @@
  * subjects taken. Their handlers start after that, in arrival order, once the `nats` client has
  * queued the acks' write (it writes in a microtask queued by the publish), so a handler that kills
  * its process cannot prevent the ack. Under load one ack covers many calls; that is what makes
- * attribution almost free (docs/protocol.md, *Acks and lost workers*).
+ * attribution almost free (docs/protocol.md, *Acks and lost workers*). Requests with `lateAck`
+ * whose handler did not finish at once join the same batch, with nothing to start.
  */
 import { encode } from '../protocol/codec.js';
 import { MAX_ACK_REPLIES, PROTOCOL_VERSION } from '../protocol/envelope.js';
@@ -21,12 +22,36 @@ interface CallerAcks {
   replies: string[];
 }
 
+/** A worker acks one `lateAck` request of each caller at least this often, finished or not. */
+export const PRESENCE_INTERVAL_MS = 100;
+/** Callers whose last presence ack is remembered; beyond it the memory starts over. */
+const MAX_CALLERS = 4_096;
+
+/**
+ * Which caller is due a presence ack: one that has not had an ack from this worker for
+ * {@link PRESENCE_INTERVAL_MS}. So every caller knows every worker that serves it, even when all
+ * its calls finish at once, and can probe one that falls silent.
+ */
+export class CallerPresence {
+  readonly #lastAck = new Map<string, number>();
+
+  /** True when the caller of `reply` is due an ack at `now` (and records it). */
+  due(reply: string, now: number): boolean {
+    const prefix = reply.slice(0, reply.lastIndexOf('.') + 1);
+    const last = this.#lastAck.get(prefix);
+    if (last !== undefined && now - last < PRESENCE_INTERVAL_MS) return false;
+    if (last === undefined && this.#lastAck.size >= MAX_CALLERS) this.#lastAck.clear();
+    this.#lastAck.set(prefix, now);
+    return true;
+  }
+}
+
 export class AckBatch {
   readonly #worker: string;
   readonly #publish: (subject: string, data: Uint8Array) => void;
   /** Reply subjects and starts of this batch, in arrival order (reused between batches). */
   #replies: string[] = [];
-  #starts: AckedStart[] = [];
+  #starts: Array<AckedStart | null> = [];
   #queued = false;
 
   constructor(workerId: string, publish: (subject: string, data: Uint8Array) => void) {
@@ -34,8 +59,8 @@ export class AckBatch {
     this.#publish = publish;
   }
 
-  /** Acks `reply` with the current batch, then runs `start`. */
-  add(reply: string, start: AckedStart): void {
+  /** Acks `reply` with the current batch, then runs `start` (none for a late ack). */
+  add(reply: string, start: AckedStart | null): void {
     this.#replies.push(reply);
     this.#starts.push(start);
     if (!this.#queued) {
@@ -65,7 +90,7 @@ export class AckBatch {
     for (const acks of callers.values()) this.#send(acks);
     // After the publishes: the client's write of the acks is queued first.
     queueMicrotask(() => {
-      for (const s of starts) s.start();
+      for (const s of starts) s?.start();
     });
   };
 

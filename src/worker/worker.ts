@@ -22,7 +22,7 @@ import { OutboundCalls } from './outbound.js';
 import { CancelIndex } from './cancel-index.js';
 import { ServiceDiscovery } from './service-discovery.js';
 import { WorkerReplies } from './replies.js';
-import { AckBatch } from './ack-batch.js';
+import { AckBatch, CallerPresence } from './ack-batch.js';
 import { WorkerStreams } from './streams.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 import { defaultLowWater, LeaveWhenFull, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
@@ -100,6 +100,7 @@ export class RpcWorker {
   readonly #acks: AckBatch;
   /** Server streams, when a method streams (its handler is an `async function*`). */
   readonly #streams: WorkerStreams | null;
+  readonly #presence = new CallerPresence();
   #stopHooks: ((reason: string) => Promise<void>)[] = [];
   #stateHooks: ((state: WorkerState) => void)[] = [];
 
@@ -343,12 +344,14 @@ export class RpcWorker {
     this.#deadlines.add(ctx, arrivedAt + req.budgetMs);
     this.#routing?.afterStart();
     if (req.cancellable === true) this.#cancels.track(ctx);
-    if (req.ack === true) {
+    if (req.ack === true || (req.lateAck === true && this.#presence.due(reply, arrivedAt))) {
       // Acked with the other requests of this read, before any of their handlers runs.
       const payload = req.payload;
       this.#acks.add(reply, { start: () => this.#validateAndRun(entry, payload, ctx, reply, req.stream) });
     } else {
       this.#validateAndRun(entry, req.payload, ctx, reply, req.stream);
+      // Still running after its start: the caller learns which worker holds it.
+      if (req.lateAck === true && ctx.active) this.#acks.add(reply, null);
     }
   }
 

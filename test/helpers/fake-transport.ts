@@ -128,6 +128,23 @@ export class FakeTransport implements CallTransport {
     for (const e of [...this.entries.values()]) e.workerLost(service, workerId, now);
   }
 
+  readonly seen: Array<[string, string]> = [];
+  readonly suspected: string[] = [];
+
+  sawWorker(service: string, workerId: string): void {
+    this.seen.push([service, workerId]);
+  }
+
+  suspect(service: string): void {
+    this.suspected.push(service);
+  }
+
+  /** The client's periodic look at overdue acks. */
+  checkAcks(): void {
+    const now = this.clock.now();
+    for (const e of [...this.entries.values()]) e.checkAck(now);
+  }
+
   /** Requests sent so far (not cancels or probes). */
   requests(): Sent[] {
     return this.sent.filter((s) => s.req !== undefined);
