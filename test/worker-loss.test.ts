@@ -29,7 +29,7 @@ function lostEvent(workerId: string, service = 'held'): Uint8Array {
 
 test('the supervisor declares a worker lost: the plain call it held fails at once with WORKER_LOST; an idempotent one is served elsewhere', async () => {
   await using nats = await startNats();
-  await using frozen = closing(await startWorker(holding, { servers: nats.url, logger: quiet, heartbeat: false, drainTimeoutMs: 500 }), stop);
+  await using frozen = closing(await startWorker(holding, { servers: nats.url, logger: quiet, heartbeat: false, drainTimeoutMs: 2_000 }), stop);
   await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
   await using events = closing(await connect({ servers: nats.url, logger: quiet }), close);
 
@@ -46,6 +46,11 @@ test('the supervisor declares a worker lost: the plain call it held fails at onc
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(frozen.inFlight, 2);
 
+  // The supervisor also drains (or kicks) a worker it declares lost: out of the queue group, so a
+  // resend cannot land on it again.
+  const leaving = frozen.drain();
+  assert.ok(await waitFor(() => frozen.state === 'draining'));
+  await frozen.connection.flush();
   events.connection.publish(eventSubject('rpc', 'held'), lostEvent(frozen.id));
   const err = await plainOutcome;
   assert.ok(err instanceof RpcError, 'the plain call failed');
@@ -53,4 +58,5 @@ test('the supervisor declares a worker lost: the plain call it held fails at onc
   assert.equal(err.maybeProcessed, true);
   assert.equal(err.retryable, false);
   assert.equal(await idempotent, 'from the other worker');
+  await leaving;
 });
