@@ -154,6 +154,17 @@ test('a plain call no worker acknowledged ends with WORKER_LOST once it is ackTi
   assert.ok(!r.ok && r.err.code === 'WORKER_LOST');
 });
 
+test("a probe's 503 alone (a drained worker closes too) ends a plain call only if that worker acknowledged it", async () => {
+  const { t, call } = setup({ timeoutMs: 5_000 });
+  await t.clock.advance(LOST_WORKER.ackTimeoutMs);
+  t.workerLost('svc', 'svc-w9', false);
+  await t.clock.advance(1_000);
+  assert.equal(call.state, 'in-flight');
+  t.entryOf(t.requests()[0]!).acked('svc-w1');
+  t.workerLost('svc', 'svc-w1', false);
+  assert.equal(call.state, 'done');
+});
+
 test('an attempt sent after the loss, or acknowledged by another worker, is not ended by it', async () => {
   const { t, call } = setup({ timeoutMs: 5_000 });
   t.entryOf(t.requests()[0]!).acked('svc-w2');

@@ -67,8 +67,8 @@ class Attempt implements InboxEntry {
   lost(): void {
     this.call.onConnectionLost(this);
   }
-  workerLost(service: string, workerId: string, lostAt: number): void {
-    this.call.onWorkerLost(this, service, workerId, lostAt);
+  workerLost(service: string, workerId: string, lostAt: number, verdict: boolean): void {
+    this.call.onWorkerLost(this, service, workerId, lostAt, verdict);
   }
   checkAck(now: number): void {
     this.call.onAckCheck(this, now);
@@ -283,14 +283,18 @@ export class Call implements Expirable {
    * @internal A worker of some service was lost. The attempt it acknowledged is lost with it. An
    * attempt of this service that no worker has acknowledged and that was sent before the loss is
    * presumed to sit with the lost worker once it is `ackTimeoutMs` old: a live worker would have
-   * acknowledged it by then (idempotent calls), or it would have been answered (plain calls).
+   * acknowledged it by then (idempotent calls), or answered or late-acked it (plain calls). For a
+   * plain call that presumption needs the supervisor's verdict: a probe's 503 only says the
+   * connection is closed, as a drained worker's is after it served everything it took, and a plain
+   * call must not fail for it.
    */
-  onWorkerLost(attempt: Attempt, service: string, workerId: string, lostAt: number): void {
+  onWorkerLost(attempt: Attempt, service: string, workerId: string, lostAt: number, verdict: boolean): void {
     if (!attempt.live || this.#state === 'done') return;
     if (attempt.workerId === workerId) {
       this.#lostWithWorker(attempt, workerId);
       return;
     }
+    if (!verdict && !this.#s.idempotent) return;
     if (attempt.workerId !== undefined || service !== this.#s.target.service || attempt.sentAt > lostAt || attempt.suspectTimer !== undefined) return;
     const clock = this.#t.clock;
     const waitMs = attempt.sentAt + this.#s.lostWorker.ackTimeoutMs - clock.now();
@@ -318,7 +322,7 @@ export class Call implements Expirable {
       if (this.#state === 'done' || !attempt.live) return;
       // Every call held by that worker learns it at once, this one included.
       if (state === 'gone') {
-        this.#t.workerLost(this.#s.target.service, workerId);
+        this.#t.workerLost(this.#s.target.service, workerId, false);
         return;
       }
       // A worker that holds the attempt but cannot answer a probe is frozen or stalled: an

@@ -92,7 +92,7 @@ export class RpcClient {
     this.#inbox = new ReplyInbox(nc, opts.limits, opts.logger);
     this.#transport = this.#makeTransport();
     this.#prober = new LivenessProber(this.#transport);
-    this.#losses = new LossWatch(nc, opts.prefix, opts.limits, (service, workerId) => this.#transport.workerLost(service, workerId));
+    this.#losses = new LossWatch(nc, opts.prefix, opts.limits, (service, workerId) => this.#transport.workerLost(service, workerId, true));
     this.#policy = opts.deadlinePolicy ? new DeadlinePolicyCache(nc, opts.prefix) : null;
     this.#ackSweep = setInterval(() => this.#inbox.checkAcks(SYSTEM_CLOCK.now()), Math.max(10, Math.floor(opts.lostWorker.ackTimeoutMs / ACK_SWEEPS_PER_TIMEOUT)));
     this.#ackSweep.unref();
@@ -201,16 +201,16 @@ export class RpcClient {
       replySubject: (seq) => inbox.replySubject(seq),
       close: (seq) => inbox.close(seq),
       publish: (subject, data, reply) => nc.publish(subject, data, reply === undefined ? undefined : { reply }),
-      workerLost: (service, workerId) => {
+      workerLost: (service, workerId, verdict) => {
         this.#sightings.forget(service, workerId);
-        inbox.workerLost(service, workerId, SYSTEM_CLOCK.now());
+        inbox.workerLost(service, workerId, SYSTEM_CLOCK.now(), verdict);
       },
       sawWorker: (service, workerId) => this.#sightings.saw(service, workerId, SYSTEM_CLOCK.now()),
       suspect: (service) => {
         const lw = this.#opts.lostWorker;
         for (const workerId of this.#sightings.suspects(service, SYSTEM_CLOCK.now(), lw.ackTimeoutMs)) {
           void this.#prober.probe(workerId, lw.probeTimeoutMs).then((state) => {
-            if (state === 'gone') this.#transport.workerLost(service, workerId);
+            if (state === 'gone') this.#transport.workerLost(service, workerId, false);
           });
         }
       },

@@ -61,8 +61,8 @@ export class ReplyInbox {
   }
 
   /** A worker was lost: every entry hears it (an attempt it held, or one of its service without an ack). */
-  workerLost(service: string, workerId: string, lostAt: number): void {
-    for (const entry of [...this.#pending.values()]) entry.workerLost(service, workerId, lostAt);
+  workerLost(service: string, workerId: string, lostAt: number, verdict: boolean): void {
+    for (const entry of [...this.#pending.values()]) entry.workerLost(service, workerId, lostAt, verdict);
   }
 
   /** Lets every entry look at its ack (see {@link InboxEntry.checkAck}). */

@@ -287,7 +287,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     void this.#prober.probe(workerId, s.lostWorker.probeTimeoutMs).then((state) => {
       if (this.#end !== undefined || this.#waiter === null) return;
       // Every call and stream that worker held learns it at once, this one included.
-      if (state === 'gone') this.#t.workerLost(s.target.service, workerId);
+      if (state === 'gone') this.#t.workerLost(s.target.service, workerId, false);
       else this.#probeTimer = this.#t.clock.setTimer(this.#probe, s.lostWorker.probeIntervalMs);
     });
   };

@@ -28,10 +28,11 @@ export interface InboxEntry {
   /** The connection dropped: no message can reach it any more. */
   lost(): void;
   /**
-   * Worker `workerId` of `service` was found lost at `lostAt` (clock time): by a probe's 503, the
-   * supervisor's verdict or a relayed disconnect.
+   * Worker `workerId` of `service` was found lost at `lostAt` (clock time): by the supervisor's
+   * verdict or a disconnect it relays (`verdict` true), or by a probe's 503 (`verdict` false: its
+   * connection is closed, which a drained worker's is too).
    */
-  workerLost(service: string, workerId: string, lostAt: number): void;
+  workerLost(service: string, workerId: string, lostAt: number, verdict: boolean): void;
   /**
    * When present, the entry reads its own messages (a stream's item frames and final reply): the
    * inbox hands it the bytes undecoded, and whether the broker answered 503.
@@ -75,8 +76,8 @@ export interface CallTransport {
   close(seq: number): void;
   /** Publishes; throws what `nats` throws (MAX_PAYLOAD_EXCEEDED, closed connection...). */
   publish(subject: string, data: Uint8Array, reply?: string): void;
-  /** Tells every entry that a worker was lost (a probe's 503 found it gone). */
-  workerLost(service: string, workerId: string): void;
+  /** Tells every entry that a worker was lost (`verdict`: the supervisor said so; else a probe's 503). */
+  workerLost(service: string, workerId: string, verdict: boolean): void;
   /** A worker of `service` acknowledged an attempt. */
   sawWorker(service: string, workerId: string): void;
   /** An attempt of `service` has had no ack for `lostWorker.ackTimeoutMs`: probe its silent workers. */

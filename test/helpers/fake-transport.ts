@@ -123,9 +123,9 @@ export class FakeTransport implements CallTransport {
     this.sent.push({ subject, reply, seq, req: isRequest ? decodeRequest(data) : undefined, body: isRequest || data.length === 0 ? undefined : decodeChecked(data) });
   }
 
-  workerLost(service: string, workerId: string): void {
+  workerLost(service: string, workerId: string, verdict = true): void {
     const now = this.clock.now();
-    for (const e of [...this.entries.values()]) e.workerLost(service, workerId, now);
+    for (const e of [...this.entries.values()]) e.workerLost(service, workerId, now, verdict);
   }
 
   readonly seen: Array<[string, string]> = [];
