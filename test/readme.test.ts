@@ -52,6 +52,14 @@ const ENTRIES: Record<string, Entry> = {
       assert.ok(lines(stats!).some((l) => /^math\s+\S+\s+div\s+\d+\s+[1-9]\d*\s+[\d.]+\s+DIVIDE_BY_ZERO: cannot divide 1 by zero$/.test(l)), stats!.stdout);
     },
   },
+  'streams-files': { kind: 'files' },
+  'streams-run': {
+    kind: 'commands',
+    check: ([tail, call]) => {
+      assert.equal(tail!.stdout, 'line 1\nline 2\nline 3\n');
+      assert.equal(call!.stdout, '"line 1"\n"line 2"\n');
+    },
+  },
   'contracts-files': { kind: 'files' },
   'contracts-run': {
     kind: 'commands',
