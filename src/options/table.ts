@@ -67,7 +67,7 @@ export const DEFAULT_STREAM_TIMEOUT_MS = 300_000;
 export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 30_000;
 /** The credit window: items and bytes a worker may send ahead of what its caller has read. */
 export const DEFAULT_STREAM_WINDOW_ITEMS = 512;
-export const DEFAULT_STREAM_WINDOW_BYTES = 1024 * 1024;
+export const DEFAULT_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 
 export const STREAM_OPTIONS = {
   timeoutMs: numberOption({ name: 'stream.timeoutMs', default: DEFAULT_STREAM_TIMEOUT_MS, min: 1, max: MAX_BUDGET_MS, integer: true, unit: 'ms' }),
