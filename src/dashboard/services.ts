@@ -16,7 +16,7 @@ export function aggregateServices(workers: WorkerView[], deadlineOf: (service: s
   for (const w of workers) {
     let s = byService.get(w.service);
     if (s === undefined) {
-      s = { service: w.service, deadline: deadlineOf(w.service), workers: 0, serving: 0, callsPerSec: 0, errorsPerSec: {}, errorRate: 0, p50Ms: 0, p99Ms: 0, inFlight: 0, concurrency: 0, weighted: 0, p50Sum: 0, live: 0 };
+      s = { service: w.service, deadline: deadlineOf(w.service), workers: 0, serving: 0, callsPerSec: 0, errorsPerSec: {}, errorRate: 0, p50Ms: 0, p99Ms: 0, inFlight: 0, concurrency: 0, loopDelayMs: 0, rssBytes: 0, weighted: 0, p50Sum: 0, live: 0 };
       byService.set(w.service, s);
     }
     s.workers++;
@@ -28,6 +28,8 @@ export function aggregateServices(workers: WorkerView[], deadlineOf: (service: s
     }
     s.inFlight += w.inFlight;
     s.live++;
+    s.loopDelayMs = Math.max(s.loopDelayMs, w.loopDelayMs);
+    s.rssBytes += w.rssBytes;
     s.p50Sum += w.p50Ms;
     s.callsPerSec += w.callsPerSec;
     s.weighted += w.p50Ms * w.callsPerSec;
@@ -50,7 +52,7 @@ export function aggregateServices(workers: WorkerView[], deadlineOf: (service: s
 }
 
 export class ServiceHistories {
-  readonly #histories = new Map<string, { callsPerSec: History; errorRate: History; p99Ms: History; inFlight: History }>();
+  readonly #histories = new Map<string, Record<keyof ServiceHistory, History>>();
 
   sample(services: ServiceView[]): void {
     for (const s of services) {
@@ -58,13 +60,15 @@ export class ServiceHistories {
       if (h === undefined) {
         if (this.#histories.size >= MAX_SERVICES) continue;
         const n = () => new History(SERVICE_HISTORY_SAMPLES);
-        h = { callsPerSec: n(), errorRate: n(), p99Ms: n(), inFlight: n() };
+        h = { callsPerSec: n(), errorRate: n(), p99Ms: n(), inFlight: n(), loopDelayMs: n(), rssMb: n() };
         this.#histories.set(s.service, h);
       }
       h.callsPerSec.push(s.callsPerSec);
       h.errorRate.push(s.errorRate);
       h.p99Ms.push(s.p99Ms);
       h.inFlight.push(s.inFlight);
+      h.loopDelayMs.push(s.loopDelayMs);
+      h.rssMb.push(s.rssBytes / 1_048_576);
     }
     const present = new Set(services.map((s) => s.service));
     for (const name of this.#histories.keys()) if (!present.has(name)) this.#histories.delete(name);
@@ -73,7 +77,14 @@ export class ServiceHistories {
   toJSON(): Record<string, ServiceHistory> {
     const out: Record<string, ServiceHistory> = {};
     for (const [name, h] of this.#histories) {
-      out[name] = { callsPerSec: h.callsPerSec.toArray(), errorRate: h.errorRate.toArray(), p99Ms: h.p99Ms.toArray(), inFlight: h.inFlight.toArray() };
+      out[name] = {
+        callsPerSec: h.callsPerSec.toArray(),
+        errorRate: h.errorRate.toArray(),
+        p99Ms: h.p99Ms.toArray(),
+        inFlight: h.inFlight.toArray(),
+        loopDelayMs: h.loopDelayMs.toArray(),
+        rssMb: h.rssMb.toArray(),
+      };
     }
     return out;
   }

@@ -63,6 +63,10 @@ export interface ServiceView {
   inFlight: number;
   /** Sum of the serving workers' concurrency limits. */
   concurrency: number;
+  /** The highest event-loop delay (p99) among its live workers. */
+  loopDelayMs: number;
+  /** Memory (RSS) of its live workers together. */
+  rssBytes: number;
 }
 
 export interface ServiceHistory {
@@ -70,6 +74,8 @@ export interface ServiceHistory {
   errorRate: number[];
   p99Ms: number[];
   inFlight: number[];
+  loopDelayMs: number[];
+  rssMb: number[];
 }
 
 export interface SupervisorSeen {

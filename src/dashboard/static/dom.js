@@ -67,7 +67,8 @@ export function fmtMs(n) {
 }
 
 export function fmtMb(bytes) {
-  return `${Math.round(bytes / 1_048_576)} MB`;
+  const mb = bytes / 1_048_576;
+  return mb >= 10_240 ? `${(mb / 1_024).toFixed(1)} GB` : `${Math.round(mb)} MB`;
 }
 
 export function fmtPercent(fraction) {

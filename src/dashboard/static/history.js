@@ -41,11 +41,13 @@ export class Histories {
     for (const s of fleet.services) {
       names.add(s.service);
       let h = this.services.get(s.service);
-      if (!h) this.services.set(s.service, (h = { callsPerSec: [], errorRate: [], p99Ms: [], inFlight: [] }));
+      if (!h) this.services.set(s.service, (h = { callsPerSec: [], errorRate: [], p99Ms: [], inFlight: [], loopDelayMs: [], rssMb: [] }));
       push(h.callsPerSec, s.callsPerSec, SERVICE_POINTS);
       push(h.errorRate, s.errorRate, SERVICE_POINTS);
       push(h.p99Ms, s.p99Ms, SERVICE_POINTS);
       push(h.inFlight, s.inFlight, SERVICE_POINTS);
+      push(h.loopDelayMs, s.loopDelayMs, SERVICE_POINTS);
+      push(h.rssMb, s.rssBytes / 1_048_576, SERVICE_POINTS);
     }
     for (const name of this.services.keys()) if (!names.has(name)) this.services.delete(name);
   }

@@ -58,9 +58,16 @@ export class ServicesView {
     const deadline = el('span', 'chip');
     const count = el('span', 'svc-count');
     head.append(name, deadline, count);
-    const k = { calls: kpi('calls / s', 'blue'), errors: kpi('errors', 'red'), latency: kpi('latency p50 · p99', 'purple'), inflight: kpi('in flight / limit', 'green') };
+    const k = {
+      calls: kpi('calls / s', 'blue'),
+      errors: kpi('errors', 'red'),
+      latency: kpi('latency p50 · p99', 'purple'),
+      inflight: kpi('in flight / limit', 'green'),
+      loop: kpi('loop delay, worst', 'amber'),
+      memory: kpi('memory, all workers', 'blue'),
+    };
     const kpis = el('div', 'kpis');
-    kpis.append(k.calls.node, k.errors.node, k.latency.node, k.inflight.node);
+    kpis.append(...Object.values(k).map((x) => x.node));
     const table = el('table', 'workers');
     const headRow = el('tr');
     for (const c of COLUMNS) headRow.append(el('th', /calls|errors|p50|p99|flight|loop|memory|heartbeat/.test(c) ? 'num' : '', c));
@@ -199,12 +206,16 @@ export class ServicesView {
       codeChips(card.k.errors.codes, s.errorsPerSec, 4);
       valueWithUnit(card.k.latency.value, `${fmtMs(s.p50Ms)} · ${fmtMs(s.p99Ms)}`, '');
       valueWithUnit(card.k.inflight.value, String(s.inFlight), `/ ${s.concurrency}`);
+      valueWithUnit(card.k.loop.value, fmtMs(s.loopDelayMs), 'p99');
+      valueWithUnit(card.k.memory.value, fmtMb(s.rssBytes), 'RSS');
       if (h && (sampled || !card.drawn)) {
         card.drawn = true;
         card.k.calls.chart.update(h.callsPerSec, SERVICE_POINTS);
         card.k.errors.chart.update(h.errorRate, SERVICE_POINTS);
         card.k.latency.chart.update(h.p99Ms, SERVICE_POINTS);
         card.k.inflight.chart.update(h.inFlight, SERVICE_POINTS);
+        card.k.loop.chart.update(h.loopDelayMs, SERVICE_POINTS);
+        card.k.memory.chart.update(h.rssMb, SERVICE_POINTS);
       }
       card.workers = byService.get(s.service) ?? [];
       if (this.visible.has(s.service) || card.rows.size === 0) this.#renderRows(card, sampled);

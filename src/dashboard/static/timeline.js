@@ -26,12 +26,14 @@ export class TimelineView {
     const kind = el('span', 'ev-kind', e.kind);
     kind.dataset.kind = e.kind;
     head.append(el('span', 'ev-time', fmtTime(e.ts)), kind, el('span', 'ev-who', e.workerId ? `${e.service} / ${e.workerId}` : e.service));
-    if (e.code) head.append(el('span', 'ev-code', e.code));
     const reason = el('div', 'ev-reason', e.reason);
     if (e.ejectionMs !== null && e.ejectionMs !== undefined) reason.append(el('span', 'ev-ejection', ` out for ${fmtAge(e.ejectionMs)}${e.ejection ? ` (ejection #${e.ejection})` : ''}`));
     li.append(head, reason);
     const figures = figuresText(e.figures);
-    if (figures) li.append(el('div', 'ev-figures', figures));
+    if (figures || e.code) {
+      const line = li.appendChild(el('div', 'ev-figures', figures));
+      if (e.code) line.prepend(el('span', 'ev-code', e.code));
+    }
     li.title = `decided by ${e.supervisor}`;
     return li;
   }
