@@ -9,6 +9,8 @@ import type { WorkerHeartbeat } from '../src/protocol/heartbeat.js';
 import { decide, RESUME_SETTLE_INTERVALS, type Decision, type WorkerView } from '../src/supervisor/ejection.js';
 import { resolvePolicy, type HealthVerdict } from '../src/supervisor/policy.js';
 import { WorkerRegistry } from '../src/supervisor/registry.js';
+import { checkSupervisorEvent } from '../src/protocol/supervisor-envelopes.js';
+import { checkHeartbeat } from '../src/protocol/heartbeat.js';
 
 const policy = resolvePolicy({ baseEjectionMs: 10_000 });
 const healthy: HealthVerdict = { healthy: true, reasons: [], codes: [], figures: {} };
@@ -106,4 +108,75 @@ test('registry: when a worker was first seen out of service, and when it came ba
   assert.equal(rec.lost, true);
   reg.ingest(hb({ seq: 5 }), 10_500);
   assert.deepEqual([rec.lost, rec.returnedAt], [false, 10_500]);
+});
+
+test('registry transitions: ejected, drain acknowledged, resumed; only the registry changes a record, and a stale one is ignored', () => {
+  const reg = new WorkerRegistry(policy);
+  reg.ingest(hb({ seq: 1 }), 0);
+  const rec = reg.get('svc-1')!;
+  reg.ejected(rec, 1_000, { periodMs: 10_000, count: 1, reason: '5 consecutive INTERNAL failures (limit 5)', code: 'consecutive_faults', shutdown: false, commanded: true, since: 1_000 });
+  assert.deepEqual({ ...rec.ejection }, { since: 1_000, until: 11_000, count: 1, reason: '5 consecutive INTERNAL failures (limit 5)', code: 'consecutive_faults', sentAt: 1_000, acked: false });
+  assert.deepEqual({ ...rec.drainsByReason }, { consecutive_faults: 1 }, 'counted by its code');
+  reg.drainResent(rec, 3_000);
+  reg.drainAcknowledged(rec);
+  assert.deepEqual([rec.ejection!.sentAt, rec.ejection!.acked], [3_000, true]);
+  reg.resumed(rec, 12_000);
+  assert.deepEqual([rec.ejection, rec.resumedAt, rec.outOfServiceSince], [null, 12_000, null]);
+  // Forgotten and heard again: the old record is stale and its transitions do nothing.
+  reg.sweep(10_000_000);
+  assert.equal(reg.get('svc-1'), undefined);
+  reg.ingest(hb({ seq: 1, startedAt: 2 }), 10_000_001);
+  reg.ejected(rec, 10_000_002, { periodMs: 1, count: 1, reason: 'x', code: 'other', shutdown: true, commanded: true, since: 0 });
+  assert.equal(reg.get('svc-1')!.ejection, null, 'a transition on a stale record does nothing');
+});
+
+test('registry: a standby follows the leader\'s ejection by its typed remaining ejectionMs, on its own clock', () => {
+  const reg = new WorkerRegistry(policy);
+  reg.ingest(hb({ seq: 1 }), 0);
+  const rec = reg.get('svc-1')!;
+  // The leader's clock is far off (ts): only the duration is read.
+  const ev = { v: 1 as const, ts: 999_999_999, supervisor: 'sup-a', kind: 'drain' as const, service: 'svc', workerId: 'svc-1', reason: 'r', code: 'stalled', ejectionMs: 20_000, ejection: 2, figures: { until: 1 } };
+  assert.equal(checkSupervisorEvent(ev), null);
+  reg.followed(rec, ev, 5_000);
+  assert.deepEqual([rec.ejection!.until, rec.ejection!.count, rec.ejection!.code, rec.ejection!.acked], [25_000, 2, 'stalled', true]);
+  assert.deepEqual({ ...rec.drainsByReason }, {}, 'a followed ejection is not counted as this supervisor\'s drain');
+  reg.followed(rec, { ...ev, kind: 'resume' }, 6_000);
+  assert.equal(rec.ejection, null);
+  // Without ejectionMs (an older leader), the policy's period for the count.
+  reg.followed(rec, { ...ev, ejectionMs: undefined, ejection: 3 }, 7_000);
+  assert.equal(rec.ejection!.until, 7_000 + 3 * policy.baseEjectionMs);
+});
+
+test('registry: a worker\'s broker connection closing makes it lost once, by its latest heartbeat\'s ids; a stopped worker\'s is no loss', () => {
+  const reg = new WorkerRegistry(policy);
+  const events: [string, string | undefined][] = [];
+  reg.onEvent((e, _r, _f, code) => events.push([e, code]));
+  reg.ingest(hb({ seq: 1, serverId: 'S1', clientId: 5 }), 0);
+  reg.ingest(hb({ seq: 2, serverId: 'S1', clientId: 9 }), 100); // reconnected: a new connection
+  assert.equal(reg.byConnection('S1', 5), undefined, 'the old connection is no longer the worker\'s');
+  const rec = reg.byConnection('S1', 9)!;
+  assert.equal(rec.id, 'svc-1');
+  assert.equal(reg.connectionClosed(rec, 200), true);
+  assert.equal(reg.connectionClosed(rec, 300), false, 'lost once');
+  assert.deepEqual(reg.sweep(100_000).length, 0, 'silence later does not make it lost again');
+  assert.deepEqual(events.slice(0, 2), [['joined', undefined], ['lost', 'connection_closed']]);
+  reg.ingest(hb({ id: 'svc-2', seq: 1, serverId: 'S1', clientId: 11, final: true, state: 'stopped' }), 0);
+  assert.equal(reg.connectionClosed(reg.byConnection('S1', 11)!, 10), false, 'a worker that said it stopped is not lost');
+});
+
+test('decisions carry stable reason codes and the ejection period; hostile values of the new event and heartbeat fields are refused', () => {
+  const drains = decide([view('a', { health: sick }), view('b'), view('c')], 1_000, policy, 1_000);
+  assert.equal(drains.length, 1);
+  const d = drains[0]!;
+  assert.ok(d.kind === 'drain');
+  assert.deepEqual([d.code, d.periodMs, d.count, d.until], ['consecutive_faults', policy.baseEjectionMs, 1, 1_000 + policy.baseEjectionMs]);
+  const back = decide([view('a', { returnedAt: 500 }), view('b'), view('c')], 1_000, policy, 1_000);
+  assert.deepEqual(back.map((x) => x.code), ['returned_after_lost']);
+  const ev = { v: 1, ts: 1, supervisor: 's', kind: 'drain', service: 'svc', reason: 'r' };
+  assert.equal(checkSupervisorEvent({ ...ev, code: 'consecutive_faults', ejectionMs: 0, ejection: 1 }), null);
+  for (const bad of [{ code: 'Has Spaces' }, { code: 7 }, { code: '' }, { ejectionMs: -1 }, { ejectionMs: 1.5 }, { ejectionMs: 86_400_001 }, { ejection: 0 }, { ejection: '2' }]) {
+    assert.notEqual(checkSupervisorEvent({ ...ev, ...bad }), null, JSON.stringify(bad));
+  }
+  assert.equal(checkHeartbeat(hb({ early: true })), null);
+  assert.notEqual(checkHeartbeat({ ...hb({}), early: "yes" }), null);
 });

@@ -10,6 +10,8 @@
 import type { WorkerHeartbeat } from '../protocol/heartbeat.js';
 import type { SupervisorEvent } from '../protocol/supervisor-envelopes.js';
 import { isRefusal, isWorkerFault } from '../protocol/errors.js';
+import { ConnectionIndex } from './connection-index.js';
+import type { EjectionOrder, LostBy, MutableRecord, WorkerRecord } from './worker-record.js';
 import { ejectionPeriodMs, type CallFigures, type HealthPolicy, type HealthVerdict } from './policy.js';
 
 /** Workers tracked at most; heartbeats of further workers are ignored. */
@@ -17,80 +19,10 @@ export const MAX_WORKERS = 10_000;
 /** Samples kept per worker for the rate window, at most. */
 const MAX_SAMPLES = 256;
 
-export interface Ejection {
-  since: number;
-  until: number;
-  /** The nth ejection of this worker within the window. */
-  count: number;
-  reason: string;
-  /** Stable code of the reason (see drain-reasons.ts). */
-  code: string;
-  /** When the last drain command went out, and whether the worker acknowledged it. */
-  sentAt: number;
-  acked: boolean;
-}
-
-interface Sample {
-  at: number;
-  calls: number;
-  faults: number;
-  received: number;
-}
-
-interface MutableRecord {
-  readonly id: string;
-  readonly service: string;
-  hb: WorkerHeartbeat;
-  firstSeen: number;
-  /** Local receipt time of the latest heartbeat. */
-  lastSeen: number;
-  lost: boolean;
-  samples: Sample[];
-  /** Calls per second between the last two heartbeats. */
-  callsPerSec: number;
-  ejection: Ejection | null;
-  /** Times of this worker's ejections (within the window). */
-  ejections: number[];
-  lastDrainReason: string | null;
-  /** Drains and shutdowns this supervisor commanded, by reason code, since it first saw the worker: never decreases. */
-  drainsByReason: Record<string, number>;
-  health: HealthVerdict | null;
-  /** A shutdown was sent; the worker is on its way out. */
-  shutdownSent: boolean;
-  /** A withheld drain was logged for the current unhealthy streak. */
-  withheldLogged: boolean;
-  /** When it was first seen `draining` or `drained` since it last served. */
-  outOfServiceSince: number | null;
-  /** When it heartbeated again after being lost (cleared once it is ejected for it). */
-  returnedAt: number | null;
-  /** When it acknowledged this supervisor's last `resume`. */
-  resumedAt: number | null;
-}
-
-/** A worker's record as everyone but the registry sees it: read-only. */
-export type WorkerRecord = Readonly<Omit<MutableRecord, 'ejection' | 'samples' | 'ejections' | 'drainsByReason'>> & {
-  readonly ejection: Readonly<Ejection> | null;
-  readonly ejections: readonly number[];
-  readonly drainsByReason: Readonly<Record<string, number>>;
-};
+export type { Ejection, EjectionOrder, LostBy, WorkerRecord } from './worker-record.js';
 
 export type RegistryEvent = 'joined' | 'lost' | 'returned' | 'forgotten';
-/** How a worker was found lost: silent for too long, or its connection closed at the broker. */
-export type LostBy = 'heartbeat_silence' | 'connection_closed';
 export type RegistryHook = (event: RegistryEvent, record: WorkerRecord, figures: Record<string, number>, code?: LostBy) => void;
-
-/** What an ejection is: its period, its rank within the window, why, and who decided it. */
-export interface EjectionOrder {
-  periodMs: number;
-  count: number;
-  reason: string;
-  code: string;
-  shutdown: boolean;
-  /** By this supervisor (counted in `drainsByReason`), not followed from another. */
-  commanded: boolean;
-  /** When it was decided (the leader's time for a followed one). */
-  since: number;
-}
 
 function totals(hb: WorkerHeartbeat): { calls: number; faults: number } {
   let calls = hb.ok;
@@ -111,12 +43,9 @@ function trackService(rec: MutableRecord, now: number): void {
   else rec.outOfServiceSince ??= now;
 }
 
-const connectionKey = (serverId: string, clientId: number) => `${serverId} ${clientId}`;
-
 export class WorkerRegistry {
   readonly #workers = new Map<string, MutableRecord>();
-  /** Worker id by the broker connection of its latest heartbeat. */
-  readonly #byConnection = new Map<string, string>();
+  readonly #connections = new ConnectionIndex();
   readonly #hooks: RegistryHook[] = [];
   readonly #policy: HealthPolicy;
   #refused = 0;
@@ -149,7 +78,7 @@ export class WorkerRegistry {
 
   /** The worker whose latest heartbeat names this broker connection. */
   byConnection(serverId: string, clientId: number): WorkerRecord | undefined {
-    const id = this.#byConnection.get(connectionKey(serverId, clientId));
+    const id = this.#connections.get(serverId, clientId);
     return id === undefined ? undefined : this.#workers.get(id);
   }
 
@@ -184,7 +113,7 @@ export class WorkerRegistry {
       };
       trackService(rec, now);
       this.#workers.set(hb.id, rec);
-      this.#indexConnection(rec, null);
+      this.#connections.update(rec.id, hb, null);
       this.#emit('joined', rec, {});
       return;
     }
@@ -196,7 +125,7 @@ export class WorkerRegistry {
     const before = rec.hb;
     rec.hb = hb;
     rec.lastSeen = now;
-    this.#indexConnection(rec, before);
+    this.#connections.update(rec.id, hb, before);
     trackService(rec, now);
     rec.samples.push({ at: now, calls, faults, received: hb.received });
     const horizon = now - this.#policy.rateWindowMs;
@@ -316,7 +245,7 @@ export class WorkerRegistry {
       }
       if ((rec.lost || gone) && silentMs > this.#policy.forgetAfterMs) {
         this.#workers.delete(rec.id);
-        this.#unindexConnection(rec.hb, rec.id);
+        this.#connections.remove(rec.id, rec.hb);
         this.#emit('forgotten', rec, { silentMs });
       }
       const windowStart = now - this.#policy.ejectionWindowMs;
@@ -329,17 +258,6 @@ export class WorkerRegistry {
   #own(record: WorkerRecord): MutableRecord | undefined {
     const rec = this.#workers.get(record.id);
     return rec === record ? rec : undefined;
-  }
-
-  #indexConnection(rec: MutableRecord, before: WorkerHeartbeat | null): void {
-    if (before !== null && before.serverId === rec.hb.serverId && before.clientId === rec.hb.clientId) return;
-    if (before !== null) this.#unindexConnection(before, rec.id);
-    if (rec.hb.serverId !== '' && rec.hb.clientId >= 1) this.#byConnection.set(connectionKey(rec.hb.serverId, rec.hb.clientId), rec.id);
-  }
-
-  #unindexConnection(hb: WorkerHeartbeat, id: string): void {
-    const key = connectionKey(hb.serverId, hb.clientId);
-    if (this.#byConnection.get(key) === id) this.#byConnection.delete(key);
   }
 
   #emit(event: RegistryEvent, rec: WorkerRecord, figures: Record<string, number>, code?: LostBy): void {

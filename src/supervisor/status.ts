@@ -19,6 +19,8 @@ export interface WorkerStatus {
   /** `healthy`, `unhealthy`, `ejected`, `lost` or `stopped`. */
   health: string;
   reasons: string[];
+  /** The stable code of each reason, in the same order. */
+  reasonCodes: string[];
   inFlight: number;
   concurrency: number;
   callsPerSec: number;
@@ -87,6 +89,7 @@ export function buildStatus(
       state: rec.lost ? 'lost' : hb.state,
       health: healthOf(rec, policy),
       reasons: rec.health?.reasons ?? [],
+      reasonCodes: rec.health?.codes ?? [],
       inFlight: hb.inFlight,
       concurrency: hb.concurrency,
       callsPerSec: Math.round(rec.callsPerSec * 10) / 10,
