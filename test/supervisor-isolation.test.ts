@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { connect } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { EARLY_FAULT_STREAK } from '../src/worker/stats.js';
+import { decodeChecked, encode } from '../src/protocol/codec.js';
+import { controlSubject } from '../src/protocol/subjects.js';
 import { startNats } from './helpers/nats.js';
 import { sleep, startLoad, waitFor } from './helpers/load.js';
 import { BROKER_CONFIG, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
@@ -81,4 +83,22 @@ test('isolating at once keeps the policy limits: maxDrainPercent, and never the 
   } finally {
     await client.close();
   }
+});
+
+test('a change of state is heartbeated at once: a quick drain shows draining then drained, and a resume serving, long before the next scheduled heartbeat', async () => {
+  await using nats = await startNats({ config: BROKER_CONFIG });
+  await using rec = await Recorder.start(nats.url);
+  await using ward = await spawnWard(nats.url, SLOW_HEARTBEAT);
+  assert.ok(await waitFor(() => rec.beatsOf(ward.id).length > 0, 10_000), 'its first heartbeat');
+  const command = (cmd: string) => encode({ v: 1, id: `cmd-${cmd}-${Date.now()}`, cmd, target: ward.id, from: 'test', ts: Date.now() });
+  const drainAck = decodeChecked((await rec.nc.request(controlSubject('rpc', ward.id), command('drain'), { timeout: 5_000 })).data) as { ok: boolean };
+  assert.equal(drainAck.ok, true);
+  assert.ok(await waitFor(() => rec.beatsOf(ward.id).some((h) => h.value.state === 'drained'), 5_000), 'drained is heard without waiting 10 s');
+  const states = () => rec.beatsOf(ward.id).map((h) => h.value.state);
+  assert.deepEqual(states().slice(0, 3), ['serving', 'draining', 'drained'], 'never serving then drained');
+  assert.ok(rec.beatsOf(ward.id).slice(1).every((h) => h.value.early === true), 'both sent early');
+  const resumeAck = decodeChecked((await rec.nc.request(controlSubject('rpc', ward.id), command('resume'), { timeout: 5_000 })).data) as { ok: boolean };
+  assert.equal(resumeAck.ok, true);
+  assert.ok(await waitFor(() => states().at(-1) === 'serving', 5_000), 'serving again is heard at once too');
+  assert.ok(rec.beatsOf(ward.id).length <= 5, `no scheduled heartbeat needed, and no flood: ${states().join(', ')}`);
 });
