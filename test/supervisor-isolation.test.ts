@@ -54,28 +54,27 @@ test('a worker failing every call says so at once and is drained before its next
   assert.equal(rec.events.filter((e) => e.value.kind === 'drain').length, 1, 'only the sick worker is drained');
 });
 
-test('isolating at once keeps the policy limits: maxDrainPercent, and never the last serving worker', async () => {
+test('isolating at once keeps the drain budget: with every worker failing, only maxDrainPercent of them are drained', async () => {
   await using nats = await startNats({ config: BROKER_CONFIG });
   await using rec = await Recorder.start(nats.url);
   await using a = await spawnWard(nats.url, SLOW_HEARTBEAT);
   await using b = await spawnWard(nats.url, SLOW_HEARTBEAT);
   await using c = await spawnWard(nats.url, SLOW_HEARTBEAT);
-  await using d = await spawnWard(nats.url, SLOW_HEARTBEAT);
-  // 25% of 4 workers: one may be ejected at a time.
-  await using sup = await spawnSupervisor(nats.url, { maxDrainPercent: 25 });
+  // 34% of 3 workers: one may be ejected at a time.
+  await using sup = await spawnSupervisor(nats.url, { maxDrainPercent: 34 });
   void sup;
-  assert.ok(await rec.waitServing('ward', 4), 'the supervisor sees 4 healthy workers');
+  assert.ok(await rec.waitServing('ward', 3), 'the supervisor sees 3 healthy workers');
   const client = await connect({ servers: nats.url, logger: quiet });
   try {
     await using load = startLoad(client, 'ward.work', () => null, { concurrency: 8, maxDurationMs: 60_000, call: { timeoutMs: 2_000 }, failurePauseMs: 5 });
     assert.ok(await waitFor(() => load.result.ok >= 200), 'load is flowing');
-    for (const w of [a, b, c, d]) w.setMode('fail');
-    const ids = [a.id, b.id, c.id, d.id];
-    assert.ok(await waitFor(() => rec.eventsOf('drain').length >= 1 && rec.eventsOf('withheld').length >= 3, 8_000),
+    for (const w of [a, b, c]) w.setMode('fail');
+    const ids = [a.id, b.id, c.id];
+    assert.ok(await waitFor(() => rec.eventsOf('drain').length >= 1 && rec.eventsOf('withheld').length >= 2, 8_000),
       `one drained, the rest withheld: ${JSON.stringify(rec.events.map((e) => [e.value.kind, e.value.workerId]))}`);
     await sleep(500);
     const drained = rec.eventsOf('drain').map((e) => e.value.workerId);
-    assert.equal(drained.length, 1, `exactly one worker is drained (budget 1 of 4): ${JSON.stringify(drained)}`);
+    assert.equal(drained.length, 1, `exactly one worker is drained (budget 1 of 3): ${JSON.stringify(drained)}`);
     assert.ok(ids.includes(drained[0]!));
     const withheld = new Set(rec.eventsOf('withheld').map((e) => e.value.workerId));
     assert.deepEqual([...withheld].sort(), ids.filter((id) => id !== drained[0]).sort(), 'the others are withheld, not drained');
@@ -101,4 +100,32 @@ test('a change of state is heartbeated at once: a quick drain shows draining the
   assert.equal(resumeAck.ok, true);
   assert.ok(await waitFor(() => states().at(-1) === 'serving', 5_000), 'serving again is heard at once too');
   assert.ok(rec.beatsOf(ward.id).length <= 5, `no scheduled heartbeat needed, and no flood: ${states().join(', ')}`);
+});
+
+test('isolating at once never drains the last serving worker', async () => {
+  await using nats = await startNats({ config: BROKER_CONFIG });
+  await using rec = await Recorder.start(nats.url);
+  await using a = await spawnWard(nats.url, SLOW_HEARTBEAT);
+  await using b = await spawnWard(nats.url, SLOW_HEARTBEAT);
+  await using sup = await spawnSupervisor(nats.url, { maxDrainPercent: 100 });
+  void sup;
+  assert.ok(await rec.waitServing('ward', 2), 'the supervisor sees 2 healthy workers');
+  const client = await connect({ servers: nats.url, logger: quiet });
+  try {
+    await using load = startLoad(client, 'ward.work', () => null, { concurrency: 8, maxDurationMs: 60_000, call: { timeoutMs: 2_000 }, failurePauseMs: 5 });
+    assert.ok(await waitFor(() => load.result.ok >= 100), 'load is flowing');
+    a.setMode('fail');
+    b.setMode('fail');
+    assert.ok(await waitFor(() => rec.eventsOf('drain').length >= 1 && rec.eventsOf('withheld').length >= 1, 8_000),
+      `one drained, the other withheld: ${JSON.stringify(rec.events.map((e) => [e.value.kind, e.value.workerId]))}`);
+    await sleep(500);
+    assert.equal(rec.eventsOf('drain').length, 1, 'one drained');
+    const withheld = rec.eventsOf('withheld')[0]!.value;
+    assert.notEqual(withheld.workerId, rec.eventsOf('drain')[0]!.value.workerId);
+    assert.match(withheld.reason, /last serving worker/);
+    assert.equal(withheld.code, 'consecutive_faults', 'the withheld drain carries its reason code');
+    await load.stop();
+  } finally {
+    await client.close();
+  }
 });
