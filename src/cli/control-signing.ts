@@ -2,9 +2,7 @@
  * Signed control commands from the command line: the supervisor's signing seed and the public
  * keys workers trust, from flags or the environment.
  */
-import { readFileSync } from 'node:fs';
-import type { ControlCommand } from '../protocol/control.js';
-import { NkeyCommandSigner, NkeyCommandVerifier } from '../security/signed-commands.js';
+import { signerForSeed, verifierForKeys } from '../security/command-keys.js';
 import type { CommandSigner } from '../supervisor/commands.js';
 import type { ControlVerifier } from '../worker/control.js';
 import { UsageError } from './flags.js';
@@ -21,21 +19,7 @@ export const TRUSTED_KEYS_ENV = PROCESS_OPTIONS.trustedKeys.env!;
 export function commandSignerFrom(flag: string | undefined, env: Env = processEnv()): CommandSigner | undefined {
   const value = resolveString(PROCESS_OPTIONS.signingSeed, flag, env);
   if (value === undefined || value === '') return undefined;
-  let seed = value.trim();
-  if (!/^S[UAO]/.test(seed)) {
-    try {
-      seed = readFileSync(seed, 'utf8').trim();
-    } catch {
-      throw new UsageError(`--signing-seed is neither an nkey seed nor a readable file: ${JSON.stringify(value)}`);
-    }
-  }
-  let signer: NkeyCommandSigner;
-  try {
-    signer = new NkeyCommandSigner(seed);
-  } catch (err) {
-    throw new UsageError(`--signing-seed: ${(err as Error).message}`);
-  }
-  return (command: ControlCommand) => signer.signCommand(command);
+  return asUsageError(() => signerForSeed(value, '--signing-seed'));
 }
 
 /** A verifier that obeys only commands signed by `--trusted-key` (repeatable) or NATSRPC_TRUSTED_KEYS, or none. */
@@ -44,14 +28,13 @@ export function controlVerifierFrom(flags: string[] | undefined, env: Env = proc
     .map((k) => k.trim())
     .filter((k) => k.length > 0);
   if (keys.length === 0) return undefined;
-  let verifier: NkeyCommandVerifier;
+  return asUsageError(() => verifierForKeys(keys, '--trusted-key'));
+}
+
+function asUsageError<T>(make: () => T): T {
   try {
-    verifier = new NkeyCommandVerifier(keys);
+    return make();
   } catch (err) {
-    throw new UsageError(`--trusted-key: ${(err as Error).message}`);
+    throw err instanceof TypeError ? new UsageError(err.message) : err;
   }
-  return (command) => {
-    const verdict = verifier.verifyCommand(command);
-    return verdict.ok ? null : verdict.reason;
-  };
 }

@@ -25,6 +25,8 @@ import { buildViews } from './views.js';
 import { buildStatus } from './status.js';
 import { parseSupervisorHeartbeat, parseWorkerHeartbeat } from './inputs.js';
 import { SupervisorFollower } from './follower.js';
+import { SupervisorOperations, type FencingOptions, type MetricsOptions } from './operations.js';
+import { signerForSeed } from '../security/command-keys.js';
 
 export { DEFAULT_SUPERVISOR_INTERVAL_MS } from '../options/table.js';
 const MALFORMED_LOG_PERIOD_MS = 1_000;
@@ -41,8 +43,24 @@ export interface SupervisorOptions extends ConnectionOptions {
   deadlines?: Record<string, DeadlinePolicy>;
   logger?: Logger;
   connection?: NatsConnection;
-  /** Signs control commands before they are sent. */
+  /**
+   * Sign control commands with this nkey: the seed itself (`SU...`), or a file holding it. Workers
+   * started with `trustedKeys: [its public key]` obey only commands it signed.
+   */
+  signing?: { seed: string } | { seedFile: string };
+  /** Extension point: sign control commands with your own signer (instead of `signing`). */
   signCommand?: CommandSigner;
+  /** Serve Prometheus metrics of the fleet at http://host:port/metrics. */
+  metrics?: MetricsOptions;
+  /** Fence lost workers and hear their connections close, as this system-account user. */
+  fencing?: FencingOptions;
+}
+
+function signerOf(options: SupervisorOptions): CommandSigner | undefined {
+  const { signing, signCommand } = options;
+  if (signing === undefined) return signCommand;
+  if (signCommand !== undefined) throw new TypeError('signing and signCommand are exclusive: give one');
+  return 'seed' in signing ? signerForSeed(signing.seed, 'signing.seed') : signerForSeed(signing.seedFile, 'signing.seedFile');
 }
 
 /**
@@ -64,10 +82,18 @@ export async function startSupervisor(options: SupervisorOptions = {}): Promise<
     const reason = checkDeadlinePolicy(d);
     if (reason !== null) throw new TypeError(`deadlines.${service}: ${reason}`);
   }
+  const sign = signerOf(options);
   const id = `sup-${randomBytes(6).toString('hex')}`;
   const logger = (options.logger ?? createLogger('natsrpc-supervisor')).child({ supervisorId: id });
   const nc = options.connection ?? (await openConnection({ name: id, ...options }));
-  const sup = new Supervisor(nc, { id, prefix, intervalMs, policy, deadlines, logger, ownsConnection: options.connection === undefined, sign: options.signCommand });
+  const operations = new SupervisorOperations();
+  const sup = new Supervisor(nc, { id, prefix, intervalMs, policy, deadlines, logger, ownsConnection: options.connection === undefined, sign, operations });
+  try {
+    await operations.start(sup, { metrics: options.metrics, fencing: options.fencing, connection: options, logger });
+  } catch (err) {
+    await sup.close();
+    throw err;
+  }
   await nc.flush();
   logger.info({ prefix, intervalMs, policy, deadlines }, 'supervisor ready');
   return sup;
@@ -82,6 +108,7 @@ interface Resolved {
   logger: Logger;
   ownsConnection: boolean;
   sign: CommandSigner | undefined;
+  operations: SupervisorOperations;
 }
 
 export class Supervisor {
@@ -148,10 +175,16 @@ export class Supervisor {
     this.#lostHooks.push(hook);
   }
 
+  /** The port of the metrics endpoint (`metrics` option), or null without one. */
+  get metricsPort(): number | null {
+    return this.#o.operations.metricsPort;
+  }
+
   /** Stops supervising; closes the connection if it opened it. Calling it again returns the same promise. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const t of this.#timers) clearInterval(t);
+      await this.#o.operations.close();
       if (this.#nc.isClosed()) return;
       for (const s of this.#subs) s.unsubscribe();
       if (this.#o.ownsConnection) {

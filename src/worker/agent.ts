@@ -3,6 +3,7 @@
  * and the watchdog itself, started together by `startWorker` and stopped with the worker.
  */
 import type { NatsConnection } from 'nats';
+import { verifierForKeys } from '../security/command-keys.js';
 import { withEnvDefaults, type ConnectionOptions } from '../connection/options.js';
 import type { Logger } from '../logging/logger.js';
 import { heartbeatSubject } from '../protocol/subjects.js';
@@ -22,10 +23,22 @@ export interface SupervisionOptions {
   heartbeatIntervalMs?: number;
   /** Exit the process when its main loop is blocked this long, in ms; 0 never exits. Default 10,000. */
   watchdogExitMs?: number;
-  /** Checks each control command before it acts; return a reason to refuse it. */
+  /**
+   * Obey only control commands signed by one of these nkey public keys (`U...`), the supervisor's
+   * `signing` key. Env `NATSRPC_TRUSTED_KEYS` in the CLI.
+   */
+  trustedKeys?: readonly string[];
+  /** Extension point: check each control command yourself (instead of `trustedKeys`); return a reason to refuse it. */
   verifyControl?: ControlVerifier;
   /** Called after a `shutdown` command has stopped the worker. */
   onShutdown?: () => void;
+}
+
+function controlVerifierOf(options: SupervisionOptions): ControlVerifier | undefined {
+  const { trustedKeys, verifyControl } = options;
+  if (trustedKeys === undefined || trustedKeys.length === 0) return verifyControl;
+  if (verifyControl !== undefined) throw new TypeError('trustedKeys and verifyControl are exclusive: give one');
+  return verifierForKeys(trustedKeys, 'trustedKeys');
 }
 
 export interface AgentContext {
@@ -50,7 +63,7 @@ export class WorkerAgent {
     const intervalMs = resolveNumber(WORKER_OPTIONS.heartbeatIntervalMs, options.heartbeatIntervalMs);
     const exitAfterMs = resolveNumber(WORKER_OPTIONS.watchdogExitMs, options.watchdogExitMs);
     const connection = threadConnection(nc, ctx, worker.id);
-    const control = new WorkerControl(worker, nc, { prefix: ctx.prefix, logger: ctx.logger, verify: options.verifyControl, onShutdown: options.onShutdown });
+    const control = new WorkerControl(worker, nc, { prefix: ctx.prefix, logger: ctx.logger, verify: controlVerifierOf(options), onShutdown: options.onShutdown });
     try {
       const watchdog = await Watchdog.start({
         subject: heartbeatSubject(ctx.prefix, worker.service, worker.id),

@@ -3,17 +3,10 @@ import { parseArgs } from 'node:util';
 import type { DeadlinePolicy } from '../../protocol/supervisor-envelopes.js';
 import type { HealthPolicy } from '../../supervisor/policy.js';
 import { startSupervisor } from '../../supervisor/supervisor.js';
-import { FleetMetrics } from '../../metrics/fleet-metrics.js';
-import { fleetView } from '../../supervisor/metrics-view.js';
-import { commandSignerFrom } from '../control-signing.js';
-import { openConnection } from '../../connection/options.js';
 import { reaching } from '../broker-connection.js';
-import { createLogger } from '../../logging/logger.js';
-import { LostWorkerFencing } from '../../supervisor/fencing.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, optionFlag, UsageError } from '../flags.js';
-import { resolveNumber, resolveString } from '../../options/resolve.js';
+import { resolveString } from '../../options/resolve.js';
 import { HEALTH_POLICY_OPTIONS, PROCESS_OPTIONS, SUPERVISOR_OPTIONS } from '../../options/table.js';
-import { DisconnectRelay } from '../../supervisor/loss-relay.js';
 
 export const SUPERVISOR_HELP = `Usage: natsrpc supervisor [options]
 
@@ -83,32 +76,23 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
   const faults = optionFlag(HEALTH_POLICY_OPTIONS.maxConsecutiveFaults, values['max-consecutive-faults']);
   if (faults !== undefined) policy.maxConsecutiveFaults = faults;
   const deadlines = Object.fromEntries((values.deadline ?? []).map(parseDeadline));
-  const metricsPort = resolveNumber(SUPERVISOR_OPTIONS.metricsPort, optionFlag(SUPERVISOR_OPTIONS.metricsPort, values['metrics-port']));
+  const metricsPort = optionFlag(SUPERVISOR_OPTIONS.metricsPort, values['metrics-port']);
+  const sysUser = resolveString(PROCESS_OPTIONS.sysUser, values['sys-user']);
+  const signingSeed = resolveString(PROCESS_OPTIONS.signingSeed, values['signing-seed']);
   const sup = await reaching(() => startSupervisor({
     ...connectionFrom(values),
     ...(values.prefix ? { prefix: values.prefix } : {}),
     intervalMs: optionFlag(SUPERVISOR_OPTIONS.intervalMs, values.interval),
     policy,
     deadlines,
-    signCommand: commandSignerFrom(values['signing-seed']),
-  }));
-  const sysUser = resolveString(PROCESS_OPTIONS.sysUser, values['sys-user']);
-  let sys: Awaited<ReturnType<typeof openConnection>> | undefined;
-  if (sysUser) {
+    ...(signingSeed ? { signing: { seed: signingSeed } } : {}),
+    ...(metricsPort !== undefined ? { metrics: { port: metricsPort, ...(values['metrics-host'] !== undefined ? { host: values['metrics-host'] } : {}) } } : {}),
     // The same servers and TLS as the supervisor's own connection, another identity.
-    sys = await openConnection({ ...connectionFrom(values), name: `${sup.id}-sys`, user: sysUser, pass: resolveString(PROCESS_OPTIONS.sysPass, values['sys-pass']) });
-    const sysLog = createLogger('natsrpc-supervisor').child({ supervisorId: sup.id });
-    new LostWorkerFencing(sup, sys, sysLog);
-    new DisconnectRelay(sup, sys, sysLog);
-  }
-  let metrics: FleetMetrics | undefined;
-  if (metricsPort !== undefined) {
-    metrics = new FleetMetrics(() => fleetView(sup.registry));
-    const port = await metrics.listen(metricsPort, resolveString(SUPERVISOR_OPTIONS.metricsHost, values['metrics-host'])!);
-    process.stdout.write(JSON.stringify({ msg: 'metrics listening', port }) + '\n');
-  }
+    ...(sysUser ? { fencing: { user: sysUser, pass: resolveString(PROCESS_OPTIONS.sysPass, values['sys-pass']) } } : {}),
+  }));
+  if (sup.metricsPort !== null) process.stdout.write(JSON.stringify({ msg: 'metrics listening', port: sup.metricsPort }) + '\n');
   return new Promise<number>((done) => {
-    const stop = () => void Promise.all([sup.close(), metrics?.close(), sys?.close()]).then(() => done(0), () => done(1));
+    const stop = () => void sup.close().then(() => done(0), () => done(1));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
