@@ -1,28 +1,26 @@
 /**
  * The natsrpc command line: one sub-command per file under commands/.
  */
-import { brokerCommand } from './commands/broker.js';
-import { callCommand } from './commands/call.js';
-import { dashboardCommand } from './commands/dashboard.js';
-import { devCommand } from './commands/dev.js';
-import { infoCommand, lsCommand, statsCommand } from './commands/discover.js';
-import { statusCommand } from './commands/status.js';
-import { supervisorCommand } from './commands/supervisor.js';
-import { workerCommand } from './commands/worker.js';
 import { EXIT_USAGE, reportError } from './exit-codes.js';
 import { packageVersion } from './version.js';
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  worker: workerCommand,
-  call: callCommand,
-  dev: devCommand,
-  supervisor: supervisorCommand,
-  status: statusCommand,
-  dashboard: dashboardCommand,
-  ls: lsCommand,
-  info: infoCommand,
-  stats: statsCommand,
-  broker: brokerCommand,
+type Command = (argv: string[]) => Promise<number>;
+
+/**
+ * Each command is loaded when it runs, so a worker process does not load the dashboard, the
+ * supervisor or the broker launcher (start-up time and memory of every CLI process).
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  worker: async () => (await import('./commands/worker.js')).workerCommand,
+  call: async () => (await import('./commands/call.js')).callCommand,
+  dev: async () => (await import('./commands/dev.js')).devCommand,
+  supervisor: async () => (await import('./commands/supervisor.js')).supervisorCommand,
+  status: async () => (await import('./commands/status.js')).statusCommand,
+  dashboard: async () => (await import('./commands/dashboard.js')).dashboardCommand,
+  ls: async () => (await import('./commands/discover.js')).lsCommand,
+  info: async () => (await import('./commands/discover.js')).infoCommand,
+  stats: async () => (await import('./commands/discover.js')).statsCommand,
+  broker: async () => (await import('./commands/broker.js')).brokerCommand,
 };
 
 const HELP = `Usage: natsrpc <command> [options]
@@ -55,12 +53,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(packageVersion() + '\n');
     return 0;
   }
-  const command = COMMANDS[name];
-  if (command === undefined) {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (load === undefined) {
     process.stderr.write(`natsrpc: unknown command ${JSON.stringify(name)}\n\n${HELP}\n`);
     return EXIT_USAGE;
   }
   try {
+    const command = await load();
     return await command(rest);
   } catch (err) {
     return reportError(name, err);

@@ -5,20 +5,22 @@
  * named by a `<!-- readme-test: <name> -->` line above it and has an entry below: files to write,
  * commands to run with what they must print, or the reason it is not run. A block without an
  * entry fails the test, so a new example cannot go untested by accident.
+ * It lives in test/package/ (npm test's second step) for that step's time budget: some 25 process
+ * starts through npx take longer than the first step's 120 s per file on a busy machine.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
-import { freePort } from '../src/broker/local-server.js';
-import { collectAnswers } from '../src/cli/discovery/collect.js';
-import { openConnection } from '../src/connection/options.js';
-import { DASHBOARD_OPTIONS } from '../src/options/table.js';
-import { statusSubject } from '../src/protocol/subjects.js';
-import { waitFor } from './helpers/load.js';
-import { ROOT } from './helpers/processes.js';
-import { BackgroundCommand, commandsOf, filesOf, readmeBlocks, runCommand, scratchApp, writeFiles, type CommandRun } from './helpers/readme.js';
+import { freePort } from '../../src/broker/local-server.js';
+import { collectAnswers } from '../../src/cli/discovery/collect.js';
+import { openConnection } from '../../src/connection/options.js';
+import { DASHBOARD_OPTIONS } from '../../src/options/table.js';
+import { statusSubject } from '../../src/protocol/subjects.js';
+import { waitFor } from '../helpers/load.js';
+import { ROOT } from '../helpers/processes.js';
+import { BackgroundCommand, commandsOf, filesOf, readmeBlocks, runCommand, scratchApp, writeFiles, type CommandRun } from '../helpers/readme.js';
 
 type Entry =
   | { kind: 'skip'; reason: string }
