@@ -130,6 +130,10 @@ test('dashboard: worker ids, reasons and error messages from the bus are shown a
     nc.publish('rpc._evt.evil', encode({ v: PROTOCOL_VERSION, ts: Date.now(), supervisor: HOSTILE.srvId, kind: 'drain', service: 'evil', workerId: HOSTILE.workerId, reason: HOSTILE.reason, figures: { [HOSTILE.reason]: HOSTILE.healthError } }));
     await seen(page, '#timeline li[data-kind="drain"]');
     await page.waitForFunction(() => document.querySelectorAll('#srv-table tbody tr').length > 0, { timeout: WAIT_MS });
+    // Malformed and oversized messages are dropped and counted, never shown.
+    nc.publish('rpc._hb.evil.evil-2', new TextEncoder().encode('<script>window.pwned=9</script>'));
+    nc.publish('rpc._hb.evil.evil-3', new Uint8Array(128 * 1024));
+    await page.waitForFunction(() => /2 invalid messages dropped/.test(document.querySelector('#fleet-summary')?.textContent ?? ''), { timeout: WAIT_MS });
     const text = await page.evaluate(() => document.body.textContent ?? '');
     for (const s of [HOSTILE.workerId, HOSTILE.reason, HOSTILE.healthError, HOSTILE.srvId, HOSTILE.srvError]) assert.ok(text.includes(s), `shown literally: ${s}`);
     const injected = await page.evaluate(() => ({

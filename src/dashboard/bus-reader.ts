@@ -49,8 +49,6 @@ export class BusReader {
   #statusBusy = false;
   #srvBusy = false;
   #closed = false;
-  /** Invalid messages dropped, by kind: a hostile or broken publisher shows here, not in the page. */
-  readonly rejected = { heartbeat: 0, supervisor: 0, event: 0, status: 0 };
 
   constructor(nc: NatsConnection, model: FleetModel, options: BusReaderOptions, log: Logger) {
     this.#nc = nc;
@@ -72,19 +70,19 @@ export class BusReader {
 
   #onHeartbeat(msg: Msg): void {
     const value = decode(msg, MAX_BUS_MESSAGE_BYTES);
-    if (checkHeartbeat(value) !== null) return void this.rejected.heartbeat++;
+    if (checkHeartbeat(value) !== null) return this.#model.rejected('heartbeat');
     this.#model.heartbeat(value as WorkerHeartbeat, Date.now());
   }
 
   #onSupervisor(msg: Msg): void {
     const value = decode(msg, MAX_BUS_MESSAGE_BYTES);
-    if (checkSupervisorHeartbeat(value) !== null) return void this.rejected.supervisor++;
+    if (checkSupervisorHeartbeat(value) !== null) return this.#model.rejected('supervisor');
     this.#model.supervisorHeartbeat(value as SupervisorHeartbeat, Date.now());
   }
 
   #onEvent(msg: Msg): void {
     const value = decode(msg, MAX_BUS_MESSAGE_BYTES);
-    if (checkSupervisorEvent(value) !== null) return void this.rejected.event++;
+    if (checkSupervisorEvent(value) !== null) return this.#model.rejected('event');
     this.#options.onEvent(this.#model.event(value as SupervisorEvent));
   }
 
@@ -95,7 +93,7 @@ export class BusReader {
       const reply = await this.#nc.request(statusSubject(this.#options.prefix), new Uint8Array(0), { timeout: this.#options.statusEveryMs });
       const value = decode(reply, MAX_STATUS_BYTES, STATUS_LIMITS);
       if (checkStatusReply(value) !== null || !Array.isArray((value as StatusReply).services)) {
-        this.rejected.status++;
+        this.#model.rejected('status');
         this.#model.statusFailed('invalid status reply');
       } else {
         this.#model.statusReply(validStatus(value as StatusReply), Date.now());
@@ -110,7 +108,7 @@ export class BusReader {
 
   async #pollSrv(): Promise<void> {
     if (this.#srvBusy || this.#closed || this.#nc.isClosed()) return;
-    if (this.#model.view(Date.now()).supervisor.state === 'leading') return;
+    if (this.#model.supervisorLeading(Date.now())) return;
     this.#srvBusy = true;
     try {
       this.#model.srv(await pollSrvStats(this.#nc, Math.min(1_000, this.#options.srvEveryMs / 2)));

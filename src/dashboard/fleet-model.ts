@@ -9,7 +9,7 @@ import type { StatusReply } from '../supervisor/status.js';
 import { EventLog } from './event-log.js';
 import { aggregateServices, ServiceHistories } from './services.js';
 import { SupervisorWatch } from './supervisor-watch.js';
-import { FLEET_VIEW_VERSION, type BusView, type EventView, type FleetHistory, type FleetView, type SrvEndpointView } from './view.js';
+import { FLEET_VIEW_VERSION, type BusView, type EventView, type FleetHistory, type FleetView, type RejectedCounts, type SrvEndpointView } from './view.js';
 import { WorkerTable } from './worker-table.js';
 
 export interface FleetModelOptions {
@@ -26,6 +26,7 @@ export class FleetModel {
   readonly #options: FleetModelOptions;
   #bus: BusView;
   #srv: SrvEndpointView[] = [];
+  readonly #rejected: RejectedCounts = { heartbeat: 0, supervisor: 0, event: 0, status: 0 };
   #sample = 0;
 
   constructor(options: FleetModelOptions, now: number) {
@@ -65,6 +66,15 @@ export class FleetModel {
     else this.#bus = { ...this.#bus, server };
   }
 
+  /** Counts a message dropped as invalid: a hostile or broken publisher shows as a count, never in the page. */
+  rejected(kind: keyof RejectedCounts): void {
+    this.#rejected[kind]++;
+  }
+
+  supervisorLeading(now: number): boolean {
+    return this.#supervisors.view(now).state === 'leading';
+  }
+
   srv(endpoints: SrvEndpointView[]): void {
     this.#srv = endpoints;
   }
@@ -88,6 +98,7 @@ export class FleetModel {
       workers,
       srv: supervisor.state === 'leading' ? [] : this.#srv,
       dropped: this.#workers.dropped,
+      rejected: { ...this.#rejected },
       sampleMs: this.#options.sampleMs,
       sample: this.#sample,
       actions: this.#options.actions,

@@ -117,6 +117,14 @@ export interface SrvEndpointView {
   averageMs: number;
 }
 
+/** Messages dropped because they were too large, undecodable or invalid, by kind, since start. */
+export interface RejectedCounts {
+  heartbeat: number;
+  supervisor: number;
+  event: number;
+  status: number;
+}
+
 export interface FleetView {
   v: typeof FLEET_VIEW_VERSION;
   ts: number;
@@ -128,6 +136,7 @@ export interface FleetView {
   srv: SrvEndpointView[];
   /** Workers not shown because the dashboard's bound was reached. */
   dropped: number;
+  rejected: RejectedCounts;
   /** Sample period of the histories, in ms. */
   sampleMs: number;
   /** Increments with every history sample; the page appends a point when it changes. */

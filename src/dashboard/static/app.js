@@ -62,13 +62,15 @@ function renderStatus() {
   const counts = { serving: 0, draining: 0, drained: 0, lost: 0, stopped: 0 };
   for (const w of fleet.workers) counts[w.state]++;
   const summary = $('fleet-summary');
-  const key = JSON.stringify([fleet.services.length, counts, fleet.dropped]);
+  const key = JSON.stringify([fleet.services.length, counts, fleet.dropped, fleet.rejected]);
   if (summary.dataset.key !== key) {
     summary.dataset.key = key;
     const parts = [[fleet.services.length, 'services'], [fleet.workers.length, 'workers'], [counts.serving, 'serving'], [counts.draining + counts.drained, 'out'], [counts.lost, 'lost']];
     summary.replaceChildren();
     for (const [n, label] of parts) summary.append(el('b', '', String(n)), document.createTextNode(` ${label}   `));
-    if (fleet.dropped > 0) summary.append(document.createTextNode(`(${fleet.dropped} not tracked: limit reached)`));
+    if (fleet.dropped > 0) summary.append(document.createTextNode(`(${fleet.dropped} not tracked: limit reached)  `));
+    const rejected = Object.values(fleet.rejected ?? {}).reduce((a, b) => a + b, 0);
+    if (rejected > 0) summary.append(document.createTextNode(`${rejected} invalid messages dropped`));
   }
 }
 
