@@ -36,15 +36,17 @@ const installed = (name: string) => (JSON.parse(readFileSync(join(ROOT, 'node_mo
 
 const APP_FILES: Record<string, string> = {
   'package.json': JSON.stringify({ name: 'consumer-app', version: '1.0.0', private: true, type: 'module' }, null, 2),
-  // A plain JavaScript worker and, beside it, a TypeScript file of the same name serving another
-  // service: `natsrpc worker my-worker.js` must run the .js.
-  'my-worker.js': `import { defineWorker, RpcError } from 'natsrpc';
+  // The README's "Use natsrpc in your app" worker (checked to match it below) and, beside it, a
+  // TypeScript file of the same name serving another service: `natsrpc worker my-worker.js` must run the .js.
+  'my-worker.js': `// my-worker.js
+import { defineWorker, RpcError } from 'natsrpc';
+
 export default defineWorker({
   service: 'greeter',
   methods: {
     hello: (name) => {
       if (typeof name !== 'string') throw new RpcError('BAD_NAME', 'name must be a string');
-      return 'hello ' + name;
+      return \`hello \${name}\`;
     },
   },
 });
@@ -259,6 +261,9 @@ test('npx natsrpc --version prints the package version', async () => {
 });
 
 test('npx natsrpc worker my-worker.js runs exactly that file and answers npx natsrpc call', async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const block = /<!-- readme-test: app-worker -->\n```js\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.equal(block, APP_FILES['my-worker.js'], "the README's worker is the one run here");
   const worker = startInApp('npx', ['--no', '--', 'natsrpc', 'worker', 'my-worker.js', '--servers', nats!.url]);
   try {
     const ready = await worker.ready(/"worker ready"/);

@@ -33,6 +33,9 @@ const lines = (run: CommandRun) => run.stdout.trimEnd().split('\n');
 const ENTRIES: Record<string, Entry> = {
   'quick-start': { kind: 'skip', reason: 'clones the repository; npm start is test/roundtrip.test.ts (natsrpc dev --once) and npm test is CI itself' },
   'example-files': { kind: 'files' },
+  'app-install': { kind: 'skip', reason: 'installs from the registry; test/package/consumer.test.ts installs the packed tarball into a fresh app' },
+  'app-worker': { kind: 'skip', reason: 'test/package/consumer.test.ts writes this worker into its app and runs it' },
+  'app-run': { kind: 'skip', reason: 'test/package/consumer.test.ts runs npx natsrpc worker my-worker.js and npx natsrpc call greeter.hello against its own broker' },
   'example-run': {
     kind: 'commands',
     check: ([client]) => assert.equal(client!.stdout, '3\nDIVIDE_BY_ZERO true\n'),
