@@ -241,10 +241,11 @@ test('a plain .mjs imports natsrpc, starts a worker and calls it against a real 
 });
 
 test('tsc --noEmit passes on typed client code under strict consumer flags, and reports a deliberate type error', async () => {
-  const tsc = (config: string) => inApp(process.execPath, [TSC, '-p', config]);
+  // Checking against Node's own types takes a while on a busy machine.
+  const tsc = (config: string) => inApp(process.execPath, [TSC, '-p', config], SETUP_TIMEOUT_MS);
   const [good, wrong] = await Promise.all([tsc('tsconfig.json'), tsc('tsconfig.wrong.json')]);
   assert.equal(good.code, 0, `typed client code type-checks:\n${good.stdout}${good.stderr}`);
-  assert.notEqual(wrong.code, 0, 'the wrong file fails to type-check');
+  assert.ok(wrong.code > 0, `the wrong file fails to type-check (exit ${wrong.code}): ${wrong.stderr}`);
   const errors = wrong.stdout.split('\n').filter((l) => /error TS\d+/.test(l));
   // In the app's own files, the only error is the planted one: the proxy's add() returns number.
   const appErrors = errors.filter((l) => !l.includes('node_modules'));
