@@ -6,6 +6,8 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { promClient } from '../deps/lazy.js';
+import { checkNumberOption } from '../options/resolve.js';
+import { DEFAULT_METRICS_HOST, SUPERVISOR_OPTIONS } from '../options/table.js';
 
 /** One worker as the metrics see it: the figures its heartbeats carry, plus the supervisor's view. */
 export interface WorkerMetricsInput {
@@ -100,8 +102,8 @@ export class FleetMetrics {
   }
 
   /** Serves `GET /metrics` on `port` (0 for a free one) and resolves with the port bound. */
-  listen(port: number, host = '0.0.0.0'): Promise<number> {
-    if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new TypeError(`metrics port must be 0-65535, received ${port}`);
+  listen(port: number, host = DEFAULT_METRICS_HOST): Promise<number> {
+    checkNumberOption(SUPERVISOR_OPTIONS.metricsPort, port);
     const server = createServer((req, res) => {
       if (req.method !== 'GET' || (req.url !== '/metrics' && !req.url?.startsWith('/metrics?'))) {
         res.writeHead(404).end();
