@@ -51,7 +51,10 @@ export type RetryPlan =
  */
 export function planRetry(policy: Readonly<RetryPolicy>, err: RpcError, state: RetryState, random: () => number = Math.random): RetryPlan {
   if (!isRetryable(err, state.idempotent)) return { retry: false, reason: 'not-retryable' };
-  const waiting = state.waitForWorkers && err.code === 'NO_RESPONDERS';
+  // Waiting for workers, and sending again what a lost worker took (the load was lost, not added
+  // to a sick service; the query-of-death rule bounds losses the request could have caused), are
+  // neither limited by maxAttempts nor paid from the budget.
+  const waiting = (state.waitForWorkers && err.code === 'NO_RESPONDERS') || err.code === 'WORKER_LOST';
   const maxAttempts = waiting ? MAX_ATTEMPT : policy.maxAttempts;
   if (state.attempts >= maxAttempts) return { retry: false, reason: 'attempts' };
   let cap = backoffCapMs(policy, state.attempts);
