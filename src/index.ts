@@ -27,12 +27,11 @@ export { RpcError, ErrorCode, isRpcError } from './protocol/errors.js';
 export type { FrameworkErrorCode, RpcErrorCode, RpcErrorOptions } from './protocol/errors.js';
 
 // Operating a fleet: the supervisor, its status view, and the dashboard.
-export { startSupervisor } from './supervisor/supervisor.js';
+export { startSupervisor, startDashboard } from './entry/fleet.js';
 export type { Supervisor, SupervisorOptions } from './supervisor/supervisor.js';
 export type { HealthPolicy } from './supervisor/policy.js';
 export type { DeadlinePolicy, SupervisorEvent } from './protocol/supervisor-envelopes.js';
 export type { StatusReply, ServiceStatus, WorkerStatus } from './supervisor/status.js';
-export { startDashboard } from './dashboard/dashboard.js';
 export type { Dashboard, DashboardOptions } from './dashboard/dashboard.js';
 export type { FleetView, WorkerView, ServiceView, EventView } from './dashboard/view.js';
 
