@@ -85,6 +85,22 @@ test('leaving the loop after 10 items returns the worker generator and frees its
   await held.return();
 });
 
+test('closing the client ends its open streams with UNAVAILABLE and returns their generators', async () => {
+  await using nats = await startNats();
+  await using _worker = await spawnWorker('test/fixtures/streamer.ts', nats.url);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  await using other = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  const runsBefore = (await other.call<State>('streamer.state')).finallyRuns;
+  const stream = client.stream<{ i: number }>('streamer.endless', {}, { window: { items: 4 } });
+  await stream.next(); // then left unread: close() must not wait out the five-minute deadline
+  await client.close();
+  const err = await rejection(async () => {
+    for (;;) if ((await stream.next()).done === true) break;
+  });
+  assert.equal(err.code, 'UNAVAILABLE');
+  assert.ok(await waitFor(async () => (await other.call<State>('streamer.state')).finallyRuns > runsBefore, 5_000), 'the generator finally ran');
+});
+
 test('the typed proxy streams from the definition; call and stream on the wrong kind of method are typed errors', async () => {
   await using nats = await startNats();
   await using _worker = await spawnWorker('test/fixtures/streamer.ts', nats.url);

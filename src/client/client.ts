@@ -23,12 +23,13 @@ import { DeadlinePolicyCache } from './deadline-policy.js';
 import { RetryBudget } from './retry-budget.js';
 import { WorkerSightings } from './sightings.js';
 import { parseTarget } from './target.js';
-import { resolveStreamDefaults, StreamCall, streamSpec, type RpcStream, type StreamOptions, type StreamSpec } from './stream-call.js';
+import { StreamCall } from './stream-call.js';
+import { resolveStreamDefaults, streamSpec, type RpcStream, type StreamOptions, type StreamSpec } from './stream-options.js';
 import type { CallTransport, Expirable, ResolvedTarget } from './transport.js';
 
 export type { CallOptions } from './call-options.js';
 export type { ApiOf } from './contract-proxy.js';
-export type { RpcStream, StreamOptions } from './stream-call.js';
+export type { RpcStream, StreamOptions } from './stream-options.js';
 export { DEFAULT_TIMEOUT_MS, resolveClientOptions } from './client-options.js';
 export type { ClientOptions, ResolvedClientOptions } from './client-options.js';
 
@@ -79,11 +80,8 @@ export class RpcClient {
   /** Spans around calls, or null when no OpenTelemetry SDK was registered when the client was made. */
   readonly #tracing: ClientTracing | null = clientTracing();
   readonly #streamDefaults = resolveStreamDefaults();
-  readonly #streamStarts = (): boolean => {
-    if (this.#closing !== null) return false;
-    this.#running++;
-    return true;
-  };
+  /** Streams started and not ended: close() ends them rather than wait out their deadlines. */
+  readonly #streams = new Set<{ end(err: RpcError): void }>();
 
   /** @internal use {@link connect} */
   constructor(nc: NatsConnection, opts: ResolvedClientOptions) {
@@ -154,7 +152,23 @@ export class RpcClient {
     } catch (cause) {
       spec = new RpcError('BAD_REQUEST', (cause as Error).message, { cause });
     }
-    return new StreamCall<T>(this.#transport, this.#prober, spec, this.#idPrefix + (++this.#seq).toString(36), this.#streamStarts, this.#callDone);
+    const stream: StreamCall<T> = new StreamCall<T>(
+      this.#transport,
+      this.#prober,
+      spec,
+      this.#idPrefix + (++this.#seq).toString(36),
+      () => {
+        if (this.#closing !== null) return false;
+        this.#running++;
+        this.#streams.add(stream);
+        return true;
+      },
+      () => {
+        this.#streams.delete(stream);
+        this.#callDone();
+      },
+    );
+    return stream;
   }
 
   /** Retry budget of a service, shared by its targets (for tests and metrics). */
@@ -281,6 +295,8 @@ export class RpcClient {
   async #close(): Promise<void> {
     // Calls waiting for the connection give up now (UNAVAILABLE) rather than hold close() until their deadlines.
     for (const w of this.#connectWaiters.splice(0)) w();
+    // An open stream may be read for minutes, or abandoned unread: it ends now, its worker told.
+    for (const stream of [...this.#streams]) stream.end(new RpcError('UNAVAILABLE', 'the client was closed during the stream'));
     if (this.#running > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     this.#deadlines.clear();
     clearInterval(this.#ackSweep);

@@ -7,7 +7,7 @@ import { RpcError } from '../protocol/errors.js';
 import { isStandardSchema, validateAsync, type StandardSchemaV1 } from '../contract/standard-schema.js';
 import { isStreamingHandler } from '../contract/streaming.js';
 import type { CallOptions } from './call-options.js';
-import type { RpcStream, StreamOptions } from './stream-call.js';
+import type { RpcStream, StreamOptions } from './stream-options.js';
 
 /** Anything shaped like a worker definition: a service name and its methods. */
 export interface ContractLike {
