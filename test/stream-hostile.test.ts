@@ -38,13 +38,13 @@ test('hostile credit and stream requests: ignored or refused, and the worker kee
 test('natsrpc call on a streaming method prints NDJSON, one line per item, and exits with the outcome', async () => {
   await using nats = await startNats();
   await using _worker = await spawnWorker('test/fixtures/streamer.ts', nats.url);
-  const ok = await runCli(['call', 'streamer.count', '{"n":3}', '--servers', nats.url]);
+  const ok = await runCli(['call', 'streamer.count', '{"n":3}', '--servers', nats.url], {}, 90_000);
   assert.equal(ok.code, 0, ok.stderr);
   assert.deepEqual(ok.stdout.split('\n').map((l) => JSON.parse(l) as unknown), [{ i: 0 }, { i: 1 }, { i: 2 }]);
-  const broke = await runCli(['call', 'streamer.fail', '{"after":2}', '--servers', nats.url]);
+  const broke = await runCli(['call', 'streamer.fail', '{"after":2}', '--servers', nats.url], {}, 90_000);
   assert.equal(broke.code, 1);
   assert.equal(broke.stdout, '0\n1');
   assert.match(broke.stderr, /^STREAM_BROKE: broke after 2 items/m);
-  const plain = await runCli(['call', 'streamer.plain', '{"x":4}', '--servers', nats.url]);
+  const plain = await runCli(['call', 'streamer.plain', '{"x":4}', '--servers', nats.url], {}, 90_000);
   assert.equal(plain.stdout, '8');
 });
