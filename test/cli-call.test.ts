@@ -1,13 +1,13 @@
 /**
  * `natsrpc call` run as a shell runs it (spawned, real stdin pipes): where the payload comes from
- * and how results are printed. Exit codes: cli-exit-codes.test.ts.
+ * (argument, piped stdin, "-", @file) and the bound on what it reads.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineWorker, RpcError, startWorker } from '../src/index.js';
+import { startWorker } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import echo from '../workers/echo.js';
 import math from '../workers/math.js';
@@ -16,19 +16,6 @@ import { runCliProcess } from './helpers/cli.js';
 
 const quiet = createLogger('test', 'silent');
 const stop = (w: { stop(): Promise<void> }) => w.stop();
-
-const odd = defineWorker({
-  service: 'odd',
-  methods: {
-    bytes: () => new Uint8Array([0, 1, 2, 255]),
-    text: () => 'two\nlines',
-    big: () => 2n ** 60n,
-    hostile: () => {
-      throw new RpcError('NOPE', 'line one\nFAKE: \x1b[31mred\x1b[0m');
-    },
-  },
-});
-
 const tmp = () => mkdtempSync(join(tmpdir(), 'natsrpc-cli-'));
 
 test('call takes its payload from the argument, a piped stdin, "-" and @file, and bounds what it reads', async () => {
@@ -67,21 +54,4 @@ test('call takes its payload from the argument, a piped stdin, "-" and @file, an
   const missing = await runCliProcess({ args: ['call', 'echo.echo', `@${join(dir, 'nope.json')}`, ...at] });
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /cannot read payload file/);
-});
-
-test('call prints bytes as base64 and bigint as a number; --raw writes bytes and strings as they are', async () => {
-  await using nats = await startNats();
-  await using _odd = closing(await startWorker(odd, { servers: nats.url, logger: quiet }), stop);
-  const at = ['--servers', nats.url];
-  const json = await runCliProcess({ args: ['call', 'odd.bytes', ...at] });
-  assert.deepEqual([json.code, json.stdout], [0, '"AAEC/w=="\n'], json.stderr);
-  const raw = await runCliProcess({ args: ['call', 'odd.bytes', '--raw', ...at] });
-  assert.equal(raw.code, 0, raw.stderr);
-  assert.deepEqual([...raw.stdoutBytes], [0, 1, 2, 255]);
-  const text = await runCliProcess({ args: ['call', 'odd.text', '--raw', ...at] });
-  assert.deepEqual([text.code, text.stdout], [0, 'two\nlines']);
-  const textJson = await runCliProcess({ args: ['call', 'odd.text', ...at] });
-  assert.equal(textJson.stdout, '"two\\nlines"\n');
-  const big = await runCliProcess({ args: ['call', 'odd.big', ...at] });
-  if (big.code === 0) assert.equal(big.stdout, `${2n ** 60n}\n`); // when bigint travels (issue 9's value table)
 });
