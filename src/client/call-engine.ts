@@ -150,7 +150,9 @@ export class Call implements Expirable {
     return `${this.#s.target.service}.${this.#s.target.method}`;
   }
 
-  readonly #send = (): void => {
+  // Methods, not arrow fields: an arrow field is a closure made for every call, plain ones too;
+  // the rare timer that needs one makes it when it is set.
+  #send(): void {
     this.#retryTimer = undefined;
     if (this.#state === 'done') return;
     const t = this.#t;
@@ -204,9 +206,9 @@ export class Call implements Expirable {
       attempt.attemptTimer = t.clock.setTimer(() => this.#onAttemptTimeout(attempt), perAttempt);
     }
     if (s.hedge !== undefined && this.#hedgeTimer === undefined && this.#sent < s.hedge.maxAttempts) {
-      this.#hedgeTimer = t.clock.setTimer(this.#onHedge, hedgeDelayMs(s.hedge, s.target.latency));
+      this.#hedgeTimer = t.clock.setTimer(() => this.#onHedge(), hedgeDelayMs(s.hedge, s.target.latency));
     }
-  };
+  }
 
   #waitForConnection(): void {
     const s = this.#s;
@@ -248,7 +250,9 @@ export class Call implements Expirable {
     if (!attempt.live || this.#state === 'done') return;
     if (reply.id !== this.#id && !isUnattributedError(reply)) return; // not ours: ignored
     if (reply.ok) {
-      this.#s.target.latency.record(this.#t.clock.now() - attempt.sentAt);
+      // Only hedged calls read the observed p95, so only they feed it: recording every plain call
+      // re-sorted the window every 16 calls, about 0.5 µs per call on the plain path (hot-path bench).
+      if (this.#s.hedge?.delayMs === 'p95') this.#s.target.latency.record(this.#t.clock.now() - attempt.sentAt);
       this.#drop(attempt);
       this.#finish(undefined, reply.result);
     } else {
@@ -369,13 +373,13 @@ export class Call implements Expirable {
     this.#afterFailure(new RpcError('WORKER_LOST', `${who} was lost before it replied to ${this.#name()}; the request may have been processed`, { maybeProcessed: true }));
   }
 
-  readonly #onHedge = (): void => {
+  #onHedge(): void {
     this.#hedgeTimer = undefined;
     const hedge = this.#s.hedge!;
     if (this.#state === 'done' || this.#live.length === 0 || this.#sent >= hedge.maxAttempts) return;
     if (this.#remaining() < MIN_ATTEMPT_BUDGET_MS || !this.#s.target.budget.tryWithdraw()) return;
     this.#send();
-  };
+  }
 
   #afterFailure(err: RpcError): void {
     this.#lastError = err;
@@ -408,7 +412,7 @@ export class Call implements Expirable {
     });
     if (plan.retry && (plan.free || s.target.budget.tryWithdraw())) {
       if (this.#live.length === 0) this.#state = 'backing-off';
-      this.#retryTimer = this.#t.clock.setTimer(this.#send, plan.delayMs);
+      this.#retryTimer = this.#t.clock.setTimer(() => this.#send(), plan.delayMs);
       return;
     }
     if (this.#live.length === 0) this.#finish(err);
