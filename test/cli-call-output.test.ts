@@ -3,25 +3,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defineWorker, RpcError, startWorker } from '../src/index.js';
+import { startWorker } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
+import odd from './fixtures/odd.js';
 import { closing, startNats } from './helpers/nats.js';
 import { runCliProcess } from './helpers/cli.js';
 
 const quiet = createLogger('test', 'silent');
 const stop = (w: { stop(): Promise<void> }) => w.stop();
-
-const odd = defineWorker({
-  service: 'odd',
-  methods: {
-    bytes: () => new Uint8Array([0, 1, 2, 255]),
-    text: () => 'two\nlines',
-    big: () => 2n ** 60n,
-    hostile: () => {
-      throw new RpcError('NOPE', 'line one\nFAKE: \x1b[31mred\x1b[0m');
-    },
-  },
-});
 
 test('call prints bytes as base64 and bigint as a number; --raw writes bytes and strings as they are', async () => {
   await using nats = await startNats();
