@@ -68,7 +68,8 @@ test('a plain call with no reply ends in TIMEOUT at its deadline and sends a can
   assert.ok(!r.ok && r.err.code === 'TIMEOUT' && r.err.maybeProcessed);
   const [cancel] = t.cancels();
   assert.equal(cancel!.subject, 'rpc._cancel.svc');
-  assert.deepEqual(cancel!.body, { v: 1, id: 'req-1', deadline: true }, 'the handler is aborted as by its own deadline');
+  const [request] = t.requests();
+  assert.deepEqual(cancel!.body, { v: 1, id: 'req-1', replies: [request!.token], deadline: true }, 'the handler is aborted as by its own deadline; the cancel names the attempt by its reply token');
 });
 
 test('a retryable refusal backs off and sends again; the reply of the retry wins', async () => {
@@ -195,7 +196,7 @@ test('hedging: a second attempt after the delay; the first reply wins and the lo
   const hedge = t.requests()[1]!;
   t.reply(hedge, 'hedge');
   assert.deepEqual(await outcome, { ok: true, value: 'hedge' });
-  assert.deepEqual(t.cancels()[0]!.body, { v: 1, id: 'req-1' });
+  assert.deepEqual(t.cancels()[0]!.body, { v: 1, id: 'req-1', replies: [t.requests()[0]!.token] }, 'only the loser is cancelled, by its reply token');
 });
 
 test('a definitive error ends the call while a hedge is still out', async () => {
@@ -213,7 +214,7 @@ test('a per-attempt timeout cancels that attempt and retries an idempotent call'
   const first = t.requests()[0]!;
   t.entryOf(first).acked('svc-w1');
   await t.clock.advance(100);
-  assert.deepEqual(t.cancels()[0]!.body, { v: 1, id: 'req-1', attempt: 1 });
+  assert.deepEqual(t.cancels()[0]!.body, { v: 1, id: 'req-1', replies: [first.token] });
   await t.clock.advance(DEFAULT_RETRY_POLICY.initialBackoffMs);
   t.reply(t.requests()[1]!, 'second');
   assert.deepEqual(await outcome, { ok: true, value: 'second' });

@@ -6,7 +6,7 @@
  * through explicit states: waiting for the connection, in flight, backing off, done.
  */
 import { encode, encodeRequest, errorFromWire } from '../protocol/codec.js';
-import { isUnattributedError, PROTOCOL_VERSION, type Headers, type ReplyEnvelope } from '../protocol/envelope.js';
+import { isUnattributedError, MAX_CANCEL_REPLIES, PROTOCOL_VERSION, type Headers, type ReplyEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import { cancelSubject } from '../protocol/subjects.js';
 import type { HedgePolicy, LostWorkerPolicy, RetryPolicy } from './call-options.js';
@@ -37,7 +37,8 @@ export type CallState = 'waiting-for-connection' | 'in-flight' | 'backing-off' |
 
 /** One attempt: a request on its own reply subject. */
 class Attempt implements InboxEntry {
-  seq = 0;
+  /** The random last token of its reply subject: only what arrives there is its answer. */
+  token = '';
   sentAt = 0;
   workerId: string | undefined = undefined;
   /** Ack timeout, then probes once acknowledged. */
@@ -100,6 +101,8 @@ export class Call implements Expirable {
   /** Some attempt may have been processed (sent and then lost, abandoned or cut off). */
   #ambiguous = false;
   #connectionLost = false;
+  /** Tokens of attempts cut off by a dropped connection, which may still run on their workers. */
+  #abandoned: string[] | undefined = undefined;
   /** Set while the call waits for the connection: the error it ends with if none comes. */
   #waitingForConnection: RpcError | undefined = undefined;
   #retryTimer: unknown = undefined;
@@ -185,11 +188,11 @@ export class Call implements Expirable {
       this.#finish(new RpcError('BAD_REQUEST', `payload cannot be encoded: ${(cause as Error).message}`, { cause }));
       return;
     }
-    attempt.seq = t.open(attempt);
+    attempt.token = t.open(attempt);
     try {
-      t.publish(s.target.subject, data, t.replySubject(attempt.seq));
+      t.publish(s.target.subject, data, t.replySubject(attempt.token));
     } catch (cause) {
-      t.close(attempt.seq);
+      t.close(attempt.token);
       if ((cause as { code?: string }).code === 'MAX_PAYLOAD_EXCEEDED') {
         this.#finish(new RpcError('PAYLOAD_TOO_LARGE', `request of ${data.length} bytes exceeds the broker's max_payload`, { cause }));
       } else {
@@ -271,6 +274,8 @@ export class Call implements Expirable {
   onConnectionLost(attempt: Attempt): void {
     if (!attempt.live || this.#state === 'done') return;
     this.#drop(attempt);
+    // It may still run on its worker: cancelled with the others when the call ends.
+    (this.#abandoned ??= []).push(attempt.token);
     this.#connectionLost = true;
     this.#ambiguous = true;
     if (this.#live.length > 0 || this.#retryTimer !== undefined) return;
@@ -358,7 +363,7 @@ export class Call implements Expirable {
   #onAttemptTimeout(attempt: Attempt): void {
     attempt.attemptTimer = undefined;
     if (this.#state === 'done' || !attempt.live) return;
-    this.#cancel(attempt.no);
+    this.#cancel([attempt.token]);
     this.#ambiguous = true;
     this.onAttemptFailed(attempt, new RpcError('TIMEOUT', `attempt ${attempt.no} took longer than ${this.#s.retry.perAttemptTimeoutMs} ms`));
   }
@@ -443,7 +448,7 @@ export class Call implements Expirable {
     const live = this.#live;
     const i = live.indexOf(attempt);
     if (i >= 0) live.splice(i, 1);
-    this.#t.close(attempt.seq);
+    this.#t.close(attempt.token);
     this.#clearTimers(attempt);
   }
 
@@ -455,12 +460,18 @@ export class Call implements Expirable {
     clock.clearTimer(attempt.suspectTimer);
   }
 
-  /** Tells the workers to abort the handlers of this request (of one attempt, or all; `deadline` when that is why). */
-  #cancel(attempt?: number, deadline?: boolean): void {
-    if (!this.#t.isConnected()) return;
+  /**
+   * Tells the workers to abort the handlers of these attempts of the request (`deadline` when that
+   * is why). A cancel names each attempt by the random token of its reply subject, which only this
+   * caller and the worker holding the attempt know: nobody else can cancel it.
+   */
+  #cancel(tokens: readonly string[], deadline?: boolean): void {
+    if (tokens.length === 0 || !this.#t.isConnected()) return;
+    const subject = cancelSubject(this.#t.prefix, this.#s.target.service);
     try {
-      const body = attempt === undefined ? { v: PROTOCOL_VERSION, id: this.#id, deadline } : { v: PROTOCOL_VERSION, id: this.#id, attempt };
-      this.#t.publish(cancelSubject(this.#t.prefix, this.#s.target.service), encode(body));
+      for (let i = 0; i < tokens.length; i += MAX_CANCEL_REPLIES) {
+        this.#t.publish(subject, encode({ v: PROTOCOL_VERSION, id: this.#id, replies: tokens.slice(i, i + MAX_CANCEL_REPLIES), deadline }));
+      }
     } catch {
       // best effort: the worker's own deadline still bounds the handler
     }
@@ -475,12 +486,14 @@ export class Call implements Expirable {
     if (this.#hedgeTimer !== undefined) t.clock.clearTimer(this.#hedgeTimer);
     if (this.#onAbort !== undefined) this.#s.signal!.removeEventListener('abort', this.#onAbort);
     if (this.#live.length > 0) {
+      const tokens = this.#abandoned ?? [];
       for (const attempt of this.#live.splice(0)) {
         attempt.live = false;
-        t.close(attempt.seq);
+        t.close(attempt.token);
         this.#clearTimers(attempt);
+        tokens.push(attempt.token);
       }
-      this.#cancel(undefined, deadline);
+      this.#cancel(tokens, deadline);
     }
     this.#onDone?.();
     if (err === undefined) this.#resolve(result);

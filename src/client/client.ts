@@ -212,8 +212,8 @@ export class RpcClient {
       isConnected: () => this.#connected && !nc.isClosed() && this.#closing === null,
       whenConnected: (timeoutMs) => this.#whenConnected(timeoutMs),
       open: (entry) => inbox.open(entry),
-      replySubject: (seq) => inbox.replySubject(seq),
-      close: (seq) => inbox.close(seq),
+      replySubject: (token) => inbox.replySubject(token),
+      close: (token) => inbox.close(token),
       publish: (subject, data, reply) => nc.publish(subject, data, reply === undefined ? undefined : { reply }),
       workerLost: (service, workerId, verdict) => {
         this.#sightings.forget(service, workerId);

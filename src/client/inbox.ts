@@ -1,26 +1,31 @@
 /**
  * The client's reply inbox: one wildcard subscription (`<inbox>.*`), one reply subject per
- * attempt or probe (`<inbox>.<seq>`), and the one place where what arrives is classified: the
- * broker's 503, an ack (which may name other reply subjects of this inbox), a reply, or something
- * unreadable. Each goes to the entry waiting on its subject.
+ * attempt or probe (`<inbox>.<token>`, with an unguessable random token, see reply-token.ts), and
+ * the one place where what arrives is classified: the broker's 503, an ack (which may name other
+ * reply subjects of this inbox), a reply, or something unreadable. Each goes to the entry waiting
+ * on its subject. A message is read only when its subject's token is that of an entry waiting now:
+ * anything else (a late reply, or a forged or reflected message on a subject nobody waits on) is
+ * dropped unread and counted, and so is a message whose NATS header block is over the limits.
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { decodeReplyOrAck } from '../protocol/codec.js';
 import type { AckEnvelope, ReplyEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
+import { checkHeaderBlock, headerBlockLength, headerStatus, NO_RESPONDERS_STATUS } from '../protocol/nats-headers.js';
 import type { Logger } from '../logging/logger.js';
+import { replyToken } from './reply-token.js';
 import type { InboxEntry } from './transport.js';
 
 export class ReplyInbox {
   readonly #prefix: string;
   readonly #prefixLength: number;
   readonly #sub: Subscription;
-  readonly #pending = new Map<number, InboxEntry>();
+  readonly #pending = new Map<string, InboxEntry>();
   readonly #limits: MsgpackLimits;
   readonly #log: Logger;
-  #seq = 0;
   #late = 0;
+  #badHeaders = 0;
 
   constructor(nc: NatsConnection, limits: MsgpackLimits, log: Logger) {
     // The connection's own inbox prefix is honoured, so broker permissions can confine replies.
@@ -31,9 +36,17 @@ export class ReplyInbox {
     this.#sub = nc.subscribe(this.#prefix + '*', { callback: this.#onMessage });
   }
 
-  /** Messages that found no entry: replies after their call ended (timed out, cancelled). */
+  /**
+   * Messages on a subject nobody waits on now: replies after their call ended (timed out,
+   * cancelled), or messages sent to a reply subject that was never handed out. Dropped unread.
+   */
   get lateReplies(): number {
     return this.#late;
+  }
+
+  /** Messages dropped unread because their NATS header block was over the limits (nats-headers.ts). */
+  get oversizedHeaders(): number {
+    return this.#badHeaders;
   }
 
   /** Entries waiting now. */
@@ -41,18 +54,19 @@ export class ReplyInbox {
     return this.#pending.size;
   }
 
-  open(entry: InboxEntry): number {
-    const seq = ++this.#seq;
-    this.#pending.set(seq, entry);
-    return seq;
+  /** Registers `entry` under a fresh random token, which it is answered on. */
+  open(entry: InboxEntry): string {
+    const token = replyToken();
+    this.#pending.set(token, entry);
+    return token;
   }
 
-  replySubject(seq: number): string {
-    return this.#prefix + seq;
+  replySubject(token: string): string {
+    return this.#prefix + token;
   }
 
-  close(seq: number): void {
-    this.#pending.delete(seq);
+  close(token: string): void {
+    this.#pending.delete(token);
   }
 
   /** The connection dropped: nothing can reach the entries waiting now. */
@@ -79,39 +93,49 @@ export class ReplyInbox {
       this.#log.warn({ err }, 'reply subscription error');
       return;
     }
-    const entry = this.#pending.get(Number(msg.subject.slice(this.#prefixLength)));
-    if (entry?.frame !== undefined) {
-      entry.frame(msg.data, msg.headers?.code === 503);
+    const entry = this.#pending.get(msg.subject.slice(this.#prefixLength));
+    if (entry === undefined) {
+      this.#late++;
       return;
     }
-    if (msg.headers?.code === 503) {
-      if (entry === undefined) this.#late++;
-      else entry.noResponders();
+    // `msg.headers` is never read: the nats parser of header blocks is quadratic in their lines.
+    let noResponders = false;
+    if (headerBlockLength(msg) > 0) {
+      if (checkHeaderBlock(msg) !== null) {
+        this.#badHeaders++;
+        return;
+      }
+      noResponders = headerStatus(msg) === NO_RESPONDERS_STATUS;
+    }
+    if (entry.frame !== undefined) {
+      entry.frame(msg.data, noResponders);
+      return;
+    }
+    if (noResponders) {
+      entry.noResponders();
       return;
     }
     let value: ReplyEnvelope | AckEnvelope;
     try {
       value = decodeReplyOrAck(msg.data, this.#limits);
     } catch (cause) {
-      if (entry === undefined) this.#late++;
-      else entry.unreadable(new RpcError('INTERNAL', `invalid reply: ${(cause as Error).message}`, { cause, maybeProcessed: true }));
+      entry.unreadable(new RpcError('INTERNAL', `invalid reply: ${(cause as Error).message}`, { cause, maybeProcessed: true }));
       return;
     }
-    if ((value as AckEnvelope).ack === true) {
-      this.#onAck(value as AckEnvelope, entry);
-      return;
-    }
-    if (entry === undefined) this.#late++;
+    if ((value as AckEnvelope).ack === true) this.#onAck(value as AckEnvelope, entry);
     else entry.replied(value as ReplyEnvelope);
   };
 
-  /** An ack names reply subjects of this inbox by their last token; the single form names its own. */
-  #onAck(ack: AckEnvelope, entry: InboxEntry | undefined): void {
+  /**
+   * An ack names reply subjects of this inbox by their tokens, each looked up (an unknown token is
+   * ignored); the single form names the subject it arrived on.
+   */
+  #onAck(ack: AckEnvelope, entry: InboxEntry): void {
     const replies = ack.replies;
     if (replies === undefined || replies === null) {
-      entry?.acked(ack.worker);
+      entry.acked(ack.worker);
       return;
     }
-    for (const token of replies) this.#pending.get(Number(token))?.acked(ack.worker);
+    for (const token of replies) this.#pending.get(token)?.acked(ack.worker);
   }
 }

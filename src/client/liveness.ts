@@ -55,18 +55,18 @@ export class LivenessProber {
     const t = this.#transport;
     if (!t.isConnected()) return 'unknown';
     const entry = new ProbeEntry();
-    const seq = t.open(entry);
+    const token = t.open(entry);
     try {
-      t.publish(pingSubject(t.prefix, workerId), new Uint8Array(0), t.replySubject(seq));
+      t.publish(pingSubject(t.prefix, workerId), new Uint8Array(0), t.replySubject(token));
       this.sent++;
     } catch {
-      t.close(seq);
+      t.close(token);
       return 'unknown';
     }
     entry.timer = t.clock.setTimer(() => entry.resolve('unknown'), timeoutMs);
     const state = await entry.promise;
     t.clock.clearTimer(entry.timer);
-    t.close(seq);
+    t.close(token);
     return state;
   }
 }

@@ -37,7 +37,8 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   readonly #onStart: () => boolean;
   readonly #onDone: () => void;
   #started = false;
-  #seq = 0;
+  /** The random last token of its reply subject. */
+  #token = '';
   #workerId: string | undefined = undefined;
   readonly #frames: Frame[] = [];
   #received = 0;
@@ -124,9 +125,9 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     }
     this.#grantedItems = s.window.items;
     this.#grantedBytes = s.window.bytes;
-    this.#seq = t.open(this);
+    this.#token = t.open(this);
     try {
-      t.publish(s.target.subject, data, t.replySubject(this.#seq));
+      t.publish(s.target.subject, data, t.replySubject(this.#token));
     } catch (cause) {
       const tooLarge = (cause as { code?: string }).code === 'MAX_PAYLOAD_EXCEEDED';
       const err = tooLarge
@@ -158,7 +159,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     if (this.#end !== undefined || this.#workerId === undefined) return;
     if (this.#readItems * 2 < s.window.items && this.#readBytes * 2 < s.window.bytes) return;
     try {
-      this.#t.publish(creditSubject(this.#t.prefix, this.#workerId), encodeCredit(this.#id, this.#readItems, this.#readBytes));
+      this.#t.publish(creditSubject(this.#t.prefix, this.#workerId), encodeCredit(this.#id, this.#token, this.#readItems, this.#readBytes));
     } catch {
       return; // not connected: the stream's own timers end it
     }
@@ -297,7 +298,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     }
     this.#end = err;
     const t = this.#t;
-    t.close(this.#seq);
+    t.close(this.#token);
     t.deadlines.delete(this);
     if (this.#onAbort !== undefined) s.signal!.removeEventListener('abort', this.#onAbort);
     if (cancel) this.#cancel(err?.code === 'TIMEOUT');
@@ -319,7 +320,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   #cancel(deadline: boolean): void {
     if (!this.#t.isConnected()) return;
     try {
-      const body = { v: PROTOCOL_VERSION, id: this.#id, deadline: deadline || undefined };
+      const body = { v: PROTOCOL_VERSION, id: this.#id, replies: [this.#token], deadline: deadline || undefined };
       this.#t.publish(cancelSubject(this.#t.prefix, (this.#s as StreamSpec).target.service), encode(body));
     } catch {
       // best effort: the worker's own deadline still bounds the generator

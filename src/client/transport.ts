@@ -69,11 +69,14 @@ export interface CallTransport {
   isConnected(): boolean;
   /** Resolves true once connected, false if `timeoutMs` passes or the client closes first. */
   whenConnected(timeoutMs: number): Promise<boolean>;
-  /** Registers `entry` under a fresh reply subject and returns its sequence number. */
-  open(entry: InboxEntry): number;
-  replySubject(seq: number): string;
-  /** Forgets the entry of `seq`; later messages for it count as late replies. */
-  close(seq: number): void;
+  /**
+   * Registers `entry` under a fresh reply subject and returns its token: random, unguessable, the
+   * last token of the subject (reply-token.ts). Only what arrives on it reaches the entry.
+   */
+  open(entry: InboxEntry): string;
+  replySubject(token: string): string;
+  /** Forgets the entry of `token`; later messages for it are dropped unread. */
+  close(token: string): void;
   /** Publishes; throws what `nats` throws (MAX_PAYLOAD_EXCEEDED, closed connection...). */
   publish(subject: string, data: Uint8Array, reply?: string): void;
   /** Tells every entry that a worker was lost (`verdict`: the supervisor said so; else a probe's 503). */

@@ -91,14 +91,20 @@ export interface AckEnvelope {
 
 /** Reply subjects one ack may name; a worker that took more from one caller sends several acks. */
 export const MAX_ACK_REPLIES = 1_024;
-const MAX_REPLY_TOKEN = 128;
+export const MAX_REPLY_TOKEN = 128;
+/** Attempts one cancel may name; a caller with more to cancel sends several cancels. */
+export const MAX_CANCEL_REPLIES = 16;
 
-/** Published by a caller on `<prefix>._cancel.<service>`: abort the handlers serving `id`. */
+/**
+ * Published by a caller on `<prefix>._cancel.<service>`: abort the handlers serving `id` whose
+ * request's reply subject ends in one of `replies`. The reply tokens are the proof: only the
+ * caller and the worker that took the attempt know them, so nobody else can cancel it.
+ */
 export interface CancelEnvelope {
   v: typeof PROTOCOL_VERSION;
   id: string;
-  /** Only this attempt; absent means every attempt of the request. */
-  attempt?: number;
+  /** The last tokens of the reply subjects of the attempts to abort, 1 to {@link MAX_CANCEL_REPLIES}. */
+  replies: string[];
   /** True when the caller's deadline passed: the handler is aborted with `TIMEOUT`, not `CANCELLED`. */
   deadline?: boolean;
 }
@@ -165,27 +171,34 @@ export function asAck(value: unknown): AckEnvelope | null {
   if (typeof value.worker !== 'string' || !WORKER_ID.test(value.worker)) return null;
   const replies = value.replies;
   if (replies !== undefined && replies !== null) {
-    if (!Array.isArray(replies) || replies.length > MAX_ACK_REPLIES) return null;
-    for (const r of replies) if (typeof r !== 'string' || r.length === 0 || r.length > MAX_REPLY_TOKEN) return null;
+    if (!isReplyTokens(replies, MAX_ACK_REPLIES)) return null;
     return value as unknown as AckEnvelope;
   }
   if (typeof value.id !== 'string' || !isBoundedInt(value.attempt, 1, MAX_ATTEMPT)) return null;
   return value as unknown as AckEnvelope;
 }
 
+/** True for a list of at most `max` reply tokens (strings of 1-128 characters). */
+export function isReplyTokens(value: unknown, max: number): value is string[] {
+  if (!Array.isArray(value) || value.length > max) return false;
+  for (const r of value) if (typeof r !== 'string' || r.length === 0 || r.length > MAX_REPLY_TOKEN) return false;
+  return true;
+}
+
 /** The cancel when `value` is a valid {@link CancelEnvelope}, else `null`. */
 export function asCancel(value: unknown): CancelEnvelope | null {
   if (!isRecord(value) || value.v !== PROTOCOL_VERSION) return null;
   if (typeof value.id !== 'string' || value.id.length === 0 || value.id.length > MAX_ID_LENGTH) return null;
-  if (value.attempt !== undefined && value.attempt !== null && !isBoundedInt(value.attempt, 1, MAX_ATTEMPT)) return null;
+  if (!isReplyTokens(value.replies, MAX_CANCEL_REPLIES) || value.replies.length === 0) return null;
   if (value.deadline !== undefined && value.deadline !== null && typeof value.deadline !== 'boolean') return null;
   return value as unknown as CancelEnvelope;
 }
 
 /**
  * True for an error reply with `id: ""`: a worker that could not read a valid id from the request
- * answers so. Reply subjects are unique per attempt, so the reply subject alone says which attempt
- * such an answer belongs to.
+ * answers so. Reply subjects are unique per attempt and end in a random token nobody else knows,
+ * so the reply subject alone says which attempt such an answer belongs to (a caller reads nothing
+ * on a subject whose token is not that of a live attempt).
  */
 export function isUnattributedError(reply: ReplyEnvelope): boolean {
   return !reply.ok && reply.id === '';

@@ -5,7 +5,7 @@
  * *Streams*, is the normative description; keep the two in step.
  */
 import { Encoder } from '@msgpack/msgpack';
-import { MAX_ID_LENGTH, MAX_STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_ITEMS, PROTOCOL_VERSION } from './envelope.js';
+import { MAX_ID_LENGTH, MAX_REPLY_TOKEN, MAX_STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_ITEMS, PROTOCOL_VERSION } from './envelope.js';
 
 /** Items in one frame at most (also bounded by a quarter of the window). */
 export const MAX_FRAME_ITEMS = 1_024;
@@ -19,10 +19,15 @@ export interface ItemFrame {
   items: unknown[];
 }
 
-/** Caller to worker: `items` and `bytes` more may be sent for stream `id`. */
+/**
+ * Caller to worker: `items` and `bytes` more may be sent for stream `id`. `reply` is the random last
+ * token of the stream request's reply subject: only its caller (and the worker) know it, so nobody
+ * else can grant credit.
+ */
 export interface CreditEnvelope {
   v: typeof PROTOCOL_VERSION;
   id: string;
+  reply: string;
   items: number;
   bytes: number;
 }
@@ -47,6 +52,7 @@ export function asItemFrame(value: unknown): ItemFrame | null {
 export function asCredit(value: unknown): CreditEnvelope | null {
   if (!isRecord(value) || value.v !== PROTOCOL_VERSION) return null;
   if (typeof value.id !== 'string' || value.id.length === 0 || value.id.length > MAX_ID_LENGTH) return null;
+  if (typeof value.reply !== 'string' || value.reply.length === 0 || value.reply.length > MAX_REPLY_TOKEN) return null;
   if (!isInt(value.items, 0, MAX_STREAM_WINDOW_ITEMS) || !isInt(value.bytes, 0, MAX_STREAM_WINDOW_BYTES)) return null;
   return value as unknown as CreditEnvelope;
 }
@@ -89,6 +95,6 @@ export function encodeItemFrame(id: string, worker: string, first: number, items
   return out;
 }
 
-export function encodeCredit(id: string, items: number, bytes: number): Uint8Array {
-  return encoder.encode({ v: PROTOCOL_VERSION, id, items, bytes });
+export function encodeCredit(id: string, reply: string, items: number, bytes: number): Uint8Array {
+  return encoder.encode({ v: PROTOCOL_VERSION, id, reply, items, bytes });
 }

@@ -96,3 +96,14 @@ export function checkWorkerId(id: unknown): string | null {
 export function creditSubject(prefix: string, workerId: string): string {
   return `${prefix}._credit.${workerId}`;
 }
+
+/**
+ * True when `token` is the last token of `subject` (`<anything>.<token>`): how a worker checks that
+ * a cancel or credit names the reply subject of the request it holds. Reply tokens are random and
+ * known only to the caller, the worker that took the request and the broker (docs/protocol.md,
+ * *Reply subjects*).
+ */
+export function isLastToken(subject: string, token: string): boolean {
+  const at = subject.length - token.length;
+  return token.length > 0 && at > 0 && subject.charCodeAt(at - 1) === 0x2e && subject.endsWith(token);
+}

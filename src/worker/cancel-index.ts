@@ -3,12 +3,15 @@
  * `cancellable` are indexed, so plain calls pay nothing; a cancel for a request not indexed (a
  * plain call's cancel at its deadline) is looked for among the calls running, which costs a walk
  * over at most the concurrency limit, only when such a cancel comes. Cancels arrive on
- * `<prefix>._cancel.<service>`, which every worker of the service hears; see docs/protocol.md.
+ * `<prefix>._cancel.<service>`, which every worker of the service hears; a cancel aborts a call
+ * only when it names the random last token of that call's reply subject, which only the caller
+ * and this worker know (anyone may know a request id). See docs/protocol.md, *Cancellation*.
  */
 import { decodeChecked } from '../protocol/codec.js';
 import { asCancel } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
+import { isLastToken } from '../protocol/subjects.js';
 import { CallContext } from './context.js';
 
 export class CancelIndex {
@@ -16,10 +19,13 @@ export class CancelIndex {
   readonly #limits: MsgpackLimits;
   /** Handlers aborted by a cancel, for stats. */
   cancelled = 0;
+  /** Cancels that named a running request without one of its reply tokens: ignored. */
+  refused = 0;
 
-  readonly #findUnindexed: (id: string, attempt: number | undefined) => CallContext | undefined;
+  readonly #findUnindexed: (id: string, replies: readonly string[]) => CallContext | undefined;
 
-  constructor(limits: MsgpackLimits, findUnindexed: (id: string, attempt: number | undefined) => CallContext | undefined) {
+  /** `findUnindexed` looks among the running calls for one of `id` whose reply token is in `replies`. */
+  constructor(limits: MsgpackLimits, findUnindexed: (id: string, replies: readonly string[]) => CallContext | undefined) {
     this.#limits = limits;
     this.#findUnindexed = findUnindexed;
   }
@@ -48,15 +54,18 @@ export class CancelIndex {
       return;
     }
     if (cancel === null) return;
-    const attempt = cancel.attempt ?? undefined;
+    const replies = cancel.replies;
     const deadline = cancel.deadline === true;
     const set = this.#byId.get(cancel.id);
     if (set === undefined) {
-      const ctx = this.#findUnindexed(cancel.id, attempt);
+      const ctx = this.#findUnindexed(cancel.id, replies);
       if (ctx !== undefined) this.#abort(ctx, deadline);
       return;
     }
-    for (const ctx of set) if (attempt === undefined || attempt === ctx.attempt) this.#abort(ctx, deadline);
+    for (const ctx of set) {
+      if (namesReply(replies, ctx.reply)) this.#abort(ctx, deadline);
+      else this.refused++;
+    }
   }
 
   /** A caller's deadline aborts like the worker's own (TIMEOUT, and a reply); any other cancel is CANCELLED, unanswered. */
@@ -66,4 +75,10 @@ export class CancelIndex {
     const reason = deadline ? new RpcError('TIMEOUT', `the caller's deadline of ${ctx.method} passed`) : new RpcError('CANCELLED', 'the caller cancelled the call');
     CallContext.abort(ctx, reason);
   }
+}
+
+/** True when one of `replies` is the last token of the reply subject `reply`. */
+export function namesReply(replies: readonly string[], reply: string): boolean {
+  for (const token of replies) if (isLastToken(reply, token)) return true;
+  return false;
 }

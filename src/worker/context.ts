@@ -81,6 +81,8 @@ export class CallContext implements HandlerContext, Expiring, ActiveLink {
   readonly #outbound: OutboundCaller | undefined;
   /** @internal the worker indexed this call by id for cancellation */
   tracked = false;
+  /** @internal the request's reply subject: a cancel must name its last (random) token */
+  reply = '';
   /** @internal the deadline fired; the call is in its overrun grace (or overdue once that ends) */
   pastDeadline = false;
 

@@ -13,7 +13,7 @@ import type { StreamWindow } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
 import { asCredit, encodeItem, encodeItemFrame, MAX_FRAME_ITEMS } from '../protocol/stream.js';
-import { creditSubject } from '../protocol/subjects.js';
+import { creditSubject, isLastToken } from '../protocol/subjects.js';
 import type { Logger } from '../logging/logger.js';
 import type { CallContext } from './context.js';
 
@@ -199,7 +199,8 @@ export class WorkerStreams {
       credit = null;
     }
     const run = credit === null ? undefined : this.#open.get(credit.id);
-    if (credit === null || run === undefined) {
+    // Only the stream's caller knows the random token of its reply subject.
+    if (credit === null || run === undefined || !isLastToken(run.reply, credit.reply)) {
       this.ignoredCredits++;
       if (this.#log.isLevelEnabled('debug')) this.#log.debug({ bytes: data.length }, 'credit for no open stream ignored');
       return;

@@ -9,6 +9,7 @@ import { decodeRequest, encode } from '../protocol/codec.js';
 import { PROTOCOL_VERSION, type RequestEnvelope, type StreamWindow } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
+import { checkHeaderBlock } from '../protocol/nats-headers.js';
 import { cancelSubject, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
 import { validateWith } from '../contract/standard-schema.js';
 import type { Logger } from '../logging/logger.js';
@@ -19,7 +20,7 @@ import { CallContext } from './context.js';
 import { ActiveCalls } from './active-calls.js';
 import { resolveMethod, type ResolvedMethod, type WorkerDefinition } from './definition.js';
 import { OutboundCalls } from './outbound.js';
-import { CancelIndex } from './cancel-index.js';
+import { CancelIndex, namesReply } from './cancel-index.js';
 import { ServiceDiscovery } from './service-discovery.js';
 import { WorkerReplies } from './replies.js';
 import { AckBatch, CallerPresence } from './ack-batch.js';
@@ -118,8 +119,8 @@ export class RpcWorker {
     this.#subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
     this.#routing = opts.routing === 'leave-when-full' ? this.#loadAwareRouting(opts.lowWater ?? defaultLowWater(opts.concurrency)) : null;
     this.#outbound = new OutboundCalls(nc, opts.prefix, opts.logger);
-    this.#cancels = new CancelIndex(opts.limits, (id, attempt) =>
-      this.#active.find((ctx) => !ctx.tracked && ctx.requestId === id && (attempt === undefined || ctx.attempt === attempt)),
+    this.#cancels = new CancelIndex(opts.limits, (id, replies) =>
+      this.#active.find((ctx) => !ctx.tracked && ctx.requestId === id && namesReply(replies, ctx.reply)),
     );
     const pong = encode({ v: PROTOCOL_VERSION, worker: this.id });
     // Liveness and cancellation stay subscribed through a drain: the calls in flight need them.
@@ -299,6 +300,12 @@ export class RpcWorker {
       this.stats.noReply++;
       return;
     }
+    // Before anything reads `msg.headers` (the nats header parser is quadratic in lines).
+    const badHeaders = checkHeaderBlock(msg);
+    if (badHeaders !== null) {
+      this.#replies.refuse(reply, '', 'BAD_REQUEST', badHeaders);
+      return;
+    }
     let req;
     try {
       req = decodeRequest(msg.data, this.#opts.limits);
@@ -340,6 +347,7 @@ export class RpcWorker {
 
   #start(req: RequestEnvelope, method: string, entry: ResolvedMethod, reply: string, arrivedAt: number): void {
     const ctx = new CallContext(req.id, this.service, method, req.attempt, req.headers, req.budgetMs, arrivedAt, this.#log, this.#outbound);
+    ctx.reply = reply;
     this.#active.add(ctx);
     this.#deadlines.add(ctx, arrivedAt + req.budgetMs);
     this.#routing?.afterStart();

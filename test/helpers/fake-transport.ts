@@ -62,7 +62,8 @@ export interface Sent {
   req: RequestEnvelope | undefined;
   /** The decoded body, for anything else (cancels, probes). */
   body: unknown;
-  seq: number;
+  /** The last token of `reply` ('' without one). */
+  token: string;
 }
 
 export class FakeTransport implements CallTransport {
@@ -70,7 +71,7 @@ export class FakeTransport implements CallTransport {
   readonly logger = createLogger('fake', 'silent');
   readonly clock = new FakeClock();
   readonly deadlines = new DeadlineQueue<Expirable>((item) => item.expire(), 5, this.clock);
-  readonly entries = new Map<number, InboxEntry>();
+  readonly entries = new Map<string, InboxEntry>();
   readonly sent: Sent[] = [];
   connected = true;
   #seq = 0;
@@ -102,25 +103,25 @@ export class FakeTransport implements CallTransport {
     for (const w of this.#waiters.splice(0)) w(true);
   }
 
-  open(entry: InboxEntry): number {
-    const seq = ++this.#seq;
-    this.entries.set(seq, entry);
-    return seq;
+  open(entry: InboxEntry): string {
+    const token = `t${++this.#seq}`;
+    this.entries.set(token, entry);
+    return token;
   }
 
-  replySubject(seq: number): string {
-    return `_INBOX.fake.${seq}`;
+  replySubject(token: string): string {
+    return `_INBOX.fake.${token}`;
   }
 
-  close(seq: number): void {
-    this.entries.delete(seq);
+  close(token: string): void {
+    this.entries.delete(token);
   }
 
   publish(subject: string, data: Uint8Array, reply?: string): void {
     if (!this.connected) throw new Error('disconnected');
-    const seq = reply === undefined ? 0 : Number(reply.slice(reply.lastIndexOf('.') + 1));
+    const token = reply === undefined ? '' : reply.slice(reply.lastIndexOf('.') + 1);
     const isRequest = subject.startsWith(`${this.prefix}.`) && !subject.startsWith(`${this.prefix}._`);
-    this.sent.push({ subject, reply, seq, req: isRequest ? decodeRequest(data) : undefined, body: isRequest || data.length === 0 ? undefined : decodeChecked(data) });
+    this.sent.push({ subject, reply, token, req: isRequest ? decodeRequest(data) : undefined, body: isRequest || data.length === 0 ? undefined : decodeChecked(data) });
   }
 
   workerLost(service: string, workerId: string, verdict = true): void {
@@ -160,7 +161,7 @@ export class FakeTransport implements CallTransport {
 
   /** The entry still waiting on the reply subject of `sent`. */
   entryOf(sent: Sent): InboxEntry {
-    const e = this.entries.get(sent.seq);
+    const e = this.entries.get(sent.token);
     if (e === undefined) throw new Error(`no entry waits on ${sent.reply}`);
     return e;
   }
