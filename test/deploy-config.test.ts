@@ -1,19 +1,24 @@
 /**
  * What can be checked of the shipped deployment without Docker: docker-compose.yml parses, runs
  * real CLI commands on real files, gives every NATS node what its configuration reads, and can
- * scale workers; the Dockerfile is multi-stage and non-root; every NATS configuration file under
- * config/nats passes `nats-server -t`.
+ * scale workers, runs with signed control commands; the Dockerfile is multi-stage and non-root;
+ * every NATS configuration file under config/nats passes `nats-server -t`; the single-node
+ * configuration listens on loopback.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { requireNatsServer } from '../src/broker/find-nats-server.js';
+import { freePort } from '../src/broker/local-server.js';
+import { NkeyCommandSigner, NkeyCommandVerifier } from '../src/security/signed-commands.js';
 import { nodeEnv } from './helpers/cluster.js';
 import { hasOpenssl, makeCerts, tlsEnv } from './helpers/certs.js';
+import { waitFor } from './helpers/load.js';
 import { ROOT, runCli } from './helpers/processes.js';
 
 const run = promisify(execFile);
@@ -133,4 +138,63 @@ test('every shipped NATS configuration passes nats-server -t', { skip: !hasOpens
   // The check is real: a configuration that reads an unset variable fails it.
   const { NATS_CALLER_PASS: _, ...without } = env;
   await assert.rejects(run(bin, ['-t', '-c', join(dir, 'cluster.conf')], { env: without }), /NATS_CALLER_PASS/);
+});
+
+test('compose runs signed: the supervisor needs a signing seed and every natsrpc service the trusted keys, both required', () => {
+  const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+  const required = (name: string) => new RegExp(`\\$\\{${name}:\\?`).test(text);
+  assert.ok(required('NATSRPC_SIGNING_SEED'), 'NATSRPC_SIGNING_SEED is required (${VAR:?...}), not defaulted to empty');
+  assert.ok(required('NATSRPC_TRUSTED_KEYS'), 'NATSRPC_TRUSTED_KEYS is required');
+  assert.match(compose.services.supervisor!.environment!.NATSRPC_SIGNING_SEED!, /^\$\{NATSRPC_SIGNING_SEED:\?/);
+  for (const [name, svc] of natsrpcServices) assert.match(svc.environment?.NATSRPC_TRUSTED_KEYS ?? '', /^\$\{NATSRPC_TRUSTED_KEYS:\?/, `${name} trusts the keys`);
+  // Metrics are on the host's loopback only: bound to every address inside the container, published on 127.0.0.1.
+  const sup = compose.services.supervisor!;
+  assert.deepEqual(sup.ports, ['127.0.0.1:9464:9464']);
+  assert.equal(sup.command![sup.command!.indexOf('--metrics-host') + 1], '0.0.0.0');
+});
+
+test('natsrpc signing-key --env-file completes .env.example with a pair that signs and verifies, and keeps it when run again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'natsrpc-keys-'));
+  try {
+    const env = join(dir, '.env');
+    copyFileSync(join(ROOT, '.env.example'), env);
+    const made = await runCli(['signing-key', '--env-file', env]);
+    assert.equal(made.code, 0, made.stderr);
+    const read = () => Object.fromEntries([...readFileSync(env, 'utf8').matchAll(/^([A-Z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+    const first = read();
+    assert.match(first.NATSRPC_SIGNING_SEED!, /^SU/);
+    assert.equal(first.NATSRPC_TRUSTED_KEYS, made.stdout.trim());
+    assert.equal(first.NATS_CALLER_PASS, 'change-me-caller', 'other lines are kept');
+    assert.equal(statSync(env).mode & 0o077, 0, '.env is readable by its owner only');
+    // The pair works: what the seed signs, the trusted key verifies.
+    const signed = new NkeyCommandSigner(first.NATSRPC_SIGNING_SEED!).signCommand({ id: 'cmd-00000001', ts: Date.now(), target: 'w1', type: 'drain' });
+    assert.deepEqual(new NkeyCommandVerifier(first.NATSRPC_TRUSTED_KEYS!.split(',')).verifyCommand(signed), { ok: true, signer: first.NATSRPC_TRUSTED_KEYS });
+    const again = await runCli(['signing-key', '--env-file', env]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(read(), first, 'a second run keeps the pair');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('config/nats-server.conf listens on 127.0.0.1 unless -a overrides it', async () => {
+  const bin = requireNatsServer().path;
+  const varzHost = async (extra: string[]) => {
+    const [port, http] = [await freePort(), await freePort()];
+    const child = spawn(bin, ['-c', join(ROOT, 'config/nats-server.conf'), '-p', String(port), '-m', String(http), ...extra], { stdio: 'ignore' });
+    try {
+      let host: string | undefined;
+      const answered = await waitFor(async () => {
+        const res = await fetch(`http://127.0.0.1:${http}/varz`).catch(() => null);
+        if (res?.ok) host = ((await res.json()) as { host: string }).host;
+        return host !== undefined;
+      }, 15_000);
+      assert.ok(answered, 'nats-server monitoring answers');
+      return host;
+    } finally {
+      child.kill('SIGKILL');
+    }
+  };
+  assert.equal(await varzHost([]), '127.0.0.1');
+  assert.equal(await varzHost(['-a', '0.0.0.0']), '0.0.0.0', 'the documented override');
 });

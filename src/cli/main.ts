@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./commands/discover.js')).infoCommand,
   stats: async () => (await import('./commands/discover.js')).statsCommand,
   broker: async () => (await import('./commands/broker.js')).brokerCommand,
+  'signing-key': async () => (await import('./commands/signing-key.js')).signingKeyCommand,
 };
 
 const HELP = `Usage: natsrpc <command> [options]
@@ -36,6 +37,7 @@ Commands:
   supervisor                  watch workers, drain sick ones, publish the deadline policy
   status [--json] [--watch]   show the fleet as the leading supervisor sees it
   dashboard [--port 8080]     serve a live web page of the fleet (127.0.0.1 by default)
+  signing-key [--env-file f]  make the key pair that signs control commands (supervisor, workers)
 
 Options:
   --version, -v               print the version of natsrpc

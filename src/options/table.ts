@@ -102,7 +102,8 @@ export const WORKER_OPTIONS = {
 // ---- supervisor ---------------------------------------------------------------------------
 
 export const DEFAULT_SUPERVISOR_INTERVAL_MS = 1_000;
-export const DEFAULT_METRICS_HOST = '0.0.0.0';
+/** Metrics listen on loopback unless told otherwise (a container publishing the port binds 0.0.0.0). */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
 
 export const SUPERVISOR_OPTIONS = {
   intervalMs: numberOption({ name: 'intervalMs', env: 'NATSRPC_SUPERVISOR_INTERVAL_MS', default: DEFAULT_SUPERVISOR_INTERVAL_MS, min: 10, max: HOUR_MS, integer: true, unit: 'ms', flag: 'interval' }),

@@ -23,7 +23,7 @@ Options:
   --deadline <svc=def:max>      timeout policy of a service in ms, e.g. math=2000:10000;
                                 "*=..." for every other service (repeatable)
   --metrics-port <port>         serve Prometheus metrics on http://<host>:<port>/metrics
-  --metrics-host <addr>         address the metrics listen on (default 0.0.0.0)
+  --metrics-host <addr>         address the metrics listen on (default 127.0.0.1)
   --signing-seed <file>         sign control commands with this nkey seed (workers started with
                                 --trusted-key <its public key> obey only signed commands)
                                 env NATSRPC_SIGNING_SEED (the seed or its file)
