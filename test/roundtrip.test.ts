@@ -170,23 +170,26 @@ test('OVERLOADED at once when the concurrency limit is full (item 6)', async () 
   assert.equal(await client.call('held.hold'), 'done');
 });
 
-test('a payload over max_payload gives PAYLOAD_TOO_LARGE and the connection keeps working (item 8)', async () => {
+test('a payload over max_payload travels in chunks, one over maxBodyBytes is PAYLOAD_TOO_LARGE, and the connection keeps working (item 8)', async () => {
   await using nats = await startNats({ configText: 'max_payload: 65536' });
   await using _worker = closing(await startWorker(echo, { servers: nats.url, logger: quiet }), stop);
-  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
-  await assert.rejects(client.call('echo.echo', new Uint8Array(100_000)), (e: RpcError) => e.code === 'PAYLOAD_TOO_LARGE');
+  await using client = closing(await connect({ servers: nats.url, logger: quiet, maxBodyBytes: 200_000 }), close);
+  const chunked = new Uint8Array(150_000).map((_, i) => i & 0xff);
+  assert.deepEqual(await client.call('echo.echo', chunked), chunked);
+  await assert.rejects(client.call('echo.echo', new Uint8Array(250_000)), (e: RpcError) => e.code === 'PAYLOAD_TOO_LARGE' && !e.maybeProcessed);
   const big = new Uint8Array(60_000).fill(7);
   const back = (await client.call('echo.echo', big)) as Uint8Array;
   assert.equal(back.length, 60_000);
   assert.equal(await client.call('echo.echo', 'still fine'), 'still fine');
 });
 
-test('a reply over max_payload reaches the caller as PAYLOAD_TOO_LARGE', async () => {
+test('a reply over the worker\'s maxBodyBytes reaches the caller as PAYLOAD_TOO_LARGE', async () => {
   await using nats = await startNats({ configText: 'max_payload: 65536' });
   const grow = defineWorker({ service: 'grow', methods: { big: (n: number) => new Uint8Array(n) } });
-  await using _worker = closing(await startWorker(grow, { servers: nats.url, logger: quiet }), stop);
+  await using _worker = closing(await startWorker(grow, { servers: nats.url, logger: quiet, maxBodyBytes: 80_000 }), stop);
   await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
   await assert.rejects(client.call('grow.big', 100_000), (e: RpcError) => e.code === 'PAYLOAD_TOO_LARGE');
+  assert.equal(((await client.call('grow.big', 70_000)) as Uint8Array).length, 70_000);
   assert.equal(((await client.call('grow.big', 10)) as Uint8Array).length, 10);
 });
 

@@ -6,9 +6,11 @@
  * through explicit states: waiting for the connection, in flight, backing off, done.
  */
 import { encode, encodeRequest, errorFromWire } from '../protocol/codec.js';
-import { isUnattributedError, MAX_CANCEL_REPLIES, PROTOCOL_VERSION, type Headers, type ReplyEnvelope } from '../protocol/envelope.js';
+import { isUnattributedError, MAX_CANCEL_REPLIES, PROTOCOL_VERSION, type Headers, type ReplyEnvelope, type RequestEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
+import type { BodyChunk, BodyPull, BodySource } from '../protocol/body.js';
 import { cancelSubject } from '../protocol/subjects.js';
+import { AttemptBodies, requestBody } from './call-bodies.js';
 import type { HedgePolicy, LostWorkerPolicy, RetryPolicy } from './call-options.js';
 import { hedgeDelayMs } from './hedging.js';
 import type { LivenessProber } from './liveness.js';
@@ -49,6 +51,8 @@ class Attempt implements InboxEntry {
   live = true;
   /** Its missing ack was reported (once). */
   suspected = false;
+  /** The chunked request body it sends and reply body it receives, when either is too long for one message. */
+  bodies: AttemptBodies | undefined = undefined;
   constructor(
     readonly call: Call,
     readonly no: number,
@@ -73,6 +77,12 @@ class Attempt implements InboxEntry {
   }
   checkAck(now: number): void {
     this.call.onAckCheck(this, now);
+  }
+  bodyPull(pull: BodyPull): void {
+    this.call.onBodyPull(this, pull);
+  }
+  bodyChunk(chunk: BodyChunk): void {
+    this.call.onBodyChunk(this, chunk);
   }
 }
 
@@ -108,6 +118,8 @@ export class Call implements Expirable {
   #retryTimer: unknown = undefined;
   #hedgeTimer: unknown = undefined;
   #onAbort: (() => void) | undefined = undefined;
+  /** The payload's bytes, when it travels in chunks (longer than the broker's max_payload). */
+  #body: BodySource | undefined = undefined;
 
   constructor(t: CallTransport, prober: LivenessProber, spec: CallSpec, id: string, onDone?: () => void) {
     this.promise = new Promise((resolve, reject) => {
@@ -167,25 +179,9 @@ export class Call implements Expirable {
     const attempt = new Attempt(this, ++this.#sent);
     let data: Uint8Array;
     try {
-      data = encodeRequest({
-        v: PROTOCOL_VERSION,
-        id: this.#id,
-        method: s.target.method,
-        budgetMs: Math.max(1, Math.floor(this.#remaining())),
-        attempt: attempt.no,
-        sentAt: Date.now(),
-        headers: s.headers,
-        payload: s.payload ?? null,
-        // Idempotent calls are acked before the handler runs (they may be sent again); plain calls
-        // only when their handler did not finish at once, so a fast call costs nothing.
-        ack: s.idempotent ? true : undefined,
-        lateAck: s.idempotent ? undefined : true,
-        // Hedge losers, per-attempt timeouts and aborts are cancelled by id; a plain call's cancel
-        // at its deadline finds its handler without the index (docs/protocol.md, *Cancellation*).
-        cancellable: s.idempotent || s.signal !== undefined || s.retry.perAttemptTimeoutMs !== undefined ? true : undefined,
-      });
+      data = this.#encodeRequest(attempt.no);
     } catch (cause) {
-      this.#finish(new RpcError('BAD_REQUEST', `payload cannot be encoded: ${(cause as Error).message}`, { cause }));
+      this.#finish(cause instanceof RpcError ? cause : new RpcError('BAD_REQUEST', `payload cannot be encoded: ${(cause as Error).message}`, { cause }));
       return;
     }
     attempt.token = t.open(attempt);
@@ -211,6 +207,42 @@ export class Call implements Expirable {
     if (s.hedge !== undefined && this.#hedgeTimer === undefined && this.#sent < s.hedge.maxAttempts) {
       this.#hedgeTimer = t.clock.setTimer(() => this.#onHedge(), hedgeDelayMs(s.hedge, s.target.latency));
     }
+  }
+
+  /**
+   * The request of attempt `no`. A payload too long for one message (the broker's max_payload) is
+   * sent as a body in chunks instead, once the worker pulls it; the request then declares it.
+   */
+  #encodeRequest(no: number): Uint8Array {
+    const t = this.#t;
+    const s = this.#s;
+    const payload = s.payload ?? null;
+    // A binary that cannot fit is not encoded into a request first.
+    if (this.#body === undefined && payload instanceof Uint8Array && payload.length > t.maxPayload()) this.#body = requestBody(payload, t.maxBodyBytes);
+    const envelope: RequestEnvelope = {
+      v: PROTOCOL_VERSION,
+      id: this.#id,
+      method: s.target.method,
+      budgetMs: Math.max(1, Math.floor(this.#remaining())),
+      attempt: no,
+      sentAt: Date.now(),
+      headers: s.headers,
+      payload: this.#body === undefined ? payload : undefined,
+      // Idempotent calls are acked before the handler runs (they may be sent again); plain calls
+      // only when their handler did not finish at once, so a fast call costs nothing.
+      ack: s.idempotent ? true : undefined,
+      lateAck: s.idempotent ? undefined : true,
+      // Hedge losers, per-attempt timeouts and aborts are cancelled by id; a plain call's cancel
+      // at its deadline finds its handler without the index (docs/protocol.md, *Cancellation*).
+      cancellable: s.idempotent || s.signal !== undefined || s.retry.perAttemptTimeoutMs !== undefined ? true : undefined,
+    };
+    if (this.#body !== undefined) envelope.body = this.#body.descriptor;
+    const data = encodeRequest(envelope);
+    if (this.#body !== undefined || data.length <= t.maxPayload()) return data;
+    this.#body = requestBody(payload, t.maxBodyBytes);
+    envelope.payload = undefined;
+    envelope.body = this.#body.descriptor;
+    return encodeRequest(envelope);
   }
 
   #waitForConnection(): void {
@@ -252,6 +284,14 @@ export class Call implements Expirable {
   onReply(attempt: Attempt, reply: ReplyEnvelope): void {
     if (!attempt.live || this.#state === 'done') return;
     if (reply.id !== this.#id && !isUnattributedError(reply)) return; // not ours: ignored
+    if (reply.ok && reply.body != null) {
+      // The result is a body to pull in chunks; the call ends once it arrived and was verified.
+      if (attempt.workerId === undefined) this.onAck(attempt, reply.body.w);
+      attempt.bodies ??= new AttemptBodies(this.#t);
+      const err = attempt.bodies.receive(reply.body);
+      if (err !== null) this.onAttemptFailed(attempt, err);
+      return;
+    }
     if (reply.ok) {
       // Only hedged calls read the observed p95, so only they feed it: recording every plain call
       // re-sorted the window every 16 calls, about 0.5 µs per call on the plain path (hot-path bench).
@@ -315,6 +355,30 @@ export class Call implements Expirable {
       attempt.suspectTimer = undefined;
       if (attempt.live && attempt.workerId === undefined && this.#state !== 'done') this.#lostWithWorker(attempt, undefined);
     }, waitMs);
+  }
+
+  /** @internal The worker holding the attempt pulls its request body: it sends the chunks asked for. */
+  onBodyPull(attempt: Attempt, pull: BodyPull): void {
+    if (!attempt.live || this.#state === 'done' || this.#body === undefined || pull.w == null) return;
+    if (attempt.workerId === undefined) this.onAck(attempt, pull.w);
+    else if (attempt.workerId !== pull.w) return; // not the worker that holds it
+    attempt.bodies ??= new AttemptBodies(this.#t);
+    const err = attempt.bodies.send(this.#body, pull);
+    if (err !== null) this.onAttemptFailed(attempt, err);
+  }
+
+  /** @internal A chunk of the attempt's reply body; the last one ends the call with the verified, decoded result. */
+  onBodyChunk(attempt: Attempt, chunk: BodyChunk): void {
+    const bodies = attempt.bodies;
+    if (!attempt.live || this.#state === 'done' || bodies === undefined) return;
+    const outcome = bodies.chunk(chunk);
+    if (outcome === undefined) return;
+    if (outcome instanceof RpcError) {
+      this.onAttemptFailed(attempt, outcome);
+      return;
+    }
+    this.#drop(attempt);
+    this.#finish(undefined, outcome.value);
   }
 
   /** @internal No ack for `ackTimeoutMs`: a worker that took it may be gone; its silent workers are probed. */
@@ -453,6 +517,7 @@ export class Call implements Expirable {
   }
 
   #clearTimers(attempt: Attempt): void {
+    attempt.bodies?.abandon(); // a reply body still being pulled: the worker frees it
     if (attempt.timer === undefined && attempt.attemptTimer === undefined && attempt.suspectTimer === undefined) return;
     const clock = this.#t.clock;
     clock.clearTimer(attempt.timer);

@@ -8,7 +8,7 @@ import { assertPrefix } from '../protocol/subjects.js';
 import type { ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { checkNumberOption, resolveBoolean, resolveNumber, resolveString } from '../options/resolve.js';
-import { CLIENT_OPTIONS, PROCESS_OPTIONS } from '../options/table.js';
+import { BODY_OPTIONS, CLIENT_OPTIONS, PROCESS_OPTIONS } from '../options/table.js';
 import type { CallSpec } from './call-engine.js';
 import {
   resolveBudgetOptions,
@@ -50,6 +50,8 @@ export interface ClientOptions extends ConnectionOptions {
   lostWorker?: Partial<LostWorkerPolicy>;
   /** Follow the supervisor's per-service deadline policy (clamp to its maximum, use its default). Default true. */
   deadlinePolicy?: boolean;
+  /** Largest request or reply body, sent in chunks beyond the broker's max_payload, in bytes. Default 64 MiB. */
+  maxBodyBytes?: number;
 }
 
 /** A timeout option: whole milliseconds from 1 to the largest budget the envelope carries. */
@@ -74,6 +76,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     waitForConnection: resolveBoolean(CLIENT_OPTIONS.waitForConnection, options.waitForConnection),
     lostWorker: resolveLostWorkerPolicy(options.lostWorker),
     deadlinePolicy: resolveBoolean(CLIENT_OPTIONS.deadlinePolicy, options.deadlinePolicy),
+    maxBodyBytes: resolveNumber(BODY_OPTIONS.maxBodyBytes, options.maxBodyBytes),
   };
 }
 
@@ -90,6 +93,7 @@ export interface ResolvedClientOptions {
   waitForConnection: boolean;
   lostWorker: Readonly<LostWorkerPolicy>;
   deadlinePolicy: boolean;
+  maxBodyBytes: number;
 }
 
 /** The spec of one call: the call's options over the client's defaults. */

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { RpcError } from '../protocol/errors.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../protocol/body.js';
 import { openConnection } from '../connection/options.js';
 import { SYSTEM_CLOCK } from '../timing/clock.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
@@ -209,6 +210,9 @@ export class RpcClient {
       logger: this.#opts.logger,
       clock: SYSTEM_CLOCK,
       deadlines: this.#deadlines,
+      limits: this.#opts.limits,
+      maxBodyBytes: this.#opts.maxBodyBytes,
+      maxPayload: () => nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES,
       isConnected: () => this.#connected && !nc.isClosed() && this.#closing === null,
       whenConnected: (timeoutMs) => this.#whenConnected(timeoutMs),
       open: (entry) => inbox.open(entry),

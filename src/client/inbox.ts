@@ -8,7 +8,8 @@
  * dropped unread and counted, and so is a message whose NATS header block is over the limits.
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
-import { decodeReplyOrAck } from '../protocol/codec.js';
+import { decodeInboxMessage } from '../protocol/codec.js';
+import type { BodyChunk, BodyPull } from '../protocol/body.js';
 import type { AckEnvelope, ReplyEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
@@ -115,15 +116,19 @@ export class ReplyInbox {
       entry.noResponders();
       return;
     }
-    let value: ReplyEnvelope | AckEnvelope;
+    let value: ReplyEnvelope | AckEnvelope | BodyPull | BodyChunk;
     try {
-      value = decodeReplyOrAck(msg.data, this.#limits);
+      value = decodeInboxMessage(msg.data, this.#limits);
     } catch (cause) {
       entry.unreadable(new RpcError('INTERNAL', `invalid reply: ${(cause as Error).message}`, { cause, maybeProcessed: true }));
       return;
     }
     if ((value as AckEnvelope).ack === true) this.#onAck(value as AckEnvelope, entry);
-    else entry.replied(value as ReplyEnvelope);
+    else if ((value as ReplyEnvelope).ok === undefined) {
+      // Part of a chunked body: a pull of the request body, or a chunk of the reply body.
+      if ((value as BodyChunk).d !== undefined) entry.bodyChunk?.(value as BodyChunk);
+      else entry.bodyPull?.(value as BodyPull);
+    } else entry.replied(value as ReplyEnvelope);
   };
 
   /**

@@ -4,7 +4,9 @@
  * implements it over its one connection; tests implement it with a fake broker and a fake clock.
  */
 import type { Logger } from '../logging/logger.js';
+import type { BodyChunk, BodyPull } from '../protocol/body.js';
 import type { ReplyEnvelope } from '../protocol/envelope.js';
+import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
 import type { RpcError } from '../protocol/errors.js';
 import type { Clock } from '../timing/clock.js';
 import type { Expiring } from '../timing/deadline-queue.js';
@@ -38,6 +40,10 @@ export interface InboxEntry {
    * inbox hands it the bytes undecoded, and whether the broker answered 503.
    */
   frame?(data: Uint8Array, noResponders: boolean): void;
+  /** A worker pulls the request body of the attempt (docs/protocol.md, *Large bodies*). */
+  bodyPull?(pull: BodyPull): void;
+  /** A chunk of the attempt's reply body. */
+  bodyChunk?(chunk: BodyChunk): void;
   /** The inbox's periodic look at what waits: an attempt notes here that its ack is overdue. */
   checkAck(now: number): void;
 }
@@ -66,6 +72,12 @@ export interface CallTransport {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly deadlines: Deadlines;
+  /** Decoding limits of replies (a reply body is decoded with them too). */
+  readonly limits: MsgpackLimits;
+  /** The largest body a call sends or takes, in bytes (`maxBodyBytes`). */
+  readonly maxBodyBytes: number;
+  /** The broker's max_payload: a request longer than it goes as a body in chunks. */
+  maxPayload(): number;
   isConnected(): boolean;
   /** Resolves true once connected, false if `timeoutMs` passes or the client closes first. */
   whenConnected(timeoutMs: number): Promise<boolean>;

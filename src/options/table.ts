@@ -3,7 +3,7 @@
  * constant with its unit), bounds, environment variable and, where the CLI has one, its flag.
  * Resolution rules are in resolve.ts; docs/options.md lists the table for people.
  */
-import { MAX_ATTEMPT, MAX_BUDGET_MS, MAX_STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_ITEMS, MIN_STREAM_WINDOW_BYTES } from '../protocol/envelope.js';
+import { MAX_ATTEMPT, MAX_BODY_BYTES, MAX_BUDGET_MS, MAX_STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_ITEMS, MIN_STREAM_WINDOW_BYTES } from '../protocol/envelope.js';
 import { DEFAULT_PREFIX } from '../protocol/subjects.js';
 import { booleanOption, choiceOption, numberOption, stringOption, type OptionSpec } from './resolve.js';
 
@@ -74,6 +74,16 @@ export const STREAM_OPTIONS = {
   idleTimeoutMs: numberOption({ name: 'stream.idleTimeoutMs', default: DEFAULT_STREAM_IDLE_TIMEOUT_MS, min: 1, max: MAX_BUDGET_MS, integer: true, unit: 'ms' }),
   windowItems: numberOption({ name: 'stream.windowItems', default: DEFAULT_STREAM_WINDOW_ITEMS, min: 1, max: MAX_STREAM_WINDOW_ITEMS, integer: true, unit: 'count' }),
   windowBytes: numberOption({ name: 'stream.windowBytes', default: DEFAULT_STREAM_WINDOW_BYTES, min: MIN_STREAM_WINDOW_BYTES, max: MAX_STREAM_WINDOW_BYTES, integer: true, unit: 'bytes' }),
+} as const;
+
+// ---- large bodies -------------------------------------------------------------------------
+
+/** The largest request or reply body, sent in chunks beyond the broker's max_payload: 64 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/** Client and worker alike: a caller refuses to send more, a receiver refuses a longer declared body. */
+export const BODY_OPTIONS = {
+  maxBodyBytes: numberOption({ name: 'maxBodyBytes', default: DEFAULT_MAX_BODY_BYTES, min: 1_024, max: MAX_BODY_BYTES, integer: true, unit: 'bytes' }),
 } as const;
 
 // ---- worker -------------------------------------------------------------------------------
@@ -189,6 +199,6 @@ export const PROCESS_OPTIONS = {
 
 /** Every row, for documentation and for the test that keeps names and variables unique. */
 export const ALL_OPTIONS: readonly OptionSpec[] = [
-  CLIENT_OPTIONS, RETRY_OPTIONS, RETRY_BUDGET_OPTIONS, HEDGE_OPTIONS, LOST_WORKER_OPTIONS, STREAM_OPTIONS,
+  CLIENT_OPTIONS, RETRY_OPTIONS, RETRY_BUDGET_OPTIONS, HEDGE_OPTIONS, LOST_WORKER_OPTIONS, STREAM_OPTIONS, BODY_OPTIONS,
   WORKER_OPTIONS, SUPERVISOR_OPTIONS, HEALTH_POLICY_OPTIONS, DASHBOARD_OPTIONS, CONNECTION_OPTIONS, PROCESS_OPTIONS,
 ].flatMap((group) => Object.values(group) as OptionSpec[]);

@@ -9,6 +9,7 @@ import { checkMsgpack, DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from './msgp
 import { encodeEnvelopeGeneric, encodeOkReply, encodeRequestEnvelope } from './envelope-writer.js';
 import { parseReply, parseRequest } from './envelope-reader.js';
 import { decodeValue, plainBytes } from './value-decoder.js';
+import { asBodyChunk, asBodyPull, type BodyChunk, type BodyPull } from './body.js';
 
 const encoder = new Encoder({ ignoreUndefined: true });
 
@@ -60,17 +61,20 @@ export function decodeReply(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_M
 }
 
 /**
- * Decodes what a caller's inbox receives on a reply subject: an ack or a reply. Throws
+ * Decodes what a caller's inbox receives on a reply subject: a reply, an ack, or a message of a
+ * chunked body (a worker's pull of a request body, a chunk of a reply body). Throws
  * `RpcError('BAD_REQUEST')` for anything else.
  */
-export function decodeReplyOrAck(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_MSGPACK_LIMITS): ReplyEnvelope | AckEnvelope {
+export function decodeInboxMessage(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_MSGPACK_LIMITS): ReplyEnvelope | AckEnvelope | BodyPull | BodyChunk {
   const value = decodeEnvelope(bytes, limits, parseReply);
   const reason = checkReply(value);
   if (reason === null) return value as ReplyEnvelope;
-  const ack = asAck(value);
-  if (ack !== null) return ack;
+  const other = asAck(value) ?? asBodyChunk(value) ?? asBodyPull(value);
+  if (other !== null) return other;
   throw new RpcError('BAD_REQUEST', `invalid reply: ${reason}`);
 }
+
+export { encodeBodyParts } from './envelope-writer.js';
 
 export function encodeRequest(envelope: RequestEnvelope): Uint8Array {
   return encodeRequestEnvelope(envelope);

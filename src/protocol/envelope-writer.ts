@@ -173,6 +173,23 @@ function valueSize(value: unknown, root: string): { bin: Uint8Array | null; enco
   return { bin: null, encoded, size: encoded.length };
 }
 
+/**
+ * A value's msgpack bytes as the parts of a body sent in chunks: a binary as its header and the
+ * binary itself (not copied), anything else checked and encoded once.
+ */
+export function encodeBodyParts(value: unknown, root: string): Uint8Array[] {
+  if (value instanceof Uint8Array) {
+    const n = value.length;
+    const header = n < 0x100 ? new Uint8Array([0xc4, n]) : n < 0x10000 ? new Uint8Array([0xc5, n >>> 8, n & 0xff]) : new Uint8Array(5);
+    if (n >= 0x10000) {
+      header[0] = 0xc6;
+      writeU32(header, 1, n);
+    }
+    return [header, value];
+  }
+  return [(checkValue(value, root) ? wide : generic).encode(value)];
+}
+
 /** Encodes a request envelope; the result is the caller's to keep. */
 export function encodeRequestEnvelope(e: RequestEnvelope): Uint8Array {
   for (const k in e) if (REQUEST_KEYS[k] !== true) return encodeEnvelopeGeneric(e, e.payload, 'payload');

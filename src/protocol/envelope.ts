@@ -38,6 +38,8 @@ export interface RequestEnvelope {
   cancellable?: boolean;
   /** Present on a stream request: the caller's credit window (docs/protocol.md, *Streams*). */
   stream?: StreamWindow;
+  /** Present instead of `payload` when the payload travels in chunks (docs/protocol.md, *Large bodies*). */
+  body?: BodyDescriptor;
   /**
    * Asks the worker for an {@link AckEnvelope} only if the handler is still running once the
    * worker has started it and the requests read with it: fast calls cost nothing, the others are
@@ -52,6 +54,32 @@ export interface StreamWindow {
   items: number;
   /** Bytes of item frames the worker may send before more credit arrives. */
   bytes: number;
+}
+
+/** A body sent in chunks: its length and SHA-256 (32 bytes). */
+export interface BodyDescriptor {
+  bytes: number;
+  sha256: Uint8Array;
+}
+
+/** A reply body offered by worker `w` as transfer `t`. */
+export interface ReplyBody extends BodyDescriptor {
+  t: number;
+  w: string;
+}
+
+/** The largest body any receiver accepts, whatever its `maxBodyBytes`: 1 GiB. */
+export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
+
+/** Returns `null` when `value` is a valid body descriptor (of a reply when `reply`), else the reason. */
+export function checkBody(value: unknown, reply: boolean): string | null {
+  if (!isRecord(value)) return 'body must be a map';
+  if (!isBoundedInt(value.bytes, 1, MAX_BODY_BYTES)) return `body bytes must be 1..${MAX_BODY_BYTES}`;
+  if (!(value.sha256 instanceof Uint8Array) || value.sha256.length !== 32) return 'body sha256 must be 32 bytes';
+  if (!reply) return null;
+  if (!isBoundedInt(value.t, 1, 2 ** 32 - 1)) return 'body t must be 1..2^32-1';
+  if (typeof value.w !== 'string' || !WORKER_ID.test(value.w)) return 'invalid body worker';
+  return null;
 }
 
 /** Bounds of a stream's window, and of the credit a worker holds at once. */
@@ -119,14 +147,14 @@ export interface WireError {
 }
 
 export type ReplyEnvelope =
-  | { v: typeof PROTOCOL_VERSION; id: string; ok: true; result: unknown }
+  | { v: typeof PROTOCOL_VERSION; id: string; ok: true; result: unknown; body?: ReplyBody }
   | { v: typeof PROTOCOL_VERSION; id: string; ok: false; error: WireError };
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 
-function isBoundedInt(value: unknown, min: number, max: number): value is number {
+export function isBoundedInt(value: unknown, min: number, max: number): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
@@ -158,7 +186,14 @@ export function checkRequest(value: unknown): string | null {
     const reason = checkHeaders(value.headers);
     if (reason) return reason;
   }
-  if (value.stream !== undefined && value.stream !== null) return checkWindow(value.stream);
+  if (value.stream !== undefined && value.stream !== null) {
+    const reason = checkWindow(value.stream);
+    if (reason) return reason;
+  }
+  if (value.body !== undefined && value.body !== null) {
+    if (value.payload !== undefined && value.payload !== null) return 'a request with a body has no payload';
+    return checkBody(value.body, false);
+  }
   return null;
 }
 
@@ -209,7 +244,7 @@ export function checkReply(value: unknown): string | null {
   if (!isRecord(value)) return 'reply is not a map';
   if (value.v !== PROTOCOL_VERSION) return `unsupported protocol version ${String(value.v)}`;
   if (typeof value.id !== 'string') return 'invalid id';
-  if (value.ok === true) return null;
+  if (value.ok === true) return value.body === undefined || value.body === null ? null : checkBody(value.body, true);
   if (value.ok !== false) return 'invalid ok flag';
   const e = value.error;
   if (!isRecord(e)) return 'missing error';

@@ -107,3 +107,8 @@ export function isLastToken(subject: string, token: string): boolean {
   const at = subject.length - token.length;
   return token.length > 0 && at > 0 && subject.charCodeAt(at - 1) === 0x2e && subject.endsWith(token);
 }
+
+/** Where a worker takes the chunks of request bodies and the pulls of reply bodies (docs/protocol.md, *Large bodies*). */
+export function bodySubject(prefix: string, workerId: string): string {
+  return `${prefix}._body.${workerId}`;
+}

@@ -13,7 +13,7 @@ import type { ServiceDiscovery } from './service-discovery.js';
 import type { WorkerStats } from './stats.js';
 
 /** The codes a worker answers with before any handler runs. */
-export type RefusalCode = 'BAD_REQUEST' | 'METHOD_NOT_FOUND' | 'OVERLOADED' | 'DRAINING';
+export type RefusalCode = 'BAD_REQUEST' | 'METHOD_NOT_FOUND' | 'OVERLOADED' | 'DRAINING' | 'PAYLOAD_TOO_LARGE';
 
 export function okReply(id: string, result: unknown): Uint8Array {
   return encodeReply({ v: PROTOCOL_VERSION, id, ok: true, result });

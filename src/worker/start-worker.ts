@@ -10,7 +10,7 @@ import { assertPrefix, serviceWildcard } from '../protocol/subjects.js';
 import { openConnection, type ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { resolveBoolean, resolveChoice, resolveNumber, resolveString } from '../options/resolve.js';
-import { PROCESS_OPTIONS, WORKER_OPTIONS } from '../options/table.js';
+import { BODY_OPTIONS, PROCESS_OPTIONS, WORKER_OPTIONS } from '../options/table.js';
 import { defineWorker, type Handler, type WorkerDefinition } from './definition.js';
 import { defaultLowWater, type RoutingMode } from './load-aware-routing.js';
 import { WorkerAgent, type SupervisionOptions } from './agent.js';
@@ -35,6 +35,8 @@ export interface WorkerOptions extends ConnectionOptions, SupervisionOptions {
   routing?: RoutingMode;
   /** With `leave-when-full`: rejoin the queue group at or below this many calls in flight. Default: half the concurrency. */
   lowWater?: number;
+  /** Largest request or reply body, sent in chunks beyond the broker's max_payload, in bytes. Default 64 MiB. */
+  maxBodyBytes?: number;
   /** Answer NATS service discovery (`$SRV.PING/INFO/STATS`). Default true. */
   discovery?: boolean;
 }
@@ -74,6 +76,7 @@ export async function startWorker<M extends Record<string, unknown>>(
     routing,
     lowWater,
     discovery: resolveBoolean(WORKER_OPTIONS.discovery, options.discovery),
+    maxBodyBytes: resolveNumber(BODY_OPTIONS.maxBodyBytes, options.maxBodyBytes),
   });
   await nc.flush();
   if (resolveBoolean(WORKER_OPTIONS.heartbeat, options.heartbeat)) {

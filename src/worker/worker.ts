@@ -25,6 +25,7 @@ import { ServiceDiscovery } from './service-discovery.js';
 import { WorkerReplies } from './replies.js';
 import { AckBatch, CallerPresence } from './ack-batch.js';
 import { WorkerStreams } from './streams.js';
+import { WorkerBodies } from './bodies.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 import { defaultLowWater, LeaveWhenFull, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
 
@@ -62,6 +63,8 @@ export interface ResolvedWorkerOptions {
   routing?: RoutingMode;
   lowWater?: number;
   discovery: boolean;
+  /** Largest request or reply body (beyond max_payload, sent in chunks), in bytes. */
+  maxBodyBytes: number;
 }
 
 
@@ -101,6 +104,8 @@ export class RpcWorker {
   readonly #acks: AckBatch;
   /** Server streams, when a method streams (its handler is an `async function*`). */
   readonly #streams: WorkerStreams | null;
+  /** Request and reply bodies beyond the broker's max_payload, in chunks. */
+  readonly #bodies: WorkerBodies;
   readonly #presence = new CallerPresence();
   #stopHooks: ((reason: string) => Promise<void>)[] = [];
   #stateHooks: ((state: WorkerState) => void)[] = [];
@@ -145,6 +150,7 @@ export class RpcWorker {
     this.#acks = new AckBatch(this.id, (subject, data) => nc.publish(subject, data));
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
     this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.id, opts.limits, this.#log) : null;
+    this.#bodies = new WorkerBodies(nc, opts.prefix, this.id, opts.maxBodyBytes, opts.limits, this.#log);
     this.#subscribe();
   }
 
@@ -230,6 +236,7 @@ export class RpcWorker {
     await this.#outbound.close();
     if (!this.#opts.ownsConnection) for (const sub of this.#controlSubs) sub.unsubscribe();
     if (!this.#opts.ownsConnection) this.#streams?.close();
+    this.#bodies.close();
     for (const hook of this.#stopHooks) await hook('stopped').catch((err: unknown) => this.#log.warn({ err }, 'stop hook failed'));
     if (this.#opts.ownsConnection && !this.#nc.isClosed()) {
       // Replies of the last handlers are in the outbound buffer: flush before closing, and never
@@ -337,6 +344,13 @@ export class RpcWorker {
       this.#replies.refuse(reply, req.id, 'DRAINING', `worker ${this.id} is shutting down`);
       return;
     }
+    const bodyRefusal = req.body == null ? null : this.#bodies.refusal(req.body.bytes);
+    if (bodyRefusal !== null) {
+      // Refused before any buffer is allocated: too large for this worker, or no room now.
+      const why = bodyRefusal === 'OVERLOADED' ? 'holds as many request bodies as it has room for' : `takes bodies of at most ${this.#bodies.maxBodyBytes} bytes`;
+      this.#replies.refuse(reply, req.id, bodyRefusal, `worker ${this.id} ${why}; the request body has ${req.body!.bytes}`);
+      return;
+    }
     if (this.#active.size >= this.concurrency) {
       if (this.#routing?.hold({ req, method, reply, arrivedAt }) === true) return;
       this.#replies.refuse(reply, req.id, 'OVERLOADED', `worker ${this.id} is at its concurrency limit of ${this.concurrency}`);
@@ -352,12 +366,17 @@ export class RpcWorker {
     this.#deadlines.add(ctx, arrivedAt + req.budgetMs);
     this.#routing?.afterStart();
     if (req.cancellable === true) this.#cancels.track(ctx);
+    const body = req.body;
+    // A request body is pulled in chunks first; the handler gets it once whole and verified.
+    const begin =
+      body == null
+        ? () => this.#validateAndRun(entry, req.payload, ctx, reply, req.stream)
+        : () => this.#bodies.receive(ctx, reply, body, (payload) => this.#validateAndRun(entry, payload, ctx, reply, req.stream), (err) => this.#finish(ctx, reply, undefined, err, true));
     if (req.ack === true || (req.lateAck === true && this.#presence.due(reply, arrivedAt))) {
       // Acked with the other requests of this read, before any of their handlers runs.
-      const payload = req.payload;
-      this.#acks.add(reply, { start: () => this.#validateAndRun(entry, payload, ctx, reply, req.stream) });
+      this.#acks.add(reply, { start: begin });
     } else {
-      this.#validateAndRun(entry, req.payload, ctx, reply, req.stream);
+      begin();
       // Still running after its start: the caller learns which worker holds it.
       if (req.lateAck === true && ctx.active) this.#acks.add(reply, null);
     }
@@ -430,7 +449,11 @@ export class RpcWorker {
     // null: the caller cancelled and nobody listens for a reply; the slot is free all the same.
     const data = failed ? this.#replies.failed(ctx, elapsedMs, err) : this.#replies.succeeded(ctx, elapsedMs, result);
     this.#routing?.afterFinish(); // before the reply: the broker sees a rejoin before the next request
-    if (data !== null) this.#replies.send(reply, ctx.requestId, data);
+    if (data !== null) {
+      // A result too long for one message is offered as a body its caller pulls in chunks.
+      const offer = !failed && data.length > this.#bodies.maxPayload() ? this.#bodies.offer(reply, ctx.requestId, data) : null;
+      this.#replies.send(reply, ctx.requestId, offer ?? data);
+    }
     if (this.#active.size === 0) this.#idle?.();
   }
 

@@ -7,6 +7,8 @@ import { decodeChecked, decodeRequest } from '../../src/protocol/codec.js';
 import type { RequestEnvelope } from '../../src/protocol/envelope.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { DeadlineQueue } from '../../src/timing/deadline-queue.js';
+import { DEFAULT_MSGPACK_LIMITS } from '../../src/protocol/msgpack-guard.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../../src/options/table.js';
 import type { Clock } from '../../src/timing/clock.js';
 import type { CallTransport, Expirable, InboxEntry } from '../../src/client/transport.js';
 
@@ -73,9 +75,17 @@ export class FakeTransport implements CallTransport {
   readonly deadlines = new DeadlineQueue<Expirable>((item) => item.expire(), 5, this.clock);
   readonly entries = new Map<string, InboxEntry>();
   readonly sent: Sent[] = [];
+  readonly limits = DEFAULT_MSGPACK_LIMITS;
+  readonly maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+  /** The fake broker's max_payload. */
+  maxPayloadBytes = 1024 * 1024;
   connected = true;
   #seq = 0;
   #waiters: Array<(ok: boolean) => void> = [];
+
+  maxPayload(): number {
+    return this.maxPayloadBytes;
+  }
 
   isConnected(): boolean {
     return this.connected;

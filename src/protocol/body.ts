@@ -1,0 +1,212 @@
+/**
+ * Bodies larger than the broker's max_payload: a request's payload or a reply's result travels as
+ * its msgpack bytes (the *body*), cut into chunks, between the caller and the one worker holding
+ * the call. The receiver pulls: it names the offset it has and how many bytes more it takes (at
+ * most one window), and the sender sends chunks up to there. The receiver assembles the body into
+ * one buffer of the declared length, allocated once after the length was checked against its own
+ * maximum, hashes it chunk by chunk and verifies length and SHA-256 before anything decodes it.
+ * docs/protocol.md, *Large bodies*, is the normative description; keep the two in step.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { Encoder } from '@msgpack/msgpack';
+import { isBoundedInt as isInt, isRecord, PROTOCOL_VERSION, type BodyDescriptor } from './envelope.js';
+
+/** nats-server's default max_payload, assumed until the server's INFO says otherwise. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** Bytes a receiver lets a sender run ahead of what it has (one pull). */
+export const BODY_WINDOW_BYTES = 8 * 1024 * 1024;
+/** Room left in each chunk message for its map and keys: a chunk carries max_payload minus this. */
+export const BODY_CHUNK_OVERHEAD = 64;
+/** A transfer with no chunk (receiver) or no pull (sender) for this long is dropped and its buffer freed. */
+export const BODY_STALL_TIMEOUT_MS = 10_000;
+/** Transfer tokens are positive integers below this. */
+export const MAX_BODY_TOKEN = 2 ** 32;
+
+/** Receiver to sender: "I have `o` bytes of transfer `t`; send up to `n` more" (`n` 0: abandon it). */
+export interface BodyPull {
+  v: typeof PROTOCOL_VERSION;
+  t: number;
+  o: number;
+  n: number;
+  /** The worker pulling a request body (its chunk subject is `<prefix>._body.<w>`). */
+  w?: string;
+}
+
+/** Sender to receiver: bytes `o .. o + d.length` of transfer `t`. */
+export interface BodyChunk {
+  v: typeof PROTOCOL_VERSION;
+  t: number;
+  o: number;
+  d: Uint8Array;
+}
+
+const WORKER_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** The pull when `value` (decoded, checked msgpack) is one, else `null`. */
+export function asBodyPull(value: unknown): BodyPull | null {
+  if (!isRecord(value) || value.v !== PROTOCOL_VERSION || value.d !== undefined) return null;
+  if (!isInt(value.t, 1, MAX_BODY_TOKEN - 1) || !isInt(value.o, 0, Number.MAX_SAFE_INTEGER) || !isInt(value.n, 0, BODY_WINDOW_BYTES)) return null;
+  if (value.w !== undefined && value.w !== null && (typeof value.w !== 'string' || !WORKER_ID.test(value.w))) return null;
+  return value as unknown as BodyPull;
+}
+
+/** The chunk when `value` is one, else `null`. */
+export function asBodyChunk(value: unknown): BodyChunk | null {
+  if (!isRecord(value) || value.v !== PROTOCOL_VERSION || !(value.d instanceof Uint8Array) || value.d.length === 0) return null;
+  if (!isInt(value.t, 1, MAX_BODY_TOKEN - 1) || !isInt(value.o, 0, Number.MAX_SAFE_INTEGER)) return null;
+  return value as unknown as BodyChunk;
+}
+
+const encoder = new Encoder({ ignoreUndefined: true });
+
+export function encodeBodyPull(t: number, o: number, n: number, w?: string): Uint8Array {
+  return encoder.encode({ v: PROTOCOL_VERSION, t, o, n, w });
+}
+
+function writeUint(buf: Uint8Array, p: number, x: number): number {
+  buf[p++] = 0xcf; // always uint64: fixed size, any offset
+  const hi = Math.floor(x / 0x100000000);
+  const lo = x >>> 0;
+  buf[p++] = hi >>> 24;
+  buf[p++] = (hi >>> 16) & 0xff;
+  buf[p++] = (hi >>> 8) & 0xff;
+  buf[p++] = hi & 0xff;
+  buf[p++] = lo >>> 24;
+  buf[p++] = (lo >>> 16) & 0xff;
+  buf[p++] = (lo >>> 8) & 0xff;
+  buf[p++] = lo & 0xff;
+  return p;
+}
+
+/** `{ v: 1, t, o, d }` as msgpack, the bytes `parts` hold from `from` for `length` copied in once. */
+function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], from: number, length: number): Uint8Array {
+  const out = new Uint8Array(1 + 2 + 1 + 2 + 9 + 2 + 9 + 2 + 5 + length);
+  let p = 0;
+  out[p++] = 0x84;
+  out[p++] = 0xa1;
+  out[p++] = 0x76; // "v"
+  out[p++] = PROTOCOL_VERSION;
+  out[p++] = 0xa1;
+  out[p++] = 0x74; // "t"
+  p = writeUint(out, p, t);
+  out[p++] = 0xa1;
+  out[p++] = 0x6f; // "o"
+  p = writeUint(out, p, o);
+  out[p++] = 0xa1;
+  out[p++] = 0x64; // "d"
+  out[p++] = 0xc6;
+  out[p++] = length >>> 24;
+  out[p++] = (length >>> 16) & 0xff;
+  out[p++] = (length >>> 8) & 0xff;
+  out[p++] = length & 0xff;
+  // Copy the range out of the parts it spans.
+  let skip = from;
+  let left = length;
+  for (const part of parts) {
+    if (left === 0) break;
+    if (skip >= part.length) {
+      skip -= part.length;
+      continue;
+    }
+    const n = Math.min(part.length - skip, left);
+    out.set(part.subarray(skip, skip + n), p);
+    p += n;
+    left -= n;
+    skip = 0;
+  }
+  return out;
+}
+
+/**
+ * A body to send, as the parts it is made of (a binary's msgpack header and the binary itself, so
+ * a `Uint8Array` is never copied whole): its length and SHA-256, and its chunks on demand.
+ */
+export class BodySource {
+  readonly bytes: number;
+  readonly sha256: Uint8Array;
+  readonly #parts: readonly Uint8Array[];
+  constructor(parts: readonly Uint8Array[]) {
+    this.#parts = parts;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for (const part of parts) {
+      hash.update(part);
+      bytes += part.length;
+    }
+    this.bytes = bytes;
+    this.sha256 = new Uint8Array(hash.digest());
+  }
+
+  get descriptor(): BodyDescriptor {
+    return { bytes: this.bytes, sha256: this.sha256 };
+  }
+
+  /** The chunk messages of transfer `t` that cover `from .. to`, each at most `chunkBytes` of body. */
+  *chunks(t: number, from: number, to: number, chunkBytes: number): Generator<Uint8Array> {
+    for (let o = from; o < to; o += chunkBytes) yield encodeChunk(t, o, this.#parts, o, Math.min(chunkBytes, to - o));
+  }
+}
+
+/** Body bytes per chunk for a broker whose max_payload is `maxPayload`. */
+export function chunkBytes(maxPayload: number): number {
+  return Math.max(1, maxPayload - BODY_CHUNK_OVERHEAD);
+}
+
+/**
+ * A body being received: one buffer of the declared length, filled in order, hashed as it fills.
+ * `add` refuses a chunk that is not the next one (a gap, a repeat, a reordering) or that runs past
+ * the declared length; the caller of `add` ends the transfer on any refusal.
+ */
+export class BodyAssembly {
+  readonly #buffer: Uint8Array;
+  readonly #expected: Uint8Array;
+  readonly #hash: Hash = createHash('sha256');
+  #received = 0;
+  /** Bytes the sender may send before the next pull (the end of the last pull). */
+  pulledTo = 0;
+
+  constructor(descriptor: BodyDescriptor) {
+    this.#buffer = new Uint8Array(descriptor.bytes);
+    this.#expected = descriptor.sha256;
+  }
+
+  /** The declared length (the buffer's). */
+  get declared(): number {
+    return this.#buffer.length;
+  }
+
+  get received(): number {
+    return this.#received;
+  }
+
+  get complete(): boolean {
+    return this.#received === this.#buffer.length;
+  }
+
+  /** Copies the chunk in; returns why it is refused, or null. */
+  add(offset: number, data: Uint8Array): string | null {
+    if (offset !== this.#received) return `chunk at offset ${offset} when ${this.#received} bytes had arrived (a gap, a repeat or a reordering)`;
+    if (offset + data.length > this.#buffer.length) return `chunk ends at ${offset + data.length}, past the declared length ${this.#buffer.length}`;
+    if (offset + data.length > this.pulledTo) return `chunk ends at ${offset + data.length}, past the ${this.pulledTo} bytes pulled`;
+    this.#buffer.set(data, offset);
+    this.#hash.update(data);
+    this.#received += data.length;
+    return null;
+  }
+
+  /** The next pull, when the sender has used half of the last one: `[offset, bytes]`, else null. */
+  nextPull(): [number, number] | null {
+    const total = this.#buffer.length;
+    if (this.pulledTo >= total || this.pulledTo - this.#received > BODY_WINDOW_BYTES / 2) return null;
+    const n = Math.min(BODY_WINDOW_BYTES, total - this.#received);
+    this.pulledTo = this.#received + n;
+    return [this.#received, n];
+  }
+
+  /** The whole body once its SHA-256 matches the declared one; else throws the reason. */
+  verified(): Uint8Array {
+    const digest = this.#hash.digest();
+    if (!digest.equals(this.#expected)) throw new Error('the body does not match its SHA-256');
+    return this.#buffer;
+  }
+}

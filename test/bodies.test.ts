@@ -1,0 +1,192 @@
+/**
+ * Request and reply bodies beyond the broker's max_payload (issue 11, test 6), against a real
+ * nats-server started with a 1 MB max_payload and a real worker process: 50 MB each way with equal
+ * bytes and bounded memory on both sides, 70 MB refused before anything is sent, a lost worker
+ * ending a chunked call typed, and hostile chunk messages answered typed while the worker keeps
+ * serving.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { connect as natsConnect, createInbox, type Msg } from 'nats';
+import { connect } from '../src/index.js';
+import { decodeChecked, encode } from '../src/protocol/codec.js';
+import { pattern } from './fixtures/bodies.js';
+import { closing, startNats } from './helpers/nats.js';
+import { spawnWorker, workerIdOf } from './helpers/processes.js';
+import { waitFor } from './helpers/load.js';
+import { close, MB, quiet, rejection } from './helpers/streams.js';
+
+const ONE_MB_BROKER = { configText: 'max_payload: 1048576\n' };
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+type Memory = { rss: number; maxRss: number };
+type Hashed = Memory & { sha256: string; bytes: number };
+/** The test process's peak resident set so far, in bytes. */
+const maxRss = () => process.resourceUsage().maxRSS * 1024;
+
+test('50 MB request and 50 MB reply through a 1 MB max_payload: equal bytes, RSS growth under 3x the body on both sides (test 6)', async (t) => {
+  await using nats = await startNats(ONE_MB_BROKER);
+  await using _worker = await spawnWorker('test/fixtures/bodies.ts', nats.url);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  const body = 50 * MB;
+  const data = pattern(body, 7);
+  const expected = sha256(data);
+
+  const workerBefore = (await client.call<Memory>('bodies.memory')).rss;
+  const callerBefore = process.memoryUsage().rss;
+  let started = performance.now();
+  const hashed = await client.call<Hashed>('bodies.hash', data, { timeoutMs: 120_000 });
+  const requestMs = performance.now() - started;
+  const callerRequestPeak = maxRss();
+  assert.equal(hashed.bytes, body);
+  assert.equal(hashed.sha256, expected);
+
+  const workerBeforeReply = (await client.call<Memory>('bodies.memory')).rss;
+  const callerBeforeReply = process.memoryUsage().rss;
+  started = performance.now();
+  const made = await client.call<Uint8Array>('bodies.make', { bytes: body, seed: 11 }, { timeoutMs: 120_000 });
+  const replyMs = performance.now() - started;
+  const callerReplyPeak = maxRss();
+  const workerAfter = await client.call<Memory>('bodies.memory');
+  assert.ok(made instanceof Uint8Array);
+  assert.equal(made.length, body);
+  assert.equal(sha256(made), sha256(pattern(body, 11)));
+
+  const growth = {
+    workerRequest: hashed.maxRss - workerBefore,
+    callerRequest: callerRequestPeak - callerBefore,
+    workerReply: workerAfter.maxRss - workerBeforeReply,
+    callerReply: callerReplyPeak - callerBeforeReply,
+  };
+  const mb = (n: number) => `${(n / MB).toFixed(1)} MB`;
+  t.diagnostic(`request 50 MB in ${requestMs.toFixed(0)} ms, reply 50 MB in ${replyMs.toFixed(0)} ms`);
+  t.diagnostic(`RSS peak growth: worker ${mb(growth.workerRequest)} (request), ${mb(growth.workerReply)} (reply); caller ${mb(growth.callerRequest)} (request), ${mb(growth.callerReply)} (reply)`);
+  for (const [where, bytes] of Object.entries(growth)) assert.ok(bytes < 3 * body, `${where} RSS grew ${mb(bytes)}, over 3x the body`);
+});
+
+test('70 MB is refused with PAYLOAD_TOO_LARGE before anything is sent; a 70 MB result is refused typed too (test 6)', async () => {
+  await using nats = await startNats(ONE_MB_BROKER);
+  await using _worker = await spawnWorker('test/fixtures/bodies.ts', nats.url);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  await using spy = closing(await natsConnect({ servers: nats.url }), (c) => c.close());
+  let seen = 0;
+  spy.subscribe('rpc.bodies.hash', { callback: () => seen++ });
+  spy.subscribe('rpc._body.>', { callback: () => seen++ });
+  await spy.flush();
+  const refused = await rejection(() => client.call('bodies.hash', new Uint8Array(70 * MB)));
+  assert.equal(refused.code, 'PAYLOAD_TOO_LARGE');
+  assert.equal(refused.maybeProcessed, false);
+  await client.call('bodies.memory'); // a round trip after the refusal: anything sent would have arrived
+  await spy.flush();
+  assert.equal(seen, 0, 'nothing of the refused call reached the broker');
+
+  const tooLong = await rejection(() => client.call('bodies.make', { bytes: 70 * MB, seed: 1 }, { timeoutMs: 60_000 }));
+  assert.equal(tooLong.code, 'PAYLOAD_TOO_LARGE');
+});
+
+test('a worker killed while it receives a chunked request ends the call with WORKER_LOST, not a hang', async () => {
+  await using nats = await startNats(ONE_MB_BROKER);
+  await using worker = await spawnWorker('test/fixtures/bodies.ts', nats.url);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  await using spy = closing(await natsConnect({ servers: nats.url }), (c) => c.close());
+  let chunks = 0;
+  spy.subscribe(`rpc._body.${workerIdOf(worker)}`, { callback: () => chunks++ });
+  await spy.flush();
+  const call = rejection(() => client.call('bodies.hold', pattern(20 * MB, 1), { timeoutMs: 60_000 }));
+  assert.ok(await waitFor(() => chunks > 0, 30_000), 'the worker pulled the body');
+  const killedAt = performance.now();
+  worker.signal('SIGKILL');
+  const err = await call;
+  assert.equal(err.code, 'WORKER_LOST');
+  assert.ok(performance.now() - killedAt < 30_000);
+});
+
+/** A raw caller for hostile messages: its own inbox, every message on it decoded. */
+async function rawCaller(url: string) {
+  const nc = await natsConnect({ servers: url });
+  const inbox = createInbox();
+  const got: Record<string, unknown>[] = [];
+  nc.subscribe(inbox, { callback: (_err, msg: Msg) => got.push(decodeChecked(msg.data) as Record<string, unknown>) });
+  await nc.flush();
+  const request = (id: string, bytes: number, digest: Uint8Array, budgetMs = 30_000) =>
+    nc.publish('rpc.bodies.hash', encode({ v: 1, id, method: 'hash', budgetMs, attempt: 1, body: { bytes, sha256: digest } }), { reply: inbox });
+  const chunk = (w: string, t: number, o: number, d: Uint8Array) => nc.publish(`rpc._body.${w}`, encode({ v: 1, t, o, d }));
+  return { nc, got, request, chunk };
+}
+
+test('hostile chunk messages: typed errors, nothing reaches the handler, buffers freed, the worker keeps serving (test 6)', async () => {
+  await using nats = await startNats(ONE_MB_BROKER);
+  // One slot: a body whose buffer or slot were never freed would make the next call OVERLOADED.
+  await using worker = await spawnWorker('test/fixtures/bodies.ts', nats.url, ['--concurrency', '1']);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  const w = workerIdOf(worker);
+  const raw = await rawCaller(nats.url);
+  await using _raw = closing(raw.nc, (c) => c.close());
+  const body = pattern(3 * MB, 5);
+  const digest = createHash('sha256').update(body).digest();
+  const reply = async (id: string) => {
+    assert.ok(await waitFor(() => raw.got.some((m) => m.id === id), 30_000), `a reply for ${id}`);
+    return raw.got.find((m) => m.id === id) as { ok: boolean; error: { code: string; details?: { reason?: string } } };
+  };
+  const pullOf = async () => {
+    assert.ok(await waitFor(() => raw.got.some((m) => typeof m.t === 'number'), 30_000), 'a pull');
+    const pull = raw.got.find((m) => typeof m.t === 'number') as { t: number; o: number; n: number; w: string };
+    raw.got.length = 0;
+    return pull;
+  };
+
+  // A declared length beyond the worker's maximum: refused before anything is allocated.
+  raw.request('huge', 1024 * 1024 * 1024, digest);
+  assert.equal((await reply('huge')).error.code, 'PAYLOAD_TOO_LARGE');
+  // Beyond what the protocol allows at all: an invalid request.
+  raw.request('absurd', 2 ** 40, digest);
+  assert.ok(await waitFor(() => raw.got.some((m) => m.id === '' || m.id === 'absurd'), 30_000));
+  assert.equal((raw.got.find((m) => m.id === '' || m.id === 'absurd') as { error: { code: string } }).error.code, 'BAD_REQUEST');
+  raw.got.length = 0;
+
+  // Out of order: the second half MB first.
+  raw.request('reorder', body.length, digest);
+  let pull = await pullOf();
+  assert.equal(pull.w, w);
+  raw.chunk(w, pull.t, MB / 2, body.subarray(MB / 2, MB));
+  let r = await reply('reorder');
+  assert.equal(r.error.code, 'BAD_REQUEST');
+  assert.equal(r.error.details?.reason, 'chunk');
+
+  // A duplicate chunk.
+  raw.got.length = 0;
+  raw.request('duplicate', body.length, digest);
+  pull = await pullOf();
+  raw.chunk(w, pull.t, 0, body.subarray(0, MB / 2));
+  raw.chunk(w, pull.t, 0, body.subarray(0, MB / 2));
+  r = await reply('duplicate');
+  assert.equal(r.error.code, 'BAD_REQUEST');
+
+  // Every chunk in order, one byte changed: the checksum fails before anything decodes it.
+  raw.got.length = 0;
+  raw.request('forged', body.length, digest);
+  pull = await pullOf();
+  const forged = body.slice();
+  forged[12_345] = forged[12_345]! ^ 0xff;
+  for (let o = 0; o < forged.length; o += MB / 2) raw.chunk(w, pull.t, o, forged.subarray(o, o + MB / 2));
+  r = await reply('forged');
+  assert.equal(r.error.code, 'BAD_REQUEST');
+  assert.equal(r.error.details?.reason, 'checksum');
+
+  // Chunks for no transfer, and garbage on the body subject: ignored.
+  raw.chunk(w, 123_456, 0, body.subarray(0, 1_000));
+  raw.nc.publish(`rpc._body.${w}`, new Uint8Array([0xc1, 0xff, 0x00]));
+  raw.nc.publish(`rpc._body.${w}`, encode({ v: 1, t: 1, o: 0, n: 2 ** 40 }));
+
+  // A sender that stops mid-body: the call's deadline ends it and frees the buffer and the slot.
+  raw.got.length = 0;
+  raw.request('stalled', body.length, digest, 1_500);
+  pull = await pullOf();
+  raw.chunk(w, pull.t, 0, body.subarray(0, MB / 2));
+  r = await reply('stalled');
+  assert.equal(r.error.code, 'TIMEOUT');
+
+  // The one slot is free and the worker serves a chunked call as before.
+  const hashed = await client.call<Hashed>('bodies.hash', body, { timeoutMs: 30_000 });
+  assert.equal(hashed.sha256, sha256(body));
+});
