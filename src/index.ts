@@ -60,6 +60,7 @@ export type { Headers } from './protocol/envelope.js';
  */
 export type { CommandSigner } from './supervisor/commands.js';
 export type { ControlVerifier } from './worker/control.js';
+export type { ControlAuth, ControlSecurity } from './worker/control-auth.js';
 export type { ControlCommand } from './protocol/control.js';
 export { NkeyCommandSigner, NkeyCommandVerifier } from './security/signed-commands.js';
 export type { CommandVerdict, SignableCommand } from './security/signed-commands.js';

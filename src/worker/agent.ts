@@ -34,6 +34,11 @@ export interface SupervisionOptions {
   onShutdown?: () => void;
 }
 
+/** Whether the worker checks control commands (trusted keys or its own verifier). */
+export function hasControlVerifier(options: SupervisionOptions): boolean {
+  return (options.trustedKeys !== undefined && options.trustedKeys.length > 0) || options.verifyControl !== undefined;
+}
+
 function controlVerifierOf(options: SupervisionOptions): ControlVerifier | undefined {
   const { trustedKeys, verifyControl } = options;
   if (trustedKeys === undefined || trustedKeys.length === 0) return verifyControl;

@@ -13,7 +13,9 @@ import { resolveBoolean, resolveChoice, resolveNumber, resolveString } from '../
 import { BODY_OPTIONS, PROCESS_OPTIONS, WORKER_OPTIONS } from '../options/table.js';
 import { defineWorker, type Handler, type WorkerDefinition } from './definition.js';
 import { defaultLowWater, type RoutingMode } from './load-aware-routing.js';
-import { WorkerAgent, type SupervisionOptions } from './agent.js';
+import { hasControlVerifier, WorkerAgent, type SupervisionOptions } from './agent.js';
+import { controlSecurity, productionSigns } from './control-auth.js';
+import { processEnv } from '../options/env.js';
 import { RpcWorker } from './worker.js';
 
 export interface WorkerOptions extends ConnectionOptions, SupervisionOptions {
@@ -65,6 +67,15 @@ export async function startWorker<M extends Record<string, unknown>>(
   const id = `${definition.service}-${randomBytes(6).toString('hex')}`;
   const logger = (options.logger ?? createLogger('natsrpc-worker')).child({ service: definition.service, workerId: id });
   const nc = options.connection ?? (await openConnection({ name: id, ...options }));
+  const supervised = resolveBoolean(WORKER_OPTIONS.heartbeat, options.heartbeat);
+  const production = productionSigns(nc, processEnv());
+  const security = controlSecurity(!supervised ? 'off' : hasControlVerifier(options) ? 'verified' : 'unsigned', production);
+  if (security.warning !== undefined) {
+    logger.warn(
+      { warning: security.warning, nodeEnv: production.nodeEnv, brokerAuth: production.brokerAuth },
+      'control commands are NOT signed: anyone who may publish on this worker\'s control subject can drain or stop it. Give it trustedKeys (--trusted-key, NATSRPC_TRUSTED_KEYS; natsrpc signing-key makes a pair)',
+    );
+  }
   const worker = new RpcWorker(nc, definition as WorkerDefinition, {
     id,
     concurrency,
@@ -77,9 +88,10 @@ export async function startWorker<M extends Record<string, unknown>>(
     lowWater,
     discovery: resolveBoolean(WORKER_OPTIONS.discovery, options.discovery),
     maxBodyBytes: resolveNumber(BODY_OPTIONS.maxBodyBytes, options.maxBodyBytes),
+    security,
   });
   await nc.flush();
-  if (resolveBoolean(WORKER_OPTIONS.heartbeat, options.heartbeat)) {
+  if (supervised) {
     // Heartbeats, control and the watchdog: see agent.ts. A worker that cannot start them stops.
     const agent = await WorkerAgent.start(worker, nc, options, { prefix, logger, connection: options, ownsConnection: options.connection === undefined })
       .catch(async (err: unknown) => {

@@ -27,6 +27,7 @@ import { AckBatch, CallerPresence } from './ack-batch.js';
 import { WorkerStreams } from './streams.js';
 import { WorkerBodies } from './bodies.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
+import type { ControlSecurity } from './control-auth.js';
 import { defaultLowWater, LeaveWhenFull, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
 
 export { DEFAULT_DRAIN_TIMEOUT_MS } from '../options/table.js';
@@ -65,6 +66,8 @@ export interface ResolvedWorkerOptions {
   discovery: boolean;
   /** Largest request or reply body (beyond max_payload, sent in chunks), in bytes. */
   maxBodyBytes: number;
+  /** How control commands are checked (see control-auth.ts). Default: unsigned. */
+  security?: ControlSecurity;
 }
 
 
@@ -74,6 +77,8 @@ export class RpcWorker {
   readonly version: string;
   readonly host = hostname();
   readonly concurrency: number;
+  /** How this worker checks control commands, and whether it warns about it. */
+  readonly security: Readonly<ControlSecurity>;
   readonly stats = new WorkerStats();
   readonly #nc: NatsConnection;
   readonly #definition: WorkerDefinition;
@@ -120,6 +125,7 @@ export class RpcWorker {
     this.service = definition.service;
     this.version = definition.version ?? '0.0.0';
     this.concurrency = opts.concurrency;
+    this.security = Object.freeze({ ...(opts.security ?? { control: 'unsigned' }) });
     this.#methods = new Map(Object.entries(definition.methods).map(([name, m]) => [name, resolveMethod(name, m)]));
     this.#subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
     this.#routing = opts.routing === 'leave-when-full' ? this.#loadAwareRouting(opts.lowWater ?? defaultLowWater(opts.concurrency)) : null;
@@ -143,7 +149,9 @@ export class RpcWorker {
     ];
     if (opts.discovery) {
       const methods = [...this.#methods.keys()];
-      const metadata = () => ({ 'natsrpc.state': this.#state, 'natsrpc.host': this.host });
+      const security: Record<string, string> = { 'natsrpc.control': this.security.control };
+      if (this.security.warning !== undefined) security['natsrpc.warning'] = this.security.warning;
+      const metadata = () => ({ 'natsrpc.state': this.#state, 'natsrpc.host': this.host, ...security });
       this.#discovery = new ServiceDiscovery(nc, { service: this.service, id: this.id, version: this.version, prefix: opts.prefix, methods, metadata }, this.#log);
     }
     this.#replies = new WorkerReplies(nc, this.stats, this.#discovery, this.#log);
