@@ -2,21 +2,22 @@
  * natsrpc's public API, what most applications need first. Clients, workers and supervisors are
  * made by the async functions `connect`, `startWorker` and `startSupervisor`; their classes are
  * exported as types only (their constructors are internal). Everything else is reached through
- * their options.
+ * their options. Those functions load their runtime on first call (src/entry/), so importing
+ * natsrpc stays cheap.
  */
 
 // Serving: a definition, started as a worker.
 export { defineWorker, method } from './worker/definition.js';
 export type { Handler, MethodMap, MethodSpec, WorkerDefinition } from './worker/definition.js';
 export type { HandlerContext } from './worker/context.js';
-export { startWorker } from './worker/start-worker.js';
+export { startWorker } from './entry/runtime.js';
 export type { WorkerOptions } from './worker/start-worker.js';
 export type { RpcWorker, WorkerState } from './worker/worker.js';
 export type { WorkerStatsSnapshot } from './worker/stats.js';
 export type { SupervisionOptions } from './worker/agent.js';
 
 // Calling: a client, and a typed proxy from a worker definition (ApiOf).
-export { connect } from './client/client.js';
+export { connect } from './entry/runtime.js';
 export type { RpcClient, ApiOf, CallOptions, ClientOptions, RpcStream, StreamOptions } from './client/client.js';
 export type { ContractLike } from './client/contract-proxy.js';
 export type { RetryPolicy, HedgePolicy, RetryBudgetOptions, LostWorkerPolicy } from './client/call-options.js';
@@ -36,11 +37,8 @@ export type { Dashboard, DashboardOptions } from './dashboard/dashboard.js';
 export type { FleetView, WorkerView, ServiceView, EventView } from './dashboard/view.js';
 
 // Defaults, as named constants with their units (docs/options.md lists every option).
-export { DEFAULT_TIMEOUT_MS } from './client/client.js';
+export { DEFAULT_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS } from './options/table.js';
 export { DEFAULT_RETRY_POLICY } from './client/call-options.js';
-export { DEFAULT_CONCURRENCY } from './worker/definition.js';
-export { DEFAULT_DRAIN_TIMEOUT_MS } from './worker/worker.js';
-export { DEFAULT_HEARTBEAT_INTERVAL_MS } from './worker/agent.js';
 export { DEFAULT_HEALTH_POLICY } from './supervisor/policy.js';
 
 // ---------------------------------------------------------------------------------------------
