@@ -3,6 +3,8 @@
  * with no TypeScript loader, under npm's linked (strict, non-hoisted) node_modules, so the package
  * can reach only the dependencies it declares. Then, against a real nats-server:
  * - a plain .mjs imports natsrpc, starts a worker and calls it;
+ * - CommonJS code `require`s it where Node can require ES modules (20.19+, 22.12+), and anywhere
+ *   else fails with Node's own ERR_REQUIRE_ESM, as the README says;
  * - the app's TypeScript type-checks under strict consumer flags, and a deliberate type error in
  *   a second file is reported (types flow from a worker definition to the typed proxy);
  * - `npx natsrpc --version`, and `npx natsrpc worker my-worker.js` runs that file (not the .ts
@@ -69,6 +71,28 @@ const refused = await client.call('calc.fail', {}, { timeoutMs: 5000 }).then(() 
 await client.close();
 await worker.stop();
 process.stdout.write('RESULT ' + JSON.stringify({ sum, refused }) + '\\n');
+`,
+  // CommonJS code (a .cjs file; the same as any file of an app without "type": "module").
+  'commonjs.cjs': `const servers = process.argv[2];
+let natsrpc;
+try {
+  natsrpc = require('natsrpc');
+} catch (err) {
+  process.stdout.write('REQUIRE-FAILED ' + JSON.stringify({ code: err.code, message: err.message }) + '\\n');
+  process.exit(0);
+}
+const { connect, defineWorker, startWorker } = natsrpc;
+(async () => {
+  const worker = await startWorker(defineWorker({ service: 'cjs', methods: { twice: (n) => 2 * n } }), { servers });
+  const client = await connect({ servers });
+  const twice = await client.call('cjs.twice', 21, { timeoutMs: 5000 });
+  await client.close();
+  await worker.stop();
+  process.stdout.write('RESULT ' + JSON.stringify({ twice }) + '\\n');
+})().catch((err) => {
+  process.stderr.write(String(err && err.stack) + '\\n');
+  process.exit(1);
+});
 `,
   'math.ts': `import { defineWorker, RpcError } from 'natsrpc';
 export interface Operands { a: number; b: number }
@@ -238,6 +262,22 @@ test('a plain .mjs imports natsrpc, starts a worker and calls it against a real 
   const result = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   assert.ok(result !== undefined, stdout);
   assert.deepEqual(JSON.parse(result.slice('RESULT '.length)), { sum: 42, refused: [true, 'NOPE', true] });
+});
+
+test('CommonJS code requires natsrpc where Node can require ES modules, and gets ERR_REQUIRE_ESM where it cannot', async () => {
+  const { code, stdout, stderr } = await inApp(process.execPath, ['commonjs.cjs', nats!.url]);
+  assert.equal(code, 0, stderr);
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT ') || l.startsWith('REQUIRE-FAILED '));
+  assert.ok(line !== undefined, stdout);
+  if (process.features.require_module === true) {
+    assert.deepEqual(JSON.parse(line.slice('RESULT '.length)), { twice: 42 }, 'required, served and called');
+  } else {
+    // Node without require(esm): its own clear error, which the README's install section names.
+    assert.equal((JSON.parse(line.slice('REQUIRE-FAILED '.length)) as { code: string }).code, 'ERR_REQUIRE_ESM');
+  }
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  assert.match(readme, /require\('natsrpc'\)/, 'the README says how CommonJS code loads natsrpc');
+  assert.match(readme, /ERR_REQUIRE_ESM/, 'and which error older Node versions give');
 });
 
 test('tsc --noEmit passes on typed client code under strict consumer flags, and reports a deliberate type error', async () => {
