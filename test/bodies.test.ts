@@ -101,6 +101,25 @@ test('a worker killed while it receives a chunked request ends the call with WOR
   assert.ok(performance.now() - killedAt < 30_000);
 });
 
+test('an idempotent chunked call whose worker is frozen, then killed, mid-body is sent again to another worker and succeeds', async () => {
+  await using nats = await startNats(ONE_MB_BROKER);
+  await using first = await spawnWorker('test/fixtures/bodies.ts', nats.url);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  await using spy = closing(await natsConnect({ servers: nats.url }), (c) => c.close());
+  let chunks = 0;
+  spy.subscribe(`rpc._body.${workerIdOf(first)}`, { callback: () => chunks++ });
+  await spy.flush();
+  // The first worker alone takes the request; the second starts once it is receiving the body.
+  const data = pattern(50 * MB, 3);
+  const call = client.call<Hashed>('bodies.hash', data, { timeoutMs: 60_000, idempotent: true });
+  assert.ok(await waitFor(() => chunks > 0, 30_000), 'the first worker pulled the body');
+  first.signal('SIGSTOP'); // frozen mid-body: it can neither finish nor answer
+  await using _second = await spawnWorker('test/fixtures/bodies.ts', nats.url);
+  first.signal('SIGKILL');
+  const hashed = await call;
+  assert.equal(hashed.sha256, sha256(data));
+});
+
 /** A raw caller for hostile messages: its own inbox, every message on it decoded. */
 async function rawCaller(url: string) {
   const nc = await natsConnect({ servers: url });
@@ -110,7 +129,9 @@ async function rawCaller(url: string) {
   await nc.flush();
   const request = (id: string, bytes: number, digest: Uint8Array, budgetMs = 30_000) =>
     nc.publish('rpc.bodies.hash', encode({ v: 1, id, method: 'hash', budgetMs, attempt: 1, body: { bytes, sha256: digest } }), { reply: inbox });
-  const chunk = (w: string, t: number, o: number, d: Uint8Array) => nc.publish(`rpc._body.${w}`, encode({ v: 1, t, o, d }));
+  const token = inbox.slice(inbox.lastIndexOf('.') + 1);
+  // Chunks to a worker name the random last token of the call's reply subject.
+  const chunk = (w: string, t: number, o: number, d: Uint8Array, reply = token) => nc.publish(`rpc._body.${w}`, encode({ v: 1, t, o, d, reply }));
   return { nc, got, request, chunk };
 }
 
@@ -122,7 +143,9 @@ test('hostile chunk messages: typed errors, nothing reaches the handler, buffers
   const w = workerIdOf(worker);
   const raw = await rawCaller(nats.url);
   await using _raw = closing(raw.nc, (c) => c.close());
-  const body = pattern(3 * MB, 5);
+  // A body is the msgpack encoding of the payload: here a binary of 3 MB.
+  const value = pattern(3 * MB, 5);
+  const body = encode(value);
   const digest = createHash('sha256').update(body).digest();
   const reply = async (id: string) => {
     assert.ok(await waitFor(() => raw.got.some((m) => m.id === id), 30_000), `a reply for ${id}`);
@@ -173,6 +196,16 @@ test('hostile chunk messages: typed errors, nothing reaches the handler, buffers
   assert.equal(r.error.code, 'BAD_REQUEST');
   assert.equal(r.error.details?.reason, 'checksum');
 
+  // Chunks that do not name the call's reply token are ignored: the real ones still complete it.
+  raw.got.length = 0;
+  raw.request('impostor', body.length, digest);
+  pull = await pullOf();
+  raw.chunk(w, pull.t, 0, forged.subarray(0, MB / 2), 'AAAAAAAAAAAAAAAA');
+  for (let o = 0; o < body.length; o += MB / 2) raw.chunk(w, pull.t, o, body.subarray(o, o + MB / 2));
+  const impostor = (await reply('impostor')) as unknown as { ok: boolean; result: Hashed };
+  assert.equal(impostor.ok, true, JSON.stringify(impostor));
+  assert.equal(impostor.result.sha256, sha256(value));
+
   // Chunks for no transfer, and garbage on the body subject: ignored.
   raw.chunk(w, 123_456, 0, body.subarray(0, 1_000));
   raw.nc.publish(`rpc._body.${w}`, new Uint8Array([0xc1, 0xff, 0x00]));
@@ -187,6 +220,6 @@ test('hostile chunk messages: typed errors, nothing reaches the handler, buffers
   assert.equal(r.error.code, 'TIMEOUT');
 
   // The one slot is free and the worker serves a chunked call as before.
-  const hashed = await client.call<Hashed>('bodies.hash', body, { timeoutMs: 30_000 });
-  assert.equal(hashed.sha256, sha256(body));
+  const hashed = await client.call<Hashed>('bodies.hash', value, { timeoutMs: 30_000 });
+  assert.equal(hashed.sha256, sha256(value));
 });

@@ -26,6 +26,8 @@ function tooLarge(bytes: number, max: number): RpcError {
 
 export class AttemptBodies {
   readonly #t: CallTransport;
+  /** The random last token of the attempt's reply subject: it proves to the worker who sends and pulls. */
+  readonly #reply: string;
   /** The worker's transfer token of the request body, and the bytes of it sent so far. */
   #sendToken = 0;
   #sent = 0;
@@ -33,8 +35,9 @@ export class AttemptBodies {
   #inboundToken = 0;
   #inboundWorker = '';
 
-  constructor(t: CallTransport) {
+  constructor(t: CallTransport, reply: string) {
     this.#t = t;
+    this.#reply = reply;
   }
 
   /** Sends the chunks `pull` asks for (never again what was sent); an error when they cannot go. */
@@ -47,7 +50,7 @@ export class AttemptBodies {
     const t = this.#t;
     try {
       const subject = bodySubject(t.prefix, pull.w!);
-      for (const chunk of body.chunks(pull.t, this.#sent, to, chunkBytes(t.maxPayload()))) t.publish(subject, chunk);
+      for (const chunk of body.chunks(pull.t, this.#sent, to, chunkBytes(t.maxPayload()), this.#reply)) t.publish(subject, chunk);
     } catch (cause) {
       return new RpcError('UNAVAILABLE', `cannot send the request body: ${(cause as Error).message}`, { cause, maybeProcessed: true });
     }
@@ -106,7 +109,7 @@ export class AttemptBodies {
     const t = this.#t;
     if (!t.isConnected()) return false;
     try {
-      t.publish(bodySubject(t.prefix, this.#inboundWorker), encodeBodyPull(this.#inboundToken, offset, n));
+      t.publish(bodySubject(t.prefix, this.#inboundWorker), encodeBodyPull(this.#inboundToken, offset, n, { reply: this.#reply }));
       return true;
     } catch {
       return false;

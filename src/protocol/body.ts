@@ -16,7 +16,7 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 /** Bytes a receiver lets a sender run ahead of what it has (one pull). */
 export const BODY_WINDOW_BYTES = 8 * 1024 * 1024;
 /** Room left in each chunk message for its map and keys: a chunk carries max_payload minus this. */
-export const BODY_CHUNK_OVERHEAD = 64;
+export const BODY_CHUNK_OVERHEAD = 256;
 /** A transfer with no chunk (receiver) or no pull (sender) for this long is dropped and its buffer freed. */
 export const BODY_STALL_TIMEOUT_MS = 10_000;
 /** Transfer tokens are positive integers below this. */
@@ -30,6 +30,8 @@ export interface BodyPull {
   n: number;
   /** The worker pulling a request body (its chunk subject is `<prefix>._body.<w>`). */
   w?: string;
+  /** On `<prefix>._body.<w>`: the random last token of the call's reply subject, which only its caller knows. */
+  reply?: string;
 }
 
 /** Sender to receiver: bytes `o .. o + d.length` of transfer `t`. */
@@ -38,30 +40,41 @@ export interface BodyChunk {
   t: number;
   o: number;
   d: Uint8Array;
+  /** On `<prefix>._body.<w>`: the random last token of the call's reply subject. */
+  reply?: string;
 }
 
 const WORKER_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const REPLY_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
+
+function badReply(value: unknown): boolean {
+  return value !== undefined && value !== null && (typeof value !== 'string' || !REPLY_TOKEN.test(value));
+}
 
 /** The pull when `value` (decoded, checked msgpack) is one, else `null`. */
 export function asBodyPull(value: unknown): BodyPull | null {
   if (!isRecord(value) || value.v !== PROTOCOL_VERSION || value.d !== undefined) return null;
   if (!isInt(value.t, 1, MAX_BODY_TOKEN - 1) || !isInt(value.o, 0, Number.MAX_SAFE_INTEGER) || !isInt(value.n, 0, BODY_WINDOW_BYTES)) return null;
   if (value.w !== undefined && value.w !== null && (typeof value.w !== 'string' || !WORKER_ID.test(value.w))) return null;
+  if (badReply(value.reply)) return null;
   return value as unknown as BodyPull;
 }
 
 /** The chunk when `value` is one, else `null`. */
 export function asBodyChunk(value: unknown): BodyChunk | null {
   if (!isRecord(value) || value.v !== PROTOCOL_VERSION || !(value.d instanceof Uint8Array) || value.d.length === 0) return null;
-  if (!isInt(value.t, 1, MAX_BODY_TOKEN - 1) || !isInt(value.o, 0, Number.MAX_SAFE_INTEGER)) return null;
+  if (!isInt(value.t, 1, MAX_BODY_TOKEN - 1) || !isInt(value.o, 0, Number.MAX_SAFE_INTEGER) || badReply(value.reply)) return null;
   return value as unknown as BodyChunk;
 }
 
 const encoder = new Encoder({ ignoreUndefined: true });
 
-export function encodeBodyPull(t: number, o: number, n: number, w?: string): Uint8Array {
-  return encoder.encode({ v: PROTOCOL_VERSION, t, o, n, w });
+export function encodeBodyPull(t: number, o: number, n: number, who: { w: string } | { reply: string }): Uint8Array {
+  return encoder.encode({ v: PROTOCOL_VERSION, t, o, n, ...who });
 }
+
+/** The msgpack key `reply`. */
+const REPLY_KEY = new Uint8Array([0xa5, 0x72, 0x65, 0x70, 0x6c, 0x79]);
 
 function writeUint(buf: Uint8Array, p: number, x: number): number {
   buf[p++] = 0xcf; // always uint64: fixed size, any offset
@@ -78,11 +91,15 @@ function writeUint(buf: Uint8Array, p: number, x: number): number {
   return p;
 }
 
-/** `{ v: 1, t, o, d }` as msgpack, the bytes `parts` hold from `from` for `length` copied in once. */
-function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], from: number, length: number): Uint8Array {
-  const out = new Uint8Array(1 + 2 + 1 + 2 + 9 + 2 + 9 + 2 + 5 + length);
+/**
+ * `{ v: 1, t, o, d, reply? }` as msgpack, the bytes `parts` hold from `from` for `length` copied in
+ * once; `reply` (ASCII, at most 128 characters) is written last.
+ */
+function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], from: number, length: number, reply: string | undefined): Uint8Array {
+  const replyBytes = reply === undefined ? 0 : REPLY_KEY.length + 2 + reply.length;
+  const out = new Uint8Array(1 + 2 + 1 + 2 + 9 + 2 + 9 + 2 + 5 + length + replyBytes);
   let p = 0;
-  out[p++] = 0x84;
+  out[p++] = reply === undefined ? 0x84 : 0x85;
   out[p++] = 0xa1;
   out[p++] = 0x76; // "v"
   out[p++] = PROTOCOL_VERSION;
@@ -114,6 +131,13 @@ function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], from: n
     left -= n;
     skip = 0;
   }
+  if (reply !== undefined) {
+    out.set(REPLY_KEY, p);
+    p += REPLY_KEY.length;
+    out[p++] = 0xd9; // str 8
+    out[p++] = reply.length;
+    for (let i = 0; i < reply.length; i++) out[p++] = reply.charCodeAt(i);
+  }
   return out;
 }
 
@@ -141,9 +165,12 @@ export class BodySource {
     return { bytes: this.bytes, sha256: this.sha256 };
   }
 
-  /** The chunk messages of transfer `t` that cover `from .. to`, each at most `chunkBytes` of body. */
-  *chunks(t: number, from: number, to: number, chunkBytes: number): Generator<Uint8Array> {
-    for (let o = from; o < to; o += chunkBytes) yield encodeChunk(t, o, this.#parts, o, Math.min(chunkBytes, to - o));
+  /**
+   * The chunk messages of transfer `t` that cover `from .. to`, each at most `chunkBytes` of body;
+   * those to a worker carry the call's `reply` token.
+   */
+  *chunks(t: number, from: number, to: number, chunkBytes: number, reply?: string): Generator<Uint8Array> {
+    for (let o = from; o < to; o += chunkBytes) yield encodeChunk(t, o, this.#parts, o, Math.min(chunkBytes, to - o), reply);
   }
 }
 

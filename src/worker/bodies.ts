@@ -14,7 +14,7 @@ import { asBodyChunk, asBodyPull, BodyAssembly, BodySource, BODY_STALL_TIMEOUT_M
 import { PROTOCOL_VERSION, type BodyDescriptor } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { bodySubject } from '../protocol/subjects.js';
+import { bodySubject, isLastToken } from '../protocol/subjects.js';
 import type { Logger } from '../logging/logger.js';
 import type { CallContext } from './context.js';
 import { okReply } from './replies.js';
@@ -128,7 +128,7 @@ export class WorkerBodies {
     const next = entry.assembly.nextPull();
     if (next === null || this.#nc.isClosed()) return;
     try {
-      this.#nc.publish(entry.reply, encodeBodyPull(t, next[0], next[1], this.#workerId));
+      this.#nc.publish(entry.reply, encodeBodyPull(t, next[0], next[1], { w: this.#workerId }));
     } catch (cause) {
       this.#fail(t, new RpcError('INTERNAL', `cannot pull the request body: ${(cause as Error).message}`, { cause }));
     }
@@ -144,12 +144,13 @@ export class WorkerBodies {
     const chunk = asBodyChunk(value);
     if (chunk !== null) {
       const entry = this.#incoming.get(chunk.t);
-      if (entry === undefined) return this.#ignore(data.length);
+      // Only the call's caller knows the random token of its reply subject.
+      if (entry === undefined || chunk.reply == null || !isLastToken(entry.reply, chunk.reply)) return this.#ignore(data.length);
       return this.#onChunk(chunk.t, entry, chunk.o, chunk.d);
     }
     const pull = asBodyPull(value);
     const out = pull === null ? undefined : this.#outgoing.get(pull.t);
-    if (pull === null || out === undefined) return this.#ignore(data.length);
+    if (pull === null || out === undefined || pull.reply == null || !isLastToken(out.reply, pull.reply)) return this.#ignore(data.length);
     this.#onPull(pull.t, out, pull.o, pull.n);
   }
 
