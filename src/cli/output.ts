@@ -1,10 +1,12 @@
 /**
  * How `natsrpc call` prints a result: JSON on one line, with bytes (`Uint8Array`, `Buffer`) as
- * base64 strings and `bigint` as a JSON number. `raw` writes bytes and strings exactly as they are.
+ * base64 strings and `bigint` as a JSON number, control characters escaped inside strings. `raw`
+ * writes bytes and strings exactly as they are, except to a terminal.
  */
 import { randomBytes } from 'node:crypto';
+import { escapeLines } from './escape.js';
 
-/** The result as one line of JSON. */
+/** The result as one line of JSON, safe for a terminal (escapes the JSON.stringify leaves raw, see escape.ts). */
 export function toJsonLine(value: unknown): string {
   // A bigint is written as a number (JSON has no size limit on numbers, JSON.stringify has no
   // bigint): it goes through as a string between marks no payload can know, then is unquoted.
@@ -16,12 +18,15 @@ export function toJsonLine(value: unknown): string {
     if (typeof v === 'bigint') return `${mark}${v.toString()}${mark}`;
     return v;
   });
-  return (text ?? 'null').replace(new RegExp(`"${mark}(-?\\d+)${mark}"`, 'g'), '$1');
+  return escapeLines((text ?? 'null').replace(new RegExp(`"${mark}(-?\\d+)${mark}"`, 'g'), '$1'));
 }
 
-/** What `--raw` writes: bytes and strings unchanged (no newline added), anything else as JSON. */
-export function rawOutput(value: unknown): Uint8Array | string {
-  if (value instanceof Uint8Array) return value;
-  if (typeof value === 'string') return value;
+/**
+ * What `--raw` writes: bytes and strings unchanged (no newline added), anything else as JSON. To a
+ * terminal, bytes and strings keep their lines and tabs but every other control character is escaped.
+ */
+export function rawOutput(value: unknown, terminal = false): Uint8Array | string {
+  if (value instanceof Uint8Array) return terminal ? escapeLines(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8')) : value;
+  if (typeof value === 'string') return terminal ? escapeLines(value) : value;
   return toJsonLine(value) + '\n';
 }

@@ -26,7 +26,8 @@ Options:
   --timeout <ms>     bounds connecting and the call together (default: 5000 to connect, then
                      the call timeout of the client or of the supervisor's deadline policy);
                      for a stream, its overall deadline (default: stream.timeoutMs)
-  --raw              write a string or bytes result exactly as it is (no JSON, no newline)
+  --raw              write a string or bytes result exactly as it is (no JSON, no newline;
+                     to a terminal, control characters but line feeds and tabs are escaped)
   --max-input <n>    refuse a payload larger than n bytes (default ${DEFAULT_MAX_INPUT_BYTES})
   --header k=v       request header (repeatable)
   --idempotent       the method is safe to run twice: retry timeouts and lost workers too
@@ -90,7 +91,7 @@ export async function callCommand(argv: string[]): Promise<number> {
       if (!isRpcError(err) || err.code !== 'BAD_REQUEST' || (err.details as { streaming?: unknown } | undefined)?.streaming !== true) throw err;
       return await printStream(client, target, payload, timeoutMs === undefined ? undefined : left, headers);
     }
-    await write(values.raw ? rawOutput(result) : toJsonLine(result) + '\n');
+    await write(values.raw ? rawOutput(result, process.stdout.isTTY === true) : toJsonLine(result) + '\n');
     return 0;
   } finally {
     await client.close();

@@ -10,6 +10,7 @@ import type { WorkerDefinition } from '../../worker/definition.js';
 import { startWorker } from '../../worker/start-worker.js';
 import type { RpcWorker } from '../../worker/worker.js';
 import { readEnv } from '../../options/env.js';
+import { escapeControl, escapeLines } from '../escape.js';
 import { CONNECTION_OPTIONS, PROCESS_OPTIONS } from '../../options/table.js';
 
 export const DEV_HELP = `Usage: natsrpc dev [--once]
@@ -34,11 +35,11 @@ async function show(label: string, call: () => Promise<unknown>): Promise<void> 
   const started = performance.now();
   try {
     const result = await call();
-    line(`  ok    ${label.padEnd(44)} -> ${JSON.stringify(result)}  (${(performance.now() - started).toFixed(1)} ms)`);
+    line(`  ok    ${label.padEnd(44)} -> ${escapeLines(JSON.stringify(result) ?? 'null')}  (${(performance.now() - started).toFixed(1)} ms)`);
   } catch (err) {
     if (!(err instanceof RpcError)) throw err;
     const kind = err.business ? 'business rejection' : err.retryable ? 'retryable' : 'not retryable';
-    line(`  error ${label.padEnd(44)} -> ${err.code}: ${err.message}  [${kind}]`);
+    line(`  error ${label.padEnd(44)} -> ${escapeControl(err.code)}: ${escapeControl(err.message)}  [${kind}]`);
   }
 }
 

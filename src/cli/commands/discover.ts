@@ -10,6 +10,7 @@ import type { AnswerOf, DiscoveryVerb } from '../discovery/answers.js';
 import { collectAnswers, DEFAULT_DISCOVERY_WINDOW_MS } from '../discovery/collect.js';
 import { renderInfo, renderList, renderStats } from '../discovery/render.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, UsageError } from '../flags.js';
+import { escapeLines } from '../escape.js';
 
 const COMMON_HELP = `Options:
   --json            print the answers as a JSON array
@@ -80,7 +81,7 @@ async function gather<V extends DiscoveryVerb>(argv: string[], verb: V, help: st
   }
 }
 
-const printJson = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+const printJson = (value: unknown) => process.stdout.write(escapeLines(JSON.stringify(value, null, 2)) + '\n');
 
 function noneAnswered(service: string): number {
   process.stderr.write(`natsrpc: no worker of service ${JSON.stringify(service)} answered $SRV discovery\n`);

@@ -7,6 +7,7 @@ import { boundedConnect, connectOrFail } from '../broker-connection.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, optionFlag } from '../flags.js';
 import { CLIENT_OPTIONS } from '../../options/table.js';
 import { renderStatus } from './status-table.js';
+import { escapeControl, escapeLines } from '../escape.js';
 
 export const STATUS_HELP = `Usage: natsrpc status [--json] [--watch [ms]] [options]
 
@@ -50,10 +51,10 @@ export async function statusCommand(argv: string[]): Promise<number> {
       } catch (err) {
         const code = (err as { code?: string }).code;
         const why = code === '503' ? 'nobody listens' : code === 'TIMEOUT' ? `no reply within ${timeout} ms` : (err as Error).message;
-        process.stderr.write(`natsrpc status: no supervisor is running on ${statusSubject(prefix)} (${why}). Start one with "natsrpc supervisor".\n`);
+        process.stderr.write(`natsrpc status: no supervisor is running on ${statusSubject(prefix)} (${escapeControl(why)}). Start one with "natsrpc supervisor".\n`);
         return 1;
       }
-      if (values.json) process.stdout.write(JSON.stringify(status, null, values.watch ? 0 : 2) + '\n');
+      if (values.json) process.stdout.write(escapeLines(JSON.stringify(status, null, values.watch ? 0 : 2)) + '\n');
       else process.stdout.write((values.watch ? '\x1b[2J\x1b[H' : '') + renderStatus(status) + '\n');
       if (!values.watch || stopped) return 0;
       await new Promise((r) => setTimeout(r, every));

@@ -8,6 +8,7 @@ import { controlVerifierFrom } from '../control-signing.js';
 import { ModuleLoadError } from '../exit-codes.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, intFlag, optionFlag, UsageError } from '../flags.js';
 import { createCliLogger } from '../log-format.js';
+import { escapeControl } from '../escape.js';
 import { importWorkerModule } from '../worker-module.js';
 import { WORKER_OPTIONS } from '../../options/table.js';
 
@@ -124,7 +125,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     void worker.connection.closed().then((err) => {
       if (worker.state !== 'stopped' && signals === 0) {
-        process.stderr.write(`connection to NATS closed${err ? `: ${err.message}` : ''}\n`);
+        process.stderr.write(`connection to NATS closed${err ? `: ${escapeControl(err.message)}` : ''}\n`);
         done(1);
       }
     });

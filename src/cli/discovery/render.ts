@@ -1,4 +1,5 @@
-/** Discovery answers as tables for people (`natsrpc ls`, `info`, `stats`). */
+/** Discovery answers as tables for people (`natsrpc ls`, `info`, `stats`); text from the bus escaped. */
+import { escapeControl } from '../escape.js';
 import { textTable } from '../text-table.js';
 import type { InfoAnswer, PingAnswer, StatsAnswer } from './answers.js';
 
@@ -15,9 +16,9 @@ export function renderList(answers: PingAnswer[]): string {
 
 export function renderInfo(service: string, answers: InfoAnswer[]): string {
   const versions = [...new Set(answers.map((a) => a.version))].join(', ');
-  const out = [`service ${service}: ${plural(answers.length, 'worker')}, version ${versions}`];
+  const out = [`service ${escapeControl(service)}: ${plural(answers.length, 'worker')}, version ${escapeControl(versions)}`];
   const descriptions = [...new Set(answers.map((a) => a.description).filter((d) => d !== ''))];
-  if (descriptions.length > 0) out.push(descriptions.join(' / '));
+  if (descriptions.length > 0) out.push(escapeControl(descriptions.join(' / ')));
   out.push('', textTable(['WORKER', 'VERSION', 'STATE', 'HOST'], answers.map((a) => [a.id, a.version, state(a), host(a)])));
   const endpoints = new Map<string, { subject: string; queue: string; workers: number }>();
   for (const a of answers) {
