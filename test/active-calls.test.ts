@@ -4,9 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ActiveCalls, type ActiveLink } from '../src/worker/active-calls.js';
+import { ACTIVE, ACTIVE_NEXT, ACTIVE_PREV, ActiveCalls, type ActiveLink } from '../src/worker/active-calls.js';
 
-const call = (name: string): ActiveLink & { name: string } => ({ name, activePrev: null, activeNext: null, active: false });
+const call = (name: string): ActiveLink & { name: string } => ({ name, [ACTIVE_PREV]: null, [ACTIVE_NEXT]: null, [ACTIVE]: false });
 
 test('ActiveCalls: add and delete in any order keep the count and the members right', () => {
   const list = new ActiveCalls<ReturnType<typeof call>>();
@@ -16,6 +16,7 @@ test('ActiveCalls: add and delete in any order keep the count and the members ri
   list.add(c);
   list.add(b); // already on it: no change
   assert.equal(list.size, 3);
+  assert.ok(list.has(a) && list.has(b) && list.has(c));
   assert.deepEqual(list.toArray().map((x) => x.name).sort(), ['a', 'b', 'c']);
   assert.equal(list.delete(b), true, 'from the middle');
   assert.equal(list.delete(b), false, 'not twice');
@@ -29,5 +30,5 @@ test('ActiveCalls: add and delete in any order keep the count and the members ri
   for (const x of many) list.add(x);
   for (const x of list.toArray()) list.delete(x);
   assert.equal(list.size, 0);
-  assert.ok(many.every((x) => !x.active && x.activeNext === null && x.activePrev === null));
+  assert.ok(many.every((x) => !list.has(x) && !x[ACTIVE] && x[ACTIVE_NEXT] === null && x[ACTIVE_PREV] === null));
 });

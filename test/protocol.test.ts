@@ -14,7 +14,7 @@ import { CODE_MEANING, codeMeaning, isRefusal, isWorkerFault } from '../src/prot
 import { checkMsgpack, sawWideInteger } from '../src/protocol/msgpack-guard.js';
 import { decodeRequest, decodeReply, encodeRequest } from '../src/protocol/codec.js';
 import { checkName } from '../src/protocol/subjects.js';
-import { DeadlineQueue, type Expiring } from '../src/timing/deadline-queue.js';
+import { DEADLINE_BUCKET, DEADLINE_NEXT, DEADLINE_PREV, DeadlineQueue, type Expiring } from '../src/timing/deadline-queue.js';
 
 test('RpcError: framework codes carry their retryability, application codes are business rejections', () => {
   assert.equal(new RpcError('OVERLOADED', 'x').retryable, true);
@@ -146,9 +146,9 @@ test('service and method names refuse dots, wildcards, spaces and a leading unde
 test('DeadlineQueue expires items at their deadline, never early, and not after delete', async () => {
   const expired: Array<{ name: string; at: number }> = [];
   class Item implements Expiring {
-    deadlineBucket = 0;
-    deadlinePrev: Expiring | null = null;
-    deadlineNext: Expiring | null = null;
+    [DEADLINE_BUCKET] = 0;
+    [DEADLINE_PREV]: Expiring | null = null;
+    [DEADLINE_NEXT]: Expiring | null = null;
     constructor(readonly name: string, readonly due: number) {}
   }
   const q = new DeadlineQueue<Item>((item) => expired.push({ name: item.name, at: performance.now() - item.due }));
@@ -183,5 +183,5 @@ test('DeadlineQueue expires items at their deadline, never early, and not after 
   assert.equal(q.size, 1);
   q.clear();
   assert.equal(q.size, 0);
-  assert.equal(items[10]!.deadlineBucket, 0);
+  assert.equal(items[10]![DEADLINE_BUCKET], 0);
 });

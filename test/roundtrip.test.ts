@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { connect, defineWorker, RpcError, startWorker, type ApiOf } from '../src/index.js';
 import { OVERRUN_GRACE_MS } from '../src/worker/worker.js';
 import math from '../workers/math.js';
@@ -26,6 +27,42 @@ test('round trip through the library and the typed proxy (item 1)', async () => 
   const sum: number = await m.add({ a: 20, b: 22 });
   assert.equal(sum, 42);
   assert.equal(await m.div({ a: 9, b: 3 }), 3);
+});
+
+test("a handler's ctx shows what handlers need and none of the worker's bookkeeping, which it cannot change by name", async () => {
+  await using nats = await startNats();
+  const bookkeeping = ['deadlineBucket', 'deadlinePrev', 'deadlineNext', 'activePrev', 'activeNext', 'active', 'startedAt', 'tracked', 'reply', 'pastDeadline'];
+  const peek = defineWorker({
+    service: 'peek',
+    methods: {
+      look: (_: null, ctx) => {
+        const seen = { keys: Object.keys(ctx), json: JSON.stringify(ctx), shown: inspect(ctx) };
+        // Writing the old field names only adds plain properties: the worker's own stay as they were.
+        const loose = ctx as unknown as Record<string, unknown>;
+        for (const name of bookkeeping) loose[name] = name === 'startedAt' ? 0 : null;
+        return seen;
+      },
+    },
+  });
+  await using worker = closing(await startWorker(peek, { servers: nats.url, logger: quiet }), stop);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  const began = performance.now();
+  const seen = (await client.call('peek.look', null)) as { keys: string[]; json: string; shown: string };
+  for (const name of bookkeeping) {
+    assert.ok(!seen.keys.includes(name), `Object.keys(ctx) has no ${name}`);
+    assert.ok(!seen.json.includes(`"${name}"`), `JSON.stringify(ctx) has no ${name}`);
+    assert.ok(!seen.shown.includes(name), `inspect(ctx) shows no ${name}: ${seen.shown}`);
+  }
+  assert.match(seen.shown, /requestId/);
+  assert.doesNotMatch(seen.shown, /Symbol\(/);
+  // The calls ended normally, left the running list and recorded their real latency: within the
+  // caller's round trips (from startedAt = 0 it would be this process's whole uptime).
+  await client.call('peek.look', null);
+  const span = performance.now() - began;
+  assert.ok(await waitFor(() => worker.inFlight === 0, 5_000), 'the calls left the list of running calls');
+  const { p99Ms, ok } = worker.snapshot();
+  assert.equal(ok, 2);
+  assert.ok(p99Ms <= span, `handler latency ${p99Ms} ms within the calls' ${span} ms`);
 });
 
 test('round trip through the CLI: a worker process and natsrpc call (item 1)', async () => {

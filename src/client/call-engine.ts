@@ -16,7 +16,7 @@ import { hedgeDelayMs } from './hedging.js';
 import type { LivenessProber } from './liveness.js';
 import { isRetryable, MIN_ATTEMPT_BUDGET_MS, planRetry } from './retry-policy.js';
 import type { CallTransport, Expirable, InboxEntry, ResolvedTarget } from './transport.js';
-import type { Expiring } from '../timing/deadline-queue.js';
+import { DEADLINE_BUCKET, DEADLINE_NEXT, DEADLINE_PREV, type Expiring } from '../timing/deadline-queue.js';
 
 /** After this many worker losses during one request, it is presumed to be what kills them. */
 export const QUERY_OF_DEATH_LOSSES = 2;
@@ -87,12 +87,10 @@ class Attempt implements InboxEntry {
 }
 
 export class Call implements Expirable {
-  /** @internal owned by the client's deadline queue */
-  deadlineBucket = 0;
-  /** @internal owned by the client's deadline queue */
-  deadlinePrev: Expiring | null = null;
-  /** @internal owned by the client's deadline queue */
-  deadlineNext: Expiring | null = null;
+  /** Owned by the client's deadline queue. */
+  [DEADLINE_BUCKET] = 0;
+  [DEADLINE_PREV]: Expiring | null = null;
+  [DEADLINE_NEXT]: Expiring | null = null;
   readonly promise: Promise<unknown>;
   #resolve!: (value: unknown) => void;
   #reject!: (err: RpcError) => void;

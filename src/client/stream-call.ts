@@ -12,7 +12,7 @@ import { checkReply, isUnattributedError, PROTOCOL_VERSION, type ReplyEnvelope }
 import { RpcError } from '../protocol/errors.js';
 import { asItemFrame, encodeCredit } from '../protocol/stream.js';
 import { cancelSubject, creditSubject } from '../protocol/subjects.js';
-import type { Expiring } from '../timing/deadline-queue.js';
+import { DEADLINE_BUCKET, DEADLINE_NEXT, DEADLINE_PREV, type Expiring } from '../timing/deadline-queue.js';
 import type { RpcStream, StreamSpec } from './stream-options.js';
 import type { LivenessProber } from './liveness.js';
 import type { CallTransport, Expirable, InboxEntry } from './transport.js';
@@ -24,12 +24,10 @@ interface Frame {
 }
 
 export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
-  /** @internal owned by the client's deadline queue */
-  deadlineBucket = 0;
-  /** @internal owned by the client's deadline queue */
-  deadlinePrev: Expiring | null = null;
-  /** @internal owned by the client's deadline queue */
-  deadlineNext: Expiring | null = null;
+  /** Owned by the client's deadline queue. */
+  [DEADLINE_BUCKET] = 0;
+  [DEADLINE_PREV]: Expiring | null = null;
+  [DEADLINE_NEXT]: Expiring | null = null;
   readonly #t: CallTransport;
   readonly #prober: LivenessProber;
   readonly #s: StreamSpec | RpcError;

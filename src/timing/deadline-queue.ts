@@ -14,12 +14,21 @@ import { SYSTEM_CLOCK, type Clock } from './clock.js';
 
 export const DEFAULT_RESOLUTION_MS = 5;
 
+/**
+ * The queue's fields on an item. Symbol keys, exported from here only (not from the package): an
+ * item that is also public (a handler's `ctx`) shows no such fields and its users cannot change
+ * them. Declared as class fields of the item, they cost what plain fields cost.
+ */
+export const DEADLINE_BUCKET: unique symbol = Symbol('natsrpc.deadlineBucket');
+export const DEADLINE_PREV: unique symbol = Symbol('natsrpc.deadlinePrev');
+export const DEADLINE_NEXT: unique symbol = Symbol('natsrpc.deadlineNext');
+
 /** Something with a deadline; the queue owns these fields while the item is queued. */
 export interface Expiring {
   /** The bucket the item is queued in, 0 when it is not queued. */
-  deadlineBucket: number;
-  deadlinePrev: Expiring | null;
-  deadlineNext: Expiring | null;
+  [DEADLINE_BUCKET]: number;
+  [DEADLINE_PREV]: Expiring | null;
+  [DEADLINE_NEXT]: Expiring | null;
 }
 
 interface Bucket {
@@ -49,7 +58,7 @@ export class DeadlineQueue<T extends Expiring> {
 
   /** Queues `item` to expire at `expiresAt` (a time of the queue's clock); an item already queued is moved. */
   add(item: T, expiresAt: number): void {
-    if (item.deadlineBucket !== 0) this.delete(item);
+    if (item[DEADLINE_BUCKET] !== 0) this.delete(item);
     const res = this.#resolutionMs;
     // Bucket keys are never 0, which marks an item that is not queued.
     const key = Math.max(res, Math.ceil(expiresAt / res) * res);
@@ -60,17 +69,17 @@ export class DeadlineQueue<T extends Expiring> {
       heapPush(this.#heap, key);
       if (key < this.#armedFor) this.#arm(key);
     }
-    item.deadlineBucket = key;
-    item.deadlinePrev = null;
-    item.deadlineNext = bucket.head;
-    if (bucket.head !== null) bucket.head.deadlinePrev = item;
+    item[DEADLINE_BUCKET] = key;
+    item[DEADLINE_PREV] = null;
+    item[DEADLINE_NEXT] = bucket.head;
+    if (bucket.head !== null) bucket.head[DEADLINE_PREV] = item;
     bucket.head = item;
     this.#size++;
   }
 
   /** Removes `item`; returns false when it was not queued (already expired or removed). */
   delete(item: T): boolean {
-    const key = item.deadlineBucket;
+    const key = item[DEADLINE_BUCKET];
     if (key === 0) return false;
     const bucket = this.#buckets.get(key);
     if (bucket !== undefined) this.#unlink(bucket, item);
@@ -89,13 +98,14 @@ export class DeadlineQueue<T extends Expiring> {
   }
 
   #unlink(bucket: Bucket, item: Expiring): void {
-    const { deadlinePrev: prev, deadlineNext: next } = item;
-    if (prev !== null) prev.deadlineNext = next;
+    const prev = item[DEADLINE_PREV];
+    const next = item[DEADLINE_NEXT];
+    if (prev !== null) prev[DEADLINE_NEXT] = next;
     else bucket.head = next;
-    if (next !== null) next.deadlinePrev = prev;
-    item.deadlineBucket = 0;
-    item.deadlinePrev = null;
-    item.deadlineNext = null;
+    if (next !== null) next[DEADLINE_PREV] = prev;
+    item[DEADLINE_BUCKET] = 0;
+    item[DEADLINE_PREV] = null;
+    item[DEADLINE_NEXT] = null;
     this.#size--;
   }
 

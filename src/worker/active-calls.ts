@@ -9,12 +9,21 @@
  * collection.
  */
 
+/**
+ * The list's fields on a call. Symbol keys, exported from here only (not from the package): a
+ * handler's `ctx` shows no such fields and cannot change them. Declared as class fields of the
+ * call, they cost what plain fields cost.
+ */
+export const ACTIVE_PREV: unique symbol = Symbol('natsrpc.activePrev');
+export const ACTIVE_NEXT: unique symbol = Symbol('natsrpc.activeNext');
+export const ACTIVE: unique symbol = Symbol('natsrpc.active');
+
 /** A call that can be on the list; the list owns these fields while the call is on it. */
 export interface ActiveLink {
-  activePrev: ActiveLink | null;
-  activeNext: ActiveLink | null;
+  [ACTIVE_PREV]: ActiveLink | null;
+  [ACTIVE_NEXT]: ActiveLink | null;
   /** True while the call is on a list. */
-  active: boolean;
+  [ACTIVE]: boolean;
 }
 
 export class ActiveCalls<T extends ActiveLink> {
@@ -25,40 +34,46 @@ export class ActiveCalls<T extends ActiveLink> {
     return this.#size;
   }
 
+  /** Whether `call` is on a list. */
+  has(call: T): boolean {
+    return call[ACTIVE];
+  }
+
   add(call: T): void {
-    if (call.active) return;
-    call.active = true;
-    call.activePrev = null;
-    call.activeNext = this.#head;
-    if (this.#head !== null) this.#head.activePrev = call;
+    if (call[ACTIVE]) return;
+    call[ACTIVE] = true;
+    call[ACTIVE_PREV] = null;
+    call[ACTIVE_NEXT] = this.#head;
+    if (this.#head !== null) this.#head[ACTIVE_PREV] = call;
     this.#head = call;
     this.#size++;
   }
 
   /** Removes `call`; returns false when it was not on the list. */
   delete(call: T): boolean {
-    if (!call.active) return false;
-    const { activePrev: prev, activeNext: next } = call;
-    if (prev !== null) prev.activeNext = next;
+    if (!call[ACTIVE]) return false;
+    const prev = call[ACTIVE_PREV];
+    const next = call[ACTIVE_NEXT];
+    if (prev !== null) prev[ACTIVE_NEXT] = next;
     else this.#head = next as T | null;
-    if (next !== null) next.activePrev = prev;
-    call.active = false;
-    call.activePrev = null;
-    call.activeNext = null;
+    if (next !== null) next[ACTIVE_PREV] = prev;
+    call[ACTIVE] = false;
+    call[ACTIVE_PREV] = null;
+    call[ACTIVE_NEXT] = null;
     this.#size--;
     return true;
   }
 
   /** The first call on the list that `match` accepts, or undefined; allocates nothing. */
   find(match: (call: T) => boolean): T | undefined {
-    for (let c: ActiveLink | null = this.#head; c !== null; c = c.activeNext) if (match(c as T)) return c as T;
+    for (let c: ActiveLink | null = this.#head; c !== null; c = c[ACTIVE_NEXT]) if (match(c as T)) return c as T;
     return undefined;
   }
 
   /** The calls on the list now (a copy: callers may remove calls while they go through it). */
   toArray(): T[] {
     const out: T[] = [];
-    for (let c: ActiveLink | null = this.#head; c !== null; c = c.activeNext) out.push(c as T);
+    for (let c: ActiveLink | null = this.#head; c !== null; c = c[ACTIVE_NEXT]) out.push(c as T);
     return out;
   }
 }

@@ -12,7 +12,7 @@ import { asCancel } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
 import { isLastToken } from '../protocol/subjects.js';
-import { CallContext } from './context.js';
+import { CallContext, REPLY, TRACKED } from './context.js';
 
 export class CancelIndex {
   readonly #byId = new Map<string, Set<CallContext>>();
@@ -31,7 +31,7 @@ export class CancelIndex {
   }
 
   track(ctx: CallContext): void {
-    ctx.tracked = true;
+    ctx[TRACKED] = true;
     let set = this.#byId.get(ctx.requestId);
     if (set === undefined) {
       set = new Set();
@@ -63,7 +63,7 @@ export class CancelIndex {
       return;
     }
     for (const ctx of set) {
-      if (namesReply(replies, ctx.reply)) this.#abort(ctx, deadline);
+      if (namesReply(replies, ctx[REPLY])) this.#abort(ctx, deadline);
       else this.refused++;
     }
   }

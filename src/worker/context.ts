@@ -4,8 +4,8 @@
  */
 import type { Headers } from '../protocol/envelope.js';
 import type { Logger } from '../logging/logger.js';
-import type { Expiring } from '../timing/deadline-queue.js';
-import type { ActiveLink } from './active-calls.js';
+import { DEADLINE_BUCKET, DEADLINE_NEXT, DEADLINE_PREV, type Expiring } from '../timing/deadline-queue.js';
+import { ACTIVE, ACTIVE_NEXT, ACTIVE_PREV, type ActiveLink } from './active-calls.js';
 import type { CallOptions } from '../client/call-options.js';
 
 /** How a context makes calls of its own; the worker supplies it (see outbound.ts). */
@@ -14,6 +14,20 @@ export interface OutboundCaller {
 }
 
 const NO_HEADERS: Headers = Object.freeze({}) as Headers;
+
+/**
+ * The worker's own fields on a call, with symbol keys exported from here only (not from the
+ * package), like the deadline queue's and the running list's: a handler's `ctx` shows none of
+ * them and cannot change them, and as class fields they cost what plain fields cost.
+ */
+/** `performance.now()` when the request arrived. */
+export const STARTED_AT: unique symbol = Symbol('natsrpc.startedAt');
+/** The worker indexed the call by request id for cancellation. */
+export const TRACKED: unique symbol = Symbol('natsrpc.tracked');
+/** The deadline fired: the call is in its overrun grace, or overdue once that ends. */
+export const PAST_DEADLINE: unique symbol = Symbol('natsrpc.pastDeadline');
+/** The request's reply subject: a cancel must name its last (random) token. */
+export const REPLY: unique symbol = Symbol('natsrpc.reply');
 
 /**
  * What a handler gets as `ctx`: the call it serves, and the means to stop in time, log, and call
@@ -50,21 +64,23 @@ export interface HandlerContext {
 /**
  * The worker's record of a call it runs: the {@link HandlerContext} handlers see, plus the links
  * and flags the worker's deadline queue and list of running calls keep on it (so a call costs one
- * object). Handlers are typed against HandlerContext and never see those.
+ * object). Those are symbol-keyed: handlers neither see them (in types, `Object.keys`, JSON or
+ * `console.log`) nor can reach them by name.
  */
 export class CallContext implements HandlerContext, Expiring, ActiveLink {
-  /** @internal owned by the worker's deadline queue */
-  deadlineBucket = 0;
-  /** @internal owned by the worker's deadline queue */
-  deadlinePrev: Expiring | null = null;
-  /** @internal owned by the worker's deadline queue */
-  deadlineNext: Expiring | null = null;
-  /** @internal owned by the worker's list of running calls */
-  activePrev: ActiveLink | null = null;
-  /** @internal owned by the worker's list of running calls */
-  activeNext: ActiveLink | null = null;
-  /** @internal owned by the worker's list of running calls */
-  active = false;
+  // Owned by the worker's deadline queue (deadline-queue.ts).
+  [DEADLINE_BUCKET] = 0;
+  [DEADLINE_PREV]: Expiring | null = null;
+  [DEADLINE_NEXT]: Expiring | null = null;
+  // Owned by the worker's list of running calls (active-calls.ts).
+  [ACTIVE_PREV]: ActiveLink | null = null;
+  [ACTIVE_NEXT]: ActiveLink | null = null;
+  [ACTIVE] = false;
+  // Owned by the worker (worker.ts).
+  readonly [STARTED_AT]: number;
+  [TRACKED] = false;
+  [REPLY] = '';
+  [PAST_DEADLINE] = false;
   // What handlers see: documented on HandlerContext.
   readonly requestId: string;
   readonly service: string;
@@ -72,19 +88,11 @@ export class CallContext implements HandlerContext, Expiring, ActiveLink {
   readonly attempt: number;
   readonly headers: Headers;
   readonly deadline: number;
-  /** @internal `performance.now()` at arrival */
-  readonly startedAt: number;
   #controller: AbortController | undefined;
   #abortReason: unknown;
   #log: Logger | undefined;
   readonly #baseLog: Logger;
   readonly #outbound: OutboundCaller | undefined;
-  /** @internal the worker indexed this call by id for cancellation */
-  tracked = false;
-  /** @internal the request's reply subject: a cancel must name its last (random) token */
-  reply = '';
-  /** @internal the deadline fired; the call is in its overrun grace (or overdue once that ends) */
-  pastDeadline = false;
 
   /** @internal created by the worker */
   constructor(
@@ -104,7 +112,7 @@ export class CallContext implements HandlerContext, Expiring, ActiveLink {
     this.attempt = attempt;
     this.headers = headers ?? NO_HEADERS;
     this.deadline = Date.now() + budgetMs;
-    this.startedAt = startedAt;
+    this[STARTED_AT] = startedAt;
     this.#baseLog = baseLog;
     this.#outbound = outbound;
   }
@@ -155,6 +163,12 @@ export class CallContext implements HandlerContext, Expiring, ActiveLink {
   get log(): Logger {
     this.#log ??= this.#baseLog.child({ reqId: this.requestId, method: this.method });
     return this.#log;
+  }
+
+  /** What `console.log(ctx)` and `util.inspect` show: what a handler can read, nothing of the worker's. */
+  [Symbol.for('nodejs.util.inspect.custom')](): object {
+    const { requestId, service, method, attempt, headers, deadline, aborted } = this;
+    return { requestId, service, method, attempt, headers, deadline, aborted };
   }
 
   /** @internal aborts the call's signal with `reason`; later calls do nothing. */

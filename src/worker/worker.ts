@@ -16,7 +16,7 @@ import type { Logger } from '../logging/logger.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
 import { LoopProgress } from '../timing/loop-progress.js';
 import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
-import { CallContext } from './context.js';
+import { CallContext, PAST_DEADLINE, REPLY, STARTED_AT, TRACKED } from './context.js';
 import { ActiveCalls } from './active-calls.js';
 import { resolveMethod, type ResolvedMethod, type WorkerDefinition } from './definition.js';
 import { OutboundCalls } from './outbound.js';
@@ -131,7 +131,7 @@ export class RpcWorker {
     this.#routing = opts.routing === 'leave-when-full' ? this.#loadAwareRouting(opts.lowWater ?? defaultLowWater(opts.concurrency)) : null;
     this.#outbound = new OutboundCalls(nc, opts.prefix, opts.logger);
     this.#cancels = new CancelIndex(opts.limits, (id, replies) =>
-      this.#active.find((ctx) => !ctx.tracked && ctx.requestId === id && namesReply(replies, ctx.reply)),
+      this.#active.find((ctx) => !ctx[TRACKED] && ctx.requestId === id && namesReply(replies, ctx[REPLY])),
     );
     const pong = encode({ v: PROTOCOL_VERSION, worker: this.id });
     // Liveness and cancellation stay subscribed through a drain: the calls in flight need them.
@@ -369,7 +369,7 @@ export class RpcWorker {
 
   #start(req: RequestEnvelope, method: string, entry: ResolvedMethod, reply: string, arrivedAt: number): void {
     const ctx = new CallContext(req.id, this.service, method, req.attempt, req.headers, req.budgetMs, arrivedAt, this.#log, this.#outbound);
-    ctx.reply = reply;
+    ctx[REPLY] = reply;
     this.#active.add(ctx);
     this.#deadlines.add(ctx, arrivedAt + req.budgetMs);
     this.#routing?.afterStart();
@@ -386,7 +386,7 @@ export class RpcWorker {
     } else {
       begin();
       // Still running after its start: the caller learns which worker holds it.
-      if (req.lateAck === true && ctx.active) this.#acks.add(reply, null);
+      if (req.lateAck === true && this.#active.has(ctx)) this.#acks.add(reply, null);
     }
   }
 
@@ -446,13 +446,13 @@ export class RpcWorker {
   #finish(ctx: CallContext, reply: string, result: unknown, err: unknown, failed: boolean): void {
     this.#active.delete(ctx);
     this.#tracing?.end(ctx, failed, err);
-    if (ctx.tracked) this.#cancels.untrack(ctx);
+    if (ctx[TRACKED]) this.#cancels.untrack(ctx);
     // Still queued: before its deadline, or within the grace after it. Not queued: overdue.
     if (!this.#deadlines.delete(ctx)) {
       this.#overdue--;
       this.stats.overruns++;
     }
-    const elapsedMs = performance.now() - ctx.startedAt;
+    const elapsedMs = performance.now() - ctx[STARTED_AT];
     this.stats.latency.record(elapsedMs);
     // null: the caller cancelled and nobody listens for a reply; the slot is free all the same.
     const data = failed ? this.#replies.failed(ctx, elapsedMs, err) : this.#replies.succeeded(ctx, elapsedMs, result);
@@ -492,8 +492,8 @@ export class RpcWorker {
 
   /** The deadline fires the handler's signal and queues the grace; the grace's end makes it overdue. */
   #onDeadline(ctx: CallContext): void {
-    if (!ctx.pastDeadline) {
-      ctx.pastDeadline = true;
+    if (!ctx[PAST_DEADLINE]) {
+      ctx[PAST_DEADLINE] = true;
       CallContext.abort(ctx, new RpcError('TIMEOUT', `deadline of ${ctx.method} passed`));
       this.#deadlines.add(ctx, performance.now() + OVERRUN_GRACE_MS);
       return;
