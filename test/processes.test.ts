@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { connect } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { closing, startNats } from './helpers/nats.js';
-import { spawnWorker } from './helpers/processes.js';
+import { spawnWorker, workerIdOf } from './helpers/processes.js';
+import { openConnection } from '../src/connection/options.js';
+import { decodeChecked } from '../src/protocol/codec.js';
+import type { WorkerHeartbeat } from '../src/protocol/heartbeat.js';
+import { heartbeatSubject } from '../src/protocol/subjects.js';
 import { sleep, startLoad, waitFor } from './helpers/load.js';
 
 const quiet = createLogger('test', 'silent');
@@ -36,6 +40,11 @@ test('graceful drain: SIGTERM one of two workers under steady load: zero failed 
   await using w1 = await spawnWorker('test/fixtures/probe.ts', nats.url);
   await using w2 = await spawnWorker('test/fixtures/probe.ts', nats.url);
   await using client = closing(await connect({ servers: nats.url, logger: quiet }), (c) => c.close());
+  // The states w1 reports in its heartbeats: the typed record of its drain.
+  await using hb = closing(await openConnection({ servers: nats.url }), (c) => c.close());
+  const states: string[] = [];
+  hb.subscribe(heartbeatSubject('rpc', 'probe', workerIdOf(w1)), { callback: (_e, m) => states.push((decodeChecked(m.data) as WorkerHeartbeat).state) });
+  await hb.flush();
   // Calls take 20 ms so the drained worker always holds some in flight when it is told to go.
   await using load = startLoad(client, 'probe.sleep', () => ({ ms: 20 }), { concurrency: 16, maxDurationMs: 20_000 });
   assert.ok(await waitFor(() => load.result.ok >= 200), 'load is flowing');
@@ -49,6 +58,8 @@ test('graceful drain: SIGTERM one of two workers under steady load: zero failed 
   assert.deepEqual(exit, { code: 0, signal: null }, `drained worker exits 0: ${w1.stderr.join('\n')}`);
   assert.deepEqual(result.failed, {}, `no call fails: ${result.errors.map((e) => e.message).join('; ')}`);
   assert.ok(result.ok > servedAfter, 'the other worker kept serving');
-  assert.ok(w1.lines.some((l) => l.includes('"worker drained"')), 'the worker drained before exiting');
+  // Its heartbeats say `draining`, then `stopped` (the final one, sent once the drain is done).
+  const drainedThenStopped = () => states.includes('draining') && states.lastIndexOf('stopped') > states.indexOf('draining');
+  assert.ok(await waitFor(drainedThenStopped, 5_000), `the worker drained before exiting (heartbeat states: ${states.join(', ')})`);
   assert.equal(w2.child.exitCode, null);
 });

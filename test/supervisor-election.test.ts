@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { connect } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { startNats } from './helpers/nats.js';
-import { sleep } from './helpers/load.js';
+import { sleep, waitFor } from './helpers/load.js';
+import { decodeChecked } from '../src/protocol/codec.js';
+import type { SupervisorHeartbeat } from '../src/protocol/supervisor-envelopes.js';
+import { supervisorHeartbeatSubject } from '../src/protocol/subjects.js';
 import { BROKER_CONFIG, INTERVAL_MS, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
 
 const quiet = createLogger('test', 'silent');
@@ -18,6 +21,14 @@ test('supervisor item 8: two supervisors: the older leads; kill it and the other
   const POLICY = { baseEjectionMs: BASE_EJECTION_MS, maxDrainPercent: 100 };
   await using nats = await startNats({ config: BROKER_CONFIG });
   await using rec = await Recorder.start(nats.url);
+  // Who claims to lead, from each supervisor's own heartbeats (the typed signal of standing by).
+  const leads = new Map<string, boolean>();
+  rec.nc.subscribe(supervisorHeartbeatSubject('rpc'), {
+    callback: (_e, m) => {
+      const hb = decodeChecked(m.data) as SupervisorHeartbeat;
+      leads.set(hb.id, hb.leader);
+    },
+  });
   await using w1 = await spawnWard(nats.url);
   await using w2 = await spawnWard(nats.url);
   await using w3 = await spawnWard(nats.url);
@@ -26,7 +37,7 @@ test('supervisor item 8: two supervisors: the older leads; kill it and the other
   assert.ok(await rec.waitServing('ward', 3), 'the fleet is seen');
   await sleep(4 * INTERVAL_MS); // the second has heard the first
   assert.equal((await rec.status()).supervisor.id, first.id, 'the older supervisor leads and answers status');
-  assert.ok(second.lines.some((l) => l.includes('"supervisor stands by"')), 'the younger stands by');
+  assert.ok(await waitFor(() => leads.get(second.id) === false && leads.get(first.id) === true, 5_000), 'the younger stands by: its heartbeats say leader: false');
   assert.equal(rec.eventsOf('leader', undefined, second.id).length, 0);
 
   const client = await connect({ servers: nats.url, logger: quiet });
