@@ -55,3 +55,18 @@ test('call takes its payload from the argument, a piped stdin, "-" and @file, an
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /cannot read payload file/);
 });
+
+test('call sends and prints payloads beyond the broker\'s max_payload, from @file and from stdin (chunked bodies)', async () => {
+  await using nats = await startNats({ configText: 'max_payload: 1048576\n' });
+  await using _echo = closing(await startWorker(echo, { servers: nats.url, logger: quiet }), stop);
+  const at = ['--servers', nats.url];
+  const dir = tmp();
+  const big = { text: 'z'.repeat(3_000_000), n: 1 };
+  writeFileSync(join(dir, 'big.json'), JSON.stringify(big));
+  const file = await runCliProcess({ args: ['call', 'echo.echo', `@${join(dir, 'big.json')}`, ...at] });
+  assert.equal(file.code, 0, file.stderr);
+  assert.equal(file.stdout, JSON.stringify(big) + '\n');
+  const piped = await runCliProcess({ args: ['call', 'echo.echo', '-', ...at], input: JSON.stringify('q'.repeat(2_000_000)) });
+  assert.equal(piped.code, 0, piped.stderr);
+  assert.equal(piped.stdout.length, 2_000_003);
+});
