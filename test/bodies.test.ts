@@ -127,12 +127,17 @@ async function rawCaller(url: string) {
   const got: Record<string, unknown>[] = [];
   nc.subscribe(inbox, { callback: (_err, msg: Msg) => got.push(decodeChecked(msg.data) as Record<string, unknown>) });
   await nc.flush();
-  const request = (id: string, bytes: number, digest: Uint8Array, budgetMs = 30_000) =>
-    nc.publish('rpc.bodies.hash', encode({ v: 1, id, method: 'hash', budgetMs, attempt: 1, body: { bytes, sha256: digest } }), { reply: inbox });
+  const request = (id: string, bytes: number, budgetMs = 30_000) =>
+    nc.publish('rpc.bodies.hash', encode({ v: 1, id, method: 'hash', budgetMs, attempt: 1, body: { bytes } }), { reply: inbox });
   const token = inbox.slice(inbox.lastIndexOf('.') + 1);
   // Chunks to a worker name the random last token of the call's reply subject.
-  const chunk = (w: string, t: number, o: number, d: Uint8Array, reply = token) => nc.publish(`rpc._body.${w}`, encode({ v: 1, t, o, d, reply }));
-  return { nc, got, request, chunk };
+  const chunk = (w: string, t: number, o: number, d: Uint8Array, reply = token, sha256?: Uint8Array) =>
+    nc.publish(`rpc._body.${w}`, encode({ v: 1, t, o, d, reply, sha256 }));
+  /** Every chunk of `body` in order, half a MB each; the last carries `sha256`. */
+  const all = (w: string, t: number, body: Uint8Array, sha256: Uint8Array) => {
+    for (let o = 0; o < body.length; o += MB / 2) chunk(w, t, o, body.subarray(o, o + MB / 2), token, o + MB / 2 >= body.length ? sha256 : undefined);
+  };
+  return { nc, got, request, chunk, all };
 }
 
 test('hostile chunk messages: typed errors, nothing reaches the handler, buffers freed, the worker keeps serving (test 6)', async () => {
@@ -159,16 +164,16 @@ test('hostile chunk messages: typed errors, nothing reaches the handler, buffers
   };
 
   // A declared length beyond the worker's maximum: refused before anything is allocated.
-  raw.request('huge', 1024 * 1024 * 1024, digest);
+  raw.request('huge', 1024 * 1024 * 1024);
   assert.equal((await reply('huge')).error.code, 'PAYLOAD_TOO_LARGE');
   // Beyond what the protocol allows at all: an invalid request.
-  raw.request('absurd', 2 ** 40, digest);
+  raw.request('absurd', 2 ** 40);
   assert.ok(await waitFor(() => raw.got.some((m) => m.id === '' || m.id === 'absurd'), 30_000));
   assert.equal((raw.got.find((m) => m.id === '' || m.id === 'absurd') as { error: { code: string } }).error.code, 'BAD_REQUEST');
   raw.got.length = 0;
 
   // Out of order: the second half MB first.
-  raw.request('reorder', body.length, digest);
+  raw.request('reorder', body.length);
   let pull = await pullOf();
   assert.equal(pull.w, w);
   raw.chunk(w, pull.t, MB / 2, body.subarray(MB / 2, MB));
@@ -178,30 +183,39 @@ test('hostile chunk messages: typed errors, nothing reaches the handler, buffers
 
   // A duplicate chunk.
   raw.got.length = 0;
-  raw.request('duplicate', body.length, digest);
+  raw.request('duplicate', body.length);
   pull = await pullOf();
   raw.chunk(w, pull.t, 0, body.subarray(0, MB / 2));
   raw.chunk(w, pull.t, 0, body.subarray(0, MB / 2));
   r = await reply('duplicate');
   assert.equal(r.error.code, 'BAD_REQUEST');
 
-  // Every chunk in order, one byte changed: the checksum fails before anything decodes it.
+  // Every chunk in order, one byte changed: the checksum (carried by the last chunk) fails before anything decodes it.
   raw.got.length = 0;
-  raw.request('forged', body.length, digest);
+  raw.request('forged', body.length);
   pull = await pullOf();
   const forged = body.slice();
   forged[12_345] = forged[12_345]! ^ 0xff;
-  for (let o = 0; o < forged.length; o += MB / 2) raw.chunk(w, pull.t, o, forged.subarray(o, o + MB / 2));
+  raw.all(w, pull.t, forged, digest);
   r = await reply('forged');
+  assert.equal(r.error.code, 'BAD_REQUEST');
+  assert.equal(r.error.details?.reason, 'checksum');
+
+  // Every chunk right, but the last carries no checksum: refused the same way.
+  raw.got.length = 0;
+  raw.request('unsummed', body.length);
+  pull = await pullOf();
+  for (let o = 0; o < body.length; o += MB / 2) raw.chunk(w, pull.t, o, body.subarray(o, o + MB / 2));
+  r = await reply('unsummed');
   assert.equal(r.error.code, 'BAD_REQUEST');
   assert.equal(r.error.details?.reason, 'checksum');
 
   // Chunks that do not name the call's reply token are ignored: the real ones still complete it.
   raw.got.length = 0;
-  raw.request('impostor', body.length, digest);
+  raw.request('impostor', body.length);
   pull = await pullOf();
   raw.chunk(w, pull.t, 0, forged.subarray(0, MB / 2), 'AAAAAAAAAAAAAAAA');
-  for (let o = 0; o < body.length; o += MB / 2) raw.chunk(w, pull.t, o, body.subarray(o, o + MB / 2));
+  raw.all(w, pull.t, body, digest);
   const impostor = (await reply('impostor')) as unknown as { ok: boolean; result: Hashed };
   assert.equal(impostor.ok, true, JSON.stringify(impostor));
   assert.equal(impostor.result.sha256, sha256(value));
@@ -213,7 +227,7 @@ test('hostile chunk messages: typed errors, nothing reaches the handler, buffers
 
   // A sender that stops mid-body: the call's deadline ends it and frees the buffer and the slot.
   raw.got.length = 0;
-  raw.request('stalled', body.length, digest, 1_500);
+  raw.request('stalled', body.length, 1_500);
   pull = await pullOf();
   raw.chunk(w, pull.t, 0, body.subarray(0, MB / 2));
   r = await reply('stalled');

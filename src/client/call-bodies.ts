@@ -81,7 +81,7 @@ export class AttemptBodies {
     if (!a.complete) return this.#pullMore() ?? undefined;
     this.#inbound = undefined;
     try {
-      return { value: decodeChecked(a.verified(), this.#t.limits) };
+      return { value: decodeChecked(a.verified(chunk.sha256), this.#t.limits) };
     } catch (cause) {
       return new RpcError('INTERNAL', `reply body refused: ${(cause as Error).message}`, { cause, maybeProcessed: true });
     }

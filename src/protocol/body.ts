@@ -4,7 +4,8 @@
  * the call. The receiver pulls: it names the offset it has and how many bytes more it takes (at
  * most one window), and the sender sends chunks up to there. The receiver assembles the body into
  * one buffer of the declared length, allocated once after the length was checked against its own
- * maximum, hashes it chunk by chunk and verifies length and SHA-256 before anything decodes it.
+ * maximum, hashes it chunk by chunk and verifies length and SHA-256 (carried by the last chunk, so
+ * the sender hashes as it sends instead of before) before anything decodes it.
  * docs/protocol.md, *Large bodies*, is the normative description; keep the two in step.
  */
 import { createHash, type Hash } from 'node:crypto';
@@ -34,12 +35,13 @@ export interface BodyPull {
   reply?: string;
 }
 
-/** Sender to receiver: bytes `o .. o + d.length` of transfer `t`. */
+/** Sender to receiver: bytes `o .. o + d.length` of transfer `t`; the last one carries the body's SHA-256. */
 export interface BodyChunk {
   v: typeof PROTOCOL_VERSION;
   t: number;
   o: number;
   d: Uint8Array;
+  sha256?: Uint8Array;
   /** On `<prefix>._body.<w>`: the random last token of the call's reply subject. */
   reply?: string;
 }
@@ -64,6 +66,7 @@ export function asBodyPull(value: unknown): BodyPull | null {
 export function asBodyChunk(value: unknown): BodyChunk | null {
   if (!isRecord(value) || value.v !== PROTOCOL_VERSION || !(value.d instanceof Uint8Array) || value.d.length === 0) return null;
   if (!isInt(value.t, 1, MAX_BODY_TOKEN - 1) || !isInt(value.o, 0, Number.MAX_SAFE_INTEGER) || badReply(value.reply)) return null;
+  if (value.sha256 !== undefined && value.sha256 !== null && !(value.sha256 instanceof Uint8Array && value.sha256.length === SHA256_BYTES)) return null;
   return value as unknown as BodyChunk;
 }
 
@@ -75,6 +78,9 @@ export function encodeBodyPull(t: number, o: number, n: number, who: { w: string
 
 /** The msgpack key `reply`. */
 const REPLY_KEY = new Uint8Array([0xa5, 0x72, 0x65, 0x70, 0x6c, 0x79]);
+/** The msgpack key `sha256` and a bin 8 header of 32 bytes. */
+const SHA256_KEY = new Uint8Array([0xa6, 0x73, 0x68, 0x61, 0x32, 0x35, 0x36, 0xc4, 0x20]);
+const SHA256_BYTES = 32;
 
 function writeUint(buf: Uint8Array, p: number, x: number): number {
   buf[p++] = 0xcf; // always uint64: fixed size, any offset
@@ -91,15 +97,27 @@ function writeUint(buf: Uint8Array, p: number, x: number): number {
   return p;
 }
 
+/** The slices of `parts` that cover bytes `from .. to` of their concatenation. */
+function* slices(parts: readonly Uint8Array[], from: number, to: number): Generator<Uint8Array> {
+  let start = 0;
+  for (const part of parts) {
+    const end = start + part.length;
+    if (end > from && start < to) yield part.subarray(Math.max(0, from - start), Math.min(part.length, to - start));
+    if (end >= to) return;
+    start = end;
+  }
+}
+
 /**
- * `{ v: 1, t, o, d, reply? }` as msgpack, the bytes `parts` hold from `from` for `length` copied in
- * once; `reply` (ASCII, at most 128 characters) is written last.
+ * `{ v: 1, t, o, d, sha256?, reply? }` as msgpack, the body's bytes `from .. from + length` copied
+ * in once; `sha256` (32 bytes) and `reply` (ASCII, at most 128 characters) are written last.
  */
-function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], from: number, length: number, reply: string | undefined): Uint8Array {
+function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], length: number, sha256: Uint8Array | undefined, reply: string | undefined): Uint8Array {
   const replyBytes = reply === undefined ? 0 : REPLY_KEY.length + 2 + reply.length;
-  const out = new Uint8Array(1 + 2 + 1 + 2 + 9 + 2 + 9 + 2 + 5 + length + replyBytes);
+  const shaBytes = sha256 === undefined ? 0 : SHA256_KEY.length + SHA256_BYTES;
+  const out = new Uint8Array(1 + 2 + 1 + 2 + 9 + 2 + 9 + 2 + 5 + length + shaBytes + replyBytes);
   let p = 0;
-  out[p++] = reply === undefined ? 0x84 : 0x85;
+  out[p++] = 0x84 + (sha256 === undefined ? 0 : 1) + (reply === undefined ? 0 : 1);
   out[p++] = 0xa1;
   out[p++] = 0x76; // "v"
   out[p++] = PROTOCOL_VERSION;
@@ -116,20 +134,14 @@ function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], from: n
   out[p++] = (length >>> 16) & 0xff;
   out[p++] = (length >>> 8) & 0xff;
   out[p++] = length & 0xff;
-  // Copy the range out of the parts it spans.
-  let skip = from;
-  let left = length;
-  for (const part of parts) {
-    if (left === 0) break;
-    if (skip >= part.length) {
-      skip -= part.length;
-      continue;
-    }
-    const n = Math.min(part.length - skip, left);
-    out.set(part.subarray(skip, skip + n), p);
-    p += n;
-    left -= n;
-    skip = 0;
+  for (const slice of slices(parts, o, o + length)) {
+    out.set(slice, p);
+    p += slice.length;
+  }
+  if (sha256 !== undefined) {
+    out.set(SHA256_KEY, p);
+    out.set(sha256, p + SHA256_KEY.length);
+    p += SHA256_KEY.length + SHA256_BYTES;
   }
   if (reply !== undefined) {
     out.set(REPLY_KEY, p);
@@ -143,37 +155,40 @@ function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], from: n
 
 /**
  * A body to send, as the parts it is made of (a binary's msgpack header and the binary itself, so
- * a `Uint8Array` is never copied whole): its length and SHA-256, and its chunks on demand.
+ * a `Uint8Array` is never copied whole), and its chunks on demand. Its SHA-256 is computed as the
+ * chunks are first made, in order (every transfer sends from offset 0 up), and goes in the last.
  */
 export class BodySource {
   readonly bytes: number;
-  readonly sha256: Uint8Array;
   readonly #parts: readonly Uint8Array[];
+  readonly #hash: Hash = createHash('sha256');
+  #hashedTo = 0;
+  #sha256: Uint8Array | undefined = undefined;
   constructor(parts: readonly Uint8Array[]) {
     this.#parts = parts;
-    const hash = createHash('sha256');
-    let bytes = 0;
-    for (const part of parts) {
-      hash.update(part);
-      bytes += part.length;
-    }
-    this.bytes = bytes;
-    this.sha256 = new Uint8Array(hash.digest());
+    this.bytes = parts.reduce((n, part) => n + part.length, 0);
   }
 
   get descriptor(): BodyDescriptor {
-    return { bytes: this.bytes, sha256: this.sha256 };
+    return { bytes: this.bytes };
   }
 
   /**
    * The chunk messages of transfer `t` that cover `from .. to`, each at most `chunkBytes` of body;
-   * those to a worker carry the call's `reply` token.
+   * those to a worker carry the call's `reply` token. A transfer asks for its ranges in order.
    */
   *chunks(t: number, from: number, to: number, chunkBytes: number, reply?: string): Generator<Uint8Array> {
-    for (let o = from; o < to; o += chunkBytes) yield encodeChunk(t, o, this.#parts, o, Math.min(chunkBytes, to - o), reply);
+    for (let o = from; o < to; o += chunkBytes) {
+      const end = Math.min(to, o + chunkBytes);
+      if (end > this.#hashedTo) {
+        for (const slice of slices(this.#parts, this.#hashedTo, end)) this.#hash.update(slice);
+        this.#hashedTo = end;
+      }
+      if (end === this.bytes) this.#sha256 ??= new Uint8Array(this.#hash.digest());
+      yield encodeChunk(t, o, this.#parts, end - o, end === this.bytes ? this.#sha256 : undefined, reply);
+    }
   }
 }
-
 /** Body bytes per chunk for a broker whose max_payload is `maxPayload`. */
 export function chunkBytes(maxPayload: number): number {
   return Math.max(1, maxPayload - BODY_CHUNK_OVERHEAD);
@@ -186,7 +201,6 @@ export function chunkBytes(maxPayload: number): number {
  */
 export class BodyAssembly {
   readonly #buffer: Uint8Array;
-  readonly #expected: Uint8Array;
   readonly #hash: Hash = createHash('sha256');
   #received = 0;
   /** Bytes the sender may send before the next pull (the end of the last pull). */
@@ -194,7 +208,6 @@ export class BodyAssembly {
 
   constructor(descriptor: BodyDescriptor) {
     this.#buffer = new Uint8Array(descriptor.bytes);
-    this.#expected = descriptor.sha256;
   }
 
   /** The declared length (the buffer's). */
@@ -230,10 +243,10 @@ export class BodyAssembly {
     return [this.#received, n];
   }
 
-  /** The whole body once its SHA-256 matches the declared one; else throws the reason. */
-  verified(): Uint8Array {
-    const digest = this.#hash.digest();
-    if (!digest.equals(this.#expected)) throw new Error('the body does not match its SHA-256');
+  /** The whole body once its SHA-256 matches `sha256` (the last chunk's); else throws the reason. */
+  verified(sha256: Uint8Array | undefined): Uint8Array {
+    if (sha256 === undefined || sha256 === null) throw new Error('the last chunk carries no sha256');
+    if (!this.#hash.digest().equals(sha256)) throw new Error('the body does not match its SHA-256');
     return this.#buffer;
   }
 }

@@ -56,10 +56,9 @@ export interface StreamWindow {
   bytes: number;
 }
 
-/** A body sent in chunks: its length and SHA-256 (32 bytes). */
+/** A body sent in chunks: its length (its SHA-256 comes with the last chunk). */
 export interface BodyDescriptor {
   bytes: number;
-  sha256: Uint8Array;
 }
 
 /** A reply body offered by worker `w` as transfer `t`. */
@@ -75,7 +74,6 @@ export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
 export function checkBody(value: unknown, reply: boolean): string | null {
   if (!isRecord(value)) return 'body must be a map';
   if (!isBoundedInt(value.bytes, 1, MAX_BODY_BYTES)) return `body bytes must be 1..${MAX_BODY_BYTES}`;
-  if (!(value.sha256 instanceof Uint8Array) || value.sha256.length !== 32) return 'body sha256 must be 32 bytes';
   if (!reply) return null;
   if (!isBoundedInt(value.t, 1, 2 ** 32 - 1)) return 'body t must be 1..2^32-1';
   if (typeof value.w !== 'string' || !WORKER_ID.test(value.w)) return 'invalid body worker';

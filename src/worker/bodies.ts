@@ -17,7 +17,6 @@ import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
 import { bodySubject, isLastToken } from '../protocol/subjects.js';
 import type { Logger } from '../logging/logger.js';
 import type { CallContext } from './context.js';
-import { okReply } from './replies.js';
 
 /** Request bodies being received at once hold at most this many times `maxBodyBytes`. */
 export const BODY_MEMORY_FACTOR = 4;
@@ -108,16 +107,14 @@ export class WorkerBodies {
   }
 
   /**
-   * The reply to send for the ok reply `data` that is too long for one message: a reply that
-   * offers its result as a body, or null when the result exceeds `maxBodyBytes` (or the room for
-   * bodies held) and the reply stays as it is (and is refused as PAYLOAD_TOO_LARGE).
+   * The reply that offers a result, encoded as `parts`, as a body its caller pulls; null when the
+   * result exceeds `maxBodyBytes` (or the room for reply bodies held), and is then refused
+   * PAYLOAD_TOO_LARGE like any reply over max_payload.
    */
-  offer(reply: string, id: string, data: Uint8Array): Uint8Array | null {
-    // The result is the last value of the ok reply: its bytes are the body, not copied.
-    const head = okReply(id, null).length - 1;
-    const bytes = data.length - head;
+  offer(reply: string, id: string, parts: Uint8Array[]): Uint8Array | null {
+    const source = new BodySource(parts);
+    const bytes = source.bytes;
     if (bytes > this.maxBodyBytes || this.#outgoingBytes + bytes > BODY_MEMORY_FACTOR * this.maxBodyBytes) return null;
-    const source = new BodySource([data.subarray(head)]);
     const t = this.#nextToken();
     this.#outgoing.set(t, { source, reply, sent: 0, timer: setTimeout(() => this.#endOutgoing(t), BODY_STALL_TIMEOUT_MS) });
     this.#outgoingBytes += bytes;
@@ -146,7 +143,7 @@ export class WorkerBodies {
       const entry = this.#incoming.get(chunk.t);
       // Only the call's caller knows the random token of its reply subject.
       if (entry === undefined || chunk.reply == null || !isLastToken(entry.reply, chunk.reply)) return this.#ignore(data.length);
-      return this.#onChunk(chunk.t, entry, chunk.o, chunk.d);
+      return this.#onChunk(chunk.t, entry, chunk.o, chunk.d, chunk.sha256);
     }
     const pull = asBodyPull(value);
     const out = pull === null ? undefined : this.#outgoing.get(pull.t);
@@ -159,7 +156,7 @@ export class WorkerBodies {
     if (this.#log.isLevelEnabled('debug')) this.#log.debug({ bytes }, 'body message for no open transfer ignored');
   }
 
-  #onChunk(t: number, entry: Incoming, offset: number, data: Uint8Array): void {
+  #onChunk(t: number, entry: Incoming, offset: number, data: Uint8Array, sha256: Uint8Array | undefined): void {
     const a = entry.assembly;
     const refused = a.add(offset, data);
     if (refused !== null) return this.#fail(t, new RpcError('BAD_REQUEST', `request body broke the protocol: ${refused}`, { details: { reason: 'chunk' } }));
@@ -167,7 +164,7 @@ export class WorkerBodies {
     if (!a.complete) return this.#pull(t, entry);
     let payload: unknown;
     try {
-      payload = decodeChecked(a.verified(), this.#limits);
+      payload = decodeChecked(a.verified(sha256), this.#limits);
     } catch (cause) {
       const reason = cause instanceof RpcError ? 'undecodable' : 'checksum';
       return this.#fail(t, new RpcError('BAD_REQUEST', `request body refused: ${(cause as Error).message}`, { details: { reason }, cause }));

@@ -58,8 +58,7 @@ export class WorkerReplies {
   succeeded(ctx: CallContext, elapsedMs: number, result: unknown): Uint8Array {
     try {
       const data = okReply(ctx.requestId, result);
-      this.#stats.succeed();
-      this.#discovery?.record(ctx.method, elapsedMs, null);
+      this.countSuccess(ctx, elapsedMs);
       return data;
     } catch (err) {
       // A result that cannot travel unchanged (value-check.ts) names its path and type: that goes to
@@ -69,6 +68,12 @@ export class WorkerReplies {
       this.#discovery?.record(ctx.method, elapsedMs, `INTERNAL: result cannot be encoded: ${(err as Error).message}`);
       return errorReply(ctx.requestId, internalError(ctx.requestId));
     }
+  }
+
+  /** Counts a handler that succeeded (its result goes as a body: see bodies.ts). */
+  countSuccess(ctx: CallContext, elapsedMs: number): void {
+    this.#stats.succeed();
+    this.#discovery?.record(ctx.method, elapsedMs, null);
   }
 
   /** The reply to a handler that failed with `err`, or null when its caller cancelled (nobody listens). */

@@ -5,7 +5,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
-import { decodeRequest, encode } from '../protocol/codec.js';
+import { decodeRequest, encode, encodeBodyParts } from '../protocol/codec.js';
 import { PROTOCOL_VERSION, type RequestEnvelope, type StreamWindow } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
@@ -22,7 +22,7 @@ import { resolveMethod, type ResolvedMethod, type WorkerDefinition } from './def
 import { OutboundCalls } from './outbound.js';
 import { CancelIndex, namesReply } from './cancel-index.js';
 import { ServiceDiscovery } from './service-discovery.js';
-import { WorkerReplies } from './replies.js';
+import { okReply, WorkerReplies } from './replies.js';
 import { AckBatch, CallerPresence } from './ack-batch.js';
 import { WorkerStreams } from './streams.js';
 import { WorkerBodies } from './bodies.js';
@@ -455,14 +455,27 @@ export class RpcWorker {
     const elapsedMs = performance.now() - ctx[STARTED_AT];
     this.stats.latency.record(elapsedMs);
     // null: the caller cancelled and nobody listens for a reply; the slot is free all the same.
-    const data = failed ? this.#replies.failed(ctx, elapsedMs, err) : this.#replies.succeeded(ctx, elapsedMs, result);
+    const data = failed ? this.#replies.failed(ctx, elapsedMs, err) : this.#okReply(ctx, reply, elapsedMs, result);
     this.#routing?.afterFinish(); // before the reply: the broker sees a rejoin before the next request
-    if (data !== null) {
-      // A result too long for one message is offered as a body its caller pulls in chunks.
-      const offer = !failed && data.length > this.#bodies.maxPayload() ? this.#bodies.offer(reply, ctx.requestId, data) : null;
-      this.#replies.send(reply, ctx.requestId, offer ?? data);
-    }
+    if (data !== null) this.#replies.send(reply, ctx.requestId, data);
     if (this.#active.size === 0) this.#idle?.();
+  }
+
+  /** The ok reply; a result too long for one message is offered as a body its caller pulls in chunks. */
+  #okReply(ctx: CallContext, reply: string, elapsedMs: number, result: unknown): Uint8Array {
+    const maxPayload = this.#bodies.maxPayload();
+    if (result instanceof Uint8Array && result.length > maxPayload) {
+      // A binary is offered as it is, not copied into a reply first.
+      const offer = this.#bodies.offer(reply, ctx.requestId, encodeBodyParts(result, 'result'));
+      if (offer !== null) {
+        this.#replies.countSuccess(ctx, elapsedMs);
+        return offer;
+      }
+    }
+    const data = this.#replies.succeeded(ctx, elapsedMs, result);
+    if (data.length <= maxPayload) return data;
+    // The result is the ok reply's last value: its bytes are the body, not copied.
+    return this.#bodies.offer(reply, ctx.requestId, [data.subarray(okReply(ctx.requestId, null).length - 1)]) ?? data;
   }
 
   #loadAwareRouting(lowWater: number): LeaveWhenFull {

@@ -1,0 +1,111 @@
+/**
+ * Large bodies against plain `nats`: a 50 MB body moved between two processes through a broker
+ * with a 1 MB max_payload, by a natsrpc call (request body: `client.call` with the bytes; reply
+ * body: a handler returning them; chunked, pulled, SHA-256 checked, assembled into one buffer) and
+ * by plain `nats` publishing the same chunks (flush every 8 MiB) to a subscriber that copies them
+ * into one buffer. Each pair runs interleaved, 3 rounds in one run; the report gives the ratio's
+ * range and both processes' memory.
+ *
+ *   node --import tsx bench/bodies.ts [--mb 50] [--rounds 3]
+ */
+import { parseArgs } from 'node:util';
+import { connect as natsConnect } from 'nats';
+import { LocalNatsServer } from '../src/broker/local-server.js';
+import { connect } from '../src/index.js';
+import { chunkBytes } from '../src/protocol/body.js';
+import { createLogger } from '../src/logging/logger.js';
+import { BenchChild } from './lib/ipc.js';
+
+const { values } = parseArgs({ options: { mb: { type: 'string' }, rounds: { type: 'string' } } });
+const ROUNDS = Number(values.rounds ?? 3);
+const MB = 1024 * 1024;
+const BYTES = Number(values.mb ?? 50) * MB;
+const MAX_PAYLOAD = MB;
+const CHUNK = chunkBytes(MAX_PAYLOAD); // the same chunks natsrpc sends
+
+await using nats = await LocalNatsServer.start({ configText: `max_payload: ${MAX_PAYLOAD}\n` });
+await using peer = new BenchChild('body-peer.ts', { url: nats.url, chunk: CHUNK });
+await peer.ready;
+const client = await connect({ servers: nats.url, logger: createLogger('bench', 'warn') });
+const nc = await natsConnect({ servers: nats.url });
+const body = new Uint8Array(BYTES).fill(7);
+const subject = () => `plain.${Math.random().toString(36).slice(2)}`;
+
+const timed = async (run: () => Promise<void>): Promise<number> => {
+  const started = performance.now();
+  await run();
+  return performance.now() - started;
+};
+
+/** Worker to caller: a handler's result, pulled in chunks. */
+const natsrpcReply = () =>
+  timed(async () => {
+    const got = await client.call<Uint8Array>('bench.make', { bytes: BYTES }, { timeoutMs: 120_000 });
+    if (got.length !== BYTES) throw new Error('wrong reply length');
+  });
+
+/** Worker to caller, plain: the peer publishes the chunks, this process copies them into one buffer. */
+const plainReply = () =>
+  timed(async () => {
+    const buffer = new Uint8Array(BYTES);
+    let received = 0;
+    let done!: () => void;
+    const all = new Promise<void>((r) => (done = r));
+    const s = nc.subscribe(subject(), {
+      callback: (_err, msg) => {
+        buffer.set(msg.data, received);
+        received += msg.data.length;
+        if (received === BYTES) done();
+      },
+    });
+    await nc.flush();
+    await peer.request('publish', { subject: s.getSubject(), bytes: BYTES });
+    await all;
+    s.unsubscribe();
+  });
+
+/** Caller to worker: the call's payload, pushed in chunks as the worker pulls. */
+const natsrpcRequest = () =>
+  timed(async () => {
+    if ((await client.call<number>('bench.sink', body, { timeoutMs: 120_000 })) !== BYTES) throw new Error('wrong request length');
+  });
+
+/** Caller to worker, plain: this process publishes the chunks, the peer copies them and says when all arrived. */
+const plainRequest = async () => {
+  const target = subject();
+  const doneSubject = subject();
+  const done = new Promise<void>((resolve) => nc.subscribe(doneSubject, { max: 1, callback: () => resolve() }));
+  await nc.flush();
+  await peer.request('expect', { subject: target, bytes: BYTES, done: doneSubject });
+  return timed(async () => {
+    for (let o = 0; o < BYTES; o += CHUNK) {
+      nc.publish(target, body.subarray(o, Math.min(BYTES, o + CHUNK)));
+      if (Math.floor((o + CHUNK) / (8 * MB)) > Math.floor(o / (8 * MB))) await nc.flush();
+    }
+    await done;
+  });
+};
+
+const CASES = [
+  { label: `${BYTES / MB} MB request body (caller -> worker)`, natsrpc: natsrpcRequest, plain: plainRequest },
+  { label: `${BYTES / MB} MB reply body (worker -> caller)`, natsrpc: natsrpcReply, plain: plainReply },
+];
+for (const c of CASES) {
+  await c.natsrpc(); // warm both paths
+  await c.plain();
+  const ratios: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const plainMs = await c.plain();
+    const natsrpcMs = await c.natsrpc();
+    const rate = (ms: number) => `${(BYTES / MB / (ms / 1000)).toFixed(0)} MB/s (${ms.toFixed(0)} ms)`;
+    ratios.push(plainMs / natsrpcMs);
+    console.log(`${c.label} round ${r + 1}: natsrpc ${rate(natsrpcMs)}, plain nats ${rate(plainMs)}, ratio ${(plainMs / natsrpcMs).toFixed(2)}`);
+  }
+  const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+  console.log(`${c.label}: ratio natsrpc/plain ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}, median ${median.toFixed(2)} (goal >= 0.8)`);
+}
+const mem = await peer.request<{ rss: number; maxRss: number }>('memory');
+const mb = (n: number) => `${(n / MB).toFixed(0)} MB`;
+console.log(`memory: worker RSS ${mb(mem.rss)}, peak ${mb(mem.maxRss)}; caller RSS ${mb(process.memoryUsage().rss)}, peak ${mb(process.resourceUsage().maxRSS * 1024)}`);
+await client.close();
+await nc.close();
