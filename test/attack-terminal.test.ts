@@ -6,6 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { openConnection } from '../src/connection/options.js';
 import { encode } from '../src/protocol/codec.js';
 import { PROTOCOL_VERSION } from '../src/protocol/envelope.js';
@@ -15,6 +17,7 @@ import { createLogger } from '../src/logging/logger.js';
 import { closing, startNats } from './helpers/nats.js';
 import { waitFor } from './helpers/load.js';
 import { runCliProcess, type CliRun } from './helpers/cli.js';
+import { ROOT } from './helpers/processes.js';
 import { BROKER_CONFIG, spawnSupervisor } from './helpers/supervision.js';
 
 /** Clears the screen, sets the window title (OSC ... BEL), then a C1 CSI, DEL and a right-to-left override. */
@@ -95,4 +98,12 @@ test('natsrpc call prints an error message, a JSON result and a --raw result wit
   // --raw on a pipe writes the string as it is: a script asked for the exact bytes.
   const raw = await runCliProcess({ args: ['call', 'hostile.text', '--raw', ...at] });
   assert.equal(raw.stdout, PAYLOAD);
+});
+
+test('the dashboard page escapes with the same pattern as the CLI', () => {
+  const pattern = (file: string) => /^const UNSAFE = (\/.+\/g);$/m.exec(readFileSync(join(ROOT, file), 'utf8'))?.[1];
+  const cli = pattern('src/cli/escape.ts');
+  assert.ok(cli !== undefined, 'escape.ts defines UNSAFE');
+  assert.equal(pattern('src/dashboard/static/dom.js'), cli);
+  assert.ok(new RegExp(cli.slice(1, -2)).test(PAYLOAD));
 });

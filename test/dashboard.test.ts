@@ -20,6 +20,7 @@ import { closing, startNats } from './helpers/nats.js';
 import { startLoad, waitFor } from './helpers/load.js';
 import { ChildHandle, ROOT } from './helpers/processes.js';
 import { BROKER_CONFIG, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
+import { escapeControl } from '../src/cli/escape.js';
 
 const quiet = createLogger('test', 'silent');
 
@@ -99,7 +100,8 @@ test('dashboard: a live fleet — every worker listed, the failing one drained w
 const HOSTILE = {
   workerId: '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">',
   reason: '<b>bold</b><script>window.pwned=3</script>',
-  healthError: '<img src=x onerror="window.pwned=4"><script>window.pwned=5</script>',
+  // Control sequences and a right-to-left override too: shown as escapes, never acted on.
+  healthError: '<img src=x onerror="window.pwned=4"><script>window.pwned=5</script>\x1b]0;title\x07\u202eflipped',
   srvId: '<script>window.pwned=6</script>',
   srvError: 'INTERNAL: <iframe src="javascript:window.pwned=7"></iframe>',
 };
@@ -135,7 +137,8 @@ test('dashboard: worker ids, reasons and error messages from the bus are shown a
     nc.publish('rpc._hb.evil.evil-3', new Uint8Array(128 * 1024));
     await page.waitForFunction(() => /2 invalid messages dropped/.test(document.querySelector('#fleet-summary')?.textContent ?? ''), { timeout: WAIT_MS });
     const text = await page.evaluate(() => document.body.textContent ?? '');
-    for (const s of [HOSTILE.workerId, HOSTILE.reason, HOSTILE.healthError, HOSTILE.srvId, HOSTILE.srvError]) assert.ok(text.includes(s), `shown literally: ${s}`);
+    for (const s of [HOSTILE.workerId, HOSTILE.reason, HOSTILE.healthError, HOSTILE.srvId, HOSTILE.srvError]) assert.ok(text.includes(escapeControl(s)), `shown literally: ${s}`);
+    assert.doesNotMatch(text, /[\x1b\x07\u202e]/, 'no control or bidi character reaches the page raw');
     const injected = await page.evaluate(() => ({
       pwned: (window as unknown as { pwned?: number }).pwned ?? null,
       scripts: document.scripts.length,

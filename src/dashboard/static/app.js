@@ -101,9 +101,9 @@ async function runAction(workerId, action, button) {
   try {
     const res = await fetch(`/api/workers/${encodeURIComponent(workerId)}/${action}`, { method: 'POST', headers: { 'x-natsrpc-action': '1' } });
     const body = await res.json();
-    button.title = body.ok ? `${action}: worker is ${body.state}` : `${action} failed: ${body.error}`;
+    setAttr(button, 'title', body.ok ? `${action}: worker is ${body.state}` : `${action} failed: ${body.error}`);
   } catch (err) {
-    button.title = `${action} failed: ${err}`;
+    setAttr(button, 'title', `${action} failed: ${err}`);
   } finally {
     button.disabled = false;
   }

@@ -1,23 +1,34 @@
-// DOM helpers for the dashboard page. Bus data only ever reaches the page through textContent and
-// numeric SVG attributes: nothing here parses HTML.
+// DOM helpers for the dashboard page. Bus data only ever reaches the page through textContent,
+// attributes set as strings and numeric SVG attributes: nothing here parses HTML.
 const SVG = 'http://www.w3.org/2000/svg';
+
+// Control characters and bidi overrides are shown as \uXXXX escapes, so that text from the bus
+// cannot reorder or hide what the page shows: the rule of src/cli/escape.ts (test/attack-terminal
+// keeps the two patterns the same).
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** `value` as text with every control and bidi character visible as an escape. */
+export function visible(value) {
+  return String(value).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 /** An element with a class and optional text (set as text, never as HTML). */
 export function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
+  if (text !== undefined) node.textContent = visible(text);
   return node;
 }
 
 /** Sets text only when it changed (cheap updates of a thousand rows). */
 export function setText(node, text) {
-  const s = String(text);
+  const s = visible(text);
   if (node.textContent !== s) node.textContent = s;
 }
 
+/** Sets an attribute (as a string, escaped like text) only when it changed. */
 export function setAttr(node, name, value) {
-  const s = String(value);
+  const s = visible(value);
   if (node.getAttribute(name) !== s) node.setAttribute(name, s);
 }
 

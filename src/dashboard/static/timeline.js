@@ -1,5 +1,5 @@
 // The supervisor's decisions, newest first, each with its reason and figures (as text).
-import { el, fmtAge, fmtTime } from './dom.js';
+import { el, fmtAge, fmtTime, setAttr } from './dom.js';
 
 const MAX_ITEMS = 300;
 
@@ -34,7 +34,7 @@ export class TimelineView {
       const line = li.appendChild(el('div', 'ev-figures', figures));
       if (e.code) line.prepend(el('span', 'ev-code', e.code));
     }
-    li.title = `decided by ${e.supervisor}`;
+    setAttr(li, 'title', `decided by ${e.supervisor}`);
     return li;
   }
 
