@@ -85,7 +85,7 @@ await measure('decode + validate reply (guard included)', () => decodeReply(repl
 {
   const { nc, state } = standIn();
   const def = defineWorker({ service: 'echo', methods: { run: (p: unknown) => p } });
-  new RpcWorker(nc, def, { id: 'w', concurrency: 1_024, drainTimeoutMs: 1_000, prefix: 'rpc', logger, limits: DEFAULT_MSGPACK_LIMITS, ownsConnection: false, discovery: false, maxBodyBytes: DEFAULT_MAX_BODY_BYTES });
+  new RpcWorker(nc, def, { id: 'w', concurrency: 1_024, drainTimeoutMs: 1_000, maxBudgetMs: 300_000, prefix: 'rpc', logger, limits: DEFAULT_MSGPACK_LIMITS, ownsConnection: false, discovery: false, maxBodyBytes: DEFAULT_MAX_BODY_BYTES });
   const msg = { subject: 'rpc.echo.run', reply: '_INBOX.0123456789abcdefghijkl.1234', data: requestBytes, headers: undefined };
   const onRequest = state.callback('rpc.echo.*');
   await measure('worker: dispatch one request, sync handler', () => onRequest(null, msg));

@@ -104,9 +104,17 @@ export class RpcClient {
     return this.#nc;
   }
 
-  /** Replies that arrived after their call had already ended (timed out or cancelled). */
+  /**
+   * Messages dropped unread because no call waits on their reply subject: replies that arrived after
+   * their call had ended (timed out or cancelled), or forged ones on a subject never handed out.
+   */
   get lateReplies(): number {
     return this.#inbox.lateReplies;
+  }
+
+  /** Messages on live reply subjects dropped unread because their NATS header block was over the limits. */
+  get oversizedHeaders(): number {
+    return this.#inbox.oversizedHeaders;
   }
 
   /**

@@ -31,6 +31,11 @@ export class DeadlinePolicyCache {
     return Math.min(requested ?? p.defaultMs, p.maxMs);
   }
 
+  /** The supervisor's maximum for calls to `service` (its own entry, else `*`), or undefined when it sets none. */
+  maxFor(service: string): number | undefined {
+    return (this.#policies.get(service) ?? this.#fallback)?.maxMs;
+  }
+
   close(): void {
     if (!this.#nc.isClosed()) this.#sub.unsubscribe();
   }

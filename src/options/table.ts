@@ -94,12 +94,18 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
 /** A main loop blocked this long makes the process exit. */
 export const DEFAULT_WATCHDOG_EXIT_MS = 10_000;
+/**
+ * The longest budget a worker grants one request (it also caps at the supervisor's maximum for its
+ * service): a caller cannot hold a slot longer by asking for more. As long as a stream's default.
+ */
+export const DEFAULT_MAX_BUDGET_MS = 300_000;
 export const ROUTING_MODES = ['overload-reply', 'leave-when-full'] as const;
 export const DEFAULT_ROUTING = 'overload-reply';
 
 export const WORKER_OPTIONS = {
   concurrency: numberOption({ name: 'concurrency', default: DEFAULT_CONCURRENCY, min: 1, max: MAX_CONCURRENCY, integer: true, unit: 'count', flag: 'concurrency' }),
   drainTimeoutMs: numberOption({ name: 'drainTimeoutMs', default: DEFAULT_DRAIN_TIMEOUT_MS, min: 0, max: HOUR_MS, integer: true, unit: 'ms', flag: 'drain-timeout' }),
+  maxBudgetMs: numberOption({ name: 'maxBudgetMs', default: DEFAULT_MAX_BUDGET_MS, min: 1, max: MAX_BUDGET_MS, integer: true, unit: 'ms', flag: 'max-budget' }),
   routing: choiceOption({ name: 'routing', default: DEFAULT_ROUTING, choices: ROUTING_MODES }),
   /** Default: half the concurrency; at most the concurrency minus one. */
   lowWater: numberOption({ name: 'lowWater', default: undefined, min: 0, max: MAX_CONCURRENCY - 1, integer: true, unit: 'count' }),

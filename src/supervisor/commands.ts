@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
+import { requestOnce } from '../connection/request.js';
 import { decodeChecked, encode } from '../protocol/codec.js';
 import { checkControlAck, type ControlAck, type ControlCommand, type ControlCommandName } from '../protocol/control.js';
 import { PROTOCOL_VERSION } from '../protocol/envelope.js';
@@ -42,10 +43,11 @@ export class CommandSender {
     if (this.#sign !== undefined) command = this.#sign(command);
     let reply;
     try {
-      reply = await this.#nc.request(controlSubject(this.#prefix, workerId), encode(command), { timeout: this.#timeoutMs });
+      // Not nc.request(): it parses the ack's NATS headers before anything can bound them.
+      reply = await requestOnce(this.#nc, controlSubject(this.#prefix, workerId), encode(command), this.#timeoutMs);
     } catch (cause) {
       const code = (cause as { code?: string }).code;
-      if (code === '503') throw new RpcError('NO_RESPONDERS', `worker ${workerId} has no control subscription`, { cause });
+      if (code === 'NO_RESPONDERS') throw new RpcError('NO_RESPONDERS', `worker ${workerId} has no control subscription`, { cause });
       throw new RpcError('TIMEOUT', `worker ${workerId} did not acknowledge ${cmd} within ${this.#timeoutMs} ms`, { cause });
     }
     const ack = decodeChecked(reply.data);

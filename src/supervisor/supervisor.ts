@@ -10,6 +10,7 @@ import { openConnection, type ConnectionOptions } from '../connection/options.js
 import { createLogger, type Logger } from '../logging/logger.js';
 import { encode } from '../protocol/codec.js';
 import { PROTOCOL_VERSION } from '../protocol/envelope.js';
+import { checkHeaderBlock } from '../protocol/nats-headers.js';
 import { assertPrefix, eventSubject, heartbeatWildcard, statusSubject, supervisorHeartbeatSubject } from '../protocol/subjects.js';
 import { checkDeadlinePolicy, type DeadlinePolicy, type EventKind, type SupervisorEvent, type SupervisorHeartbeat } from '../protocol/supervisor-envelopes.js';
 import { resolveNumber, resolveString } from '../options/resolve.js';
@@ -197,6 +198,8 @@ export class Supervisor {
   }
 
   #onHeartbeat(msg: Msg): void {
+    const badHeaders = checkHeaderBlock(msg);
+    if (badHeaders !== null) return this.#malformedInput('heartbeat', msg.subject, badHeaders);
     const hb = parseWorkerHeartbeat(this.#o.prefix, msg.subject, msg.data);
     if (typeof hb === 'string') return this.#malformedInput('heartbeat', msg.subject, hb);
     const now = Date.now();
@@ -206,6 +209,8 @@ export class Supervisor {
   }
 
   #onPeer(msg: Msg): void {
+    const badHeaders = checkHeaderBlock(msg);
+    if (badHeaders !== null) return this.#malformedInput('supervisor heartbeat', msg.subject, badHeaders);
     const hb = parseSupervisorHeartbeat(msg.data);
     if (typeof hb === 'string') return this.#malformedInput('supervisor heartbeat', msg.subject, hb);
     if (hb.id === this.id) return;

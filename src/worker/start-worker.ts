@@ -23,6 +23,11 @@ export interface WorkerOptions extends ConnectionOptions, SupervisionOptions {
   concurrency?: number;
   /** How long a drain waits for handlers in flight, in ms. Default 10,000. */
   drainTimeoutMs?: number;
+  /**
+   * The longest budget (deadline) granted to one request, in ms, whatever its caller asked; the
+   * supervisor's maximum for the service caps it too. Default 300,000.
+   */
+  maxBudgetMs?: number;
   /** Subject prefix. Default `rpc`. */
   prefix?: string;
   logger?: Logger;
@@ -60,6 +65,7 @@ export async function startWorker<M extends Record<string, unknown>>(
   // The definition's concurrency is the module author's choice: explicit, so it beats the environment.
   const concurrency = resolveNumber(WORKER_OPTIONS.concurrency, options.concurrency ?? definition.concurrency);
   const drainTimeoutMs = resolveNumber(WORKER_OPTIONS.drainTimeoutMs, options.drainTimeoutMs);
+  const maxBudgetMs = resolveNumber(WORKER_OPTIONS.maxBudgetMs, options.maxBudgetMs);
   const prefix = resolveString(PROCESS_OPTIONS.prefix, options.prefix)!;
   assertPrefix(prefix);
   const routing: RoutingMode = resolveChoice(WORKER_OPTIONS.routing, options.routing);
@@ -80,6 +86,7 @@ export async function startWorker<M extends Record<string, unknown>>(
     id,
     concurrency,
     drainTimeoutMs,
+    maxBudgetMs,
     prefix,
     logger,
     limits: options.limits ?? DEFAULT_MSGPACK_LIMITS,

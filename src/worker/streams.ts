@@ -8,6 +8,7 @@
  * the error. See docs/protocol.md, *Streams*.
  */
 import type { NatsConnection, Subscription } from 'nats';
+import { requestOnce } from '../connection/request.js';
 import { decodeChecked } from '../protocol/codec.js';
 import type { StreamWindow } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
@@ -184,10 +185,11 @@ export class WorkerStreams {
     if (this.#nc.isClosed()) return true;
     try {
       const probe = encodeItemFrame(run.ctx.requestId, this.#workerId, run.sent, [], 0);
-      await this.#nc.request(run.reply, probe, { timeout: CALLER_PROBE_INTERVAL_MS });
+      // Not nc.request(): the caller's answer could carry a header block nats would parse unbounded.
+      await requestOnce(this.#nc, run.reply, probe, CALLER_PROBE_INTERVAL_MS);
       return false;
     } catch (e) {
-      return (e as { code?: string }).code === '503';
+      return (e as { code?: string }).code === 'NO_RESPONDERS';
     }
   }
 

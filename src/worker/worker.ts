@@ -6,12 +6,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { decodeRequest, encode, encodeBodyParts } from '../protocol/codec.js';
-import { PROTOCOL_VERSION, type RequestEnvelope, type StreamWindow } from '../protocol/envelope.js';
+import { MAX_BUDGET_MS, PROTOCOL_VERSION, type RequestEnvelope, type StreamWindow } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
 import { checkHeaderBlock } from '../protocol/nats-headers.js';
 import { cancelSubject, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
 import { validateWith } from '../contract/standard-schema.js';
+import { DeadlinePolicyCache } from '../client/deadline-policy.js';
 import type { Logger } from '../logging/logger.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
 import { LoopProgress } from '../timing/loop-progress.js';
@@ -57,6 +58,8 @@ export interface ResolvedWorkerOptions {
   id: string;
   concurrency: number;
   drainTimeoutMs: number;
+  /** The longest budget granted to a request (see `maxBudgetMs` in start-worker.ts). */
+  maxBudgetMs: number;
   prefix: string;
   logger: Logger;
   limits: MsgpackLimits;
@@ -112,6 +115,8 @@ export class RpcWorker {
   /** Request and reply bodies beyond the broker's max_payload, in chunks. */
   readonly #bodies: WorkerBodies;
   readonly #presence = new CallerPresence();
+  /** The supervisor's deadline policy: its maximum for this service caps every request's budget. */
+  readonly #policy: DeadlinePolicyCache;
   #stopHooks: ((reason: string) => Promise<void>)[] = [];
   #stateHooks: ((state: WorkerState) => void)[] = [];
 
@@ -159,6 +164,7 @@ export class RpcWorker {
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
     this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.id, opts.limits, this.#log) : null;
     this.#bodies = new WorkerBodies(nc, opts.prefix, this.id, opts.maxBodyBytes, opts.limits, this.#log);
+    this.#policy = new DeadlinePolicyCache(nc, opts.prefix);
     this.#subscribe();
   }
 
@@ -239,6 +245,7 @@ export class RpcWorker {
     await this.drain();
     this.#setState('stopped');
     this.#discovery?.close();
+    this.#policy.close();
     this.#deadlines.clear();
     this.#loop.close();
     await this.#outbound.close();
@@ -328,6 +335,9 @@ export class RpcWorker {
       this.#replies.refuse(reply, '', 'BAD_REQUEST', (e as Error).message);
       return;
     }
+    // A caller cannot hold a slot longer than this worker and the supervisor's policy allow.
+    const cap = Math.min(this.#opts.maxBudgetMs, this.#policy.maxFor(this.service) ?? MAX_BUDGET_MS);
+    if (req.budgetMs > cap) req.budgetMs = cap;
     const method = msg.subject.slice(this.#subjectPrefixLength);
     if (req.method !== method) {
       this.#replies.refuse(reply, req.id, 'BAD_REQUEST', `envelope method ${JSON.stringify(req.method)} does not match subject`);

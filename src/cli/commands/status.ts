@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { requestOnce } from '../../connection/request.js';
 import { decodeChecked } from '../../protocol/codec.js';
 import { DEFAULT_PREFIX, statusSubject } from '../../protocol/subjects.js';
 import { checkStatusReply } from '../../protocol/supervisor-envelopes.js';
@@ -43,14 +44,14 @@ export async function statusCommand(argv: string[]): Promise<number> {
     for (;;) {
       let status: StatusReply;
       try {
-        const reply = await nc.request(statusSubject(prefix), new Uint8Array(0), { timeout });
+        const reply = await requestOnce(nc, statusSubject(prefix), new Uint8Array(0), timeout);
         const value = decodeChecked(reply.data);
         const invalid = checkStatusReply(value);
         if (invalid !== null) throw new Error(`invalid status reply: ${invalid}`);
         status = value as StatusReply;
       } catch (err) {
         const code = (err as { code?: string }).code;
-        const why = code === '503' ? 'nobody listens' : code === 'TIMEOUT' ? `no reply within ${timeout} ms` : (err as Error).message;
+        const why = code === 'NO_RESPONDERS' ? 'nobody listens' : code === 'TIMEOUT' ? `no reply within ${timeout} ms` : (err as Error).message;
         process.stderr.write(`natsrpc status: no supervisor is running on ${statusSubject(prefix)} (${escapeControl(why)}). Start one with "natsrpc supervisor".\n`);
         return 1;
       }

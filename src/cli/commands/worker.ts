@@ -23,6 +23,8 @@ SIGTERM or SIGINT drains it: it leaves the queue group, finishes the calls it ho
 Options:
   --concurrency <n>      handlers in flight at most (default: the definition's, else 64)
   --drain-timeout <ms>   how long a drain waits for handlers (default 10000)
+  --max-budget <ms>      the longest deadline granted to one request, whatever its caller asks
+                         (default 300000; the supervisor's maximum for the service caps it too)
   --heartbeat <ms>       heartbeat interval (default 1000)
   --watchdog-exit <ms>   exit when the event loop is blocked this long (default 10000; 0 never)
   --wait-for-broker [ms] when the broker cannot be reached yet, keep trying for this long
@@ -81,6 +83,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
       'wait-for-broker': { type: 'string' },
       concurrency: { type: 'string' },
       'drain-timeout': { type: 'string' },
+      'max-budget': { type: 'string' },
       heartbeat: { type: 'string' },
       'watchdog-exit': { type: 'string' },
       'trusted-key': { type: 'string', multiple: true },
@@ -106,6 +109,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
     ...(values.prefix ? { prefix: values.prefix } : {}),
     concurrency: optionFlag(WORKER_OPTIONS.concurrency, values.concurrency),
     drainTimeoutMs: optionFlag(WORKER_OPTIONS.drainTimeoutMs, values['drain-timeout']),
+    maxBudgetMs: optionFlag(WORKER_OPTIONS.maxBudgetMs, values['max-budget']),
     heartbeatIntervalMs: optionFlag(WORKER_OPTIONS.heartbeatIntervalMs, values.heartbeat),
     watchdogExitMs: optionFlag(WORKER_OPTIONS.watchdogExitMs, values['watchdog-exit']),
     onShutdown: () => shutdown(),

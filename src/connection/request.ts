@@ -1,0 +1,44 @@
+/**
+ * One request and its first answer, for the few request/reply exchanges outside the call engine
+ * (control commands, a stream's probe of its caller, `natsrpc status`). Unlike `nc.request()`,
+ * which parses the answer's NATS headers (the `nats` parser is quadratic in their lines), the
+ * answer's header block is bounded first (protocol/nats-headers.ts): an answer over the limits is
+ * dropped and the request keeps waiting for a valid one until its timeout.
+ */
+import { createInbox, type Msg, type NatsConnection } from 'nats';
+import { RpcError } from '../protocol/errors.js';
+import { checkHeaderBlock, headerStatus, NO_RESPONDERS_STATUS } from '../protocol/nats-headers.js';
+
+/**
+ * Publishes `data` to `subject` with a reply subject of its own and resolves with the first answer
+ * whose header block is within the limits. Rejects with `RpcError` `NO_RESPONDERS` (the broker's
+ * 503), `TIMEOUT` (no valid answer within `timeoutMs`) or `UNAVAILABLE` (the publish failed).
+ */
+export function requestOnce(nc: NatsConnection, subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
+  return new Promise<Msg>((resolve, reject) => {
+    const inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    let settled = false;
+    const done = (err: RpcError | null, msg?: Msg): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sub.unsubscribe();
+      if (err === null) resolve(msg!);
+      else reject(err);
+    };
+    const sub = nc.subscribe(inbox, {
+      callback: (err, msg) => {
+        if (err !== null) return done(new RpcError('UNAVAILABLE', `no answer on ${subject}: ${err.message}`, { cause: err }));
+        if (checkHeaderBlock(msg) !== null) return; // dropped unread
+        if (headerStatus(msg) === NO_RESPONDERS_STATUS) return done(new RpcError('NO_RESPONDERS', `nobody listens on ${subject}`));
+        done(null, msg);
+      },
+    });
+    const timer = setTimeout(() => done(new RpcError('TIMEOUT', `no answer on ${subject} within ${timeoutMs} ms`)), timeoutMs);
+    try {
+      nc.publish(subject, data, { reply: inbox });
+    } catch (cause) {
+      done(new RpcError('UNAVAILABLE', `cannot publish to ${subject}: ${(cause as Error).message}`, { cause }));
+    }
+  });
+}
