@@ -65,6 +65,10 @@ const FORBIDDEN_SUBSCRIPTIONS: ForbiddenSub[] = [
   { who: 'caller', subject: 'rpc.math.*', queue: 'math', feed: { who: 'caller', subject: 'rpc.math.add', legit: { who: 'math', subject: 'rpc.math.*', queue: 'math' } } },
   { who: 'caller', subject: '_INBOX.>' },
   { who: 'caller', subject: '_INBOX_supervisor.>' },
+  // Each caller application reads only its own replies.
+  { who: 'caller', subject: '_INBOX_caller_b.>' },
+  { who: 'caller_b', subject: '_INBOX_caller.>' },
+  { who: 'caller_b', subject: '_INBOX.>' },
   { who: 'caller', subject: 'rpc._hb.>', feed: { who: 'math', subject: 'rpc._hb.math.w1', legit: { who: 'supervisor', subject: 'rpc._hb.>' } } },
   { who: 'caller', subject: 'rpc._ctl.*', feed: { who: 'supervisor', subject: 'rpc._ctl.w1', legit: { who: 'math', subject: 'rpc._ctl.*' } } },
   { who: 'math', subject: 'rpc.math.*', feed: { who: 'caller', subject: 'rpc.math.add', legit: { who: 'math', subject: 'rpc.math.*', queue: 'math' } } },
@@ -94,6 +98,9 @@ const FORBIDDEN_PUBLISHES: ForbiddenPub[] = [
   { who: 'math', subject: 'rpc._hb.echo.w1', observer: { who: 'supervisor', subject: 'rpc._hb.>' } },
   { who: 'math', subject: 'rpc.echo.echo', observer: { who: 'echo', subject: 'rpc.echo.*', queue: 'echo' } },
   { who: 'math', subject: '_INBOX_caller.forged.1', observer: { who: 'caller', subject: '_INBOX_caller.>' } },
+  // A caller cannot answer another caller's calls by publishing to its inbox.
+  { who: 'caller', subject: '_INBOX_caller_b.forged.1', observer: { who: 'caller_b', subject: '_INBOX_caller_b.>' } },
+  { who: 'caller_b', subject: '_INBOX_caller.forged.1', observer: { who: 'caller', subject: '_INBOX_caller.>' } },
   { who: 'supervisor', subject: 'rpc.math.add', observer: { who: 'math', subject: 'rpc.math.*', queue: 'math' } },
   { who: 'supervisor', subject: 'rpc._hb.math.w1', observer: { who: 'supervisor', subject: 'rpc._hb.>' } },
   { who: 'caller', subject: 'rpc._sup.hb', observer: { who: 'supervisor', subject: 'rpc._sup.hb' } },

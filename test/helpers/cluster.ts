@@ -13,6 +13,7 @@ export const FORM_TIMEOUT_MS = 20_000;
 /** Passwords of the shipped identities (config/nats/accounts.conf), for tests only. */
 export const TEST_PASSWORDS = {
   NATS_CALLER_PASS: 'caller-test-secret',
+  NATS_CALLER_B_PASS: 'caller-b-test-secret',
   NATS_MATH_PASS: 'math-test-secret',
   NATS_ECHO_PASS: 'echo-test-secret',
   NATS_SLOW_PASS: 'slow-test-secret',
@@ -21,9 +22,9 @@ export const TEST_PASSWORDS = {
 } as const;
 
 /** Connection options of a shipped identity: `identity('math')`, `identity('caller')`... */
-export function identity(user: 'caller' | 'math' | 'echo' | 'slow' | 'supervisor' | 'sys'): { user: string; pass: string; inboxPrefix?: string } {
+export function identity(user: 'caller' | 'caller_b' | 'math' | 'echo' | 'slow' | 'supervisor' | 'sys'): { user: string; pass: string; inboxPrefix?: string } {
   const pass = TEST_PASSWORDS[`NATS_${user.toUpperCase()}_PASS` as keyof typeof TEST_PASSWORDS];
-  if (user === 'caller' || user === 'supervisor') return { user, pass, inboxPrefix: `_INBOX_${user}` };
+  if (user === 'caller' || user === 'caller_b' || user === 'supervisor') return { user, pass, inboxPrefix: `_INBOX_${user}` };
   return { user, pass };
 }
 
