@@ -3,7 +3,8 @@
  * may publish anything) sends a worker a forged `shutdown` on its control subject. A worker that
  * trusts a signing key refuses it and keeps serving; the unsigned demo worker obeys it (the demo
  * is unsigned on loopback, docs/deployment.md, *Threat model*). A worker that runs unsigned in
- * production says so in its discovery metadata, a typed signal, besides its warning log.
+ * production says so in its discovery metadata, a typed signal, and in `natsrpc ls`, besides its
+ * warning log.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { closing, startNats } from './helpers/nats.js';
 import { sleep } from './helpers/load.js';
 import { spawnWorker, workerIdOf, type ChildHandle } from './helpers/processes.js';
 import { BROKER_CONFIG } from './helpers/supervision.js';
+import { runCliProcess } from './helpers/cli.js';
 
 const MATH = 'workers/math.ts';
 
@@ -69,6 +71,12 @@ test('a worker started with NODE_ENV=production and no trusted keys says so in i
   assert.deepEqual([d['natsrpc.control'], d['natsrpc.warning']], ['unsigned', undefined], 'the demo runs unsigned without a warning');
   const s = await metadataOf(nc, workerIdOf(signedProd));
   assert.deepEqual([s['natsrpc.control'], s['natsrpc.warning']], ['verified', undefined]);
+  // natsrpc ls says it to the operator.
+  const ls = await runCliProcess({ args: ['ls', '--servers', nats.url, '--timeout', '2000'] });
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, new RegExp(`^math\\s+${workerIdOf(prod)}\\s.*UNSIGNED IN PRODUCTION$`, 'm'));
+  assert.match(ls.stdout, new RegExp(`^math\\s+${workerIdOf(dev)}\\s.*\\sunsigned$`, 'm'));
+  assert.match(ls.stdout, new RegExp(`^math\\s+${workerIdOf(signedProd)}\\s.*\\sverified$`, 'm'));
 });
 
 test('a worker on a broker that requires authentication (the production configuration) and no trusted keys warns too', async () => {

@@ -41,8 +41,8 @@ test('ls, info and stats list workers, endpoints and counters from $SRV, as tabl
 
   const ls = await runCliProcess({ args: ['ls', ...at] });
   assert.equal(ls.code, 0, ls.stderr);
-  assert.match(ls.stdout, /^SERVICE\s+WORKER\s+VERSION\s+STATE\s+HOST$/m);
-  for (const w of [m1, m2]) assert.match(ls.stdout, new RegExp(`^math\\s+${w.id}\\s+1\\.0\\.0\\s+serving\\s+\\S+$`, 'm'));
+  assert.match(ls.stdout, /^SERVICE\s+WORKER\s+VERSION\s+STATE\s+HOST\s+CONTROL$/m);
+  for (const w of [m1, m2]) assert.match(ls.stdout, new RegExp(`^math\\s+${w.id}\\s+1\\.0\\.0\\s+serving\\s+\\S+\\s+unsigned$`, 'm'));
   assert.match(ls.stdout, new RegExp(`^echo\\s+${e1.id}\\s+`, 'm'));
   assert.match(ls.stdout, /^evil\\u001b\[2J\\nsvc\s+EVIL1/m, 'the hostile name is escaped');
   assert.doesNotMatch(ls.stdout, /\x1b/);

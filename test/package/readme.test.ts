@@ -48,7 +48,7 @@ const ENTRIES: Record<string, Entry> = {
       assert.equal(file!.stdout, '0.25\n');
       assert.equal(failed!.stdout, 'exit 1\n');
       assert.equal(failed!.stderr, 'DIVIDE_BY_ZERO: cannot divide 1 by zero\n');
-      assert.match(lines(ls!)[0]!, /^SERVICE\s+WORKER\s+VERSION\s+STATE\s+HOST$/);
+      assert.match(lines(ls!)[0]!, /^SERVICE\s+WORKER\s+VERSION\s+STATE\s+HOST\s+CONTROL$/);
       assert.ok(lines(ls!).some((l) => /^math\s+math-\w+\s+0\.0\.0\s+serving\s/.test(l)), ls!.stdout);
       const answers = JSON.parse(info!.stdout) as { name: string; endpoints: { name: string; subject: string }[] }[];
       assert.ok(answers.length >= 1 && answers.every((a) => a.name === 'math'));

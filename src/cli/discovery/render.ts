@@ -5,12 +5,15 @@ import type { InfoAnswer, PingAnswer, StatsAnswer } from './answers.js';
 
 const state = (a: PingAnswer) => a.metadata['natsrpc.state'] ?? '-';
 const host = (a: PingAnswer) => a.metadata['natsrpc.host'] ?? '-';
+/** How the worker checks control commands; loud when it obeys unsigned ones in production. */
+const control = (a: PingAnswer) =>
+  a.metadata['natsrpc.warning'] === 'unsigned-control-in-production' ? 'UNSIGNED IN PRODUCTION' : (a.metadata['natsrpc.control'] ?? '-');
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function renderList(answers: PingAnswer[]): string {
   if (answers.length === 0) return 'no services answered';
   const services = new Set(answers.map((a) => a.name)).size;
-  const table = textTable(['SERVICE', 'WORKER', 'VERSION', 'STATE', 'HOST'], answers.map((a) => [a.name, a.id, a.version, state(a), host(a)]));
+  const table = textTable(['SERVICE', 'WORKER', 'VERSION', 'STATE', 'HOST', 'CONTROL'], answers.map((a) => [a.name, a.id, a.version, state(a), host(a), control(a)]));
   return `${table}\n\n${plural(answers.length, 'worker')} of ${plural(services, 'service')}`;
 }
 
