@@ -101,6 +101,22 @@ test('a worker killed while it receives a chunked request ends the call with WOR
   assert.ok(performance.now() - killedAt < 30_000);
 });
 
+test('a chunked call ends typed at its deadline and when aborted, and its worker frees the slot', async () => {
+  await using nats = await startNats(ONE_MB_BROKER);
+  await using _worker = await spawnWorker('test/fixtures/bodies.ts', nats.url, ['--concurrency', '1']);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  const data = pattern(5 * MB, 2);
+  const expired = await rejection(() => client.call('bodies.hold', data, { timeoutMs: 1_500 }));
+  assert.equal(expired.code, 'TIMEOUT');
+  const ac = new AbortController();
+  const aborted = rejection(() => client.call('bodies.hold', data, { timeoutMs: 60_000, signal: ac.signal }));
+  setTimeout(() => ac.abort(), 300);
+  assert.equal((await aborted).code, 'CANCELLED');
+  // One slot: it is free again once the worker heard the cancel (a retried OVERLOADED waits for it).
+  const hashed = await client.call<Hashed>('bodies.hash', data, { timeoutMs: 30_000, retry: { maxAttempts: 20 } });
+  assert.equal(hashed.sha256, sha256(data));
+});
+
 test('an idempotent chunked call whose worker is frozen, then killed, mid-body is sent again to another worker and succeeds', async () => {
   await using nats = await startNats(ONE_MB_BROKER);
   await using first = await spawnWorker('test/fixtures/bodies.ts', nats.url);

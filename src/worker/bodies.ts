@@ -96,6 +96,7 @@ export class WorkerBodies {
    * the sender stalled or broke the protocol). One of the two is called, once.
    */
   receive(ctx: CallContext, reply: string, descriptor: BodyDescriptor, onBody: (payload: unknown) => void, onFail: (err: RpcError) => void): void {
+    if (ctx.aborted) return onFail(ctx.abortReason as RpcError); // cancelled or expired before it began
     const t = this.#nextToken();
     const stalled = () => this.#fail(t, new RpcError('TIMEOUT', `request body stalled: no chunk for ${BODY_STALL_TIMEOUT_MS} ms`));
     const onAbort = () => this.#fail(t, ctx.abortReason as RpcError);
