@@ -7,6 +7,7 @@
  *   else fails with Node's own ERR_REQUIRE_ESM, as the README says;
  * - the app's TypeScript type-checks under strict consumer flags, and a deliberate type error in
  *   a second file is reported (types flow from a worker definition to the typed proxy);
+ * - `npx natsrpc worker my-worker.ts` with no TypeScript loader says what to install;
  * - `npx natsrpc --version`, and `npx natsrpc worker my-worker.js` runs that file (not the .ts
  *   beside it) and answers `npx natsrpc call`.
  * The pack runs on a copy of the package's inputs, so the working tree's dist/ is never rebuilt
@@ -293,6 +294,18 @@ test('tsc --noEmit passes on typed client code under strict consumer flags, and 
   assert.match(appErrors[0]!, /^wrong\.ts\(6,14\): error TS2322: Type 'number' is not assignable to type 'string'/);
   // With skipLibCheck off, none lies in natsrpc's .d.ts files (other packages' are theirs).
   assert.deepEqual(errors.filter((l) => /natsrpc[\\/]dist[\\/]/.test(l)), [], wrong.stdout);
+});
+
+test('npx natsrpc worker my-worker.ts without a TypeScript loader says what to install, or runs it where Node strips types', async () => {
+  // A port nobody listens on: the worker gets as far as connecting only if its module loaded.
+  const r = await inApp('npx', ['--no', '--', 'natsrpc', 'worker', 'my-worker.ts', '--servers', 'nats://127.0.0.1:1']);
+  if ((process.features as { typescript?: unknown }).typescript) {
+    assert.equal(r.code, 3, `loaded by Node's type stripping, then no broker: ${r.stderr}`);
+  } else {
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /my-worker\.ts is TypeScript, and this Node\.js \(v[\d.]+\) cannot run it by itself/);
+    assert.match(r.stderr, /npm install --save-dev tsx/);
+  }
 });
 
 test('npx natsrpc --version prints the package version', async () => {
