@@ -253,3 +253,47 @@ test('hostile chunk messages: typed errors, nothing reaches the handler, buffers
   const hashed = await client.call<Hashed>('bodies.hash', value, { timeoutMs: 30_000 });
   assert.equal(hashed.sha256, sha256(value));
 });
+
+test('a hostile worker\'s reply bodies end the call typed: too large, out of order, a wrong checksum', async () => {
+  await using nats = await startNats(ONE_MB_BROKER);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet, maxBodyBytes: 4 * MB }), close);
+  // A fake worker of service "fake": it answers every call with a reply body and serves its pulls as `mode` says.
+  await using fake = closing(await natsConnect({ servers: nats.url }), (c) => c.close());
+  const value = encode(pattern(3 * MB, 9));
+  const digest = createHash('sha256').update(value).digest();
+  const pulls: { t: number; o: number; n: number }[] = [];
+  let mode = 'huge';
+  let replyTo = '';
+  fake.subscribe('rpc.fake.*', {
+    queue: 'fake',
+    callback: (_err, msg) => {
+      const req = decodeChecked(msg.data) as { id: string };
+      replyTo = msg.reply!;
+      const bytes = mode === 'huge' ? 100 * MB : value.length;
+      msg.respond(encode({ v: 1, id: req.id, ok: true, body: { bytes, t: 7, w: 'fake-1' } }));
+    },
+  });
+  fake.subscribe('rpc._body.fake-1', {
+    callback: (_err, msg) => {
+      const pull = decodeChecked(msg.data) as { t: number; o: number; n: number };
+      pulls.push(pull);
+      if (pull.n === 0) return;
+      const send = (o: number, end: number, sha256?: Uint8Array) => fake.publish(replyTo, encode({ v: 1, t: 7, o, d: value.subarray(o, end), sha256 }));
+      if (mode === 'reorder') send(MB / 2, MB);
+      else for (let o = 0; o < value.length; o += MB / 2) send(o, Math.min(value.length, o + MB / 2), o + MB / 2 >= value.length ? digest.map((b) => b ^ 1) : undefined);
+    },
+  });
+  await fake.flush();
+
+  const huge = await rejection(() => client.call('fake.get', null, { timeoutMs: 10_000 }));
+  assert.equal(huge.code, 'PAYLOAD_TOO_LARGE');
+  assert.ok(await waitFor(() => pulls.some((p) => p.n === 0), 10_000), 'the caller abandons the body it will not take');
+  mode = 'reorder';
+  const reordered = await rejection(() => client.call('fake.get', null, { timeoutMs: 10_000 }));
+  assert.equal(reordered.code, 'INTERNAL');
+  assert.match(reordered.message, /broke the protocol/);
+  mode = 'badsum';
+  const badsum = await rejection(() => client.call('fake.get', null, { timeoutMs: 10_000 }));
+  assert.equal(badsum.code, 'INTERNAL');
+  assert.match(badsum.message, /SHA-256/);
+});

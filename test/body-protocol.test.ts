@@ -1,0 +1,89 @@
+/**
+ * The chunked-body messages on their own (docs/protocol.md, *Large bodies*): a body cut into chunks
+ * from its parts reassembles byte for byte with its SHA-256 in the last chunk, and the assembly
+ * refuses gaps, repeats, overruns and a wrong or missing checksum; the message checks bound what
+ * they accept.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { asBodyChunk, asBodyPull, BodyAssembly, BodySource, BODY_WINDOW_BYTES, encodeBodyPull } from '../src/protocol/body.js';
+import { decodeChecked, encodeBodyParts } from '../src/protocol/codec.js';
+import { checkBody } from '../src/protocol/envelope.js';
+
+const bytes = (n: number) => new Uint8Array(n).map((_, i) => (i * 7) & 0xff);
+
+/** Sends `source` into a fresh assembly through encoded chunk messages, pulling as the assembly asks. */
+function transfer(source: BodySource, chunkBytes: number): Uint8Array {
+  const a = new BodyAssembly(source.descriptor);
+  let sha256: Uint8Array | undefined;
+  for (let next = a.nextPull(); next !== null; next = a.nextPull()) {
+    for (const message of source.chunks(5, next[0], next[0] + next[1], chunkBytes, 'tok')) {
+      const chunk = asBodyChunk(decodeChecked(message));
+      assert.ok(chunk !== null);
+      assert.equal(chunk.reply, 'tok');
+      assert.equal(a.add(chunk.o, chunk.d), null);
+      sha256 = chunk.sha256 ?? sha256;
+    }
+  }
+  assert.ok(a.complete);
+  return a.verified(sha256);
+}
+
+test('a body made of parts reassembles byte for byte, whatever the chunk size, and decodes to its value', () => {
+  const value = bytes(3 * 1024 * 1024 + 17);
+  const parts = encodeBodyParts(value, 'payload');
+  assert.equal(parts[1], value, 'a binary is not copied into its body');
+  for (const size of [1_000, 65_536, 1_048_320]) {
+    const body = transfer(new BodySource(parts), size);
+    assert.deepEqual(decodeChecked(body), value);
+  }
+  const object = { list: Array.from({ length: 1_000 }, (_, i) => ({ i, s: 'x'.repeat(i % 50) })) };
+  assert.deepEqual(decodeChecked(transfer(new BodySource(encodeBodyParts(object, 'payload')), 4_096)), object);
+});
+
+test('the assembly refuses gaps, repeats, overruns and a wrong or missing checksum', () => {
+  const source = new BodySource([bytes(10_000)]);
+  const chunks = [...source.chunks(1, 0, 10_000, 4_000)].map((m) => asBodyChunk(decodeChecked(m))!);
+  assert.equal(chunks.length, 3);
+  assert.equal(chunks[0]!.sha256, undefined);
+  assert.equal(chunks[2]!.sha256?.length, 32);
+  const fresh = () => {
+    const a = new BodyAssembly({ bytes: 10_000 });
+    a.nextPull();
+    return a;
+  };
+  let a = fresh();
+  assert.match(a.add(4_000, chunks[1]!.d)!, /gap, a repeat or a reordering/);
+  a = fresh();
+  assert.equal(a.add(0, chunks[0]!.d), null);
+  assert.match(a.add(0, chunks[0]!.d)!, /gap, a repeat/);
+  a = fresh();
+  assert.match(a.add(0, bytes(10_001))!, /past the declared length/);
+  const partial = new BodyAssembly({ bytes: 10_000 });
+  assert.match(partial.add(0, bytes(10))!, /past the 0 bytes pulled/, 'nothing is taken before it was pulled');
+  a = fresh();
+  for (const c of chunks) assert.equal(a.add(c.o, c.d), null);
+  assert.throws(() => a.verified(undefined), /carries no sha256/);
+  a = fresh();
+  for (const c of chunks) assert.equal(a.add(c.o, c.d), null);
+  assert.throws(() => a.verified(new Uint8Array(32)), /does not match its SHA-256/);
+});
+
+test('pulls stay within one window, and the messages and descriptors are bounded', () => {
+  const a = new BodyAssembly({ bytes: 3 * BODY_WINDOW_BYTES });
+  assert.deepEqual(a.nextPull(), [0, BODY_WINDOW_BYTES]);
+  assert.equal(a.nextPull(), null, 'no second pull while more than half the window is outstanding');
+  assert.equal(asBodyPull(decodeChecked(encodeBodyPull(1, 0, BODY_WINDOW_BYTES + 1, { w: 'w1' }))), null);
+  assert.equal(asBodyPull(decodeChecked(encodeBodyPull(0, 0, 10, { w: 'w1' }))), null, 'token 0');
+  assert.equal(asBodyPull(decodeChecked(encodeBodyPull(1, 0, 10, { w: 'a.b' }))), null, 'a worker id that is no subject token');
+  assert.equal(asBodyPull(decodeChecked(encodeBodyPull(1, 0, 10, { reply: 'x>' }))), null);
+  assert.ok(asBodyPull(decodeChecked(encodeBodyPull(1, 0, 10, { reply: 'AbC-_1' }))) !== null);
+  assert.equal(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(0) }), null, 'an empty chunk');
+  assert.equal(asBodyChunk({ v: 1, t: 1, o: -1, d: new Uint8Array(1) }), null);
+  assert.equal(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(1), sha256: new Uint8Array(31) }), null);
+  assert.equal(checkBody({ bytes: 0 }, false), 'body bytes must be 1..1073741824');
+  assert.equal(checkBody({ bytes: 2 ** 31 }, false), 'body bytes must be 1..1073741824');
+  assert.equal(checkBody({ bytes: 10 }, false), null);
+  assert.match(checkBody({ bytes: 10, t: 1 }, true)!, /worker/);
+  assert.equal(checkBody({ bytes: 10, t: 1, w: 'w-1' }, true), null);
+});
