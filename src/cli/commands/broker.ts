@@ -15,8 +15,9 @@ export const BROKER_CONFIG = join(PROJECT_ROOT, 'config', 'nats-server.conf');
 export const BROKER_HELP = `Usage: natsrpc broker [--port <n>] [--config <file>]
 
 Runs a local nats-server on 127.0.0.1 with natsrpc's configuration (config/nats-server.conf:
-frozen clients cut within ~3 s) until Ctrl-C. For development and examples; production brokers
-are described in docs/deployment.md. Finds nats-server through NATS_SERVER_BIN, .nats-server/ or
+frozen clients cut within ~3 s) until Ctrl-C. For development and examples: it has no accounts,
+so any local process may publish anything, control commands included (the demo is unsigned, and
+on loopback only); production brokers are described in docs/deployment.md. Finds nats-server through NATS_SERVER_BIN, .nats-server/ or
 PATH (running scripts/install-nats-server when none is found, in a clone of the repository).
 
 Options:
