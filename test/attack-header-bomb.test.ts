@@ -17,6 +17,7 @@ import { createLogger } from '../src/logging/logger.js';
 import { decodeChecked, decodeReply, decodeRequest, encode, encodeReply, encodeRequest } from '../src/protocol/codec.js';
 import { MAX_HEADER_BYTES, MAX_HEADER_LINES } from '../src/protocol/nats-headers.js';
 import { CommandSender } from '../src/supervisor/commands.js';
+import { startSupervisor } from '../src/supervisor/supervisor.js';
 import echo from '../workers/echo.js';
 import { closing, startNats } from './helpers/nats.js';
 import { waitFor } from './helpers/load.js';
@@ -115,4 +116,27 @@ test('the supervisor drops a control ack carrying a 1 MB header block and takes 
   t.diagnostic(JSON.stringify({ headerBytes: BOMB.length, maxEventLoopStallMs: Number(stallMs.toFixed(2)) }));
   assert.equal((ack as { ok: boolean }).ok, true);
   assert.equal((ack as { state: string }).state, 'draining');
+});
+
+test('the supervisor drops a heartbeat carrying a 1 MB header block: the worker it names is not registered', async (t) => {
+  await using nats = await startNats();
+  await using sup = closing(await startSupervisor({ servers: nats.url, logger: quiet, intervalMs: 100 }), (s) => s.close());
+  await using raw = await RawNats.open(nats.url);
+  const beat = (id: string) => {
+    const now = Date.now();
+    return encode({
+      v: 1, id, service: 'bomb', version: '1', host: 'h', pid: 1, serverId: 's', clientId: 1, state: 'serving', seq: 1, ts: now, startedAt: now - 500,
+      intervalMs: 500, inFlight: 0, concurrency: 4, received: 0, ok: 0, failed: {}, expired: 0, overruns: 0, consecutiveFaults: 0, p50Ms: 1, p99Ms: 2,
+      loopDelayP99Ms: 1, stalledMs: 0, rssBytes: 1_000_000, overdue: 0, healthy: null,
+    });
+  };
+  const stallMs = await stallDuring(async () => {
+    raw.publish('rpc._hb.bomb.bomb-1', BOMB, beat('bomb-1'));
+    // The same heartbeat with an ordinary header block: registered.
+    raw.publish('rpc._hb.bomb.bomb-2', new TextEncoder().encode('NATS/1.0\r\nX: y\r\n\r\n'), beat('bomb-2'));
+    await raw.ping();
+    assert.ok(await waitFor(() => sup.registry.get('bomb-2') !== undefined, 5_000), 'the ordinary heartbeat is heard');
+  });
+  t.diagnostic(JSON.stringify({ headerBytes: BOMB.length, maxEventLoopStallMs: Number(stallMs.toFixed(2)) }));
+  assert.equal(sup.registry.get('bomb-1'), undefined, 'the heartbeat with the bomb was dropped');
 });
