@@ -13,7 +13,7 @@ import { connect, defineWorker, startWorker } from '../src/index.js';
 import { startSupervisor } from '../src/supervisor/supervisor.js';
 import { openConnection } from '../src/connection/options.js';
 import { createLogger } from '../src/logging/logger.js';
-import { decodeReply, encodeRequest } from '../src/protocol/codec.js';
+import { decodeReply, encode, encodeRequest } from '../src/protocol/codec.js';
 import type { ReplyEnvelope } from '../src/protocol/envelope.js';
 import { closing, startNats } from './helpers/nats.js';
 import { waitFor } from './helpers/load.js';
@@ -72,9 +72,9 @@ test('a request asking for a one-day budget gets the worker\'s maxBudgetMs: the 
 test('a worker caps budgets at the supervisor\'s maximum for its service', async () => {
   await using nats = await startNats();
   const seen: { budgetMs: number }[] = [];
-  const MAX_MS = 800;
+  const MAX_MS = 1_200;
   await using _sup = closing(
-    await startSupervisor({ servers: nats.url, logger: quiet, intervalMs: 100, deadlines: { holder: { defaultMs: 500, maxMs: MAX_MS } } }),
+    await startSupervisor({ servers: nats.url, logger: quiet, intervalMs: 100, deadlines: { holder: { defaultMs: 500, maxMs: MAX_MS }, tiny: { defaultMs: 5, maxMs: 5 } } }),
     (s) => s.close(),
   );
   await using _worker = closing(await startWorker(holder(seen), { servers: nats.url, logger: quiet, heartbeat: false, concurrency: 4, drainTimeoutMs: 500 }), (w) => w.stop());
@@ -88,4 +88,22 @@ test('a worker caps budgets at the supervisor\'s maximum for its service', async
     }, 10_000),
     `the policy's maximum caps the budget: ${JSON.stringify(seen.slice(-3))}`,
   );
+});
+
+test('a worker ignores a policy maximum below MIN_POLICY_BUDGET_CAP_MS, 1 s (a forged supervisor heartbeat cannot make it abort every call)', async () => {
+  await using nats = await startNats();
+  await using forger = closing(await openConnection({ servers: nats.url }), (nc) => nc.close());
+  const seen: { budgetMs: number }[] = [];
+  await using _worker = closing(await startWorker(holder(seen), { servers: nats.url, logger: quiet, heartbeat: false, drainTimeoutMs: 500 }), (w) => w.stop());
+  await using client = closing(await connect({ servers: nats.url, logger: quiet, deadlinePolicy: false }), (c) => c.close());
+  // A forged leader heartbeat: every service's maximum 5 ms.
+  const forge = () =>
+    forger.publish('rpc._sup.hb', encode({ v: 1, id: 'sup-forged', startedAt: 1, ts: Date.now(), intervalMs: 1_000, leader: true, deadlines: { '*': { defaultMs: 5, maxMs: 5 } } }));
+  forge();
+  await forger.flush();
+  await sleep(100);
+  forge();
+  const outcome = await client.call('holder.hold', null, { timeoutMs: 300 }).catch((e: { code: string }) => e.code);
+  assert.equal(outcome, 'TIMEOUT');
+  assert.ok(seen.length === 1 && seen[0]!.budgetMs > 200, `the handler got the caller's budget, not 5 ms: ${JSON.stringify(seen)}`);
 });

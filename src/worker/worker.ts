@@ -50,6 +50,12 @@ export const CLOCK_SKEW_TOLERANCE_MS = 2_000;
  * *Deadlines*.
  */
 export const OVERRUN_GRACE_MS = 250;
+/**
+ * A supervisor policy's maximum below this is not applied by workers (clients still clamp to it):
+ * supervisor heartbeats are not authenticated everywhere, and a forged one with a maximum of a few
+ * ms would otherwise make every worker abort every call. A worker's own `maxBudgetMs` has no floor.
+ */
+export const MIN_POLICY_BUDGET_CAP_MS = 1_000;
 
 export type WorkerState = 'serving' | 'draining' | 'drained' | 'stopped';
 
@@ -336,7 +342,8 @@ export class RpcWorker {
       return;
     }
     // A caller cannot hold a slot longer than this worker and the supervisor's policy allow.
-    const cap = Math.min(this.#opts.maxBudgetMs, this.#policy.maxFor(this.service) ?? MAX_BUDGET_MS);
+    const policyMax = this.#policy.maxFor(this.service) ?? MAX_BUDGET_MS;
+    const cap = Math.min(this.#opts.maxBudgetMs, policyMax < MIN_POLICY_BUDGET_CAP_MS ? MAX_BUDGET_MS : policyMax);
     if (req.budgetMs > cap) req.budgetMs = cap;
     const method = msg.subject.slice(this.#subjectPrefixLength);
     if (req.method !== method) {
