@@ -90,7 +90,7 @@ test('a worker killed while it receives a chunked request ends the call with WOR
   await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
   await using spy = closing(await natsConnect({ servers: nats.url }), (c) => c.close());
   let chunks = 0;
-  spy.subscribe(`rpc._body.${workerIdOf(worker)}`, { callback: () => chunks++ });
+  spy.subscribe(`rpc._body.bodies.${workerIdOf(worker)}`, { callback: () => chunks++ });
   await spy.flush();
   const call = rejection(() => client.call('bodies.hold', pattern(20 * MB, 1), { timeoutMs: 60_000 }));
   assert.ok(await waitFor(() => chunks > 0, 30_000), 'the worker pulled the body');
@@ -123,7 +123,7 @@ test('an idempotent chunked call whose worker is frozen, then killed, mid-body i
   await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
   await using spy = closing(await natsConnect({ servers: nats.url }), (c) => c.close());
   let chunks = 0;
-  spy.subscribe(`rpc._body.${workerIdOf(first)}`, { callback: () => chunks++ });
+  spy.subscribe(`rpc._body.bodies.${workerIdOf(first)}`, { callback: () => chunks++ });
   await spy.flush();
   // The first worker alone takes the request; the second starts once it is receiving the body.
   const data = pattern(50 * MB, 3);
@@ -148,7 +148,7 @@ async function rawCaller(url: string) {
   const token = inbox.slice(inbox.lastIndexOf('.') + 1);
   // Chunks to a worker name the random last token of the call's reply subject.
   const chunk = (w: string, t: number, o: number, d: Uint8Array, reply = token, sha256?: Uint8Array) =>
-    nc.publish(`rpc._body.${w}`, encode({ v: 1, t, o, d, reply, sha256 }));
+    nc.publish(`rpc._body.bodies.${w}`, encode({ v: 1, t, o, d, reply, sha256 }));
   /** Every chunk of `body` in order, half a MB each; the last carries `sha256`. */
   const all = (w: string, t: number, body: Uint8Array, sha256: Uint8Array) => {
     for (let o = 0; o < body.length; o += MB / 2) chunk(w, t, o, body.subarray(o, o + MB / 2), token, o + MB / 2 >= body.length ? sha256 : undefined);
@@ -238,8 +238,8 @@ test('hostile chunk messages: typed errors, nothing reaches the handler, buffers
 
   // Chunks for no transfer, and garbage on the body subject: ignored.
   raw.chunk(w, 123_456, 0, body.subarray(0, 1_000));
-  raw.nc.publish(`rpc._body.${w}`, new Uint8Array([0xc1, 0xff, 0x00]));
-  raw.nc.publish(`rpc._body.${w}`, encode({ v: 1, t: 1, o: 0, n: 2 ** 40 }));
+  raw.nc.publish(`rpc._body.bodies.${w}`, new Uint8Array([0xc1, 0xff, 0x00]));
+  raw.nc.publish(`rpc._body.bodies.${w}`, encode({ v: 1, t: 1, o: 0, n: 2 ** 40 }));
 
   // A sender that stops mid-body: the call's deadline ends it and frees the buffer and the slot.
   raw.got.length = 0;
@@ -273,7 +273,7 @@ test('a hostile worker\'s reply bodies end the call typed: too large, out of ord
       msg.respond(encode({ v: 1, id: req.id, ok: true, body: { bytes, t: 7, w: 'fake-1' } }));
     },
   });
-  fake.subscribe('rpc._body.fake-1', {
+  fake.subscribe('rpc._body.fake.fake-1', {
     callback: (_err, msg) => {
       const pull = decodeChecked(msg.data) as { t: number; o: number; n: number };
       pulls.push(pull);

@@ -26,6 +26,7 @@ function tooLarge(bytes: number, max: number): RpcError {
 
 export class AttemptBodies {
   readonly #t: CallTransport;
+  readonly #service: string;
   /** The random last token of the attempt's reply subject: it proves to the worker who sends and pulls. */
   readonly #reply: string;
   /** The worker's transfer token of the request body, and the bytes of it sent so far. */
@@ -35,8 +36,9 @@ export class AttemptBodies {
   #inboundToken = 0;
   #inboundWorker = '';
 
-  constructor(t: CallTransport, reply: string) {
+  constructor(t: CallTransport, service: string, reply: string) {
     this.#t = t;
+    this.#service = service;
     this.#reply = reply;
   }
 
@@ -49,7 +51,7 @@ export class AttemptBodies {
     if (to <= this.#sent) return null;
     const t = this.#t;
     try {
-      const subject = bodySubject(t.prefix, pull.w!);
+      const subject = bodySubject(t.prefix, this.#service, pull.w!);
       for (const chunk of body.chunks(pull.t, this.#sent, to, chunkBytes(t.maxPayload()), this.#reply)) t.publish(subject, chunk);
     } catch (cause) {
       return new RpcError('UNAVAILABLE', `cannot send the request body: ${(cause as Error).message}`, { cause, maybeProcessed: true });
@@ -109,7 +111,7 @@ export class AttemptBodies {
     const t = this.#t;
     if (!t.isConnected()) return false;
     try {
-      t.publish(bodySubject(t.prefix, this.#inboundWorker), encodeBodyPull(this.#inboundToken, offset, n, { reply: this.#reply }));
+      t.publish(bodySubject(t.prefix, this.#service, this.#inboundWorker), encodeBodyPull(this.#inboundToken, offset, n, { reply: this.#reply }));
       return true;
     } catch {
       return false;

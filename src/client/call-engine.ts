@@ -285,7 +285,7 @@ export class Call implements Expirable {
     if (reply.ok && reply.body != null) {
       // The result is a body to pull in chunks; the call ends once it arrived and was verified.
       if (attempt.workerId === undefined) this.onAck(attempt, reply.body.w);
-      attempt.bodies ??= new AttemptBodies(this.#t, attempt.token);
+      attempt.bodies ??= new AttemptBodies(this.#t, this.#s.target.service, attempt.token);
       const err = attempt.bodies.receive(reply.body);
       if (err !== null) this.onAttemptFailed(attempt, err);
       return;
@@ -360,7 +360,7 @@ export class Call implements Expirable {
     if (!attempt.live || this.#state === 'done' || this.#body === undefined || pull.w == null) return;
     if (attempt.workerId === undefined) this.onAck(attempt, pull.w);
     else if (attempt.workerId !== pull.w) return; // not the worker that holds it
-    attempt.bodies ??= new AttemptBodies(this.#t, attempt.token);
+    attempt.bodies ??= new AttemptBodies(this.#t, this.#s.target.service, attempt.token);
     const err = attempt.bodies.send(this.#body, pull);
     if (err !== null) this.onAttemptFailed(attempt, err);
   }

@@ -29,9 +29,9 @@ export interface BodyPull {
   t: number;
   o: number;
   n: number;
-  /** The worker pulling a request body (its chunk subject is `<prefix>._body.<w>`). */
+  /** The worker pulling a request body (its chunk subject is `<prefix>._body.<service>.<w>`). */
   w?: string;
-  /** On `<prefix>._body.<w>`: the random last token of the call's reply subject, which only its caller knows. */
+  /** On `<prefix>._body.<service>.<w>`: the random last token of the call's reply subject, which only its caller knows. */
   reply?: string;
 }
 
@@ -42,7 +42,7 @@ export interface BodyChunk {
   o: number;
   d: Uint8Array;
   sha256?: Uint8Array;
-  /** On `<prefix>._body.<w>`: the random last token of the call's reply subject. */
+  /** On `<prefix>._body.<service>.<w>`: the random last token of the call's reply subject. */
   reply?: string;
 }
 

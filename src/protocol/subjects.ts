@@ -108,7 +108,11 @@ export function isLastToken(subject: string, token: string): boolean {
   return token.length > 0 && at > 0 && subject.charCodeAt(at - 1) === 0x2e && subject.endsWith(token);
 }
 
-/** Where a worker takes the chunks of request bodies and the pulls of reply bodies (docs/protocol.md, *Large bodies*). */
-export function bodySubject(prefix: string, workerId: string): string {
-  return `${prefix}._body.${workerId}`;
+/**
+ * `<prefix>._body.<service>.<workerId>`: where a worker takes the chunks of request bodies and the
+ * pulls of reply bodies (docs/protocol.md, *Large bodies*). The service in it lets broker
+ * permissions give each service's workers their own bodies only (`<prefix>._body.<service>.*`).
+ */
+export function bodySubject(prefix: string, service: string, workerId: string): string {
+  return `${prefix}._body.${service}.${workerId}`;
 }

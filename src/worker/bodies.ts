@@ -4,7 +4,7 @@
  * pulls the chunks from its caller into one buffer of the declared length, then verified and
  * decoded and only then handed to the handler. A result too large for one reply is offered as a
  * body that the caller pulls. Both directions meet on the worker's own subject
- * `<prefix>._body.<workerId>` (chunks of requests, pulls of replies); anything there that names no
+ * `<prefix>._body.<service>.<workerId>` (chunks of requests, pulls of replies); anything there that names no
  * transfer, breaks the order or the bounds is dropped and counted, or ends its transfer typed.
  */
 import { randomInt } from 'node:crypto';
@@ -54,13 +54,13 @@ export class WorkerBodies {
   /** Chunks and pulls that named no open transfer or could not be read. */
   ignored = 0;
 
-  constructor(nc: NatsConnection, prefix: string, workerId: string, maxBodyBytes: number, limits: MsgpackLimits, log: Logger) {
+  constructor(nc: NatsConnection, prefix: string, service: string, workerId: string, maxBodyBytes: number, limits: MsgpackLimits, log: Logger) {
     this.#nc = nc;
     this.#workerId = workerId;
     this.maxBodyBytes = maxBodyBytes;
     this.#limits = limits;
     this.#log = log;
-    this.#sub = nc.subscribe(bodySubject(prefix, workerId), { callback: (err, msg) => err === null && this.#onMessage(msg.data) });
+    this.#sub = nc.subscribe(bodySubject(prefix, service, workerId), { callback: (err, msg) => err === null && this.#onMessage(msg.data) });
   }
 
   /** Transfers open now, both ways. */

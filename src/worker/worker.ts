@@ -169,7 +169,7 @@ export class RpcWorker {
     this.#acks = new AckBatch(this.id, (subject, data) => nc.publish(subject, data));
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
     this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.id, opts.limits, this.#log) : null;
-    this.#bodies = new WorkerBodies(nc, opts.prefix, this.id, opts.maxBodyBytes, opts.limits, this.#log);
+    this.#bodies = new WorkerBodies(nc, opts.prefix, definition.service, this.id, opts.maxBodyBytes, opts.limits, this.#log);
     this.#policy = new DeadlinePolicyCache(nc, opts.prefix);
     this.#subscribe();
   }
