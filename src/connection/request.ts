@@ -42,3 +42,33 @@ export function requestOnce(nc: NatsConnection, subject: string, data: Uint8Arra
     }
   });
 }
+
+/**
+ * Publishes `data` to `subject` with a reply subject of its own and gathers the answers that
+ * arrive within `waitMs` (at most `max`), for requests many may answer (`$SRV` discovery). Answers
+ * whose header block is over the limits, and the broker's 503, are left out unread.
+ */
+export function gatherAnswers(nc: NatsConnection, subject: string, data: Uint8Array, waitMs: number, max: number): Promise<Msg[]> {
+  return new Promise<Msg[]>((resolve) => {
+    const inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    const answers: Msg[] = [];
+    const done = (): void => {
+      clearTimeout(timer);
+      sub.unsubscribe();
+      resolve(answers);
+    };
+    const sub = nc.subscribe(inbox, {
+      callback: (err, msg) => {
+        if (err !== null || checkHeaderBlock(msg) !== null || headerStatus(msg) === NO_RESPONDERS_STATUS) return;
+        answers.push(msg);
+        if (answers.length >= max) done();
+      },
+    });
+    const timer = setTimeout(done, waitMs);
+    try {
+      nc.publish(subject, data, { reply: inbox });
+    } catch {
+      done();
+    }
+  });
+}

@@ -6,6 +6,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { Logger } from '../logging/logger.js';
+import { requestOnce } from '../connection/request.js';
 import { decodeChecked } from '../protocol/codec.js';
 import { checkHeartbeat, type WorkerHeartbeat } from '../protocol/heartbeat.js';
 import { DEFAULT_MAX_DEPTH } from '../protocol/msgpack-guard.js';
@@ -90,7 +91,7 @@ export class BusReader {
     if (this.#statusBusy || this.#closed || this.#nc.isClosed()) return;
     this.#statusBusy = true;
     try {
-      const reply = await this.#nc.request(statusSubject(this.#options.prefix), new Uint8Array(0), { timeout: this.#options.statusEveryMs });
+      const reply = await requestOnce(this.#nc, statusSubject(this.#options.prefix), new Uint8Array(0), this.#options.statusEveryMs);
       const value = decode(reply, MAX_STATUS_BYTES, STATUS_LIMITS);
       if (checkStatusReply(value) !== null || !Array.isArray((value as StatusReply).services)) {
         this.#model.rejected('status');
@@ -100,7 +101,7 @@ export class BusReader {
       }
     } catch (err) {
       const code = (err as { code?: string }).code;
-      this.#model.statusFailed(code === '503' ? NO_RESPONDERS : code === 'TIMEOUT' ? 'no reply in time' : (err as Error).message);
+      this.#model.statusFailed(code === 'NO_RESPONDERS' ? NO_RESPONDERS : code === 'TIMEOUT' ? 'no reply in time' : (err as Error).message);
     } finally {
       this.#statusBusy = false;
     }

@@ -3,7 +3,8 @@
  * when no supervisor leads, so the page still shows who serves what. Replies are JSON from any
  * service on the bus, natsrpc or not: bounded in size and count, fields checked one by one.
  */
-import { RequestStrategy, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
+import { gatherAnswers } from '../connection/request.js';
 import type { SrvEndpointView } from './view.js';
 
 /** Replies read per poll at most. */
@@ -18,8 +19,8 @@ const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(
 
 export async function pollSrvStats(nc: NatsConnection, maxWaitMs: number): Promise<SrvEndpointView[]> {
   const out: SrvEndpointView[] = [];
-  const replies = await nc.requestMany('$SRV.STATS', new Uint8Array(0), { strategy: RequestStrategy.Timer, maxWait: maxWaitMs, maxMessages: MAX_SRV_REPLIES });
-  for await (const msg of replies) {
+  // Not nc.requestMany(): it parses an empty answer's NATS headers before anything bounds them.
+  for (const msg of await gatherAnswers(nc, '$SRV.STATS', new Uint8Array(0), maxWaitMs, MAX_SRV_REPLIES)) {
     if (msg.data.length > MAX_SRV_REPLY_BYTES) continue;
     let body: unknown;
     try {
