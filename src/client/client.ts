@@ -92,7 +92,7 @@ export class RpcClient {
     this.#transport = this.#makeTransport();
     this.#prober = new LivenessProber(this.#transport);
     this.#losses = new LossWatch(nc, opts.prefix, opts.limits, (service, workerId) => this.#transport.workerLost(service, workerId, true));
-    this.#policy = opts.deadlinePolicy ? new DeadlinePolicyCache(nc, opts.prefix) : null;
+    this.#policy = opts.deadlinePolicy ? new DeadlinePolicyCache(nc, opts.prefix, opts.logger) : null;
     this.#ackSweep = setInterval(() => this.#inbox.checkAcks(SYSTEM_CLOCK.now()), Math.max(10, Math.floor(opts.lostWorker.ackTimeoutMs / ACK_SWEEPS_PER_TIMEOUT)));
     this.#ackSweep.unref();
     void this.#watchStatus();

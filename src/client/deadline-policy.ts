@@ -4,20 +4,42 @@
  * timeout is clamped to the service's maximum, and a call that names none gets the service's
  * default. Until a supervisor has been heard (at most one supervisor interval after connecting),
  * and when none runs, calls use the client's own timeouts.
+ *
+ * Supervisor heartbeats are claims anyone allowed on the subject can make, so the policy is kept
+ * only for {@link POLICY_TTL_INTERVALS} of the heartbeat's interval (itself capped at
+ * {@link MAX_POLICY_INTERVAL_MS}): a forged heartbeat no longer counts once the real leader has
+ * been silent about it for a few seconds. And a policy that would clamp any call below
+ * {@link MIN_POLICY_MAX_MS} is ignored (and logged): no supervisor needs that.
  */
 import type { NatsConnection, Subscription } from 'nats';
+import type { Logger } from '../logging/logger.js';
 import { decodeChecked } from '../protocol/codec.js';
 import { supervisorHeartbeatSubject } from '../protocol/subjects.js';
 import { checkSupervisorHeartbeat, type DeadlinePolicy, type SupervisorHeartbeat } from '../protocol/supervisor-envelopes.js';
 
+/** A policy is kept for this many of its heartbeat's intervals after that heartbeat. */
+export const POLICY_TTL_INTERVALS = 3;
+/** The longest interval taken from a supervisor heartbeat for the policy's lifetime, in ms. */
+export const MAX_POLICY_INTERVAL_MS = 10_000;
+/** A heartbeat whose policy clamps any service's calls below this many ms is ignored. */
+export const MIN_POLICY_MAX_MS = 100;
+/** At most one "policy ignored" log line per this period. */
+const IGNORED_LOG_PERIOD_MS = 10_000;
+
 export class DeadlinePolicyCache {
   readonly #sub: Subscription;
   readonly #nc: NatsConnection;
+  readonly #log: Logger | undefined;
   #policies = new Map<string, DeadlinePolicy>();
   #fallback: DeadlinePolicy | undefined;
+  #expiresAt = -Infinity;
+  #lastIgnoredLog = -Infinity;
+  /** Leader heartbeats whose policy was ignored for being below the floor. */
+  ignored = 0;
 
-  constructor(nc: NatsConnection, prefix: string) {
+  constructor(nc: NatsConnection, prefix: string, logger?: Logger) {
     this.#nc = nc;
+    this.#log = logger;
     this.#sub = nc.subscribe(supervisorHeartbeatSubject(prefix), { callback: (err, msg) => err || this.#onHeartbeat(msg.data) });
   }
 
@@ -25,8 +47,8 @@ export class DeadlinePolicyCache {
    * The timeout of a call to `service`: `requested` (or the service default, else `fallback`)
    * clamped to the service maximum.
    */
-  timeoutFor(service: string, requested: number | undefined, fallback: number): number {
-    const p = this.#policies.get(service) ?? this.#fallback;
+  timeoutFor(service: string, requested: number | undefined, fallback: number, now = Date.now()): number {
+    const p = now <= this.#expiresAt ? this.#policies.get(service) ?? this.#fallback : undefined;
     if (p === undefined) return requested ?? fallback;
     return Math.min(requested ?? p.defaultMs, p.maxMs);
   }
@@ -50,9 +72,20 @@ export class DeadlinePolicyCache {
     if (checkSupervisorHeartbeat(value) !== null) return;
     const hb = value as SupervisorHeartbeat;
     if (!hb.leader) return; // a standby's policy may be stale or different: only the leader's counts
+    const now = Date.now();
+    for (const service in hb.deadlines) {
+      if (hb.deadlines[service]!.maxMs >= MIN_POLICY_MAX_MS) continue;
+      this.ignored++;
+      if (now - this.#lastIgnoredLog >= IGNORED_LOG_PERIOD_MS) {
+        this.#lastIgnoredLog = now;
+        this.#log?.warn({ supervisor: hb.id, service, maxMs: hb.deadlines[service]!.maxMs, floorMs: MIN_POLICY_MAX_MS }, 'deadline policy below the floor ignored');
+      }
+      return;
+    }
     const map = new Map<string, DeadlinePolicy>();
     for (const service in hb.deadlines) if (service !== '*') map.set(service, hb.deadlines[service]!);
     this.#policies = map;
     this.#fallback = hb.deadlines['*'];
+    this.#expiresAt = now + POLICY_TTL_INTERVALS * Math.min(hb.intervalMs, MAX_POLICY_INTERVAL_MS);
   }
 }

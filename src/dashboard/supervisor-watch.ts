@@ -93,6 +93,7 @@ export class SupervisorWatch {
       supervisors,
       statusAgeMs: this.#status === null ? null : now - this.#statusAt,
       statusError: this.#statusError,
+      statusTruncated: status?.truncated === true,
       since: this.#since,
     };
   }

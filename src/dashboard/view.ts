@@ -96,6 +96,8 @@ export interface SupervisorView {
   statusAgeMs: number | null;
   /** Why the last status request failed, or null. */
   statusError: string | null;
+  /** The leader's status reply left workers out (too many for one reply): the worker list is partial. */
+  statusTruncated: boolean;
   /** When `state` last changed (ms since the epoch). */
   since: number;
 }

@@ -33,6 +33,11 @@ export interface WorkerView {
   resumedAt?: number | null;
   /** Its heartbeat interval in ms. */
   intervalMs?: number;
+  /**
+   * False for a worker the broker has not verified (see member-check.ts): it is neither counted in
+   * its service's budget nor sent any command. Absent means counted.
+   */
+  counted?: boolean;
 }
 
 /** Why a worker is resumed, as a stable code. */
@@ -117,7 +122,7 @@ function byHealth(now: number, policy: HealthPolicy) {
 export function decide(workers: WorkerView[], now: number, policy: HealthPolicy, resendAfterMs: number): Decision[] {
   const byService = new Map<string, WorkerView[]>();
   for (const w of workers) {
-    if (w.lost || w.shutdownSent || w.state === 'stopped') continue;
+    if (w.lost || w.shutdownSent || w.state === 'stopped' || w.counted === false) continue;
     let list = byService.get(w.service);
     if (list === undefined) byService.set(w.service, (list = []));
     list.push(w);

@@ -6,6 +6,12 @@
 
 /** Other supervisors tracked at most; heartbeats of further ones are ignored. */
 export const MAX_PEERS = 64;
+/**
+ * The longest interval taken from another supervisor's heartbeat, in ms (or this supervisor's own
+ * interval, when longer): a peer silent for `lostAfterIntervals` of it is gone, so one forged
+ * heartbeat cannot hold the lead for longer than that.
+ */
+export const MAX_PEER_INTERVAL_MS = 10_000;
 /** A silent supervisor is forgotten after this many of its intervals. */
 export const FORGET_PEER_AFTER_INTERVALS = 10;
 

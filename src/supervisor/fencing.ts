@@ -3,10 +3,15 @@
  * heartbeats stopped), it kicks the worker's connection through the system account, by the server
  * and client ids of the worker's last heartbeat, so the broker stops routing requests into a
  * process that is frozen rather than dead. A worker that thaws reconnects by itself.
+ *
+ * Heartbeats are claims: only a worker the broker verified is kicked, and right before the kick
+ * the broker is asked again that the connection still is that worker (its name, user and account,
+ * see member-check.ts), so a forged heartbeat naming another connection never gets it kicked.
  */
 import type { NatsConnection } from 'nats';
 import type { Logger } from '../logging/logger.js';
 import { kickConnection } from '../security/kick-connection.js';
+import type { MemberCheck } from './member-check.js';
 import type { WorkerRecord } from './registry.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -27,19 +32,22 @@ export function selectKicks(lost: WorkerRecord[], inFlight: number): { kick: Wor
 
 export class LostWorkerFencing {
   readonly #sys: NatsConnection;
+  readonly #check: MemberCheck;
   readonly #log: Logger;
   #inFlight = 0;
   /** Kicks done, for tests and status. */
   kicked = 0;
 
   /** `sys` is a connection of a system-account user; `supervisor` says who leads and who is lost. */
-  constructor(supervisor: Supervisor, sys: NatsConnection, log: Logger) {
+  constructor(supervisor: Supervisor, sys: NatsConnection, check: MemberCheck, log: Logger) {
     this.#sys = sys;
+    this.#check = check;
     this.#log = log;
     // The supervisor sweeps only while it hears the bus, so its own disconnection never gets
     // healthy workers kicked.
-    supervisor.onLost((lost) => {
+    supervisor.onLost((all) => {
       if (!supervisor.leader) return;
+      const lost = all.filter((rec) => rec.member === 'verified');
       const { kick, spared } = selectKicks(lost, this.#inFlight);
       if (spared.length > 0) {
         this.#log.warn({ workerIds: spared.map((r) => r.id), lost: lost.length, maxPerSweep: MAX_KICKS_PER_SWEEP }, 'lost workers not kicked: too many lost at once');
@@ -51,7 +59,10 @@ export class LostWorkerFencing {
   #kick(rec: WorkerRecord): void {
     const { serverId, clientId } = rec.hb;
     this.#inFlight++;
-    kickConnection(this.#sys, serverId, clientId).then(
+    this.#check.standing({ id: rec.id, service: rec.service, serverId, clientId }).then(async ({ standing, reason }) => {
+      if (standing !== 'verified') throw new Error(`its connection is not that worker's now: ${reason ?? standing}`);
+      await kickConnection(this.#sys, serverId, clientId);
+    }).then(
       () => {
         this.kicked++;
         this.#log.warn({ workerId: rec.id, service: rec.service, serverId, clientId }, 'lost worker kicked at the broker');

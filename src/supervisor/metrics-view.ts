@@ -17,10 +17,17 @@ function drainLabels(byCode: Readonly<Record<string, number>>): Record<string, n
   return out;
 }
 
-/** One metrics entry per worker the registry knows. */
+/**
+ * Workers exported at most: each is a few series per label (state, failure code...), so a flood
+ * of made-up ids must not become a flood of series. Members the registry counts go first.
+ */
+export const MAX_METRIC_WORKERS = 1_000;
+
+/** One metrics entry per worker the registry knows, at most {@link MAX_METRIC_WORKERS}. */
 export function fleetView(registry: WorkerRegistry, now = Date.now()): WorkerMetricsInput[] {
   const out: WorkerMetricsInput[] = [];
-  for (const rec of registry.records()) {
+  const counted = [...registry.records()].sort((a, b) => Number(registry.counts(b)) - Number(registry.counts(a)));
+  for (const rec of counted.slice(0, MAX_METRIC_WORKERS)) {
     const hb = rec.hb;
     out.push({
       service: rec.service,

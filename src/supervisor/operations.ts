@@ -11,6 +11,7 @@ import { FleetMetrics } from '../metrics/fleet-metrics.js';
 import { resolveNumber, resolveString } from '../options/resolve.js';
 import { SUPERVISOR_OPTIONS } from '../options/table.js';
 import { LostWorkerFencing } from './fencing.js';
+import { MemberCheck } from './member-check.js';
 import { DisconnectRelay } from './loss-relay.js';
 import { fleetView } from './metrics-view.js';
 import type { Supervisor } from './supervisor.js';
@@ -29,7 +30,14 @@ export interface MetricsOptions {
  * the broker stops routing into a frozen process, and every supervisor hears worker connections
  * close and declares those workers lost at once.
  */
-export type FencingOptions = Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'credsFile' | 'nkeySeed'>;
+export type FencingOptions = Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'credsFile' | 'nkeySeed'> & {
+  /**
+   * The broker user of each service's workers (`{ math: 'math' }`): a heartbeat counts only when
+   * the connection it names is of that user. A service not named here is bound to the user of its
+   * first verified worker. See member-check.ts.
+   */
+  memberUsers?: Record<string, string>;
+};
 
 export class SupervisorOperations {
   #metrics: FleetMetrics | null = null;
@@ -45,7 +53,7 @@ export class SupervisorOperations {
   /** Starts what the options ask for; on failure, closes what it started and throws. */
   async start(
     sup: Supervisor,
-    options: { metrics?: MetricsOptions | undefined; fencing?: FencingOptions | undefined; connection: ConnectionOptions; logger: Logger },
+    options: { metrics?: MetricsOptions | undefined; fencing?: FencingOptions | undefined; connection: ConnectionOptions; own: NatsConnection; logger: Logger },
   ): Promise<void> {
     try {
       if (options.fencing !== undefined) {
@@ -60,7 +68,9 @@ export class SupervisorOperations {
           credsFile: f.credsFile,
           nkeySeed: f.nkeySeed,
         });
-        new LostWorkerFencing(sup, this.#sys, options.logger);
+        const check = new MemberCheck(this.#sys, options.own, f.memberUsers ?? {}, options.logger);
+        sup.checkMembers(check);
+        new LostWorkerFencing(sup, this.#sys, check, options.logger);
         new DisconnectRelay(sup, this.#sys, options.logger);
       }
       if (options.metrics !== undefined) {

@@ -11,15 +11,17 @@ import type { WorkerHeartbeat } from '../protocol/heartbeat.js';
 import type { SupervisorEvent } from '../protocol/supervisor-envelopes.js';
 import { isRefusal, isWorkerFault } from '../protocol/errors.js';
 import { ConnectionIndex } from './connection-index.js';
-import type { EjectionOrder, LostBy, MutableRecord, WorkerRecord } from './worker-record.js';
+import type { EjectionOrder, LostBy, MemberStanding, MutableRecord, WorkerRecord } from './worker-record.js';
 import { ejectionPeriodMs, type CallFigures, type HealthPolicy, type HealthVerdict } from './policy.js';
 
-/** Workers tracked at most; heartbeats of further workers are ignored. */
+/** Workers tracked at most; heartbeats of further workers are ignored (or evict an unverified one). */
 export const MAX_WORKERS = 10_000;
+/** Workers of one service tracked at most, so a flood under one service never crowds out another. */
+export const MAX_WORKERS_PER_SERVICE = 1_000;
 /** Samples kept per worker for the rate window, at most. */
 const MAX_SAMPLES = 256;
 
-export type { Ejection, EjectionOrder, LostBy, WorkerRecord } from './worker-record.js';
+export type { Ejection, EjectionOrder, LostBy, MemberStanding, WorkerRecord } from './worker-record.js';
 
 export type RegistryEvent = 'joined' | 'lost' | 'returned' | 'forgotten';
 export type RegistryHook = (event: RegistryEvent, record: WorkerRecord, figures: Record<string, number>, code?: LostBy) => void;
@@ -45,13 +47,32 @@ function trackService(rec: MutableRecord, now: number): void {
 
 export class WorkerRegistry {
   readonly #workers = new Map<string, MutableRecord>();
+  /** The same records by service. */
+  readonly #services = new Map<string, Map<string, MutableRecord>>();
   readonly #connections = new ConnectionIndex();
   readonly #hooks: RegistryHook[] = [];
   readonly #policy: HealthPolicy;
+  readonly #verifying: boolean;
   #refused = 0;
+  #evicted = 0;
 
-  constructor(policy: HealthPolicy) {
+  /**
+   * `verifying`: members are checked against the broker (see member-check.ts), so unchecked ones
+   * may be evicted to make room; without it a full service takes no new worker until one leaves.
+   */
+  constructor(policy: HealthPolicy, verifying = false) {
     this.#policy = policy;
+    this.#verifying = verifying;
+  }
+
+  /** Whether members are checked against the broker: only verified ones count then. */
+  get verifying(): boolean {
+    return this.#verifying;
+  }
+
+  /** Whether `rec` counts as a member: verified by the broker, or any when no check is configured. */
+  counts(rec: WorkerRecord): boolean {
+    return !this.#verifying || rec.member === 'verified';
   }
 
   /** Adds a listener for liveness changes (joined, lost, returned, forgotten). */
@@ -66,6 +87,11 @@ export class WorkerRegistry {
   /** Heartbeats of new workers ignored because the registry was full. */
   get refused(): number {
     return this.#refused;
+  }
+
+  /** Workers evicted to make room for new ones (lost, stopped, refuted or unchecked ones). */
+  get evicted(): number {
+    return this.#evicted;
   }
 
   get(id: string): WorkerRecord | undefined {
@@ -87,7 +113,7 @@ export class WorkerRegistry {
     let rec = this.#workers.get(hb.id);
     const { calls, faults } = totals(hb);
     if (rec === undefined) {
-      if (this.#workers.size >= MAX_WORKERS) {
+      if (!this.#makeRoom(hb.service)) {
         this.#refused++;
         return;
       }
@@ -110,21 +136,28 @@ export class WorkerRegistry {
         outOfServiceSince: null,
         returnedAt: null,
         resumedAt: null,
+        member: 'unchecked',
       };
       trackService(rec, now);
-      this.#workers.set(hb.id, rec);
+      this.#add(rec);
       this.#connections.update(rec.id, hb, null);
       this.#emit('joined', rec, {});
       return;
     }
     if (hb.service !== rec.service) return; // an id cannot change service: a forged or confused sender
-    if (hb.startedAt === rec.hb.startedAt && hb.seq <= rec.hb.seq) return; // late or duplicate
+    if (hb.startedAt === rec.hb.startedAt && hb.seq <= rec.hb.seq) {
+      // Late or duplicate: its figures are old, but the worker was alive to send it. A forged
+      // heartbeat with a huge seq cannot make the real one's go unheard and get it declared lost.
+      if (!rec.lost) rec.lastSeen = now;
+      return;
+    }
     const prev = rec.samples[rec.samples.length - 1]!;
     const dt = (now - prev.at) / 1_000;
     rec.callsPerSec = dt > 0 ? Math.max(0, hb.received - prev.received) / dt : 0;
     const before = rec.hb;
     rec.hb = hb;
     rec.lastSeen = now;
+    if (before.serverId !== hb.serverId || before.clientId !== hb.clientId) rec.member = 'unchecked';
     this.#connections.update(rec.id, hb, before);
     trackService(rec, now);
     rec.samples.push({ at: now, calls, faults, received: hb.received });
@@ -188,7 +221,8 @@ export class WorkerRegistry {
   followed(record: WorkerRecord, ev: SupervisorEvent, now: number): void {
     if (ev.kind === 'drain' || ev.kind === 'shutdown') {
       const count = ev.ejection ?? record.ejections.length + 1;
-      const periodMs = ev.ejectionMs ?? ejectionPeriodMs(count, this.#policy);
+      // Clamped to this supervisor's own longest ejection: no event keeps a worker out for longer.
+      const periodMs = Math.min(ev.ejectionMs ?? ejectionPeriodMs(count, this.#policy), this.#policy.maxEjectionMs);
       this.ejected(record, now, { periodMs, count, reason: ev.reason, code: ev.code ?? 'other', shutdown: ev.kind === 'shutdown', commanded: false, since: now });
     } else if (ev.kind === 'resume') {
       this.resumed(record, now);
@@ -244,14 +278,76 @@ export class WorkerRegistry {
         this.#emit('lost', rec, { silentMs, intervalMs: rec.hb.intervalMs, lostAfterIntervals: this.#policy.lostAfterIntervals }, 'heartbeat_silence');
       }
       if ((rec.lost || gone) && silentMs > this.#policy.forgetAfterMs) {
-        this.#workers.delete(rec.id);
-        this.#connections.remove(rec.id, rec.hb);
+        this.#remove(rec);
         this.#emit('forgotten', rec, { silentMs });
       }
       const windowStart = now - this.#policy.ejectionWindowMs;
       while (rec.ejections.length > 0 && rec.ejections[0]! < windowStart) rec.ejections.shift();
     }
     return lost;
+  }
+
+  /**
+   * Transition: the broker's word on the connection `serverId`/`clientId` that `record`'s
+   * heartbeat named; ignored when its latest heartbeat names another one by now.
+   */
+  checked(record: WorkerRecord, serverId: string, clientId: number, standing: MemberStanding): void {
+    const rec = this.#own(record);
+    if (rec === undefined || rec.hb.serverId !== serverId || rec.hb.clientId !== clientId) return;
+    rec.member = standing;
+  }
+
+  /** Records whose connection the broker has not been asked about yet. */
+  *unchecked(): IterableIterator<WorkerRecord> {
+    for (const rec of this.#workers.values()) if (rec.member === 'unchecked' && !rec.lost) yield rec;
+  }
+
+  /**
+   * Makes room for a new worker of `service`: within the bounds, or by evicting, in its service
+   * (or the largest one when the registry is full), a lost or stopped worker, then one the broker
+   * refuted, then (when verifying) one not checked yet; never a verified one. False when full.
+   */
+  #makeRoom(service: string): boolean {
+    const own = this.#services.get(service);
+    if ((own?.size ?? 0) >= MAX_WORKERS_PER_SERVICE) return this.#evictFrom(own!);
+    if (this.#workers.size < MAX_WORKERS) return true;
+    let largest: Map<string, MutableRecord> | undefined;
+    for (const m of this.#services.values()) if (largest === undefined || m.size > largest.size) largest = m;
+    return largest !== undefined && this.#evictFrom(largest);
+  }
+
+  #evictFrom(records: Map<string, MutableRecord>): boolean {
+    const rank = (r: MutableRecord) =>
+      r.lost || r.hb.state === 'stopped' || r.hb.final === true ? 0 : r.member === 'refuted' ? 1 : this.#verifying && r.member === 'unchecked' ? 2 : 3;
+    let victim: MutableRecord | undefined;
+    let best = 3;
+    for (const r of records.values()) {
+      const k = rank(r);
+      if (k < best || (k === best && k < 3 && victim !== undefined && r.lastSeen < victim.lastSeen)) {
+        victim = r;
+        best = k;
+      }
+    }
+    if (victim === undefined) return false;
+    // Quietly: a flood of made-up ids would otherwise be a flood of events too.
+    this.#remove(victim);
+    this.#evicted++;
+    return true;
+  }
+
+  #add(rec: MutableRecord): void {
+    this.#workers.set(rec.id, rec);
+    let m = this.#services.get(rec.service);
+    if (m === undefined) this.#services.set(rec.service, (m = new Map()));
+    m.set(rec.id, rec);
+  }
+
+  #remove(rec: MutableRecord): void {
+    this.#workers.delete(rec.id);
+    this.#connections.remove(rec.id, rec.hb);
+    const m = this.#services.get(rec.service);
+    m?.delete(rec.id);
+    if (m?.size === 0) this.#services.delete(rec.service);
   }
 
   /** The registry's own record behind `record`; undefined for a record it no longer holds. */

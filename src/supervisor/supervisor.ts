@@ -18,16 +18,18 @@ import { PROCESS_OPTIONS, SUPERVISOR_OPTIONS } from '../options/table.js';
 import { CommandSender, type CommandSigner } from './commands.js';
 import { decide } from './ejection.js';
 import { DecisionRunner, type EventFields } from './actions.js';
-import { SupervisorPeers, type Candidate } from './election.js';
+import { MAX_PEER_INTERVAL_MS, SupervisorPeers, type Candidate } from './election.js';
 import { resolvePolicy, type HealthPolicy } from './policy.js';
 import { WorkerRegistry, type WorkerRecord } from './registry.js';
 import { Hearing, RECONNECT_GRACE_INTERVALS } from './hearing.js';
 import { buildViews } from './views.js';
 import { buildStatus } from './status.js';
+import { StatusReplies } from './status-replies.js';
 import { parseSupervisorHeartbeat, parseWorkerHeartbeat } from './inputs.js';
 import { SupervisorFollower } from './follower.js';
 import { SupervisorOperations, type FencingOptions, type MetricsOptions } from './operations.js';
 import { signerForSeed } from '../security/command-keys.js';
+import type { MemberCheck } from './member-check.js';
 
 export { DEFAULT_SUPERVISOR_INTERVAL_MS } from '../options/table.js';
 const MALFORMED_LOG_PERIOD_MS = 1_000;
@@ -88,9 +90,10 @@ export async function startSupervisor(options: SupervisorOptions = {}): Promise<
   const logger = (options.logger ?? createLogger('natsrpc-supervisor')).child({ supervisorId: id });
   const nc = options.connection ?? (await openConnection({ name: id, ...options }));
   const operations = new SupervisorOperations();
-  const sup = new Supervisor(nc, { id, prefix, intervalMs, policy, deadlines, logger, ownsConnection: options.connection === undefined, sign, operations });
+  const verifying = options.fencing !== undefined;
+  const sup = new Supervisor(nc, { id, prefix, intervalMs, policy, deadlines, logger, ownsConnection: options.connection === undefined, sign, operations, verifying });
   try {
-    await operations.start(sup, { metrics: options.metrics, fencing: options.fencing, connection: options, logger });
+    await operations.start(sup, { metrics: options.metrics, fencing: options.fencing, connection: options, own: nc, logger });
   } catch (err) {
     await sup.close();
     throw err;
@@ -110,6 +113,8 @@ interface Resolved {
   ownsConnection: boolean;
   sign: CommandSigner | undefined;
   operations: SupervisorOperations;
+  /** Workers are checked against the broker (a system-account connection is configured). */
+  verifying: boolean;
 }
 
 export class Supervisor {
@@ -125,6 +130,8 @@ export class Supervisor {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #follower: SupervisorFollower;
   #leaderId = '';
+  /** The supervisor the latest election chose, warm or not. */
+  #elected = '';
   readonly #tickMs: number;
   /** How long to wait for a command's ack, and before sending a drain again. */
   readonly #resendAfterMs: number;
@@ -134,6 +141,8 @@ export class Supervisor {
   #closing: Promise<void> | null = null;
   readonly #hearing: Hearing;
   readonly #lostHooks: ((records: WorkerRecord[]) => void)[] = [];
+  #members: MemberCheck | null = null;
+  readonly #statusReplies = new StatusReplies();
 
   /** @internal use {@link startSupervisor} */
   constructor(nc: NatsConnection, o: Resolved) {
@@ -141,11 +150,12 @@ export class Supervisor {
     this.#o = o;
     this.id = o.id;
     this.#log = o.logger;
-    this.registry = new WorkerRegistry(o.policy);
+    this.registry = new WorkerRegistry(o.policy, o.verifying);
     this.#resendAfterMs = Math.max(MIN_ACK_WAIT_MS, ACK_WAIT_INTERVALS * o.intervalMs);
     const commands = new CommandSender(nc, o.prefix, o.id, this.#resendAfterMs, o.sign);
     this.#actions = new DecisionRunner(this.registry, commands, this.#resendAfterMs, (...e) => this.#event(...e), o.logger);
-    this.#follower = new SupervisorFollower(this.registry, o.id);
+    // A standby still warming up follows the supervisor it would elect; a leader follows nobody.
+    this.#follower = new SupervisorFollower(this.registry, o.id, () => (this.leader ? this.id : this.#elected), null);
     this.#hearing = new Hearing(this.startedAt, RECONNECT_GRACE_INTERVALS * o.intervalMs);
     void this.#watchConnection();
     // A lost worker's event goes out the moment the verdict is taken: clients end the calls it held.
@@ -154,7 +164,7 @@ export class Supervisor {
       nc.subscribe(heartbeatWildcard(o.prefix), { callback: (err, msg) => err || this.#onHeartbeat(msg) }),
       nc.subscribe(supervisorHeartbeatSubject(o.prefix), { callback: (err, msg) => err || this.#onPeer(msg) }),
       nc.subscribe(statusSubject(o.prefix), { callback: (err, msg) => err || this.#onStatus(msg) }),
-      nc.subscribe(`${o.prefix}._evt.>`, { callback: (err, msg) => err || this.#follower.onEvent(msg.data) }),
+      nc.subscribe(`${o.prefix}._evt.>`, { callback: (err, msg) => err || this.#follower.onEvent(msg.subject, msg.data) }),
     );
     this.#tickMs = Math.max(20, Math.floor(o.intervalMs / 4));
     this.#timers.push(setInterval(() => this.#tick(), this.#tickMs));
@@ -169,6 +179,19 @@ export class Supervisor {
 
   get policy(): HealthPolicy {
     return this.#o.policy;
+  }
+
+  /** Checks every worker's heartbeat against the broker from now on (see member-check.ts). */
+  checkMembers(check: MemberCheck): void {
+    this.#members = check;
+  }
+
+  /** Asks the broker about `rec` unless it is being asked already; false when the check's queue is full. */
+  #check(rec: WorkerRecord): boolean {
+    const check = this.#members;
+    if (check === null) return true;
+    const { serverId, clientId } = rec.hb;
+    return check.enqueue({ id: rec.id, service: rec.service, serverId, clientId }, (standing) => this.registry.checked(rec, serverId, clientId, standing));
   }
 
   /** Calls `hook` with the workers each sweep declares lost (fencing attaches here). */
@@ -204,6 +227,8 @@ export class Supervisor {
     if (typeof hb === 'string') return this.#malformedInput('heartbeat', msg.subject, hb);
     const now = Date.now();
     this.registry.ingest(hb, now);
+    const rec = this.registry.get(hb.id);
+    if (rec?.member === 'unchecked' && rec.hb === hb) this.#check(rec);
     // Sent out of schedule (a fault streak, a change of state): judge its service now, not at the next tick.
     if (hb.early === true) this.#judge(now, hb.service);
   }
@@ -214,20 +239,21 @@ export class Supervisor {
     const hb = parseSupervisorHeartbeat(msg.data);
     if (typeof hb === 'string') return this.#malformedInput('supervisor heartbeat', msg.subject, hb);
     if (hb.id === this.id) return;
-    this.#peers.heard(hb.id, hb.startedAt, hb.intervalMs, Date.now());
+    // Capped: one heartbeat claiming an hour's interval would otherwise lead (or block) for hours.
+    const intervalMs = Math.min(hb.intervalMs, Math.max(MAX_PEER_INTERVAL_MS, this.#o.intervalMs));
+    this.#peers.heard(hb.id, hb.startedAt, intervalMs, Date.now());
   }
 
   #onStatus(msg: Msg): void {
     if (!this.leader || !msg.reply) return;
-    const status = buildStatus(
-      this.registry.records(),
-      Date.now(),
-      { id: this.id, leader: true, leaderId: this.#leaderId, startedAt: this.startedAt, intervalMs: this.#o.intervalMs },
-      this.#o.policy,
-      this.#o.deadlines,
-    );
+    const now = Date.now();
+    const reply = this.#statusReplies.take(now, () => {
+      const supervisor = { id: this.id, leader: true, leaderId: this.#leaderId, startedAt: this.startedAt, intervalMs: this.#o.intervalMs };
+      return encode(buildStatus(this.registry.records(), now, supervisor, this.#o.policy, this.#o.deadlines, (w) => encode(w).length));
+    });
+    if (reply === null) return;
     try {
-      msg.respond(encode(status));
+      msg.respond(reply);
     } catch (err) {
       this.#log.warn({ err }, 'status reply not sent');
     }
@@ -244,11 +270,13 @@ export class Supervisor {
     const heardSince = this.#hearing.heardSince;
     const lost = this.registry.sweep(now, heardSince);
     if (lost.length > 0) for (const hook of this.#lostHooks) hook(lost);
+    if (this.#members !== null) for (const rec of this.registry.unchecked()) if (!this.#check(rec)) break;
     // A new supervisor listens for one and a half intervals before it may lead, to hear any
     // older one first.
     const warm = now - this.startedAt >= this.#o.intervalMs * 1.5;
     const self: Candidate = { id: this.id, startedAt: this.startedAt, lastSeen: now, intervalMs: this.#o.intervalMs };
     const elected = this.#peers.elect(self, now, heardSince, this.#o.policy.lostAfterIntervals);
+    this.#elected = elected;
     const leaderId = warm ? elected : '';
     if (leaderId !== this.#leaderId) {
       const was = this.#leaderId;

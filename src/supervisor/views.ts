@@ -15,7 +15,7 @@ export function buildViews(registry: WorkerRegistry, now: number, policy: Health
   const perService = new Map<string, CallFigures>();
   const windows = new Map<WorkerRecord, CallFigures>();
   for (const rec of registry.records()) {
-    if (rec.lost || rec.hb.state !== 'serving' || (service !== undefined && rec.service !== service)) continue;
+    if (rec.lost || rec.hb.state !== 'serving' || !registry.counts(rec) || (service !== undefined && rec.service !== service)) continue;
     const w = registry.window(rec);
     windows.set(rec, w);
     const t = perService.get(rec.service) ?? { calls: 0, faults: 0 };
@@ -49,6 +49,7 @@ export function buildViews(registry: WorkerRegistry, now: number, policy: Health
       returnedAt: rec.returnedAt,
       resumedAt: rec.resumedAt,
       intervalMs: rec.hb.intervalMs,
+      counted: registry.counts(rec),
     });
   }
   return views;

@@ -54,7 +54,15 @@ export interface MutableRecord {
   returnedAt: number | null;
   /** When it acknowledged this supervisor's last `resume`. */
   resumedAt: number | null;
+  /**
+   * What the broker said of the connection its heartbeat names (see member-check.ts): `verified`
+   * (that worker's own connection), `refuted`, or `unchecked` (not asked yet, or no broker check
+   * configured). Only verified members are counted, commanded and kicked when a check is configured.
+   */
+  member: MemberStanding;
 }
+
+export type MemberStanding = 'unchecked' | 'verified' | 'refuted';
 
 /** A worker's record as everyone but the registry sees it: read-only. */
 export type WorkerRecord = Readonly<Omit<MutableRecord, 'ejection' | 'samples' | 'ejections' | 'drainsByReason'>> & {

@@ -29,6 +29,9 @@ function banners() {
   if (fleet && fleet.bus.connected && fleet.supervisor.state === 'gone') {
     list.push(['bad', `The supervisor is gone: none has answered since ${fmtTime(fleet.supervisor.since)}. Nobody is draining sick workers; health verdicts are not shown. Worker figures come from their own heartbeats.`]);
   }
+  if (fleet && fleet.supervisor.statusTruncated) {
+    list.push(['warn', 'The supervisor\'s status reply is truncated: it tracks more workers than one reply holds, so some are not listed below.']);
+  }
   if (fleet && fleet.bus.connected && fleet.supervisor.state === 'none') {
     list.push(['warn', 'No supervisor is running on this bus. Worker figures come from their own heartbeats; nobody drains sick workers.']);
   }
