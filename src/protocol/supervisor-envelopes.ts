@@ -26,6 +26,8 @@ export interface SupervisorHeartbeat {
   deadlines: Record<string, DeadlinePolicy>;
   /** The health policy in force, for operators (free-form map, not validated beyond being a map). */
   policy?: Record<string, unknown>;
+  /** `<public key>.<signature>` when the supervisor signs (docs/protocol.md, *Signed supervisor messages*). */
+  sig?: string;
 }
 
 export const EVENT_KINDS = ['joined', 'drain', 'resume', 'shutdown', 'lost', 'returned', 'forgotten', 'leader', 'withheld', 'command-failed'] as const;
@@ -48,6 +50,8 @@ export interface SupervisorEvent {
   ejection?: number;
   /** The figures behind the decision (rates, counts, thresholds), for operators. */
   figures?: Record<string, unknown>;
+  /** `<public key>.<signature>` when the supervisor signs (docs/protocol.md, *Signed supervisor messages*). */
+  sig?: string;
 }
 
 /** A reason code: lower-case letters, digits and underscores. */
@@ -81,6 +85,7 @@ export function checkSupervisorHeartbeat(value: unknown): string | null {
     if (reason !== null) return `deadlines.${service}: ${reason}`;
   }
   if (!isOptional(value.policy) && !isRecord(value.policy)) return 'invalid policy';
+  if (!isOptional(value.sig) && !isShortString(value.sig, 1_024)) return 'invalid sig';
   return null;
 }
 
@@ -106,5 +111,6 @@ export function checkSupervisorEvent(value: unknown): string | null {
   if (!isOptional(value.ejectionMs) && !isBoundedInt(value.ejectionMs, 0, MAX_EVENT_EJECTION_MS)) return 'invalid ejectionMs';
   if (!isOptional(value.ejection) && !isBoundedInt(value.ejection, 1, 1_000_000)) return 'invalid ejection';
   if (!isOptional(value.figures) && !isRecord(value.figures)) return 'invalid figures';
+  if (!isOptional(value.sig) && !isShortString(value.sig, 1_024)) return 'invalid sig';
   return null;
 }

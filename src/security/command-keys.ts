@@ -22,15 +22,19 @@ export function readSeed(seedOrFile: string, label: string): string {
   }
 }
 
-/** Signs each control command with the nkey whose seed (or seed file) is `seedOrFile`. */
-export function signerForSeed(seedOrFile: string, label: string): CommandSigner {
+/** The nkey signer whose seed (or seed file) is `seedOrFile`: it signs commands and supervisor messages. */
+export function nkeySignerForSeed(seedOrFile: string, label: string): NkeyCommandSigner {
   const seed = readSeed(seedOrFile, label);
-  let signer: NkeyCommandSigner;
   try {
-    signer = new NkeyCommandSigner(seed);
+    return new NkeyCommandSigner(seed);
   } catch (err) {
     throw new TypeError(`${label}: ${(err as Error).message}`);
   }
+}
+
+/** Signs each control command with the nkey whose seed (or seed file) is `seedOrFile`. */
+export function signerForSeed(seedOrFile: string, label: string): CommandSigner {
+  const signer = nkeySignerForSeed(seedOrFile, label);
   return (command: ControlCommand) => signer.signCommand(command);
 }
 

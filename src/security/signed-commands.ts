@@ -19,6 +19,8 @@ export const NONCE_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{80,100}$/;
 /** Separates these signatures from any other use of the same key. */
 const SIGNING_CONTEXT = 'natsrpc-command-v1';
+/** The same for supervisor heartbeats and events. */
+const MESSAGE_CONTEXT = 'natsrpc-message-v1';
 
 const encoder = new TextEncoder();
 
@@ -56,24 +58,48 @@ function canonicalJson(value: unknown): string {
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) throw new NotCanonicalError('bytes and extension values have no canonical JSON');
       const map = value as Record<string, unknown>;
-      return `{${Object.keys(map).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(map[k])}`).join(',')}}`;
+      return `{${definedKeys(map).map((k) => `${JSON.stringify(k)}:${canonicalJson(map[k])}`).join(',')}}`;
     }
     default:
       throw new NotCanonicalError(`a ${typeof value} has no canonical JSON`);
   }
 }
 
+/** The keys of `map` that travel (an undefined value is not sent), sorted by UTF-16 code units. */
+function definedKeys(map: Record<string, unknown>): string[] {
+  return Object.keys(map).filter((k) => map[k] !== undefined).sort();
+}
+
 /**
  * The bytes a signature covers: the context, target, timestamp and id on lines of their own, then
  * every field but `sig` (unknown ones and nil ones too) as a JSON array of `[key, value]` pairs
- * sorted by key, each value in canonical JSON. Throws {@link NotCanonicalError} for a command that
- * has none.
+ * sorted by key, each value in canonical JSON. Throws {@link NotCanonicalError} for a message that
+ * has none. The one way natsrpc signs: commands and supervisor messages differ only in the context.
  */
-export function commandSigningInput(command: SignableCommand): Uint8Array {
-  const fields = command as unknown as Record<string, unknown>;
-  const keys = Object.keys(fields).filter((k) => k !== 'sig').sort();
+function signingInput(context: string, target: string, ts: number, id: string, fields: Record<string, unknown>): Uint8Array {
+  const keys = definedKeys(fields).filter((k) => k !== 'sig');
   const canonical = `[${keys.map((k) => `[${JSON.stringify(k)},${canonicalJson(fields[k])}]`).join(',')}]`;
-  return encoder.encode(`${SIGNING_CONTEXT}\n${command.target}\n${command.ts}\n${command.id}\n${canonical}`);
+  return encoder.encode(`${context}\n${target}\n${ts}\n${id}\n${canonical}`);
+}
+
+/** What a control command's signature covers (docs/protocol.md, *Signed control commands*). */
+export function commandSigningInput(command: SignableCommand): Uint8Array {
+  return signingInput(SIGNING_CONTEXT, command.target, command.ts, command.id, command as unknown as Record<string, unknown>);
+}
+
+/**
+ * A message a supervisor publishes (its heartbeat, an event): signed over the subject it is
+ * published on (its target), its `ts` and its sender's id, so it cannot be replayed on another
+ * subject or passed off as another supervisor's.
+ */
+export interface SignableMessage {
+  ts: number;
+  sig?: string;
+}
+
+/** What a supervisor message's signature covers (docs/protocol.md, *Signed supervisor messages*). */
+export function messageSigningInput(subject: string, sender: string, message: SignableMessage): Uint8Array {
+  return signingInput(MESSAGE_CONTEXT, subject, message.ts, sender, message as unknown as Record<string, unknown>);
 }
 
 /** Signs commands with one nkey seed (the supervisor's). */
@@ -96,6 +122,13 @@ export class NkeyCommandSigner {
     const unsigned = { ...command, sig: undefined };
     delete unsigned.sig;
     const sig = this.#pair.sign(commandSigningInput(unsigned));
+    return { ...unsigned, sig: `${this.publicKey}.${Buffer.from(sig).toString('base64url')}` };
+  }
+
+  /** Returns `message` with `sig` over it as published on `subject` by `sender`. */
+  signMessage<M extends SignableMessage>(subject: string, sender: string, message: M): M & { sig: string } {
+    const unsigned = { ...message, sig: undefined };
+    const sig = this.#pair.sign(messageSigningInput(subject, sender, unsigned));
     return { ...unsigned, sig: `${this.publicKey}.${Buffer.from(sig).toString('base64url')}` };
   }
 }
@@ -125,6 +158,11 @@ export class ReplayGuard {
 
   get size(): number {
     return this.#seen.size;
+  }
+
+  /** How far a timestamp may be from this host's clock, in ms. */
+  get maxAgeMs(): number {
+    return this.#maxAgeMs;
   }
 
   /** Records `nonce` and says whether the command is fresh and new. */
@@ -166,13 +204,9 @@ export class NkeyCommandVerifier {
    * `target` must already have been checked against the receiving worker's id.
    */
   verifyCommand(command: SignableCommand, now = Date.now()): CommandVerdict {
-    if (typeof command.sig !== 'string' || command.sig === '') return { ok: false, reason: 'unsigned' };
-    const dot = command.sig.indexOf('.');
-    const signer = command.sig.slice(0, Math.max(0, dot));
-    const signature = command.sig.slice(dot + 1);
+    const parts = splitSignature(command.sig);
+    if (parts === 'unsigned' || parts === 'malformed') return { ok: false, reason: parts };
     const wellFormed =
-      dot > 0 &&
-      SIGNATURE_PATTERN.test(signature) &&
       typeof command.id === 'string' &&
       NONCE_PATTERN.test(command.id) &&
       typeof command.target === 'string' &&
@@ -185,15 +219,48 @@ export class NkeyCommandVerifier {
     } catch {
       return { ok: false, reason: 'malformed' };
     }
+    const signer = parts.signer;
     if (!this.#trusted.has(signer)) return { ok: false, reason: 'untrusted' };
-    let valid = false;
-    try {
-      valid = nkeys.fromPublic(signer).verify(input, Buffer.from(signature, 'base64url'));
-    } catch {
-      valid = false;
-    }
+    const valid = verifies(signer, input, parts.signature);
     if (!valid) return { ok: false, reason: 'forged' };
     const fresh = this.#replays.admit(command.id, command.ts, now);
     return fresh === 'ok' ? { ok: true, signer } : { ok: false, reason: fresh };
+  }
+
+  /**
+   * Whether a (decoded) supervisor message received on `subject`, from `sender` by its own
+   * account, is signed by a trusted key and fresh (`ts` within the skew window). Messages are
+   * states, not orders: a replay within the window repeats what the sender said, so no nonce.
+   */
+  verifyMessage(subject: string, sender: string, message: SignableMessage, now = Date.now()): CommandVerdict {
+    const parts = splitSignature(message.sig);
+    if (parts === 'unsigned' || parts === 'malformed') return { ok: false, reason: parts };
+    if (!Number.isSafeInteger(message.ts) || message.ts < 0) return { ok: false, reason: 'malformed' };
+    let input: Uint8Array;
+    try {
+      input = messageSigningInput(subject, sender, message);
+    } catch {
+      return { ok: false, reason: 'malformed' };
+    }
+    if (!this.#trusted.has(parts.signer)) return { ok: false, reason: 'untrusted' };
+    if (!verifies(parts.signer, input, parts.signature)) return { ok: false, reason: 'forged' };
+    if (Math.abs(now - message.ts) > this.#replays.maxAgeMs) return { ok: false, reason: 'stale' };
+    return { ok: true, signer: parts.signer };
+  }
+}
+
+function splitSignature(sig: unknown): { signer: string; signature: string } | 'unsigned' | 'malformed' {
+  if (typeof sig !== 'string' || sig === '') return 'unsigned';
+  const dot = sig.indexOf('.');
+  const signature = sig.slice(dot + 1);
+  if (dot <= 0 || !SIGNATURE_PATTERN.test(signature)) return 'malformed';
+  return { signer: sig.slice(0, dot), signature };
+}
+
+function verifies(signer: string, input: Uint8Array, signature: string): boolean {
+  try {
+    return nkeys.fromPublic(signer).verify(input, Buffer.from(signature, 'base64url'));
+  } catch {
+    return false;
   }
 }

@@ -28,7 +28,8 @@ import { StatusReplies } from './status-replies.js';
 import { parseSupervisorHeartbeat, parseWorkerHeartbeat } from './inputs.js';
 import { SupervisorFollower } from './follower.js';
 import { SupervisorOperations, type FencingOptions, type MetricsOptions } from './operations.js';
-import { signerForSeed } from '../security/command-keys.js';
+import { nkeySignerForSeed } from '../security/command-keys.js';
+import { NkeyCommandVerifier, type NkeyCommandSigner } from '../security/signed-commands.js';
 import type { MemberCheck } from './member-check.js';
 
 export { DEFAULT_SUPERVISOR_INTERVAL_MS } from '../options/table.js';
@@ -53,17 +54,41 @@ export interface SupervisorOptions extends ConnectionOptions {
   signing?: { seed: string } | { seedFile: string };
   /** Extension point: sign control commands with your own signer (instead of `signing`). */
   signCommand?: CommandSigner;
+  /**
+   * With `signing`: public keys of the other supervisors of this fleet, when they sign with keys
+   * of their own. A signing supervisor believes only heartbeats and events signed by its own key
+   * or one of these.
+   */
+  trustedKeys?: string[];
   /** Serve Prometheus metrics of the fleet at http://host:port/metrics. */
   metrics?: MetricsOptions;
   /** Fence lost workers and hear their connections close, as this system-account user. */
   fencing?: FencingOptions;
 }
 
-function signerOf(options: SupervisorOptions): CommandSigner | undefined {
+/** The command signer, and with `signing` the nkey that also signs this supervisor's heartbeats and events. */
+function signerOf(options: SupervisorOptions): { sign: CommandSigner | undefined; nkey: NkeyCommandSigner | null } {
   const { signing, signCommand } = options;
-  if (signing === undefined) return signCommand;
+  if (signing === undefined) return { sign: signCommand, nkey: null };
   if (signCommand !== undefined) throw new TypeError('signing and signCommand are exclusive: give one');
-  return 'seed' in signing ? signerForSeed(signing.seed, 'signing.seed') : signerForSeed(signing.seedFile, 'signing.seedFile');
+  const nkey = 'seed' in signing ? nkeySignerForSeed(signing.seed, 'signing.seed') : nkeySignerForSeed(signing.seedFile, 'signing.seedFile');
+  return { sign: (command) => nkey.signCommand(command), nkey };
+}
+
+/**
+ * With signing, the keys whose supervisor heartbeats and events this supervisor believes: its
+ * own and `trustedKeys`. Without, null: it believes any (see docs/deployment.md, threat model).
+ */
+function messageVerifierOf(nkey: NkeyCommandSigner | null, trustedKeys: readonly string[] | undefined): NkeyCommandVerifier | null {
+  if (nkey === null) {
+    if (trustedKeys !== undefined && trustedKeys.length > 0) throw new TypeError('trustedKeys needs signing: a supervisor that signs nothing cannot tell its peers from forgers either');
+    return null;
+  }
+  try {
+    return new NkeyCommandVerifier([nkey.publicKey, ...(trustedKeys ?? [])]);
+  } catch (err) {
+    throw new TypeError(`trustedKeys: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -85,13 +110,14 @@ export async function startSupervisor(options: SupervisorOptions = {}): Promise<
     const reason = checkDeadlinePolicy(d);
     if (reason !== null) throw new TypeError(`deadlines.${service}: ${reason}`);
   }
-  const sign = signerOf(options);
+  const { sign, nkey } = signerOf(options);
+  const verifier = messageVerifierOf(nkey, options.trustedKeys);
   const id = `sup-${randomBytes(6).toString('hex')}`;
   const logger = (options.logger ?? createLogger('natsrpc-supervisor')).child({ supervisorId: id });
   const nc = options.connection ?? (await openConnection({ name: id, ...options }));
   const operations = new SupervisorOperations();
   const verifying = options.fencing !== undefined;
-  const sup = new Supervisor(nc, { id, prefix, intervalMs, policy, deadlines, logger, ownsConnection: options.connection === undefined, sign, operations, verifying });
+  const sup = new Supervisor(nc, { id, prefix, intervalMs, policy, deadlines, logger, ownsConnection: options.connection === undefined, sign, nkey, verifier, operations, verifying });
   try {
     await operations.start(sup, { metrics: options.metrics, fencing: options.fencing, connection: options, own: nc, logger });
   } catch (err) {
@@ -112,6 +138,10 @@ interface Resolved {
   logger: Logger;
   ownsConnection: boolean;
   sign: CommandSigner | undefined;
+  /** Signs this supervisor's heartbeats and events. */
+  nkey: NkeyCommandSigner | null;
+  /** Checks the heartbeats and events of other supervisors. */
+  verifier: NkeyCommandVerifier | null;
   operations: SupervisorOperations;
   /** Workers are checked against the broker (a system-account connection is configured). */
   verifying: boolean;
@@ -155,7 +185,12 @@ export class Supervisor {
     const commands = new CommandSender(nc, o.prefix, o.id, this.#resendAfterMs, o.sign);
     this.#actions = new DecisionRunner(this.registry, commands, this.#resendAfterMs, (...e) => this.#event(...e), o.logger);
     // A standby still warming up follows the supervisor it would elect; a leader follows nobody.
-    this.#follower = new SupervisorFollower(this.registry, o.id, () => (this.leader ? this.id : this.#elected), null);
+    const verifier = o.verifier;
+    const authentic = verifier && ((subject: string, ev: SupervisorEvent) => {
+      const verdict = verifier.verifyMessage(subject, ev.supervisor, ev);
+      return verdict.ok ? null : verdict.reason;
+    });
+    this.#follower = new SupervisorFollower(this.registry, o.id, () => (this.leader ? this.id : this.#elected), authentic);
     this.#hearing = new Hearing(this.startedAt, RECONNECT_GRACE_INTERVALS * o.intervalMs);
     void this.#watchConnection();
     // A lost worker's event goes out the moment the verdict is taken: clients end the calls it held.
@@ -239,6 +274,8 @@ export class Supervisor {
     const hb = parseSupervisorHeartbeat(msg.data);
     if (typeof hb === 'string') return this.#malformedInput('supervisor heartbeat', msg.subject, hb);
     if (hb.id === this.id) return;
+    const verdict = this.#o.verifier?.verifyMessage(msg.subject, hb.id, hb);
+    if (verdict !== undefined && !verdict.ok) return this.#malformedInput('supervisor heartbeat', msg.subject, `not believed: ${verdict.reason}`);
     // Capped: one heartbeat claiming an hour's interval would otherwise lead (or block) for hours.
     const intervalMs = Math.min(hb.intervalMs, Math.max(MAX_PEER_INTERVAL_MS, this.#o.intervalMs));
     this.#peers.heard(hb.id, hb.startedAt, intervalMs, Date.now());
@@ -320,7 +357,8 @@ export class Supervisor {
     if (this.#nc.isClosed()) return;
     const ev: SupervisorEvent = { v: PROTOCOL_VERSION, ts: Date.now(), supervisor: this.id, kind, service, reason, ...fields, figures };
     if (workerId !== undefined) ev.workerId = workerId;
-    this.#nc.publish(eventSubject(this.#o.prefix, service), encode(ev));
+    const subject = eventSubject(this.#o.prefix, service);
+    this.#nc.publish(subject, encode(this.#o.nkey?.signMessage(subject, this.id, ev) ?? ev));
   }
 
   #publishHeartbeat(): void {
@@ -335,7 +373,8 @@ export class Supervisor {
       deadlines: this.#o.deadlines,
       policy: { ...this.#o.policy },
     };
-    this.#nc.publish(supervisorHeartbeatSubject(this.#o.prefix), encode(hb));
+    const subject = supervisorHeartbeatSubject(this.#o.prefix);
+    this.#nc.publish(subject, encode(this.#o.nkey?.signMessage(subject, this.id, hb) ?? hb));
   }
 
   async #watchConnection(): Promise<void> {
