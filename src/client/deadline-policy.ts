@@ -54,7 +54,8 @@ export class DeadlinePolicyCache {
   }
 
   /** The supervisor's maximum for calls to `service` (its own entry, else `*`), or undefined when it sets none. */
-  maxFor(service: string): number | undefined {
+  maxFor(service: string, now = Date.now()): number | undefined {
+    if (now > this.#expiresAt) return undefined;
     return (this.#policies.get(service) ?? this.#fallback)?.maxMs;
   }
 
