@@ -45,7 +45,7 @@ test('a worker given trusted keys refuses an anonymous forged shutdown and keeps
   await using anonymous = closing(await openConnection({ servers: nats.url }), (nc) => nc.close());
 
   assert.deepEqual(await metadataOf(anonymous, workerIdOf(signed)).then((m) => [m['natsrpc.control'], m['natsrpc.warning']]), ['verified', undefined]);
-  const refused = decodeChecked((await anonymous.request(controlSubject('rpc', workerIdOf(signed)), encode(forgedShutdown(workerIdOf(signed))), { timeout: 5_000 })).data) as { ok: boolean; error?: string };
+  const refused = decodeChecked((await anonymous.request(controlSubject('rpc', 'math', workerIdOf(signed)), encode(forgedShutdown(workerIdOf(signed))), { timeout: 5_000 })).data) as { ok: boolean; error?: string };
   assert.equal(refused.ok, false);
   assert.match(refused.error ?? '', /unsigned/);
   await sleep(500); // room for a shutdown that would have been obeyed anyway
@@ -53,7 +53,7 @@ test('a worker given trusted keys refuses an anonymous forged shutdown and keeps
 
   // The same forged command stops the unsigned demo worker: what signing prevents.
   assert.equal((await metadataOf(anonymous, workerIdOf(demo)))['natsrpc.control'], 'unsigned');
-  const obeyed = decodeChecked((await anonymous.request(controlSubject('rpc', workerIdOf(demo)), encode(forgedShutdown(workerIdOf(demo))), { timeout: 5_000 })).data) as { ok: boolean };
+  const obeyed = decodeChecked((await anonymous.request(controlSubject('rpc', 'math', workerIdOf(demo)), encode(forgedShutdown(workerIdOf(demo))), { timeout: 5_000 })).data) as { ok: boolean };
   assert.equal(obeyed.ok, true);
   assert.deepEqual(await demo.exited, { code: 0, signal: null }, 'the unsigned worker was shut down by an anonymous client');
   await assertServing(anonymous, signed);

@@ -37,8 +37,9 @@ test('forged drain events: the leader ignores them, a standby that takes over fo
   await using nats = await startNats({ config: BROKER_CONFIG });
   await using rec = await Recorder.start(nats.url);
   await using group = processGroup();
-  const wards = await Promise.all([0, 1, 2].map(() => spawnWard(nats.url)));
+  const wards: Awaited<ReturnType<typeof spawnWard>>[] = [];
   t.after(() => Promise.all(wards.map((w) => w[Symbol.asyncDispose]())));
+  for (let i = 0; i < 3; i++) wards.push(await spawnWard(nats.url));
   const leader = await spawnSupervisor(nats.url, {}, ['--signing-seed', seedFile]);
   group.push(leader);
   assert.ok(await rec.waitServing('ward', 3), 'the leader sees three healthy workers');

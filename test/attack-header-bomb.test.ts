@@ -100,7 +100,7 @@ test('the supervisor drops a control ack carrying a 1 MB header block and takes 
   await using fakeWorker = closing(await openConnection({ servers: nats.url }), (nc) => nc.close());
   await using raw = await RawNats.open(nats.url);
   // A worker that answers its control command twice: a bomb, then the real ack.
-  fakeWorker.subscribe('rpc._ctl.math-000000000001', {
+  fakeWorker.subscribe('rpc._ctl.math.math-000000000001', {
     callback: (_e, msg) => {
       const command = decodeChecked(msg.data) as { id: string };
       raw.publish(msg.reply!, BOMB, new Uint8Array(0));
@@ -111,7 +111,7 @@ test('the supervisor drops a control ack carrying a 1 MB header block and takes 
   const sender = new CommandSender(supervisorNc, 'rpc', 'sup-test', 10_000);
   let ack: unknown;
   const stallMs = await stallDuring(async () => {
-    ack = await sender.send('math-000000000001', 'drain', 'test');
+    ack = await sender.send('math', 'math-000000000001', 'drain', 'test');
   });
   t.diagnostic(JSON.stringify({ headerBytes: BOMB.length, maxEventLoopStallMs: Number(stallMs.toFixed(2)) }));
   assert.equal((ack as { ok: boolean }).ok, true);

@@ -111,7 +111,7 @@ test('idempotent: an acked attempt is probed; a 503 to the probe ends it at once
   t.entryOf(first).acked('svc-w1');
   await t.clock.advance(LOST_WORKER.probeAfterMs);
   const [probe] = t.probes();
-  assert.equal(probe!.subject, 'rpc._ping.svc-w1');
+  assert.equal(probe!.subject, 'rpc._ping.svc.svc-w1');
   t.entryOf(probe!).noResponders(); // the broker: nobody subscribed, the worker is gone
   await t.clock.advance(DEFAULT_RETRY_POLICY.initialBackoffMs);
   const second = t.requests()[1]!;

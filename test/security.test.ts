@@ -70,7 +70,12 @@ const FORBIDDEN_SUBSCRIPTIONS: ForbiddenSub[] = [
   { who: 'caller_b', subject: '_INBOX_caller.>' },
   { who: 'caller_b', subject: '_INBOX.>' },
   { who: 'caller', subject: 'rpc._hb.>', feed: { who: 'math', subject: 'rpc._hb.math.w1', legit: { who: 'supervisor', subject: 'rpc._hb.>' } } },
-  { who: 'caller', subject: 'rpc._ctl.*', feed: { who: 'supervisor', subject: 'rpc._ctl.w1', legit: { who: 'math', subject: 'rpc._ctl.*' } } },
+  { who: 'caller', subject: 'rpc._ctl.*.*', feed: { who: 'supervisor', subject: 'rpc._ctl.math.w1', legit: { who: 'math', subject: 'rpc._ctl.math.*' } } },
+  // A service hears only its own service's control commands and probes (it could answer or blind them).
+  { who: 'math', subject: 'rpc._ctl.echo.*', feed: { who: 'supervisor', subject: 'rpc._ctl.echo.w1', legit: { who: 'echo', subject: 'rpc._ctl.echo.*' } } },
+  { who: 'math', subject: 'rpc._ping.echo.*', feed: { who: 'caller', subject: 'rpc._ping.echo.w1', legit: { who: 'echo', subject: 'rpc._ping.echo.*' } } },
+  { who: 'math', subject: 'rpc._ping.*.*' },
+  { who: 'math', subject: 'rpc._ctl.>' },
   { who: 'math', subject: 'rpc.math.*', feed: { who: 'caller', subject: 'rpc.math.add', legit: { who: 'math', subject: 'rpc.math.*', queue: 'math' } } },
   { who: 'math', subject: 'rpc.math.*', queue: 'thieves', feed: { who: 'caller', subject: 'rpc.math.add', legit: { who: 'math', subject: 'rpc.math.*', queue: 'math' } } },
   { who: 'math', subject: 'rpc.echo.*', queue: 'echo', feed: { who: 'caller', subject: 'rpc.echo.echo', legit: { who: 'echo', subject: 'rpc.echo.*', queue: 'echo' } } },
@@ -91,10 +96,10 @@ interface ForbiddenPub {
 }
 
 const FORBIDDEN_PUBLISHES: ForbiddenPub[] = [
-  { who: 'caller', subject: 'rpc._ctl.w1', observer: { who: 'math', subject: 'rpc._ctl.*' } },
+  { who: 'caller', subject: 'rpc._ctl.math.w1', observer: { who: 'math', subject: 'rpc._ctl.math.*' } },
   { who: 'caller', subject: 'rpc._hb.math.w1', observer: { who: 'supervisor', subject: 'rpc._hb.>' } },
-  { who: 'math', subject: 'rpc._ctl.w1', observer: { who: 'echo', subject: 'rpc._ctl.*' } },
-  { who: 'echo', subject: 'rpc._ctl.w1', observer: { who: 'math', subject: 'rpc._ctl.*' } },
+  { who: 'math', subject: 'rpc._ctl.echo.w1', observer: { who: 'echo', subject: 'rpc._ctl.echo.*' } },
+  { who: 'echo', subject: 'rpc._ctl.math.w1', observer: { who: 'math', subject: 'rpc._ctl.math.*' } },
   { who: 'math', subject: 'rpc._hb.echo.w1', observer: { who: 'supervisor', subject: 'rpc._hb.>' } },
   { who: 'math', subject: 'rpc.echo.echo', observer: { who: 'echo', subject: 'rpc.echo.*', queue: 'echo' } },
   { who: 'math', subject: '_INBOX_caller.forged.1', observer: { who: 'caller', subject: '_INBOX_caller.>' } },
@@ -181,12 +186,12 @@ test('allowed operations work: calls, replies to the caller only, heartbeats to 
     const standby = await Conn.open(nats.url, 'supervisor');
     opened.push(standby);
     const beats = counter(supervisor, 'rpc._hb.>');
-    const commands = counter(worker2, 'rpc._ctl.*');
+    const commands = counter(worker2, 'rpc._ctl.math.*');
     // A standby supervisor follows the leader's events.
     const events = counter(standby, 'rpc._evt.>');
     await Promise.all([supervisor.nc.flush(), worker2.nc.flush(), standby.nc.flush()]);
     worker2.nc.publish('rpc._hb.math.w1', new Uint8Array([1]));
-    supervisor.nc.publish('rpc._ctl.w1', new Uint8Array([1]));
+    supervisor.nc.publish('rpc._ctl.math.w1', new Uint8Array([1]));
     supervisor.nc.publish('rpc._evt.math', new Uint8Array([1]));
     assert.ok(await waitFor(() => beats.n === 1 && commands.n === 1 && events.n === 1, 3_000), 'heartbeat, control command and event delivered');
     assert.deepEqual([...supervisor.violations, ...worker2.violations, ...standby.violations], []);

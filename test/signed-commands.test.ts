@@ -195,11 +195,11 @@ test('natsrpc supervisor --signing-seed and worker --trusted-key: signed drains 
     sick.setMode('fail');
     assert.ok(await rec.waitEvent('drain', sick.id, 10_000), 'the supervisor drains the failing worker');
     assert.ok(await waitFor(() => rec.beatsOf(sick.id).at(-1)?.value.state === 'drained', 5_000), 'the worker obeyed the signed drain');
-    const signed = captured.find((c) => c.subject === `rpc._ctl.${sick.id}`)!;
+    const signed = captured.find((c) => c.subject === `rpc._ctl.ward.${sick.id}`)!;
     const command = decodeChecked(signed.data) as Record<string, unknown>;
     assert.match(String(command.sig), new RegExp(`^${key.getPublicKey()}\\.`), 'the command carries the supervisor signature');
 
-    const target = `rpc._ctl.${healthy.id}`;
+    const target = `rpc._ctl.ward.${healthy.id}`;
     const drainHealthy = { v: 1, id: 'f00dfeedf00dfeed', cmd: 'drain', target: healthy.id, from: 'intruder', ts: Date.now(), reason: 'because' };
     assert.match((await ack(target, encode(drainHealthy))).error ?? '', /refused: unsigned/);
     const stranger = new NkeyCommandSigner(seedOf(nkeys.createUser()));

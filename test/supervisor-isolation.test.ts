@@ -90,13 +90,13 @@ test('a change of state is heartbeated at once: a quick drain shows draining the
   await using ward = await spawnWard(nats.url, SLOW_HEARTBEAT);
   assert.ok(await waitFor(() => rec.beatsOf(ward.id).length > 0, 10_000), 'its first heartbeat');
   const command = (cmd: string) => encode({ v: 1, id: `cmd-${cmd}-${Date.now()}`, cmd, target: ward.id, from: 'test', ts: Date.now() });
-  const drainAck = decodeChecked((await rec.nc.request(controlSubject('rpc', ward.id), command('drain'), { timeout: 5_000 })).data) as { ok: boolean };
+  const drainAck = decodeChecked((await rec.nc.request(controlSubject('rpc', 'ward', ward.id), command('drain'), { timeout: 5_000 })).data) as { ok: boolean };
   assert.equal(drainAck.ok, true);
   assert.ok(await waitFor(() => rec.beatsOf(ward.id).some((h) => h.value.state === 'drained'), 5_000), 'drained is heard without waiting 10 s');
   const states = () => rec.beatsOf(ward.id).map((h) => h.value.state);
   assert.deepEqual(states().slice(0, 3), ['serving', 'draining', 'drained'], 'never serving then drained');
   assert.ok(rec.beatsOf(ward.id).slice(1).every((h) => h.value.early === true), 'both sent early');
-  const resumeAck = decodeChecked((await rec.nc.request(controlSubject('rpc', ward.id), command('resume'), { timeout: 5_000 })).data) as { ok: boolean };
+  const resumeAck = decodeChecked((await rec.nc.request(controlSubject('rpc', 'ward', ward.id), command('resume'), { timeout: 5_000 })).data) as { ok: boolean };
   assert.equal(resumeAck.ok, true);
   assert.ok(await waitFor(() => states().at(-1) === 'serving', 5_000), 'serving again is heard at once too');
   assert.ok(rec.beatsOf(ward.id).length <= 5, `no scheduled heartbeat needed, and no flood: ${states().join(', ')}`);

@@ -115,7 +115,7 @@ test('supervisor item 10: a malformed control command or heartbeat is ignored an
   assert.ok(await rec.waitServing('ward', 1));
   const nc = await natsConnect({ servers: nats.url });
   try {
-    const ctl = `rpc._ctl.${w.id}`;
+    const ctl = `rpc._ctl.ward.${w.id}`;
     const bad: Uint8Array[] = [
       new Uint8Array([0xc1]),
       new Uint8Array(0),

@@ -389,7 +389,7 @@ export class Call implements Expirable {
   #probe(attempt: Attempt): void {
     const lw = this.#s.lostWorker;
     const workerId = attempt.workerId!;
-    void this.#prober.probe(workerId, lw.probeTimeoutMs).then((state) => {
+    void this.#prober.probe(this.#s.target.service, workerId, lw.probeTimeoutMs).then((state) => {
       if (this.#state === 'done' || !attempt.live) return;
       // Every call held by that worker learns it at once, this one included.
       if (state === 'gone') {

@@ -235,7 +235,7 @@ export class RpcClient {
       suspect: (service) => {
         const lw = this.#opts.lostWorker;
         for (const workerId of this.#sightings.suspects(service, SYSTEM_CLOCK.now(), lw.ackTimeoutMs)) {
-          void this.#prober.probe(workerId, lw.probeTimeoutMs).then((state) => {
+          void this.#prober.probe(service, workerId, lw.probeTimeoutMs).then((state) => {
             if (state === 'gone') this.#transport.workerLost(service, workerId, false);
           });
         }

@@ -43,21 +43,21 @@ export class LivenessProber {
     this.#transport = transport;
   }
 
-  probe(workerId: string, timeoutMs: number): Promise<Liveness> {
+  probe(service: string, workerId: string, timeoutMs: number): Promise<Liveness> {
     let p = this.#inFlight.get(workerId);
     if (p !== undefined) return p;
-    p = this.#send(workerId, timeoutMs).finally(() => this.#inFlight.delete(workerId));
+    p = this.#send(service, workerId, timeoutMs).finally(() => this.#inFlight.delete(workerId));
     this.#inFlight.set(workerId, p);
     return p;
   }
 
-  async #send(workerId: string, timeoutMs: number): Promise<Liveness> {
+  async #send(service: string, workerId: string, timeoutMs: number): Promise<Liveness> {
     const t = this.#transport;
     if (!t.isConnected()) return 'unknown';
     const entry = new ProbeEntry();
     const token = t.open(entry);
     try {
-      t.publish(pingSubject(t.prefix, workerId), new Uint8Array(0), t.replySubject(token));
+      t.publish(pingSubject(t.prefix, service, workerId), new Uint8Array(0), t.replySubject(token));
       this.sent++;
     } catch {
       t.close(token);

@@ -212,7 +212,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     this.#probeTimer = undefined;
     const s = this.#s as StreamSpec;
     const workerId = this.#workerId!;
-    void this.#prober.probe(workerId, s.lostWorker.probeTimeoutMs).then((state) => {
+    void this.#prober.probe(s.target.service, workerId, s.lostWorker.probeTimeoutMs).then((state) => {
       if (this.#end !== undefined || this.#waiter === null) return;
       // Every call and stream that worker held learns it at once, this one included.
       if (state === 'gone') this.#t.workerLost(s.target.service, workerId, false);

@@ -6,7 +6,7 @@
 import type { NatsConnection } from 'nats';
 import type { Logger } from '../logging/logger.js';
 import { RpcError } from '../protocol/errors.js';
-import { checkWorkerId } from '../protocol/subjects.js';
+import { checkWorkerId, serviceOfWorkerId } from '../protocol/subjects.js';
 import { CommandSender, type CommandSigner } from '../supervisor/commands.js';
 
 /** How long an action waits for the worker's acknowledgement. */
@@ -30,11 +30,12 @@ export class OperatorActions {
   }
 
   async run(workerId: string, action: OperatorAction, requester: string): Promise<ActionResult> {
-    if (checkWorkerId(workerId) !== null) throw new RpcError('BAD_REQUEST', 'invalid worker id');
+    const service = checkWorkerId(workerId) === null ? serviceOfWorkerId(workerId) : null;
+    if (service === null) throw new RpcError('BAD_REQUEST', 'invalid worker id');
     const reason = `operator ${action} from the dashboard (${requester})`;
     let result: ActionResult;
     try {
-      const ack = await this.#sender.send(workerId, action, reason);
+      const ack = await this.#sender.send(service, workerId, action, reason);
       result = { ok: ack.ok, state: ack.state ?? null, error: ack.error ?? null };
     } catch (err) {
       result = { ok: false, state: null, error: err instanceof RpcError ? `${err.code}: ${err.message}` : String(err) };

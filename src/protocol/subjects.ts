@@ -46,9 +46,13 @@ export function queueGroup(service: string): string {
   return service;
 }
 
-/** `<prefix>._ping.<workerId>`: a worker answers any request here at once; see docs/protocol.md. */
-export function pingSubject(prefix: string, workerId: string): string {
-  return `${prefix}._ping.${workerId}`;
+/**
+ * `<prefix>._ping.<service>.<workerId>`: a worker answers any request here at once; see
+ * docs/protocol.md. It names the service so that broker permissions can confine each service's
+ * identity to its own workers' probes.
+ */
+export function pingSubject(prefix: string, service: string, workerId: string): string {
+  return `${prefix}._ping.${service}.${workerId}`;
 }
 
 /** `<prefix>._cancel.<service>`: every worker of a service hears the cancels of its requests. */
@@ -66,9 +70,16 @@ export function heartbeatWildcard(prefix: string): string {
   return `${prefix}._hb.>`;
 }
 
-/** `<prefix>._ctl.<workerId>`: a worker's control subject (request/reply). */
-export function controlSubject(prefix: string, workerId: string): string {
-  return `${prefix}._ctl.${workerId}`;
+/** `<prefix>._ctl.<service>.<workerId>`: a worker's control subject (request/reply), confined per service like pings. */
+export function controlSubject(prefix: string, service: string, workerId: string): string {
+  return `${prefix}._ctl.${service}.${workerId}`;
+}
+
+/** The service a natsrpc worker id names (`<service>-<suffix>`, the suffix without `-`), or null. */
+export function serviceOfWorkerId(id: string): string | null {
+  const dash = id.lastIndexOf('-');
+  const service = id.slice(0, Math.max(0, dash));
+  return dash > 0 && dash < id.length - 1 && checkName(service) === null ? service : null;
 }
 
 /** `<prefix>._sup.hb`: supervisor heartbeats, carrying the policy and the election state. */

@@ -55,7 +55,7 @@ export class DecisionRunner {
     const cmd = d.kind === 'resend' ? 'drain' : d.kind;
     this.#busy.add(d.workerId);
     let holdMs = 0;
-    this.#commands.send(d.workerId, cmd, d.reason).then(
+    this.#commands.send(d.service, d.workerId, cmd, d.reason).then(
       (ack) => {
         if (!ack.ok) throw new Error(ack.error ?? 'refused');
         if (cmd === 'resume') this.#registry.resumed(rec, Date.now());

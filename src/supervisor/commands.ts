@@ -29,8 +29,8 @@ export class CommandSender {
     this.#sign = sign;
   }
 
-  /** Sends `cmd` to a worker and resolves with its ack; rejects with an RpcError when none comes. */
-  async send(workerId: string, cmd: ControlCommandName, reason: string): Promise<ControlAck> {
+  /** Sends `cmd` to a worker of `service` and resolves with its ack; rejects with an RpcError when none comes. */
+  async send(service: string, workerId: string, cmd: ControlCommandName, reason: string): Promise<ControlAck> {
     let command: ControlCommand = {
       v: PROTOCOL_VERSION,
       id: randomBytes(8).toString('hex'),
@@ -44,7 +44,7 @@ export class CommandSender {
     let reply;
     try {
       // Not nc.request(): it parses the ack's NATS headers before anything can bound them.
-      reply = await requestOnce(this.#nc, controlSubject(this.#prefix, workerId), encode(command), this.#timeoutMs);
+      reply = await requestOnce(this.#nc, controlSubject(this.#prefix, service, workerId), encode(command), this.#timeoutMs);
     } catch (cause) {
       const code = (cause as { code?: string }).code;
       if (code === 'NO_RESPONDERS') throw new RpcError('NO_RESPONDERS', `worker ${workerId} has no control subscription`, { cause });

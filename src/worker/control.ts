@@ -42,7 +42,7 @@ export class WorkerControl {
     this.#nc = nc;
     this.#opts = opts;
     this.#log = opts.logger;
-    this.#sub = nc.subscribe(controlSubject(opts.prefix, worker.id), { callback: (err, msg) => (err ? undefined : this.#onMessage(msg)) });
+    this.#sub = nc.subscribe(controlSubject(opts.prefix, worker.service, worker.id), { callback: (err, msg) => (err ? undefined : this.#onMessage(msg)) });
   }
 
   close(): void {

@@ -147,7 +147,7 @@ export class RpcWorker {
     const pong = encode({ v: PROTOCOL_VERSION, worker: this.id });
     // Liveness and cancellation stay subscribed through a drain: the calls in flight need them.
     this.#controlSubs = [
-      nc.subscribe(pingSubject(opts.prefix, this.id), {
+      nc.subscribe(pingSubject(opts.prefix, this.service, this.id), {
         callback: (err, msg) => {
           if (err === null && msg.reply) this.#nc.publish(msg.reply, pong);
         },
