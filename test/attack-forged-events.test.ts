@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { nkeys } from 'nats';
 import { encode } from '../src/protocol/codec.js';
 import type { SupervisorEvent } from '../src/protocol/supervisor-envelopes.js';
+import { NkeyCommandSigner, NkeyCommandVerifier } from '../src/security/signed-commands.js';
 import { resolvePolicy } from '../src/supervisor/policy.js';
 import { WorkerRegistry } from '../src/supervisor/registry.js';
 import { sleep, waitFor } from './helpers/load.js';
@@ -77,4 +78,25 @@ test('a followed ejection ends within maxEjectionMs, whatever the event says', (
   reg.ingest(forgedHeartbeat('ward', 'ward-000000000001'), 1_000);
   reg.followed(reg.get('ward-000000000001')!, forgedDrain('sup-leader', 'ward-000000000001'), 2_000);
   assert.equal(reg.get('ward-000000000001')!.ejection!.until, 2_000 + 5_000);
+});
+
+test('supervisor messages: signed ones verify; unsigned, foreign-key, altered, moved and stale ones are refused', () => {
+  const key = nkeys.createUser();
+  const signer = new NkeyCommandSigner(new TextDecoder().decode(key.getSeed()));
+  const verifier = new NkeyCommandVerifier([signer.publicKey]);
+  const now = Date.now();
+  const ev = { ...forgedDrain('sup-000000000001', 'ward-000000000001'), ts: now };
+  const signed = signer.signMessage('rpc._evt.ward', ev.supervisor, ev);
+  const verdict = (subject: string, sender: string, m: SupervisorEvent, at = now) => {
+    const v = verifier.verifyMessage(subject, sender, m, at);
+    return v.ok ? 'ok' : v.reason;
+  };
+  assert.equal(verdict('rpc._evt.ward', ev.supervisor, signed), 'ok');
+  assert.equal(verdict('rpc._evt.ward', ev.supervisor, ev), 'unsigned');
+  const intruder = new NkeyCommandSigner(new TextDecoder().decode(nkeys.createUser().getSeed()));
+  assert.equal(verdict('rpc._evt.ward', ev.supervisor, intruder.signMessage('rpc._evt.ward', ev.supervisor, ev)), 'untrusted');
+  assert.equal(verdict('rpc._evt.ward', ev.supervisor, { ...signed, ejectionMs: 1 }), 'forged', 'a field changed');
+  assert.equal(verdict('rpc._evt.math', ev.supervisor, signed), 'forged', 'replayed on another subject');
+  assert.equal(verdict('rpc._evt.ward', 'sup-000000000002', signed), 'forged', 'passed off as another supervisor');
+  assert.equal(verdict('rpc._evt.ward', ev.supervisor, signed, now + 31_000), 'stale');
 });
