@@ -10,6 +10,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { encode } from '../src/protocol/codec.js';
 import { controlSubject, pingSubject } from '../src/protocol/subjects.js';
 import { CommandSender } from '../src/supervisor/commands.js';
 import { sleep } from './helpers/load.js';
@@ -27,12 +28,15 @@ test('ping blinding and answering control across services: a math worker hears n
   group.push(echo);
   await using attacker = await connectAs(broker.url, 'math', 'attacker');
   let heard = 0;
+  const heardOn: string[] = [];
   for (const subject of GREEDY) {
     attacker.subscribe(subject, {
-      callback: (_e, m) => {
+      callback: (err, m) => {
+        if (err) return; // the broker's permissions violation, reported on the subscription
         heard++;
+        heardOn.push(m.subject);
         // What a blinding or forging worker would do: stay silent on probes, answer control with a refusal.
-        if (m.subject.startsWith('rpc._ctl.') && m.reply) m.respond(new TextEncoder().encode('{"v":1,"id":"","ok":false,"error":"forged"}'));
+        if (m.subject.startsWith('rpc._ctl.') && m.reply) m.respond(encode({ v: 1, id: '', ok: false, error: 'forged' }));
       },
     });
   }
@@ -52,8 +56,8 @@ test('ping blinding and answering control across services: a math worker hears n
   const live = await caller.request(pingSubject('rpc', 'echo', echo.id), new Uint8Array(0), { timeout: 2_000 }).then(() => 'answered', (err: Error) => err.message);
 
   await using supervisor = await connectAs(broker.url, 'supervisor');
-  const ack = await new CommandSender(supervisor, 'rpc', 'operator', 2_000).send('echo', echo.id, 'resume', 'attack test');
-  t.diagnostic(`foreign probes and control: ${JSON.stringify({ probeOfGoneWorker: probe, probeOfLiveWorker: live, resumeAck: ack, heardByAttacker: heard, controlSubject: controlSubject('rpc', 'echo', echo.id) })}`);
+  const ack = await new CommandSender(supervisor, 'rpc', 'operator', 2_000).send('echo', echo.id, 'resume', 'attack test').catch((err: Error) => ({ ok: false, state: undefined, error: err.message }));
+  t.diagnostic(`foreign probes and control: ${JSON.stringify({ probeOfGoneWorker: probe, probeOfLiveWorker: live, resumeAck: ack, heardByAttacker: heard, heardOn, controlSubject: controlSubject('rpc', 'echo', echo.id) })}`);
   assert.equal(probe, 'no responders', 'the probe of a gone worker still gets the broker\'s 503');
   assert.equal(live, 'answered');
   assert.equal(ack.ok, true, 'the resume is acknowledged by the echo worker itself');
