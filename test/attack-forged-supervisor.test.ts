@@ -20,8 +20,8 @@ import type { SupervisorHeartbeat } from '../src/protocol/supervisor-envelopes.j
 import { MAX_PEER_INTERVAL_MS } from '../src/supervisor/election.js';
 import { sleep, waitFor } from './helpers/load.js';
 import { startNats } from './helpers/nats.js';
-import { processGroup } from './helpers/processes.js';
-import { BROKER_CONFIG, INTERVAL_MS, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
+import { processGroup, spawnWorker } from './helpers/processes.js';
+import { BROKER_CONFIG, INTERVAL_MS, Recorder, spawnSupervisor } from './helpers/supervision.js';
 
 const LOST_AFTER_INTERVALS = 3;
 const forged: SupervisorHeartbeat = { v: 1, id: 'sup-forged000000', startedAt: 0, ts: Date.now(), intervalMs: 3_600_000, leader: true, deadlines: { '*': { defaultMs: 5, maxMs: 5 } } };
@@ -37,8 +37,11 @@ async function scenario(t: { diagnostic(s: string): void; after(fn: () => unknow
   await using nats = await startNats({ config: BROKER_CONFIG });
   await using rec = await Recorder.start(nats.url);
   await using group = processGroup();
-  const ward = await spawnWard(nats.url);
-  t.after(() => ward[Symbol.asyncDispose]());
+  // A handler of 30 ms: well within any sane policy, far beyond the forged 5 ms.
+  const wardDir = mkdtempSync(join(tmpdir(), 'natsrpc-ward-'));
+  t.after(() => rmSync(wardDir, { recursive: true, force: true }));
+  writeFileSync(join(wardDir, 'mode'), 'busy');
+  group.push(await spawnWorker('test/fixtures/ward.ts', nats.url, ['--heartbeat', String(INTERVAL_MS)], { WARD_DIR: wardDir, WARD_BUSY_MS: '30' }));
   const sup = await spawnSupervisor(nats.url, { lostAfterIntervals: LOST_AFTER_INTERVALS }, args);
   group.push(sup);
   assert.ok(await rec.waitServing('ward', 1), 'the supervisor leads and sees the worker');
