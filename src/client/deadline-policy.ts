@@ -8,7 +8,7 @@
  * Supervisor heartbeats are claims anyone allowed on the subject can make, so the policy is kept
  * only for {@link POLICY_TTL_INTERVALS} of the heartbeat's interval (itself capped at
  * {@link MAX_POLICY_INTERVAL_MS}): a forged heartbeat no longer counts once the real leader has
- * been silent about it for a few seconds. And a policy that would clamp any call below
+ * been silent about it for a few seconds. And an entry that would clamp calls below
  * {@link MIN_POLICY_MAX_MS} is ignored (and logged): no supervisor needs that.
  */
 import type { NatsConnection, Subscription } from 'nats';
@@ -21,7 +21,7 @@ import { checkSupervisorHeartbeat, type DeadlinePolicy, type SupervisorHeartbeat
 export const POLICY_TTL_INTERVALS = 3;
 /** The longest interval taken from a supervisor heartbeat for the policy's lifetime, in ms. */
 export const MAX_POLICY_INTERVAL_MS = 10_000;
-/** A heartbeat whose policy clamps any service's calls below this many ms is ignored. */
+/** A policy entry that clamps a service's calls below this many ms is ignored. */
 export const MIN_POLICY_MAX_MS = 100;
 /** At most one "policy ignored" log line per this period. */
 const IGNORED_LOG_PERIOD_MS = 10_000;
@@ -34,7 +34,7 @@ export class DeadlinePolicyCache {
   #fallback: DeadlinePolicy | undefined;
   #expiresAt = -Infinity;
   #lastIgnoredLog = -Infinity;
-  /** Leader heartbeats whose policy was ignored for being below the floor. */
+  /** Policy entries ignored for being below the floor. */
   ignored = 0;
 
   constructor(nc: NatsConnection, prefix: string, logger?: Logger) {
@@ -59,6 +59,13 @@ export class DeadlinePolicyCache {
     return (this.#policies.get(service) ?? this.#fallback)?.maxMs;
   }
 
+  #ignore(supervisor: string, service: string, maxMs: number, now: number): void {
+    this.ignored++;
+    if (now - this.#lastIgnoredLog < IGNORED_LOG_PERIOD_MS) return;
+    this.#lastIgnoredLog = now;
+    this.#log?.warn({ supervisor, service, maxMs, floorMs: MIN_POLICY_MAX_MS }, 'deadline policy below the floor ignored');
+  }
+
   close(): void {
     if (!this.#nc.isClosed()) this.#sub.unsubscribe();
   }
@@ -74,19 +81,19 @@ export class DeadlinePolicyCache {
     const hb = value as SupervisorHeartbeat;
     if (!hb.leader) return; // a standby's policy may be stale or different: only the leader's counts
     const now = Date.now();
-    for (const service in hb.deadlines) {
-      if (hb.deadlines[service]!.maxMs >= MIN_POLICY_MAX_MS) continue;
-      this.ignored++;
-      if (now - this.#lastIgnoredLog >= IGNORED_LOG_PERIOD_MS) {
-        this.#lastIgnoredLog = now;
-        this.#log?.warn({ supervisor: hb.id, service, maxMs: hb.deadlines[service]!.maxMs, floorMs: MIN_POLICY_MAX_MS }, 'deadline policy below the floor ignored');
-      }
-      return;
-    }
     const map = new Map<string, DeadlinePolicy>();
-    for (const service in hb.deadlines) if (service !== '*') map.set(service, hb.deadlines[service]!);
+    let fallback: DeadlinePolicy | undefined;
+    for (const service in hb.deadlines) {
+      const p = hb.deadlines[service]!;
+      if (p.maxMs < MIN_POLICY_MAX_MS) {
+        this.#ignore(hb.id, service, p.maxMs, now);
+        continue;
+      }
+      if (service === '*') fallback = p;
+      else map.set(service, p);
+    }
     this.#policies = map;
-    this.#fallback = hb.deadlines['*'];
+    this.#fallback = fallback;
     this.#expiresAt = now + POLICY_TTL_INTERVALS * Math.min(hb.intervalMs, MAX_POLICY_INTERVAL_MS);
   }
 }
