@@ -96,14 +96,15 @@ test('a worker ignores a policy maximum below MIN_POLICY_BUDGET_CAP_MS, 1 s (a f
   const seen: { budgetMs: number }[] = [];
   await using _worker = closing(await startWorker(holder(seen), { servers: nats.url, logger: quiet, heartbeat: false, drainTimeoutMs: 500 }), (w) => w.stop());
   await using client = closing(await connect({ servers: nats.url, logger: quiet, deadlinePolicy: false }), (c) => c.close());
-  // A forged leader heartbeat: every service's maximum 5 ms.
+  // A forged leader heartbeat: every service's maximum 150 ms (above the clients' own floor of 100 ms,
+  // so the policy cache keeps it; below the workers' 1 s).
   const forge = () =>
-    forger.publish('rpc._sup.hb', encode({ v: 1, id: 'sup-forged', startedAt: 1, ts: Date.now(), intervalMs: 1_000, leader: true, deadlines: { '*': { defaultMs: 5, maxMs: 5 } } }));
+    forger.publish('rpc._sup.hb', encode({ v: 1, id: 'sup-forged', startedAt: 1, ts: Date.now(), intervalMs: 1_000, leader: true, deadlines: { '*': { defaultMs: 150, maxMs: 150 } } }));
   forge();
   await forger.flush();
   await sleep(100);
   forge();
   const outcome = await client.call('holder.hold', null, { timeoutMs: 300 }).catch((e: { code: string }) => e.code);
   assert.equal(outcome, 'TIMEOUT');
-  assert.ok(seen.length === 1 && seen[0]!.budgetMs > 200, `the handler got the caller's budget, not 5 ms: ${JSON.stringify(seen)}`);
+  assert.ok(seen.length === 1 && seen[0]!.budgetMs > 200, `the handler got the caller's budget, not 150 ms: ${JSON.stringify(seen)}`);
 });

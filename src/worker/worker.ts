@@ -170,7 +170,7 @@ export class RpcWorker {
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
     this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.id, opts.limits, this.#log) : null;
     this.#bodies = new WorkerBodies(nc, opts.prefix, definition.service, this.id, opts.maxBodyBytes, opts.limits, this.#log);
-    this.#policy = new DeadlinePolicyCache(nc, opts.prefix);
+    this.#policy = new DeadlinePolicyCache(nc, opts.prefix, this.#log);
     this.#subscribe();
   }
 
