@@ -8,11 +8,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_WORKERS_PER_SERVICE } from '../src/supervisor/registry.js';
+import { resolvePolicy } from '../src/supervisor/policy.js';
+import { MAX_WORKERS_PER_SERVICE, WorkerRegistry } from '../src/supervisor/registry.js';
 import { TEST_PASSWORDS } from './helpers/cluster.js';
 import { sleep } from './helpers/load.js';
 import { processGroup, runCli } from './helpers/processes.js';
-import { connectAs, floodFakeMembers, Observer, spawnServiceWorker, spawnShippedSupervisor, startShippedBroker } from './helpers/attack.js';
+import { connectAs, floodFakeMembers, forgedHeartbeat, Observer, spawnServiceWorker, spawnShippedSupervisor, startShippedBroker } from './helpers/attack.js';
 
 const FLOOD = 10_000;
 
@@ -42,4 +43,28 @@ test('registry exhaustion: 10,000 made-up ids under one service never stop anoth
   assert.ok(rows.some((w) => w.id === math.id), 'the real math worker is still tracked');
   assert.equal(cli.code, 0, `natsrpc status answers: ${cli.stderr}`);
   assert.deepEqual(cliStatus!.services.map((s) => s.service).sort(), ['echo', 'math']);
+});
+
+test('registry bounds: a full service evicts refuted, then unchecked members, never verified ones; without a broker check it takes no new worker', () => {
+  const policy = resolvePolicy({});
+  const reg = new WorkerRegistry(policy, true);
+  const ids = Array.from({ length: MAX_WORKERS_PER_SERVICE }, (_, i) => `math-${String(i).padStart(12, '0')}`);
+  ids.forEach((id, i) => reg.ingest(forgedHeartbeat('math', id, { clientId: i + 1 }), i));
+  const [verified, refuted] = [reg.get(ids[0]!)!, reg.get(ids[1]!)!];
+  reg.checked(verified, verified.hb.serverId, verified.hb.clientId, 'verified');
+  reg.checked(refuted, refuted.hb.serverId, refuted.hb.clientId, 'refuted');
+  reg.ingest(forgedHeartbeat('math', 'math-new000000001'), 10_000);
+  assert.equal(reg.get(ids[1]!), undefined, 'the refuted member went first');
+  reg.ingest(forgedHeartbeat('math', 'math-new000000002'), 10_001);
+  assert.equal(reg.get(ids[2]!), undefined, 'then the longest silent unchecked one');
+  assert.ok(reg.get(ids[0]!), 'the verified member stays');
+  reg.ingest(forgedHeartbeat('echo', 'echo-000000000001'), 10_002);
+  assert.ok(reg.get('echo-000000000001'), 'another service is tracked');
+  assert.equal(reg.evicted, 2);
+
+  const plain = new WorkerRegistry(policy);
+  ids.forEach((id, i) => plain.ingest(forgedHeartbeat('math', id), i));
+  plain.ingest(forgedHeartbeat('math', 'math-new000000001'), 10_000);
+  assert.equal(plain.get('math-new000000001'), undefined, 'no check: a full service takes no new worker');
+  assert.equal(plain.size, MAX_WORKERS_PER_SERVICE);
 });

@@ -11,13 +11,11 @@ import type { WorkerHeartbeat } from '../protocol/heartbeat.js';
 import type { SupervisorEvent } from '../protocol/supervisor-envelopes.js';
 import { isRefusal, isWorkerFault } from '../protocol/errors.js';
 import { ConnectionIndex } from './connection-index.js';
+import { ServiceBounds } from './registry-bounds.js';
 import type { EjectionOrder, LostBy, MemberStanding, MutableRecord, WorkerRecord } from './worker-record.js';
 import { ejectionPeriodMs, type CallFigures, type HealthPolicy, type HealthVerdict } from './policy.js';
 
-/** Workers tracked at most; heartbeats of further workers are ignored (or evict an unverified one). */
-export const MAX_WORKERS = 10_000;
-/** Workers of one service tracked at most, so a flood under one service never crowds out another. */
-export const MAX_WORKERS_PER_SERVICE = 1_000;
+export { MAX_WORKERS, MAX_WORKERS_PER_SERVICE } from './registry-bounds.js';
 /** Samples kept per worker for the rate window, at most. */
 const MAX_SAMPLES = 256;
 
@@ -47,12 +45,12 @@ function trackService(rec: MutableRecord, now: number): void {
 
 export class WorkerRegistry {
   readonly #workers = new Map<string, MutableRecord>();
-  /** The same records by service. */
-  readonly #services = new Map<string, Map<string, MutableRecord>>();
   readonly #connections = new ConnectionIndex();
   readonly #hooks: RegistryHook[] = [];
   readonly #policy: HealthPolicy;
   readonly #verifying: boolean;
+  /** The same records by service, for the bounds. */
+  readonly #bounds: ServiceBounds;
   #refused = 0;
   #evicted = 0;
 
@@ -63,6 +61,7 @@ export class WorkerRegistry {
   constructor(policy: HealthPolicy, verifying = false) {
     this.#policy = policy;
     this.#verifying = verifying;
+    this.#bounds = new ServiceBounds(verifying);
   }
 
   /** Whether members are checked against the broker: only verified ones count then. */
@@ -302,32 +301,10 @@ export class WorkerRegistry {
     for (const rec of this.#workers.values()) if (rec.member === 'unchecked' && !rec.lost) yield rec;
   }
 
-  /**
-   * Makes room for a new worker of `service`: within the bounds, or by evicting, in its service
-   * (or the largest one when the registry is full), a lost or stopped worker, then one the broker
-   * refuted, then (when verifying) one not checked yet; never a verified one. False when full.
-   */
+  /** Makes room for a new worker of `service` (see registry-bounds.ts); false when there is none. */
   #makeRoom(service: string): boolean {
-    const own = this.#services.get(service);
-    if ((own?.size ?? 0) >= MAX_WORKERS_PER_SERVICE) return this.#evictFrom(own!);
-    if (this.#workers.size < MAX_WORKERS) return true;
-    let largest: Map<string, MutableRecord> | undefined;
-    for (const m of this.#services.values()) if (largest === undefined || m.size > largest.size) largest = m;
-    return largest !== undefined && this.#evictFrom(largest);
-  }
-
-  #evictFrom(records: Map<string, MutableRecord>): boolean {
-    const rank = (r: MutableRecord) =>
-      r.lost || r.hb.state === 'stopped' || r.hb.final === true ? 0 : r.member === 'refuted' ? 1 : this.#verifying && r.member === 'unchecked' ? 2 : 3;
-    let victim: MutableRecord | undefined;
-    let best = 3;
-    for (const r of records.values()) {
-      const k = rank(r);
-      if (k < best || (k === best && k < 3 && victim !== undefined && r.lastSeen < victim.lastSeen)) {
-        victim = r;
-        best = k;
-      }
-    }
+    const victim = this.#bounds.victimFor(service, this.#workers.size);
+    if (victim === null) return true;
     if (victim === undefined) return false;
     // Quietly: a flood of made-up ids would otherwise be a flood of events too.
     this.#remove(victim);
@@ -337,17 +314,13 @@ export class WorkerRegistry {
 
   #add(rec: MutableRecord): void {
     this.#workers.set(rec.id, rec);
-    let m = this.#services.get(rec.service);
-    if (m === undefined) this.#services.set(rec.service, (m = new Map()));
-    m.set(rec.id, rec);
+    this.#bounds.add(rec);
   }
 
   #remove(rec: MutableRecord): void {
     this.#workers.delete(rec.id);
     this.#connections.remove(rec.id, rec.hb);
-    const m = this.#services.get(rec.service);
-    m?.delete(rec.id);
-    if (m?.size === 0) this.#services.delete(rec.service);
+    this.#bounds.remove(rec);
   }
 
   /** The registry's own record behind `record`; undefined for a record it no longer holds. */

@@ -28,8 +28,8 @@ import { StatusReplies } from './status-replies.js';
 import { parseSupervisorHeartbeat, parseWorkerHeartbeat } from './inputs.js';
 import { SupervisorFollower } from './follower.js';
 import { SupervisorOperations, type FencingOptions, type MetricsOptions } from './operations.js';
-import { nkeySignerForSeed } from '../security/command-keys.js';
-import { NkeyCommandVerifier, type NkeyCommandSigner } from '../security/signed-commands.js';
+import type { NkeyCommandSigner, NkeyCommandVerifier } from '../security/signed-commands.js';
+import { messageVerifierOf, signerOf } from './signing.js';
 import type { MemberCheck } from './member-check.js';
 
 export { DEFAULT_SUPERVISOR_INTERVAL_MS } from '../options/table.js';
@@ -64,31 +64,6 @@ export interface SupervisorOptions extends ConnectionOptions {
   metrics?: MetricsOptions;
   /** Fence lost workers and hear their connections close, as this system-account user. */
   fencing?: FencingOptions;
-}
-
-/** The command signer, and with `signing` the nkey that also signs this supervisor's heartbeats and events. */
-function signerOf(options: SupervisorOptions): { sign: CommandSigner | undefined; nkey: NkeyCommandSigner | null } {
-  const { signing, signCommand } = options;
-  if (signing === undefined) return { sign: signCommand, nkey: null };
-  if (signCommand !== undefined) throw new TypeError('signing and signCommand are exclusive: give one');
-  const nkey = 'seed' in signing ? nkeySignerForSeed(signing.seed, 'signing.seed') : nkeySignerForSeed(signing.seedFile, 'signing.seedFile');
-  return { sign: (command) => nkey.signCommand(command), nkey };
-}
-
-/**
- * With signing, the keys whose supervisor heartbeats and events this supervisor believes: its
- * own and `trustedKeys`. Without, null: it believes any (see docs/deployment.md, threat model).
- */
-function messageVerifierOf(nkey: NkeyCommandSigner | null, trustedKeys: readonly string[] | undefined): NkeyCommandVerifier | null {
-  if (nkey === null) {
-    if (trustedKeys !== undefined && trustedKeys.length > 0) throw new TypeError('trustedKeys needs signing: a supervisor that signs nothing cannot tell its peers from forgers either');
-    return null;
-  }
-  try {
-    return new NkeyCommandVerifier([nkey.publicKey, ...(trustedKeys ?? [])]);
-  } catch (err) {
-    throw new TypeError(`trustedKeys: ${(err as Error).message}`);
-  }
 }
 
 /**
