@@ -1,10 +1,11 @@
 /**
  * The chunked-body messages on their own (docs/protocol.md, *Large bodies*): a body cut into chunks
- * from its parts reassembles byte for byte with its SHA-256 in the last chunk, and the assembly
+ * from its parts reassembles byte for byte with its CRC-32 (zlib's) in the last chunk, and the assembly
  * refuses gaps, repeats, overruns and a wrong or missing checksum; the message checks bound what
  * they accept.
  */
 import { test } from 'node:test';
+import { crc32 } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { asBodyChunk, asBodyPull, BodyAssembly, BodySource, BODY_WINDOW_BYTES, encodeBodyPull } from '../src/protocol/body.js';
 import { decodeChecked, encodeBodyParts } from '../src/protocol/codec.js';
@@ -15,18 +16,18 @@ const bytes = (n: number) => new Uint8Array(n).map((_, i) => (i * 7) & 0xff);
 /** Sends `source` into a fresh assembly through encoded chunk messages, pulling as the assembly asks. */
 function transfer(source: BodySource, chunkBytes: number): Uint8Array {
   const a = new BodyAssembly(source.descriptor);
-  let sha256: Uint8Array | undefined;
+  let crc: number | undefined;
   for (let next = a.nextPull(); next !== null; next = a.nextPull()) {
     for (const message of source.chunks(5, next[0], next[0] + next[1], chunkBytes, 'tok')) {
       const chunk = asBodyChunk(decodeChecked(message));
       assert.ok(chunk !== null);
       assert.equal(chunk.reply, 'tok');
       assert.equal(a.add(chunk.o, chunk.d), null);
-      sha256 = chunk.sha256 ?? sha256;
+      crc = chunk.crc32 ?? crc;
     }
   }
   assert.ok(a.complete);
-  return a.verified(sha256);
+  return a.verified(crc);
 }
 
 test('a body made of parts reassembles byte for byte, whatever the chunk size, and decodes to its value', () => {
@@ -45,8 +46,8 @@ test('the assembly refuses gaps, repeats, overruns and a wrong or missing checks
   const source = new BodySource([bytes(10_000)]);
   const chunks = [...source.chunks(1, 0, 10_000, 4_000)].map((m) => asBodyChunk(decodeChecked(m))!);
   assert.equal(chunks.length, 3);
-  assert.equal(chunks[0]!.sha256, undefined);
-  assert.equal(chunks[2]!.sha256?.length, 32);
+  assert.equal(chunks[0]!.crc32, undefined);
+  assert.equal(chunks[2]!.crc32, crc32(bytes(10_000)), 'the last chunk carries the whole body\'s CRC-32');
   const fresh = () => {
     const a = new BodyAssembly({ bytes: 10_000 });
     a.nextPull();
@@ -63,10 +64,16 @@ test('the assembly refuses gaps, repeats, overruns and a wrong or missing checks
   assert.match(partial.add(0, bytes(10))!, /past the 0 bytes pulled/, 'nothing is taken before it was pulled');
   a = fresh();
   for (const c of chunks) assert.equal(a.add(c.o, c.d), null);
-  assert.throws(() => a.verified(undefined), /carries no sha256/);
+  assert.throws(() => a.verified(undefined), /carries no crc32/);
   a = fresh();
   for (const c of chunks) assert.equal(a.add(c.o, c.d), null);
-  assert.throws(() => a.verified(new Uint8Array(32)), /does not match its SHA-256/);
+  assert.throws(() => a.verified((chunks[2]!.crc32! + 1) >>> 0), /does not match its CRC-32/);
+  // The same chunks with one byte changed: the CRC-32 no longer matches.
+  a = fresh();
+  const changed = chunks.map((c) => c.d.slice());
+  changed[1]![123] = changed[1]![123]! ^ 0x01;
+  chunks.forEach((c, i) => assert.equal(a.add(c.o, changed[i]!), null));
+  assert.throws(() => a.verified(chunks[2]!.crc32), /does not match its CRC-32/);
 });
 
 test('pulls stay within one window, and the messages and descriptors are bounded', () => {
@@ -80,7 +87,10 @@ test('pulls stay within one window, and the messages and descriptors are bounded
   assert.ok(asBodyPull(decodeChecked(encodeBodyPull(1, 0, 10, { reply: 'AbC-_1' }))) !== null);
   assert.equal(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(0) }), null, 'an empty chunk');
   assert.equal(asBodyChunk({ v: 1, t: 1, o: -1, d: new Uint8Array(1) }), null);
-  assert.equal(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(1), sha256: new Uint8Array(31) }), null);
+  assert.equal(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(1), crc32: 2 ** 32 }), null);
+  assert.equal(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(1), crc32: -1 }), null);
+  assert.equal(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(1), crc32: new Uint8Array(4) }), null);
+  assert.ok(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(1), crc32: 2 ** 32 - 1 }) !== null);
   assert.equal(checkBody({ bytes: 0 }, false), 'body bytes must be 1..1073741824');
   assert.equal(checkBody({ bytes: 2 ** 31 }, false), 'body bytes must be 1..1073741824');
   assert.equal(checkBody({ bytes: 10 }, false), null);

@@ -2,7 +2,7 @@
  * The caller's side of bodies larger than the broker's max_payload, for one attempt of a call
  * (docs/protocol.md, *Large bodies*): the request body's chunks sent as the worker holding the
  * attempt pulls them, and the reply body pulled from that worker into one buffer of its declared
- * length, verified (length and SHA-256) and only then decoded. The call engine owns the attempt;
+ * length, verified (length and CRC-32) and only then decoded. The call engine owns the attempt;
  * this only moves bytes and says how a transfer ended.
  */
 import { decodeChecked, encodeBodyParts } from '../protocol/codec.js';
@@ -83,7 +83,7 @@ export class AttemptBodies {
     if (!a.complete) return this.#pullMore() ?? undefined;
     this.#inbound = undefined;
     try {
-      return { value: decodeChecked(a.verified(chunk.sha256), this.#t.limits) };
+      return { value: decodeChecked(a.verified(chunk.crc32), this.#t.limits) };
     } catch (cause) {
       return new RpcError('INTERNAL', `reply body refused: ${(cause as Error).message}`, { cause, maybeProcessed: true });
     }

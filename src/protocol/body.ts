@@ -4,11 +4,11 @@
  * the call. The receiver pulls: it names the offset it has and how many bytes more it takes (at
  * most one window), and the sender sends chunks up to there. The receiver assembles the body into
  * one buffer of the declared length, allocated once after the length was checked against its own
- * maximum, hashes it chunk by chunk and verifies length and SHA-256 (carried by the last chunk, so
- * the sender hashes as it sends instead of before) before anything decodes it.
+ * maximum, checksums it chunk by chunk and verifies length and CRC-32 (carried by the last chunk,
+ * so the sender computes it as it sends instead of before) before anything decodes it.
  * docs/protocol.md, *Large bodies*, is the normative description; keep the two in step.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { Encoder } from '@msgpack/msgpack';
 import { isBoundedInt as isInt, isRecord, PROTOCOL_VERSION, type BodyDescriptor } from './envelope.js';
 
@@ -35,13 +35,14 @@ export interface BodyPull {
   reply?: string;
 }
 
-/** Sender to receiver: bytes `o .. o + d.length` of transfer `t`; the last one carries the body's SHA-256. */
+/** Sender to receiver: bytes `o .. o + d.length` of transfer `t`; the last one carries the body's CRC-32. */
 export interface BodyChunk {
   v: typeof PROTOCOL_VERSION;
   t: number;
   o: number;
   d: Uint8Array;
-  sha256?: Uint8Array;
+  /** The CRC-32 (IEEE, as zlib's) of the whole body, an unsigned 32-bit int; on the last chunk. */
+  crc32?: number;
   /** On `<prefix>._body.<service>.<w>`: the random last token of the call's reply subject. */
   reply?: string;
 }
@@ -66,7 +67,7 @@ export function asBodyPull(value: unknown): BodyPull | null {
 export function asBodyChunk(value: unknown): BodyChunk | null {
   if (!isRecord(value) || value.v !== PROTOCOL_VERSION || !(value.d instanceof Uint8Array) || value.d.length === 0) return null;
   if (!isInt(value.t, 1, MAX_BODY_TOKEN - 1) || !isInt(value.o, 0, Number.MAX_SAFE_INTEGER) || badReply(value.reply)) return null;
-  if (value.sha256 !== undefined && value.sha256 !== null && !(value.sha256 instanceof Uint8Array && value.sha256.length === SHA256_BYTES)) return null;
+  if (value.crc32 !== undefined && value.crc32 !== null && !isInt(value.crc32, 0, MAX_CRC32)) return null;
   return value as unknown as BodyChunk;
 }
 
@@ -78,9 +79,10 @@ export function encodeBodyPull(t: number, o: number, n: number, who: { w: string
 
 /** The msgpack key `reply`. */
 const REPLY_KEY = new Uint8Array([0xa5, 0x72, 0x65, 0x70, 0x6c, 0x79]);
-/** The msgpack key `sha256` and a bin 8 header of 32 bytes. */
-const SHA256_KEY = new Uint8Array([0xa6, 0x73, 0x68, 0x61, 0x32, 0x35, 0x36, 0xc4, 0x20]);
-const SHA256_BYTES = 32;
+/** The msgpack key `crc32` and a uint 32 header. */
+const CRC32_KEY = new Uint8Array([0xa5, 0x63, 0x72, 0x63, 0x33, 0x32, 0xce]);
+const CRC32_BYTES = 4;
+const MAX_CRC32 = 2 ** 32 - 1;
 
 function writeUint(buf: Uint8Array, p: number, x: number): number {
   buf[p++] = 0xcf; // always uint64: fixed size, any offset
@@ -109,15 +111,17 @@ function* slices(parts: readonly Uint8Array[], from: number, to: number): Genera
 }
 
 /**
- * `{ v: 1, t, o, d, sha256?, reply? }` as msgpack, the body's bytes `from .. from + length` copied
- * in once; `sha256` (32 bytes) and `reply` (ASCII, at most 128 characters) are written last.
+ * `{ v: 1, t, o, d, crc32?, reply? }` as msgpack, the body's bytes `from .. from + length` copied
+ * in once; `crc32` (the whole body's) and `reply` (ASCII, at most 128 characters) are written last.
+ * The message is allocated uninitialised (no zero fill of a megabyte per chunk): every byte of it
+ * is written below, which the final length check enforces.
  */
-function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], length: number, sha256: Uint8Array | undefined, reply: string | undefined): Uint8Array {
+function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], length: number, crc: number | undefined, reply: string | undefined): Uint8Array {
   const replyBytes = reply === undefined ? 0 : REPLY_KEY.length + 2 + reply.length;
-  const shaBytes = sha256 === undefined ? 0 : SHA256_KEY.length + SHA256_BYTES;
-  const out = new Uint8Array(1 + 2 + 1 + 2 + 9 + 2 + 9 + 2 + 5 + length + shaBytes + replyBytes);
+  const crcBytes = crc === undefined ? 0 : CRC32_KEY.length + CRC32_BYTES;
+  const out = Buffer.allocUnsafe(1 + 2 + 1 + 2 + 9 + 2 + 9 + 2 + 5 + length + crcBytes + replyBytes);
   let p = 0;
-  out[p++] = 0x84 + (sha256 === undefined ? 0 : 1) + (reply === undefined ? 0 : 1);
+  out[p++] = 0x84 + (crc === undefined ? 0 : 1) + (reply === undefined ? 0 : 1);
   out[p++] = 0xa1;
   out[p++] = 0x76; // "v"
   out[p++] = PROTOCOL_VERSION;
@@ -138,10 +142,9 @@ function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], length:
     out.set(slice, p);
     p += slice.length;
   }
-  if (sha256 !== undefined) {
-    out.set(SHA256_KEY, p);
-    out.set(sha256, p + SHA256_KEY.length);
-    p += SHA256_KEY.length + SHA256_BYTES;
+  if (crc !== undefined) {
+    out.set(CRC32_KEY, p);
+    p = out.writeUInt32BE(crc, p + CRC32_KEY.length);
   }
   if (reply !== undefined) {
     out.set(REPLY_KEY, p);
@@ -150,20 +153,21 @@ function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], length:
     out[p++] = reply.length;
     for (let i = 0; i < reply.length; i++) out[p++] = reply.charCodeAt(i);
   }
+  if (p !== out.length) throw new Error(`chunk message of ${out.length} bytes has ${p} written`);
   return out;
 }
 
 /**
  * A body to send, as the parts it is made of (a binary's msgpack header and the binary itself, so
- * a `Uint8Array` is never copied whole), and its chunks on demand. Its SHA-256 is computed as the
+ * a `Uint8Array` is never copied whole), and its chunks on demand. Its CRC-32 is computed as the
  * chunks are first made, in order (every transfer sends from offset 0 up), and goes in the last.
  */
 export class BodySource {
   readonly bytes: number;
   readonly #parts: readonly Uint8Array[];
-  readonly #hash: Hash = createHash('sha256');
-  #hashedTo = 0;
-  #sha256: Uint8Array | undefined = undefined;
+  /** The CRC-32 of the bytes before `#crcTo`. */
+  #crc = 0;
+  #crcTo = 0;
   constructor(parts: readonly Uint8Array[]) {
     this.#parts = parts;
     this.bytes = parts.reduce((n, part) => n + part.length, 0);
@@ -180,12 +184,11 @@ export class BodySource {
   *chunks(t: number, from: number, to: number, chunkBytes: number, reply?: string): Generator<Uint8Array> {
     for (let o = from; o < to; o += chunkBytes) {
       const end = Math.min(to, o + chunkBytes);
-      if (end > this.#hashedTo) {
-        for (const slice of slices(this.#parts, this.#hashedTo, end)) this.#hash.update(slice);
-        this.#hashedTo = end;
+      if (end > this.#crcTo) {
+        for (const slice of slices(this.#parts, this.#crcTo, end)) this.#crc = crc32(slice, this.#crc);
+        this.#crcTo = end;
       }
-      if (end === this.bytes) this.#sha256 ??= new Uint8Array(this.#hash.digest());
-      yield encodeChunk(t, o, this.#parts, end - o, end === this.bytes ? this.#sha256 : undefined, reply);
+      yield encodeChunk(t, o, this.#parts, end - o, end === this.bytes ? this.#crc : undefined, reply);
     }
   }
 }
@@ -195,13 +198,13 @@ export function chunkBytes(maxPayload: number): number {
 }
 
 /**
- * A body being received: one buffer of the declared length, filled in order, hashed as it fills.
+ * A body being received: one buffer of the declared length, filled in order, checksummed as it fills.
  * `add` refuses a chunk that is not the next one (a gap, a repeat, a reordering) or that runs past
  * the declared length; the caller of `add` ends the transfer on any refusal.
  */
 export class BodyAssembly {
   readonly #buffer: Uint8Array;
-  readonly #hash: Hash = createHash('sha256');
+  #crc = 0;
   #received = 0;
   /** Bytes the sender may send before the next pull (the end of the last pull). */
   pulledTo = 0;
@@ -229,7 +232,7 @@ export class BodyAssembly {
     if (offset + data.length > this.#buffer.length) return `chunk ends at ${offset + data.length}, past the declared length ${this.#buffer.length}`;
     if (offset + data.length > this.pulledTo) return `chunk ends at ${offset + data.length}, past the ${this.pulledTo} bytes pulled`;
     this.#buffer.set(data, offset);
-    this.#hash.update(data);
+    this.#crc = crc32(data, this.#crc);
     this.#received += data.length;
     return null;
   }
@@ -243,10 +246,10 @@ export class BodyAssembly {
     return [this.#received, n];
   }
 
-  /** The whole body once its SHA-256 matches `sha256` (the last chunk's); else throws the reason. */
-  verified(sha256: Uint8Array | undefined): Uint8Array {
-    if (sha256 === undefined || sha256 === null) throw new Error('the last chunk carries no sha256');
-    if (!this.#hash.digest().equals(sha256)) throw new Error('the body does not match its SHA-256');
+  /** The whole body once its CRC-32 matches `crc` (the last chunk's); else throws the reason. */
+  verified(crc: number | undefined): Uint8Array {
+    if (crc === undefined || crc === null) throw new Error('the last chunk carries no crc32');
+    if (this.#crc !== crc) throw new Error('the body does not match its CRC-32');
     return this.#buffer;
   }
 }

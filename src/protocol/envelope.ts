@@ -56,7 +56,7 @@ export interface StreamWindow {
   bytes: number;
 }
 
-/** A body sent in chunks: its length (its SHA-256 comes with the last chunk). */
+/** A body sent in chunks: its length (its CRC-32 comes with the last chunk). */
 export interface BodyDescriptor {
   bytes: number;
 }

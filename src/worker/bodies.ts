@@ -92,7 +92,7 @@ export class WorkerBodies {
 
   /**
    * Pulls the request body of `ctx` from its caller; `onBody` gets the decoded payload once the
-   * whole body arrived and matched its SHA-256, `onFail` the reason it did not (the signal fired,
+   * whole body arrived and matched its CRC-32, `onFail` the reason it did not (the signal fired,
    * the sender stalled or broke the protocol). One of the two is called, once.
    */
   receive(ctx: CallContext, reply: string, descriptor: BodyDescriptor, onBody: (payload: unknown) => void, onFail: (err: RpcError) => void): void {
@@ -144,7 +144,7 @@ export class WorkerBodies {
       const entry = this.#incoming.get(chunk.t);
       // Only the call's caller knows the random token of its reply subject.
       if (entry === undefined || chunk.reply == null || !isLastToken(entry.reply, chunk.reply)) return this.#ignore(data.length);
-      return this.#onChunk(chunk.t, entry, chunk.o, chunk.d, chunk.sha256);
+      return this.#onChunk(chunk.t, entry, chunk.o, chunk.d, chunk.crc32);
     }
     const pull = asBodyPull(value);
     const out = pull === null ? undefined : this.#outgoing.get(pull.t);
@@ -157,7 +157,7 @@ export class WorkerBodies {
     if (this.#log.isLevelEnabled('debug')) this.#log.debug({ bytes }, 'body message for no open transfer ignored');
   }
 
-  #onChunk(t: number, entry: Incoming, offset: number, data: Uint8Array, sha256: Uint8Array | undefined): void {
+  #onChunk(t: number, entry: Incoming, offset: number, data: Uint8Array, crc: number | undefined): void {
     const a = entry.assembly;
     const refused = a.add(offset, data);
     if (refused !== null) return this.#fail(t, new RpcError('BAD_REQUEST', `request body broke the protocol: ${refused}`, { details: { reason: 'chunk' } }));
@@ -165,7 +165,7 @@ export class WorkerBodies {
     if (!a.complete) return this.#pull(t, entry);
     let payload: unknown;
     try {
-      payload = decodeChecked(a.verified(sha256), this.#limits);
+      payload = decodeChecked(a.verified(crc), this.#limits);
     } catch (cause) {
       const reason = cause instanceof RpcError ? 'undecodable' : 'checksum';
       return this.#fail(t, new RpcError('BAD_REQUEST', `request body refused: ${(cause as Error).message}`, { details: { reason }, cause }));
