@@ -1,7 +1,7 @@
 /**
  * Large bodies against plain `nats`: a 50 MB body moved between two processes through a broker
  * with a 1 MB max_payload, by a natsrpc call (request body: `client.call` with the bytes; reply
- * body: a handler returning them; chunked, pulled, SHA-256 checked, assembled into one buffer) and
+ * body: a handler returning them; chunked, pulled, CRC-32 checked, assembled into one buffer) and
  * by plain `nats` publishing the same chunks (flush every 8 MiB) to a subscriber that copies them
  * into one buffer. Each pair runs interleaved, 3 rounds in one run; the report gives the ratio's
  * range and both processes' memory.
