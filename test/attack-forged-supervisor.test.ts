@@ -12,7 +12,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nkeys } from 'nats';
+import { connect as connectNats, nkeys } from 'nats';
+import { DeadlinePolicyCache } from '../src/client/deadline-policy.js';
+import { NkeyCommandSigner } from '../src/security/signed-commands.js';
 import { connect, RpcError } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { encode } from '../src/protocol/codec.js';
@@ -82,4 +84,26 @@ test('a forged supervisor heartbeat: a signing supervisor ignores it and keeps l
   t.diagnostic(`forged supervisor heartbeat, signed: ${JSON.stringify(r)}`);
   assert.equal(r.ok, 10, `calls are not clamped: ${r.failed.join(', ')}`);
   assert.ok(r.ledThroughout, 'the signing supervisor never stood by');
+});
+
+test('a worker that trusts supervisor keys takes its budget cap only from signed leader heartbeats', async () => {
+  await using nats = await startNats();
+  const key = nkeys.createUser();
+  const signer = new NkeyCommandSigner(new TextDecoder().decode(key.getSeed()));
+  const nc = await connectNats({ servers: nats.url });
+  const cache = new DeadlinePolicyCache(nc, 'rpc', undefined, [signer.publicKey]);
+  try {
+    await nc.flush();
+    const hb = (maxMs: number): SupervisorHeartbeat => ({ ...forged, id: 'sup-000000000001', ts: Date.now(), intervalMs: 1_000, deadlines: { '*': { defaultMs: maxMs, maxMs } } });
+    nc.publish('rpc._sup.hb', encode(hb(1_500))); // unsigned: a forgery
+    await nc.flush();
+    await sleep(200);
+    assert.equal(cache.maxFor('math'), undefined, 'an unsigned leader heartbeat sets no cap');
+    assert.equal(cache.unsigned, 1);
+    nc.publish('rpc._sup.hb', encode(signer.signMessage('rpc._sup.hb', 'sup-000000000001', hb(2_500))));
+    assert.ok(await waitFor(() => cache.maxFor('math') === 2_500, 2_000), 'a signed one does');
+  } finally {
+    cache.close();
+    await nc.close();
+  }
 });

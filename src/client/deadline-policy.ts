@@ -15,6 +15,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import type { Logger } from '../logging/logger.js';
 import { decodeChecked } from '../protocol/codec.js';
 import { supervisorHeartbeatSubject } from '../protocol/subjects.js';
+import { NkeyCommandVerifier } from '../security/signed-commands.js';
 import { checkSupervisorHeartbeat, type DeadlinePolicy, type SupervisorHeartbeat } from '../protocol/supervisor-envelopes.js';
 
 /** A policy is kept for this many of its heartbeat's intervals after that heartbeat. */
@@ -30,17 +31,25 @@ export class DeadlinePolicyCache {
   readonly #sub: Subscription;
   readonly #nc: NatsConnection;
   readonly #log: Logger | undefined;
+  readonly #verifier: NkeyCommandVerifier | null;
   #policies = new Map<string, DeadlinePolicy>();
   #fallback: DeadlinePolicy | undefined;
   #expiresAt = -Infinity;
   #lastIgnoredLog = -Infinity;
   /** Policy entries ignored for being below the floor. */
   ignored = 0;
+  /** Leader heartbeats ignored for want of a trusted signature (with `trustedKeys` only). */
+  unsigned = 0;
 
-  constructor(nc: NatsConnection, prefix: string, logger?: Logger) {
+  /**
+   * `trustedKeys`: when given, only heartbeats signed by one of these supervisor keys count (see
+   * docs/protocol.md, *Signed supervisor messages*); a worker passes the keys it trusts for control.
+   */
+  constructor(nc: NatsConnection, prefix: string, logger?: Logger, trustedKeys?: readonly string[]) {
     this.#nc = nc;
     this.#log = logger;
-    this.#sub = nc.subscribe(supervisorHeartbeatSubject(prefix), { callback: (err, msg) => err || this.#onHeartbeat(msg.data) });
+    this.#verifier = trustedKeys !== undefined && trustedKeys.length > 0 ? new NkeyCommandVerifier([...trustedKeys]) : null;
+    this.#sub = nc.subscribe(supervisorHeartbeatSubject(prefix), { callback: (err, msg) => err || this.#onHeartbeat(msg.subject, msg.data) });
   }
 
   /**
@@ -70,7 +79,7 @@ export class DeadlinePolicyCache {
     if (!this.#nc.isClosed()) this.#sub.unsubscribe();
   }
 
-  #onHeartbeat(data: Uint8Array): void {
+  #onHeartbeat(subject: string, data: Uint8Array): void {
     let value: unknown;
     try {
       value = decodeChecked(data);
@@ -80,6 +89,10 @@ export class DeadlinePolicyCache {
     if (checkSupervisorHeartbeat(value) !== null) return;
     const hb = value as SupervisorHeartbeat;
     if (!hb.leader) return; // a standby's policy may be stale or different: only the leader's counts
+    if (this.#verifier !== null && !this.#verifier.verifyMessage(subject, hb.id, hb).ok) {
+      this.unsigned++;
+      return;
+    }
     const now = Date.now();
     const map = new Map<string, DeadlinePolicy>();
     let fallback: DeadlinePolicy | undefined;

@@ -22,6 +22,8 @@ export const MAX_CONCURRENT_CHECKS = 4;
 export const MAX_QUEUED_CHECKS = 256;
 /** Services whose user is remembered at most. */
 const MAX_BOUND_SERVICES = 10_000;
+/** At most one "not verified" log line per this period, with a count of the rest. */
+const REFUTED_LOG_PERIOD_MS = 1_000;
 
 export interface MemberClaim {
   id: string;
@@ -48,6 +50,8 @@ export class MemberCheck {
   readonly #queue: { claim: MemberClaim; done: (s: MemberStanding) => void }[] = [];
   readonly #queued = new Set<string>();
   #inFlight = 0;
+  #lastRefutedLog = -Infinity;
+  #refutedUnlogged = 0;
 
   /**
    * `sys`: a system-account connection; `own`: the supervisor's own connection (its account is
@@ -93,12 +97,24 @@ export class MemberCheck {
     return { standing: 'verified' };
   }
 
+  /** Logs a refuted claim, at most once a second: a flood of made-up ids is not a flood of lines. */
+  #refuted(claim: MemberClaim, reason: string | undefined): void {
+    const now = Date.now();
+    if (now - this.#lastRefutedLog < REFUTED_LOG_PERIOD_MS) {
+      this.#refutedUnlogged++;
+      return;
+    }
+    this.#log.warn({ workerId: claim.id, service: claim.service, reason, suppressed: this.#refutedUnlogged }, 'heartbeat not backed by its connection: worker not verified');
+    this.#lastRefutedLog = now;
+    this.#refutedUnlogged = 0;
+  }
+
   #pump(): void {
     while (this.#inFlight < MAX_CONCURRENT_CHECKS && this.#queue.length > 0) {
       const { claim, done } = this.#queue.shift()!;
       this.#inFlight++;
       void this.standing(claim).then(({ standing, reason }) => {
-        if (standing === 'refuted') this.#log.warn({ workerId: claim.id, service: claim.service, reason }, 'heartbeat not backed by its connection: worker not verified');
+        if (standing === 'refuted') this.#refuted(claim, reason);
         done(standing);
       }).finally(() => {
         this.#inFlight--;

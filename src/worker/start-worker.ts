@@ -96,6 +96,7 @@ export async function startWorker<M extends Record<string, unknown>>(
     discovery: resolveBoolean(WORKER_OPTIONS.discovery, options.discovery),
     maxBodyBytes: resolveNumber(BODY_OPTIONS.maxBodyBytes, options.maxBodyBytes),
     security,
+    ...(options.trustedKeys === undefined ? {} : { policyKeys: options.trustedKeys }),
   });
   await nc.flush();
   if (supervised) {

@@ -77,6 +77,8 @@ export interface ResolvedWorkerOptions {
   maxBodyBytes: number;
   /** How control commands are checked (see control-auth.ts). Default: unsigned. */
   security?: ControlSecurity;
+  /** Supervisor keys whose signed heartbeats alone set the budget cap (the keys trusted for control). */
+  policyKeys?: readonly string[];
 }
 
 
@@ -170,7 +172,7 @@ export class RpcWorker {
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
     this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.id, opts.limits, this.#log) : null;
     this.#bodies = new WorkerBodies(nc, opts.prefix, definition.service, this.id, opts.maxBodyBytes, opts.limits, this.#log);
-    this.#policy = new DeadlinePolicyCache(nc, opts.prefix, this.#log);
+    this.#policy = new DeadlinePolicyCache(nc, opts.prefix, this.#log, opts.policyKeys);
     this.#subscribe();
   }
 
