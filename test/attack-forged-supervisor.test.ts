@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as connectNats, nkeys } from 'nats';
 import { DeadlinePolicyCache } from '../src/client/deadline-policy.js';
-import { NkeyCommandSigner } from '../src/security/signed-commands.js';
+import { NkeyCommandSigner, NkeyCommandVerifier } from '../src/security/signed-commands.js';
 import { connect, RpcError } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { encode } from '../src/protocol/codec.js';
@@ -91,7 +91,7 @@ test('a worker that trusts supervisor keys takes its budget cap only from signed
   const key = nkeys.createUser();
   const signer = new NkeyCommandSigner(new TextDecoder().decode(key.getSeed()));
   const nc = await connectNats({ servers: nats.url });
-  const cache = new DeadlinePolicyCache(nc, 'rpc', undefined, [signer.publicKey]);
+  const cache = new DeadlinePolicyCache(nc, 'rpc', undefined, new NkeyCommandVerifier([signer.publicKey]));
   try {
     await nc.flush();
     const hb = (maxMs: number): SupervisorHeartbeat => ({ ...forged, id: 'sup-000000000001', ts: Date.now(), intervalMs: 1_000, deadlines: { '*': { defaultMs: maxMs, maxMs } } });

@@ -15,7 +15,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import type { Logger } from '../logging/logger.js';
 import { decodeChecked } from '../protocol/codec.js';
 import { supervisorHeartbeatSubject } from '../protocol/subjects.js';
-import { NkeyCommandVerifier } from '../security/signed-commands.js';
+import type { NkeyCommandVerifier } from '../security/signed-commands.js';
 import { checkSupervisorHeartbeat, type DeadlinePolicy, type SupervisorHeartbeat } from '../protocol/supervisor-envelopes.js';
 
 /** A policy is kept for this many of its heartbeat's intervals after that heartbeat. */
@@ -42,13 +42,13 @@ export class DeadlinePolicyCache {
   unsigned = 0;
 
   /**
-   * `trustedKeys`: when given, only heartbeats signed by one of these supervisor keys count (see
-   * docs/protocol.md, *Signed supervisor messages*); a worker passes the keys it trusts for control.
+   * `verifier`: when given, only heartbeats signed by a key it trusts count (see docs/protocol.md,
+   * *Signed supervisor messages*); a worker passes the keys it trusts for control.
    */
-  constructor(nc: NatsConnection, prefix: string, logger?: Logger, trustedKeys?: readonly string[]) {
+  constructor(nc: NatsConnection, prefix: string, logger?: Logger, verifier: NkeyCommandVerifier | null = null) {
     this.#nc = nc;
     this.#log = logger;
-    this.#verifier = trustedKeys !== undefined && trustedKeys.length > 0 ? new NkeyCommandVerifier([...trustedKeys]) : null;
+    this.#verifier = verifier;
     this.#sub = nc.subscribe(supervisorHeartbeatSubject(prefix), { callback: (err, msg) => err || this.#onHeartbeat(msg.subject, msg.data) });
   }
 

@@ -38,6 +38,15 @@ export function signerForSeed(seedOrFile: string, label: string): CommandSigner 
   return (command: ControlCommand) => signer.signCommand(command);
 }
 
+/** The verifier of supervisor messages signed by one of `keys` (nkey public keys). */
+export function messageVerifierForKeys(keys: readonly string[], label: string): NkeyCommandVerifier {
+  try {
+    return new NkeyCommandVerifier([...keys]);
+  } catch (err) {
+    throw new TypeError(`${label}: ${(err as Error).message}`);
+  }
+}
+
 /** Accepts only control commands signed by one of `keys` (nkey public keys). */
 export function verifierForKeys(keys: readonly string[], label: string): ControlVerifier {
   let verifier: NkeyCommandVerifier;

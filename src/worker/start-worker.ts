@@ -16,6 +16,7 @@ import { defaultLowWater, type RoutingMode } from './load-aware-routing.js';
 import { hasControlVerifier, WorkerAgent, type SupervisionOptions } from './agent.js';
 import { controlSecurity, productionSigns } from './control-auth.js';
 import { processEnv } from '../options/env.js';
+import { messageVerifierForKeys } from '../security/command-keys.js';
 import { RpcWorker } from './worker.js';
 
 export interface WorkerOptions extends ConnectionOptions, SupervisionOptions {
@@ -71,6 +72,8 @@ export async function startWorker<M extends Record<string, unknown>>(
   const routing: RoutingMode = resolveChoice(WORKER_OPTIONS.routing, options.routing);
   const lowWater = resolveNumber(WORKER_OPTIONS.lowWater, options.lowWater, undefined, { max: concurrency - 1 }) ?? defaultLowWater(concurrency);
   const id = `${definition.service}-${randomBytes(6).toString('hex')}`;
+  // Checked before connecting: a bad key names the option and leaves nothing open.
+  const policyVerifier = options.trustedKeys !== undefined && options.trustedKeys.length > 0 ? messageVerifierForKeys(options.trustedKeys, 'trustedKeys') : undefined;
   const logger = (options.logger ?? createLogger('natsrpc-worker')).child({ service: definition.service, workerId: id });
   const nc = options.connection ?? (await openConnection({ name: id, ...options }));
   const supervised = resolveBoolean(WORKER_OPTIONS.heartbeat, options.heartbeat);
@@ -96,7 +99,7 @@ export async function startWorker<M extends Record<string, unknown>>(
     discovery: resolveBoolean(WORKER_OPTIONS.discovery, options.discovery),
     maxBodyBytes: resolveNumber(BODY_OPTIONS.maxBodyBytes, options.maxBodyBytes),
     security,
-    ...(options.trustedKeys === undefined ? {} : { policyKeys: options.trustedKeys }),
+    ...(policyVerifier === undefined ? {} : { policyVerifier }),
   });
   await nc.flush();
   if (supervised) {

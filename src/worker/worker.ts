@@ -13,6 +13,7 @@ import { checkHeaderBlock } from '../protocol/nats-headers.js';
 import { cancelSubject, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
 import { validateWith } from '../contract/standard-schema.js';
 import { DeadlinePolicyCache } from '../client/deadline-policy.js';
+import type { NkeyCommandVerifier } from '../security/signed-commands.js';
 import type { Logger } from '../logging/logger.js';
 import { DeadlineQueue } from '../timing/deadline-queue.js';
 import { LoopProgress } from '../timing/loop-progress.js';
@@ -77,8 +78,8 @@ export interface ResolvedWorkerOptions {
   maxBodyBytes: number;
   /** How control commands are checked (see control-auth.ts). Default: unsigned. */
   security?: ControlSecurity;
-  /** Supervisor keys whose signed heartbeats alone set the budget cap (the keys trusted for control). */
-  policyKeys?: readonly string[];
+  /** Checks leader heartbeats: only signed ones set the budget cap (built from the keys trusted for control). */
+  policyVerifier?: NkeyCommandVerifier;
 }
 
 
@@ -172,7 +173,7 @@ export class RpcWorker {
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
     this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.id, opts.limits, this.#log) : null;
     this.#bodies = new WorkerBodies(nc, opts.prefix, definition.service, this.id, opts.maxBodyBytes, opts.limits, this.#log);
-    this.#policy = new DeadlinePolicyCache(nc, opts.prefix, this.#log, opts.policyKeys);
+    this.#policy = new DeadlinePolicyCache(nc, opts.prefix, this.#log, opts.policyVerifier ?? null);
     this.#subscribe();
   }
 
