@@ -130,8 +130,12 @@ export class Recorder {
     return decodeChecked(reply.data) as StatusReply;
   }
 
-  /** Waits until the leading supervisor lists `n` workers of `service` as serving and healthy. */
-  async waitServing(service: string, n: number, timeoutMs = 10_000): Promise<boolean> {
+  /**
+   * Waits until the leading supervisor lists `n` workers of `service` as serving and healthy. The
+   * default wait outlasts the slowest heartbeat interval the tests use (10 s): a supervisor started
+   * after its workers first hears of each at that worker's next heartbeat.
+   */
+  async waitServing(service: string, n: number, timeoutMs = 25_000): Promise<boolean> {
     return waitFor(async () => {
       try {
         const s = await this.status();
