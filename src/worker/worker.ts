@@ -464,6 +464,12 @@ export class RpcWorker {
   }
 
   #finish(ctx: CallContext, reply: string, result: unknown, err: unknown, failed: boolean): void {
+    // A result that comes after the deadline fired is not delivered: the caller has ended the call
+    // as TIMEOUT, or would take a late result just before its own timer runs (a busy event loop).
+    if (!failed && ctx[PAST_DEADLINE]) {
+      failed = true;
+      err = ctx.abortReason;
+    }
     this.#active.delete(ctx);
     this.#tracing?.end(ctx, failed, err);
     if (ctx[TRACKED]) this.#cancels.untrack(ctx);
