@@ -45,7 +45,9 @@ export function refutation(conn: ConnectionInfo | null, claim: MemberClaim, acco
 export class MemberCheck {
   readonly #sys: NatsConnection;
   readonly #log: Logger;
-  readonly #account: Promise<string>;
+  readonly #own: NatsConnection;
+  /** The fleet's account, once the broker has said it; asked again after a failure. */
+  #account: Promise<string> | null = null;
   readonly #users = new Map<string, string>();
   readonly #queue: { claim: MemberClaim; done: (s: MemberStanding) => void }[] = [];
   readonly #queued = new Set<string>();
@@ -60,14 +62,23 @@ export class MemberCheck {
   constructor(sys: NatsConnection, own: NatsConnection, memberUsers: Record<string, string>, log: Logger) {
     this.#sys = sys;
     this.#log = log;
+    this.#own = own;
     for (const [service, user] of Object.entries(memberUsers)) this.#users.set(service, user);
-    const info = own.info;
-    this.#account = connectionInfo(sys, info?.server_id ?? '', info?.client_id ?? 0).then((c) => {
+  }
+
+  /** The account of the supervisor's own connection; a failure refutes nobody and is asked again next time. */
+  #accountOf(): Promise<string> {
+    this.#account ??= (async () => {
+      const info = this.#own.info;
+      const c = await connectionInfo(this.#sys, info?.server_id ?? '', info?.client_id ?? 0);
       if (c === null) throw new Error('the broker does not know the supervisor\'s own connection');
       return c.account;
+    })().catch((err: Error) => {
+      this.#account = null;
+      this.#log.warn({ err: err.message }, 'own account unknown yet: workers stay unchecked');
+      throw err;
     });
-    // Checks wait for the account; a failure here refutes nobody (see #run).
-    this.#account.catch((err: Error) => log.error({ err: err.message }, 'own account unknown: no worker can be verified'));
+    return this.#account;
   }
 
   /** Asks the broker about `claim` once; `done` gets the standing. False when the queue is full (ask again later). */
@@ -86,7 +97,7 @@ export class MemberCheck {
     let conn: ConnectionInfo | null;
     let account: string;
     try {
-      account = await this.#account;
+      account = await this.#accountOf();
       conn = await connectionInfo(this.#sys, claim.serverId, claim.clientId);
     } catch (err) {
       return { standing: 'unchecked', reason: (err as Error).message };
