@@ -151,7 +151,7 @@ test('supervisor item 10: a malformed control command or heartbeat is ignored an
     // A well-formed command still works afterwards.
     const ok = decodeChecked((await nc.request(ctl, encode({ v: 1, id: 'c1', cmd: 'drain', target: w.id, from: 'test', ts: Date.now() }), { timeout: 2_000 })).data) as ControlAck;
     assert.equal(ok.ok, true);
-    assert.ok(await waitFor(() => rec.beatsOf(w.id).at(-1)!.value.state === 'drained', 3_000), 'drained on a valid command');
+    assert.ok(await waitFor(() => rec.beatsOf(w.id).at(-1)!.value.state === 'drained', 15_000), 'drained on a valid command');
     const command = (id: string, cmd: string) => encode({ v: 1, id, cmd, target: w.id, from: 'test', ts: Date.now() });
     const resumed = decodeChecked((await nc.request(ctl, command('c2', 'resume'), { timeout: 2_000 })).data) as ControlAck;
     assert.deepEqual([resumed.ok, resumed.state], [true, 'serving']);
