@@ -68,7 +68,7 @@ test('caller A can neither read nor answer caller B\'s calls on the shipped conf
   a.subscribe('_INBOX_caller_b.>', { callback: (err) => void (err === null && read++) });
   a.subscribe('_INBOX.>', { callback: (err) => void (err === null && read++) });
   await a.flush();
-  assert.ok(await waitFor(() => refused.some((v) => v.operation === 'subscription' && v.subject === '_INBOX_caller_b.>'), 3_000), 'subscribing to B\'s inbox is refused');
+  assert.ok(await waitFor(() => refused.some((v) => v.operation === 'subscription' && v.subject === '_INBOX_caller_b.>'), 15_000), 'subscribing to B\'s inbox is refused');
 
   const CALLS = 10;
   const calls = Array.from({ length: CALLS }, (_, i) =>
@@ -96,7 +96,7 @@ test('caller A can neither read nor answer caller B\'s calls on the shipped conf
   const results = await Promise.all(calls);
   t.diagnostic(JSON.stringify({ calls: CALLS, ok: results.filter((r) => r.ok).length, readByA: read, violations: refused.length, reflectedDroppedByB: b.lateReplies - lateBefore }));
   for (const r of results) assert.ok(r.ok && typeof (r.v as { sleptMs?: unknown }).sleptMs === 'number', `call ${r.i}: ${JSON.stringify(r.v)}`);
-  assert.ok(await waitFor(() => refused.some((v) => v.operation === 'publish' && v.subject === `${bInbox}.forged.1`), 3_000), 'publishing into B\'s inbox is refused');
+  assert.ok(await waitFor(() => refused.some((v) => v.operation === 'publish' && v.subject === `${bInbox}.forged.1`), 15_000), 'publishing into B\'s inbox is refused');
   await a.flush();
   assert.equal(read, 0, 'A read nothing of B\'s');
   // The reflected answers reached B's inbox (the broker let the echo worker answer) and were dropped unread.

@@ -139,7 +139,7 @@ test('forged stream credit and cancels for a stream whose request id is known ar
   const stream = victim.stream<number>('ticker.tick', { n: 2_000 }, { window: { items: 8 } });
   const first = await stream.next();
   assert.equal(first.value, 0);
-  assert.ok(await waitFor(() => seen !== undefined, 3_000));
+  assert.ok(await waitFor(() => seen !== undefined, 15_000));
   const workerId = stream.workerId!;
   // Without the token, forged credit would let the worker run far past the window (and the victim
   // end the stream with INTERNAL for items beyond its credit); a forged cancel would end it.

@@ -41,7 +41,7 @@ class Conn {
 
   /** Waits for the broker to refuse `operation` on `subject` (and `queue`). */
   refused(operation: 'publish' | 'subscription', subject: string, queue?: string): Promise<boolean> {
-    return waitFor(() => this.violations.some((v) => v.operation === operation && v.subject === subject && v.queue === queue), 3_000);
+    return waitFor(() => this.violations.some((v) => v.operation === operation && v.subject === subject && v.queue === queue), 15_000);
   }
 }
 
@@ -135,7 +135,7 @@ test('permission matrix: every forbidden subscription is refused by the broker a
         const feeder = await open(row.feed.who);
         feeder.nc.publish(row.feed.subject, new Uint8Array([1]));
         await feeder.nc.flush();
-        assert.ok(await waitFor(() => legitGot.n === 1, 3_000), `control: ${row.feed.legit.who} receives ${row.feed.subject}`);
+        assert.ok(await waitFor(() => legitGot.n === 1, 15_000), `control: ${row.feed.legit.who} receives ${row.feed.subject}`);
         await spy.nc.flush();
         assert.equal(got.n, 0, `nothing delivered: ${label}`);
       }
@@ -193,7 +193,7 @@ test('allowed operations work: calls, replies to the caller only, heartbeats to 
     worker2.nc.publish('rpc._hb.math.w1', new Uint8Array([1]));
     supervisor.nc.publish('rpc._ctl.math.w1', new Uint8Array([1]));
     supervisor.nc.publish('rpc._evt.math', new Uint8Array([1]));
-    assert.ok(await waitFor(() => beats.n === 1 && commands.n === 1 && events.n === 1, 3_000), 'heartbeat, control command and event delivered');
+    assert.ok(await waitFor(() => beats.n === 1 && commands.n === 1 && events.n === 1, 15_000), 'heartbeat, control command and event delivered');
     assert.deepEqual([...supervisor.violations, ...worker2.violations, ...standby.violations], []);
     // Wrong or missing credentials are refused at connect time.
     await assert.rejects(
