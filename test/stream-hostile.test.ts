@@ -16,7 +16,7 @@ test('hostile credit and stream requests: ignored or refused, and the worker kee
   await using worker = await spawnWorker('test/fixtures/streamer.ts', nats.url);
   await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
   const nc = client.connection;
-  const credit = creditSubject('rpc', workerIdOf(worker));
+  const credit = creditSubject('rpc', 'streamer', workerIdOf(worker));
   // Garbage, a credit for no stream, a credit far beyond any window, a deep structure.
   nc.publish(credit, new Uint8Array([0xc1, 0xff, 0x00]));
   nc.publish(credit, encode({ v: 1, id: 'nobody', items: 5, bytes: 5 }));

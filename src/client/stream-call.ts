@@ -157,7 +157,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     if (this.#end !== undefined || this.#workerId === undefined) return;
     if (this.#readItems * 2 < s.window.items && this.#readBytes * 2 < s.window.bytes) return;
     try {
-      this.#t.publish(creditSubject(this.#t.prefix, this.#workerId), encodeCredit(this.#id, this.#token, this.#readItems, this.#readBytes));
+      this.#t.publish(creditSubject(this.#t.prefix, s.target.service, this.#workerId), encodeCredit(this.#id, this.#token, this.#readItems, this.#readBytes));
     } catch {
       return; // not connected: the stream's own timers end it
     }

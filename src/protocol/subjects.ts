@@ -103,9 +103,13 @@ export function checkWorkerId(id: unknown): string | null {
   return null;
 }
 
-/** `<prefix>._credit.<workerId>`: where callers grant a worker credit for the streams it serves. */
-export function creditSubject(prefix: string, workerId: string): string {
-  return `${prefix}._credit.${workerId}`;
+/**
+ * `<prefix>._credit.<service>.<workerId>`: where callers grant a worker credit for the streams it
+ * serves. The service in it lets broker permissions give each service's workers their own credit
+ * only (`<prefix>._credit.<service>.*`), like bodies and probes.
+ */
+export function creditSubject(prefix: string, service: string, workerId: string): string {
+  return `${prefix}._credit.${service}.${workerId}`;
 }
 
 /**

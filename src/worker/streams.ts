@@ -60,12 +60,12 @@ export class WorkerStreams {
   /** Credit messages that named no open stream or could not be read. */
   ignoredCredits = 0;
 
-  constructor(nc: NatsConnection, prefix: string, workerId: string, limits: MsgpackLimits, log: Logger) {
+  constructor(nc: NatsConnection, prefix: string, service: string, workerId: string, limits: MsgpackLimits, log: Logger) {
     this.#nc = nc;
     this.#workerId = workerId;
     this.#limits = limits;
     this.#log = log;
-    this.#sub = nc.subscribe(creditSubject(prefix, workerId), { callback: (err, msg) => err === null && this.#onCredit(msg.data) });
+    this.#sub = nc.subscribe(creditSubject(prefix, service, workerId), { callback: (err, msg) => err === null && this.#onCredit(msg.data) });
   }
 
   /** Streams open now. */

@@ -171,7 +171,7 @@ export class RpcWorker {
     this.#replies = new WorkerReplies(nc, this.stats, this.#discovery, this.#log);
     this.#acks = new AckBatch(this.id, (subject, data) => nc.publish(subject, data));
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
-    this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.id, opts.limits, this.#log) : null;
+    this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.service, this.id, opts.limits, this.#log) : null;
     this.#bodies = new WorkerBodies(nc, opts.prefix, definition.service, this.id, opts.maxBodyBytes, opts.limits, this.#log);
     this.#policy = new DeadlinePolicyCache(nc, opts.prefix, this.#log, opts.policyVerifier ?? null);
     this.#subscribe();
