@@ -17,6 +17,15 @@ import type { RpcStream, StreamSpec } from './stream-options.js';
 import type { LivenessProber } from './liveness.js';
 import type { CallTransport, Expirable, InboxEntry } from './transport.js';
 
+/**
+ * The broker lets a worker answer a request for a while only (`allow_responses` `expires`, 1 minute
+ * in the shipped config; a message delivered with the same reply subject does not renew it). So
+ * every this often an open stream moves to a fresh reply subject of its inbox: credit (of what was
+ * read, maybe nothing) published with that subject as its NATS reply, whose delivery opens the
+ * worker's permission there (docs/protocol.md, *Streams*).
+ */
+export const STREAM_REPLY_MOVE_MS = 20_000;
+
 interface Frame {
   readonly items: unknown[];
   pos: number;
@@ -51,6 +60,9 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   #waiterFail: ((err: RpcError) => void) | null = null;
   #idleTimer: unknown = undefined;
   #probeTimer: unknown = undefined;
+  #moveTimer: unknown = undefined;
+  /** The reply token the stream was last moved to (the request's own while empty), and the one before it. */
+  #moved: string[] = [];
   #onAbort: (() => void) | undefined = undefined;
 
   /** `onStart` says whether the client still takes calls; `onDone` runs once when a started stream ends. */
@@ -152,12 +164,14 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   }
 
   /** Returns credit for what was read, once half a window of items or bytes has been. */
-  #grant(): void {
+  #grant(moveTo?: string): void {
     const s = this.#s as StreamSpec;
     if (this.#end !== undefined || this.#workerId === undefined) return;
-    if (this.#readItems * 2 < s.window.items && this.#readBytes * 2 < s.window.bytes) return;
+    if (moveTo === undefined && this.#readItems * 2 < s.window.items && this.#readBytes * 2 < s.window.bytes) return;
+    const t = this.#t;
     try {
-      this.#t.publish(creditSubject(this.#t.prefix, s.target.service, this.#workerId), encodeCredit(this.#id, this.#token, this.#readItems, this.#readBytes));
+      const credit = encodeCredit(this.#id, this.#token, this.#readItems, this.#readBytes);
+      t.publish(creditSubject(t.prefix, s.target.service, this.#workerId), credit, moveTo === undefined ? undefined : t.replySubject(moveTo));
     } catch {
       return; // not connected: the stream's own timers end it
     }
@@ -190,6 +204,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   #onFrame(id: string, worker: string, first: number, items: unknown[], bytes: number): void {
     if (id !== this.#id) return this.#violation('an item frame for another stream');
     if (this.#workerId !== undefined && worker !== this.#workerId) return this.#violation(`an item frame from worker ${worker}, the stream is served by ${this.#workerId}`);
+    if (this.#workerId === undefined) this.#moveTimer = this.#t.clock.setTimer(this.#move, STREAM_REPLY_MOVE_MS);
     this.#workerId = worker;
     if (first !== this.#received) return this.#violation(`items from index ${first} when ${this.#received} had arrived (a gap or a repeat)`);
     if (items.length === 0) return;
@@ -207,6 +222,16 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
       waiter({ value: this.#take(f), done: false });
     }
   }
+
+  /** Moves the stream to a fresh reply token; frames may still arrive on the one before. */
+  readonly #move = (): void => {
+    const t = this.#t;
+    const token = t.open(this);
+    this.#moved.push(token);
+    if (this.#moved.length > 2) t.close(this.#moved.shift()!);
+    this.#grant(token);
+    this.#moveTimer = t.clock.setTimer(this.#move, STREAM_REPLY_MOVE_MS);
+  };
 
   readonly #probe = (): void => {
     this.#probeTimer = undefined;
@@ -297,6 +322,9 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     this.#end = err;
     const t = this.#t;
     t.close(this.#token);
+    for (const token of this.#moved) t.close(token);
+    t.clock.clearTimer(this.#moveTimer);
+    this.#moveTimer = undefined;
     t.deadlines.delete(this);
     if (this.#onAbort !== undefined) s.signal!.removeEventListener('abort', this.#onAbort);
     if (cancel) this.#cancel(err?.code === 'TIMEOUT');

@@ -22,7 +22,7 @@ import type { CallContext } from './context.js';
 export const CALLER_PROBE_INTERVAL_MS = 1_000;
 
 /** How a stream ends: the number of items sent, or the error it ended with. */
-export type StreamDone = (count: number | undefined, err: unknown) => void;
+export type StreamDone = (count: number | undefined, err: unknown, reply: string) => void;
 
 class StreamRun {
   /** Credit left. */
@@ -35,14 +35,18 @@ class StreamRun {
   flushQueued = false;
   wake: (() => void) | null = null;
   failure: RpcError | undefined = undefined;
+  /** Where frames and the final reply go: the request's reply subject, or the newest the caller moved it to. */
+  reply: string;
   readonly maxItems: number;
   readonly maxBytes: number;
   constructor(
     readonly ctx: CallContext,
-    readonly reply: string,
+    /** The stream request's reply subject: its last token authenticates credit. */
+    readonly request: string,
     readonly window: StreamWindow,
     maxPayload: number,
   ) {
+    this.reply = request;
     this.items = window.items;
     this.bytes = window.bytes;
     this.maxItems = Math.max(1, Math.min(MAX_FRAME_ITEMS, Math.floor(window.items / 4)));
@@ -65,7 +69,7 @@ export class WorkerStreams {
     this.#workerId = workerId;
     this.#limits = limits;
     this.#log = log;
-    this.#sub = nc.subscribe(creditSubject(prefix, service, workerId), { callback: (err, msg) => err === null && this.#onCredit(msg.data) });
+    this.#sub = nc.subscribe(creditSubject(prefix, service, workerId), { callback: (err, msg) => err === null && this.#onCredit(msg.data, msg.reply) });
   }
 
   /** Streams open now. */
@@ -81,14 +85,14 @@ export class WorkerStreams {
   run(gen: AsyncGenerator<unknown>, ctx: CallContext, reply: string, window: StreamWindow, done: StreamDone): void {
     if (this.#open.has(ctx.requestId)) {
       void gen.return(undefined).catch(() => undefined);
-      done(undefined, new RpcError('BAD_REQUEST', `a stream with id ${JSON.stringify(ctx.requestId)} is already open on this worker`));
+      done(undefined, new RpcError('BAD_REQUEST', `a stream with id ${JSON.stringify(ctx.requestId)} is already open on this worker`), reply);
       return;
     }
     const run = new StreamRun(ctx, reply, window, this.#nc.info?.max_payload ?? 1024 * 1024);
     this.#open.set(ctx.requestId, run);
     void this.#pump(run, gen).then(({ count, err }) => {
       this.#open.delete(ctx.requestId);
-      done(count, err);
+      done(count, err, run.reply);
     });
   }
 
@@ -193,7 +197,7 @@ export class WorkerStreams {
     }
   }
 
-  #onCredit(data: Uint8Array): void {
+  #onCredit(data: Uint8Array, moveTo: string | undefined): void {
     let credit;
     try {
       credit = asCredit(decodeChecked(data, this.#limits));
@@ -202,14 +206,24 @@ export class WorkerStreams {
     }
     const run = credit === null ? undefined : this.#open.get(credit.id);
     // Only the stream's caller knows the random token of its reply subject.
-    if (credit === null || run === undefined || !isLastToken(run.reply, credit.reply)) {
+    if (credit === null || run === undefined || !isLastToken(run.request, credit.reply)) {
       this.ignoredCredits++;
       if (this.#log.isLevelEnabled('debug')) this.#log.debug({ bytes: data.length }, 'credit for no open stream ignored');
       return;
     }
+    // A credit with a NATS reply moves the stream to that subject of the same inbox (a new token):
+    // the broker's permission to answer a request expires (allow_responses), and the delivery
+    // of this credit opens a fresh one there (docs/protocol.md, *Streams*).
+    if (moveTo !== undefined && moveTo !== '' && moveTo !== run.reply && sameInbox(moveTo, run.request)) run.reply = moveTo;
     // Never more than one window ahead of what was sent, whatever a (forged) credit says.
     run.items = Math.min(run.items + credit.items, run.window.items);
     run.bytes = Math.min(run.bytes + credit.bytes, run.window.bytes);
     if (run.items > 0 && run.bytes > 0) run.wake?.();
   }
+}
+
+/** True when `a` and `b` differ in their last token only (two reply subjects of one inbox). */
+function sameInbox(a: string, b: string): boolean {
+  const dot = b.lastIndexOf('.');
+  return dot > 0 && a.length > dot + 1 && a.startsWith(b.slice(0, dot + 1)) && a.indexOf('.', dot + 1) === -1;
 }

@@ -434,7 +434,7 @@ export class RpcWorker {
     }
     if (window !== undefined) {
       // A stream's end is its reply: the item count, or the error it ended with.
-      this.#streams!.run(result as AsyncGenerator<unknown>, ctx, reply, window, (count, err) => this.#finish(ctx, reply, count, err, err !== undefined));
+      this.#streams!.run(result as AsyncGenerator<unknown>, ctx, reply, window, (count, err, to) => this.#finish(ctx, to, count, err, err !== undefined));
       return;
     }
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
