@@ -16,30 +16,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { NatsConnection } from 'nats';
 import { connect, startWorker } from '../src/index.js';
 import { openConnection } from '../src/connection/options.js';
 import { createLogger } from '../src/logging/logger.js';
 import { decodeRequest, encodeReply, encodeRequest } from '../src/protocol/codec.js';
 import echo from '../workers/echo.js';
 import slow from '../workers/slow.js';
+import { permissionViolations } from './helpers/attack.js';
 import { identity, startSingleNode } from './helpers/cluster.js';
 import { closing } from './helpers/nats.js';
 import { sleep, waitFor } from './helpers/load.js';
 
 const quiet = createLogger('test', 'silent');
 
-/** Permission violations the broker reports to a connection. */
-function violations(nc: NatsConnection): { operation: string; subject: string }[] {
-  const seen: { operation: string; subject: string }[] = [];
-  void (async () => {
-    for await (const s of nc.status()) {
-      const ctx = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
-      if (s.type === 'error' && ctx) seen.push(ctx);
-    }
-  })();
-  return seen;
-}
 
 test('caller A can neither read nor answer caller B\'s calls on the shipped configuration', async (t) => {
   await using nats = await startSingleNode();
@@ -61,7 +50,7 @@ test('caller A can neither read nor answer caller B\'s calls on the shipped conf
   await using _echo = closing(await startWorker(echo, { servers, ...identity('echo'), logger: quiet, heartbeat: false }), (w) => w.stop());
   await using _slow = closing(await startWorker(slow, { servers, ...identity('slow'), logger: quiet, heartbeat: false }), (w) => w.stop());
   await using a = closing(await openConnection({ servers, ...identity('caller') }), (nc) => nc.close());
-  const refused = violations(a);
+  const refused = permissionViolations(a);
 
   // A tries to read B's replies.
   let read = 0;

@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { connect } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
-import { connectAs, spawnServiceWorker } from './helpers/attack.js';
+import { connectAs, refusedSubscriptions, spawnServiceWorker } from './helpers/attack.js';
 import { identity, startSingleNode } from './helpers/cluster.js';
 import { closing } from './helpers/nats.js';
 import { waitFor } from './helpers/load.js';
@@ -21,17 +21,6 @@ import { waitFor } from './helpers/load.js';
 const quiet = createLogger('test', 'silent');
 const MB = 1_000_000;
 
-/** The subscriptions the broker refuses to a connection. */
-function refusedSubscriptions(nc: NatsConnection): string[] {
-  const seen: string[] = [];
-  void (async () => {
-    for await (const s of nc.status()) {
-      const ctx = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
-      if (s.type === 'error' && ctx?.operation === 'subscription') seen.push(ctx.subject);
-    }
-  })();
-  return seen;
-}
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');

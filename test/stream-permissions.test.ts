@@ -13,10 +13,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NatsConnection } from 'nats';
 import { connect } from '../src/index.js';
 import { createLogger } from '../src/logging/logger.js';
-import { connectAs, serviceEnv } from './helpers/attack.js';
+import { connectAs, refusedSubscriptions, serviceEnv } from './helpers/attack.js';
 import { CLUSTER_CONFIG, identity, startSingleNode } from './helpers/cluster.js';
 import { closing } from './helpers/nats.js';
 import { waitFor } from './helpers/load.js';
@@ -25,17 +24,6 @@ import { STREAM_REPLY_MOVE_MS } from '../src/client/stream-call.js';
 
 const quiet = createLogger('test', 'silent');
 
-/** The subscriptions the broker refuses to a connection. */
-function refusedSubscriptions(nc: NatsConnection): string[] {
-  const seen: string[] = [];
-  void (async () => {
-    for await (const s of nc.status()) {
-      const ctx = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
-      if (s.type === 'error' && ctx?.operation === 'subscription') seen.push(ctx.subject);
-    }
-  })();
-  return seen;
-}
 
 test('a stream of 3,000 items in over 100 frames arrives complete under the shipped identities; only echo hears echo\'s credit', async () => {
   await using nats = await startSingleNode();

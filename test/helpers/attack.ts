@@ -17,6 +17,36 @@ import { waitFor } from './load.js';
 
 export { startSingleNode as startShippedBroker };
 
+/** A permission violation the broker reports to a connection. */
+export interface Violation {
+  operation: string;
+  subject: string;
+}
+
+/** Collects, as they come, the permission violations the broker reports to `nc`, kept and mapped by `pick`. */
+function watchViolations<T>(nc: NatsConnection, pick: (v: Violation) => T | undefined): T[] {
+  const seen: T[] = [];
+  void (async () => {
+    for await (const s of nc.status()) {
+      const ctx = (s as { permissionContext?: Violation }).permissionContext;
+      if (s.type !== 'error' || ctx === undefined) continue;
+      const kept = pick(ctx);
+      if (kept !== undefined) seen.push(kept);
+    }
+  })();
+  return seen;
+}
+
+/** Every permission violation the broker reports to `nc`. */
+export function permissionViolations(nc: NatsConnection): Violation[] {
+  return watchViolations(nc, (v) => v);
+}
+
+/** The subjects whose subscription the broker refuses to `nc`. */
+export function refusedSubscriptions(nc: NatsConnection): string[] {
+  return watchViolations(nc, (v) => (v.operation === 'subscription' ? v.subject : undefined));
+}
+
 /** Environment of a worker process under the shipped identity of its service. */
 export function serviceEnv(service: 'math' | 'echo' | 'slow'): Record<string, string> {
   return { NATS_USER: service, NATS_PASS: TEST_PASSWORDS[`NATS_${service.toUpperCase()}_PASS` as keyof typeof TEST_PASSWORDS] };
