@@ -394,17 +394,11 @@ export class RpcWorker {
     this.#deadlines.add(ctx, arrivedAt + req.budgetMs);
     this.#routing?.afterStart();
     if (req.cancellable === true) this.#cancels.track(ctx);
-    const body = req.body;
-    // A request body is pulled in chunks first; the handler gets it once whole and verified.
-    const begin =
-      body == null
-        ? () => this.#validateAndRun(entry, req.payload, ctx, reply, req.stream)
-        : () => this.#bodies.receive(ctx, reply, body, (payload) => this.#validateAndRun(entry, payload, ctx, reply, req.stream), (err) => this.#finish(ctx, reply, undefined, err, true));
     if (req.ack === true || (req.lateAck === true && this.#presence.due(reply, arrivedAt))) {
       // Acked with the other requests of this read, before any of their handlers runs.
-      this.#acks.add(reply, { start: begin });
+      this.#acks.add(reply, { start: () => this.#begin(entry, req, ctx, reply) });
     } else {
-      begin();
+      this.#begin(entry, req, ctx, reply);
       // Still running after its start: the caller learns which worker holds it.
       if (req.lateAck === true && this.#active.has(ctx)) this.#acks.add(reply, null);
     }
@@ -461,6 +455,16 @@ export class RpcWorker {
       this.#log.error({ reqId: ctx.requestId, method: ctx.method, issues, err }, 'result does not match the output schema');
       this.#finish(ctx, reply, undefined, new Error('result does not match the output schema'), true);
     });
+  }
+
+  /** Runs the handler; a request body is pulled in chunks first, and the handler gets it once whole and verified. */
+  #begin(entry: ResolvedMethod, req: RequestEnvelope, ctx: CallContext, reply: string): void {
+    const body = req.body;
+    if (body == null) {
+      this.#validateAndRun(entry, req.payload, ctx, reply, req.stream);
+      return;
+    }
+    this.#bodies.receive(ctx, reply, body, (payload) => this.#validateAndRun(entry, payload, ctx, reply, req.stream), (err) => this.#finish(ctx, reply, undefined, err, true));
   }
 
   #finish(ctx: CallContext, reply: string, result: unknown, err: unknown, failed: boolean): void {
