@@ -29,7 +29,8 @@ export type { FrameworkErrorCode, RpcErrorCode, RpcErrorOptions } from './protoc
 
 // Operating a fleet: the supervisor, its status view, and the dashboard.
 export { startSupervisor, startDashboard } from './entry/fleet.js';
-export type { Supervisor, SupervisorOptions } from './supervisor/supervisor.js';
+export type { Supervisor } from './supervisor/supervisor.js';
+export type { SupervisorOptions } from './supervisor/start-supervisor.js';
 export type { HealthPolicy } from './supervisor/policy.js';
 export type { DeadlinePolicy, SupervisorEvent } from './protocol/supervisor-envelopes.js';
 export type { StatusReply, ServiceStatus, WorkerStatus } from './supervisor/status.js';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createInbox, type NatsConnection } from 'nats';
 import { connect, defineWorker, startWorker } from '../src/index.js';
-import { startSupervisor } from '../src/supervisor/supervisor.js';
+import { startSupervisor } from '../src/supervisor/start-supervisor.js';
 import { openConnection } from '../src/connection/options.js';
 import { createLogger } from '../src/logging/logger.js';
 import { decodeReply, encode, encodeRequest } from '../src/protocol/codec.js';

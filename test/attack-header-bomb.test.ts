@@ -17,7 +17,7 @@ import { createLogger } from '../src/logging/logger.js';
 import { decodeChecked, decodeReply, decodeRequest, encode, encodeReply, encodeRequest } from '../src/protocol/codec.js';
 import { MAX_HEADER_BYTES, MAX_HEADER_LINES } from '../src/protocol/nats-headers.js';
 import { CommandSender } from '../src/supervisor/commands.js';
-import { startSupervisor } from '../src/supervisor/supervisor.js';
+import { startSupervisor } from '../src/supervisor/start-supervisor.js';
 import echo from '../workers/echo.js';
 import { closing, startNats } from './helpers/nats.js';
 import { waitFor } from './helpers/load.js';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection, Subscription } from 'nats';
 import { connect, startWorker } from '../src/index.js';
-import { startSupervisor } from '../src/supervisor/supervisor.js';
+import { startSupervisor } from '../src/supervisor/start-supervisor.js';
 import { openConnection } from '../src/connection/options.js';
 import { createLogger } from '../src/logging/logger.js';
 import math from '../workers/math.js';

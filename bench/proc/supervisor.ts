@@ -1,7 +1,7 @@
 /**
  * A supervisor process for scenario 5: the real `startSupervisor`, reporting its own CPU and RSS.
  */
-import { startSupervisor } from '../../src/supervisor/supervisor.js';
+import { startSupervisor } from '../../src/supervisor/start-supervisor.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { serveCommands } from '../lib/ipc.js';
 

@@ -3,7 +3,8 @@
  * (and the HTTP, metrics and static-file code they bring) on the first call, so an application
  * that only calls services or serves them pays nothing for them when it imports natsrpc.
  */
-import type { Supervisor, SupervisorOptions } from '../supervisor/supervisor.js';
+import type { Supervisor } from '../supervisor/supervisor.js';
+import type { SupervisorOptions } from '../supervisor/start-supervisor.js';
 import type { Dashboard, DashboardOptions } from '../dashboard/dashboard.js';
 
 /**
@@ -16,7 +17,7 @@ import type { Dashboard, DashboardOptions } from '../dashboard/dashboard.js';
  * ```
  */
 export async function startSupervisor(options?: SupervisorOptions): Promise<Supervisor> {
-  return (await import('../supervisor/supervisor.js')).startSupervisor(options);
+  return (await import('../supervisor/start-supervisor.js')).startSupervisor(options);
 }
 
 /** Starts the fleet dashboard (see DashboardOptions) and resolves once it listens. */

@@ -65,3 +65,61 @@ export class SupervisorPeers {
     return electLeader(self, live, now, lostAfterIntervals);
   }
 }
+
+/**
+ * This supervisor's side of the election: the peers it heard, the supervisor the latest election
+ * chose, and the leader it acts on. A new supervisor listens for one and a half intervals before
+ * it may lead (it names no leader until then), to hear any older one first. Pure: the caller
+ * passes the time.
+ */
+export class Leadership {
+  readonly #self: Omit<Candidate, 'lastSeen'>;
+  readonly #peers = new SupervisorPeers();
+  #leaderId = '';
+  #elected = '';
+
+  constructor(id: string, startedAt: number, intervalMs: number) {
+    this.#self = { id, startedAt, intervalMs };
+  }
+
+  /** The leader this supervisor acts on; '' while it is still warming up. */
+  get leaderId(): string {
+    return this.#leaderId;
+  }
+
+  /** The supervisor the latest election chose, warm or not. */
+  get elected(): string {
+    return this.#elected;
+  }
+
+  /** Whether this supervisor leads. */
+  get leads(): boolean {
+    return this.#leaderId === this.#self.id;
+  }
+
+  /** Other supervisors tracked. */
+  get peers(): number {
+    return this.#peers.size;
+  }
+
+  /** Records a (believed) heartbeat of another supervisor received at `now`. */
+  heard(id: string, startedAt: number, intervalMs: number, now: number): void {
+    // Capped: one heartbeat claiming an hour's interval would otherwise lead (or block) for hours.
+    const capped = Math.min(intervalMs, Math.max(MAX_PEER_INTERVAL_MS, this.#self.intervalMs));
+    this.#peers.heard(id, startedAt, capped, now);
+  }
+
+  /**
+   * Elects at `now` (silence counted from `heardSince` at the earliest); returns the previous
+   * leader's id ('' for none) when the leader changed, else null.
+   */
+  elect(now: number, heardSince: number, lostAfterIntervals: number): string | null {
+    const warm = now - this.#self.startedAt >= this.#self.intervalMs * 1.5;
+    this.#elected = this.#peers.elect({ ...this.#self, lastSeen: now }, now, heardSince, lostAfterIntervals);
+    const leaderId = warm ? this.#elected : '';
+    if (leaderId === this.#leaderId) return null;
+    const was = this.#leaderId;
+    this.#leaderId = leaderId;
+    return was;
+  }
+}

@@ -1,25 +1,21 @@
 /**
  * The supervisor: watches worker heartbeats, judges health with the policy, drains sick workers
  * out of their queue group and resumes them after their ejection period, while another
- * supervisor may stand by. I/O lives here; every judgement is in policy.ts, ejection.ts,
- * election.ts and hearing.ts, and decisions are carried out by actions.ts.
+ * supervisor may stand by. It is started by start-supervisor.ts. I/O lives here; every judgement
+ * is in policy.ts, ejection.ts, election.ts and hearing.ts, decisions are carried out by
+ * actions.ts, and what it publishes is built by announcer.ts.
  */
-import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from 'nats';
-import { openConnection, type ConnectionOptions } from '../connection/options.js';
-import { createLogger, type Logger } from '../logging/logger.js';
+import type { Logger } from '../logging/logger.js';
 import { encode } from '../protocol/codec.js';
-import { PROTOCOL_VERSION } from '../protocol/envelope.js';
 import { checkHeaderBlock } from '../protocol/nats-headers.js';
-import { assertPrefix, eventSubject, heartbeatWildcard, statusSubject, supervisorHeartbeatSubject } from '../protocol/subjects.js';
-import { checkDeadlinePolicy, type DeadlinePolicy, type EventKind, type SupervisorEvent, type SupervisorHeartbeat } from '../protocol/supervisor-envelopes.js';
-import { resolveNumber, resolveString } from '../options/resolve.js';
-import { PROCESS_OPTIONS, SUPERVISOR_OPTIONS } from '../options/table.js';
+import { heartbeatWildcard, statusSubject, supervisorHeartbeatSubject } from '../protocol/subjects.js';
+import type { DeadlinePolicy, EventKind, SupervisorEvent } from '../protocol/supervisor-envelopes.js';
 import { CommandSender, type CommandSigner } from './commands.js';
 import { decide } from './ejection.js';
 import { DecisionRunner, type EventFields } from './actions.js';
-import { MAX_PEER_INTERVAL_MS, SupervisorPeers, type Candidate } from './election.js';
-import { resolvePolicy, type HealthPolicy } from './policy.js';
+import { Leadership } from './election.js';
+import type { HealthPolicy } from './policy.js';
 import { WorkerRegistry, type WorkerRecord } from './registry.js';
 import { Hearing, RECONNECT_GRACE_INTERVALS } from './hearing.js';
 import { buildViews } from './views.js';
@@ -27,81 +23,19 @@ import { buildStatus } from './status.js';
 import { StatusReplies } from './status-replies.js';
 import { parseSupervisorHeartbeat, parseWorkerHeartbeat } from './inputs.js';
 import { SupervisorFollower } from './follower.js';
-import { SupervisorOperations, type FencingOptions, type MetricsOptions } from './operations.js';
+import { SupervisorAnnouncer } from './announcer.js';
 import type { NkeyCommandSigner, NkeyCommandVerifier } from '../security/signed-commands.js';
-import { messageVerifierOf, signerOf } from './signing.js';
 import type { MemberCheck } from './member-check.js';
 
-export { DEFAULT_SUPERVISOR_INTERVAL_MS } from '../options/table.js';
 const MALFORMED_LOG_PERIOD_MS = 1_000;
 /** A worker gets this many supervisor intervals, and at least MIN_ACK_WAIT_MS, to acknowledge a command. */
 const ACK_WAIT_INTERVALS = 2;
 const MIN_ACK_WAIT_MS = 1_000;
 
-export interface SupervisorOptions extends ConnectionOptions {
-  prefix?: string;
-  /** Supervisor heartbeat and election interval in ms. Default 1,000. */
-  intervalMs?: number;
-  policy?: Partial<HealthPolicy>;
-  /** Deadline policy by service; `*` for every other service. */
-  deadlines?: Record<string, DeadlinePolicy>;
-  logger?: Logger;
-  connection?: NatsConnection;
-  /**
-   * Sign control commands with this nkey: the seed itself (`SU...`), or a file holding it. Workers
-   * started with `trustedKeys: [its public key]` obey only commands it signed.
-   */
-  signing?: { seed: string } | { seedFile: string };
-  /** Extension point: sign control commands with your own signer (instead of `signing`). */
-  signCommand?: CommandSigner;
-  /**
-   * With `signing`: public keys of the other supervisors of this fleet, when they sign with keys
-   * of their own. A signing supervisor believes only heartbeats and events signed by its own key
-   * or one of these.
-   */
-  trustedKeys?: string[];
-  /** Serve Prometheus metrics of the fleet at http://host:port/metrics. */
-  metrics?: MetricsOptions;
-  /** Fence lost workers and hear their connections close, as this system-account user. */
-  fencing?: FencingOptions;
-}
-
-/**
- * Starts a supervisor and resolves once it listens.
- *
- * @example
- * ```ts
- * const sup = await startSupervisor({ servers: 'nats://127.0.0.1:4222', policy: { maxDrainPercent: 30 } });
- * process.on('SIGTERM', () => sup.close());
- * ```
- */
-export async function startSupervisor(options: SupervisorOptions = {}): Promise<Supervisor> {
-  const prefix = resolveString(PROCESS_OPTIONS.prefix, options.prefix)!;
-  assertPrefix(prefix);
-  const intervalMs = resolveNumber(SUPERVISOR_OPTIONS.intervalMs, options.intervalMs);
-  const policy = resolvePolicy(options.policy);
-  const deadlines = options.deadlines ?? {};
-  for (const [service, d] of Object.entries(deadlines)) {
-    const reason = checkDeadlinePolicy(d);
-    if (reason !== null) throw new TypeError(`deadlines.${service}: ${reason}`);
-  }
-  const { sign, nkey } = signerOf(options);
-  const verifier = messageVerifierOf(nkey, options.trustedKeys);
-  const id = `sup-${randomBytes(6).toString('hex')}`;
-  const logger = (options.logger ?? createLogger('natsrpc-supervisor')).child({ supervisorId: id });
-  const nc = options.connection ?? (await openConnection({ name: id, ...options }));
-  const operations = new SupervisorOperations();
-  const verifying = options.fencing !== undefined;
-  const sup = new Supervisor(nc, { id, prefix, intervalMs, policy, deadlines, logger, ownsConnection: options.connection === undefined, sign, nkey, verifier, operations, verifying });
-  try {
-    await operations.start(sup, { metrics: options.metrics, fencing: options.fencing, connection: options, own: nc, logger });
-  } catch (err) {
-    await sup.close();
-    throw err;
-  }
-  await nc.flush();
-  logger.info({ prefix, intervalMs, policy, deadlines }, 'supervisor ready');
-  return sup;
+/** What runs beside the supervisor's connection (operations.ts), as far as the supervisor needs it. */
+interface Operations {
+  readonly metricsPort: number | null;
+  close(): Promise<void>;
 }
 
 interface Resolved {
@@ -117,7 +51,7 @@ interface Resolved {
   nkey: NkeyCommandSigner | null;
   /** Checks the heartbeats and events of other supervisors. */
   verifier: NkeyCommandVerifier | null;
-  operations: SupervisorOperations;
+  operations: Operations;
   /** Workers are checked against the broker (a system-account connection is configured). */
   verifying: boolean;
 }
@@ -130,13 +64,11 @@ export class Supervisor {
   readonly #o: Resolved;
   readonly #log: Logger;
   readonly #subs: Subscription[] = [];
-  readonly #peers = new SupervisorPeers();
+  readonly #leadership: Leadership;
+  readonly #announcer: SupervisorAnnouncer;
   readonly #actions: DecisionRunner;
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #follower: SupervisorFollower;
-  #leaderId = '';
-  /** The supervisor the latest election chose, warm or not. */
-  #elected = '';
   readonly #tickMs: number;
   /** How long to wait for a command's ack, and before sending a drain again. */
   readonly #resendAfterMs: number;
@@ -156,6 +88,8 @@ export class Supervisor {
     this.id = o.id;
     this.#log = o.logger;
     this.registry = new WorkerRegistry(o.policy, o.verifying);
+    this.#leadership = new Leadership(o.id, this.startedAt, o.intervalMs);
+    this.#announcer = new SupervisorAnnouncer(nc, { id: o.id, prefix: o.prefix, startedAt: this.startedAt, intervalMs: o.intervalMs, policy: o.policy, deadlines: o.deadlines, nkey: o.nkey });
     this.#resendAfterMs = Math.max(MIN_ACK_WAIT_MS, ACK_WAIT_INTERVALS * o.intervalMs);
     const commands = new CommandSender(nc, o.prefix, o.id, this.#resendAfterMs, o.sign);
     this.#actions = new DecisionRunner(this.registry, commands, this.#resendAfterMs, (...e) => this.#event(...e), o.logger);
@@ -165,7 +99,7 @@ export class Supervisor {
       const verdict = verifier.verifyMessage(subject, ev.supervisor, ev);
       return verdict.ok ? null : verdict.reason;
     });
-    this.#follower = new SupervisorFollower(this.registry, o.id, () => (this.leader ? this.id : this.#elected), authentic);
+    this.#follower = new SupervisorFollower(this.registry, o.id, () => (this.leader ? this.id : this.#leadership.elected), authentic);
     this.#hearing = new Hearing(this.startedAt, RECONNECT_GRACE_INTERVALS * o.intervalMs);
     void this.#watchConnection();
     // A lost worker's event goes out the moment the verdict is taken: clients end the calls it held.
@@ -178,13 +112,13 @@ export class Supervisor {
     );
     this.#tickMs = Math.max(20, Math.floor(o.intervalMs / 4));
     this.#timers.push(setInterval(() => this.#tick(), this.#tickMs));
-    this.#timers.push(setInterval(() => this.#publishHeartbeat(), o.intervalMs));
-    this.#publishHeartbeat();
+    this.#timers.push(setInterval(() => this.#announcer.heartbeat(this.leader), o.intervalMs));
+    this.#announcer.heartbeat(this.leader);
   }
 
   /** Whether this supervisor leads (and so sends commands and answers status). */
   get leader(): boolean {
-    return this.#leaderId === this.id;
+    return this.#leadership.leads;
   }
 
   get policy(): HealthPolicy {
@@ -251,16 +185,14 @@ export class Supervisor {
     if (hb.id === this.id) return;
     const verdict = this.#o.verifier?.verifyMessage(msg.subject, hb.id, hb);
     if (verdict !== undefined && !verdict.ok) return this.#malformedInput('supervisor heartbeat', msg.subject, `not believed: ${verdict.reason}`);
-    // Capped: one heartbeat claiming an hour's interval would otherwise lead (or block) for hours.
-    const intervalMs = Math.min(hb.intervalMs, Math.max(MAX_PEER_INTERVAL_MS, this.#o.intervalMs));
-    this.#peers.heard(hb.id, hb.startedAt, intervalMs, Date.now());
+    this.#leadership.heard(hb.id, hb.startedAt, hb.intervalMs, Date.now());
   }
 
   #onStatus(msg: Msg): void {
     if (!this.leader || !msg.reply) return;
     const now = Date.now();
     const reply = this.#statusReplies.take(now, () => {
-      const supervisor = { id: this.id, leader: true, leaderId: this.#leaderId, startedAt: this.startedAt, intervalMs: this.#o.intervalMs };
+      const supervisor = { id: this.id, leader: true, leaderId: this.#leadership.leaderId, startedAt: this.startedAt, intervalMs: this.#o.intervalMs };
       return encode(buildStatus(this.registry.records(), now, supervisor, this.#o.policy, this.#o.deadlines, (w) => encode(w).length));
     });
     if (reply === null) return;
@@ -283,22 +215,15 @@ export class Supervisor {
     const lost = this.registry.sweep(now, heardSince);
     if (lost.length > 0) for (const hook of this.#lostHooks) hook(lost);
     if (this.#members !== null) for (const rec of this.registry.unchecked()) if (!this.#check(rec)) break;
-    // A new supervisor listens for one and a half intervals before it may lead, to hear any
-    // older one first.
-    const warm = now - this.startedAt >= this.#o.intervalMs * 1.5;
-    const self: Candidate = { id: this.id, startedAt: this.startedAt, lastSeen: now, intervalMs: this.#o.intervalMs };
-    const elected = this.#peers.elect(self, now, heardSince, this.#o.policy.lostAfterIntervals);
-    this.#elected = elected;
-    const leaderId = warm ? elected : '';
-    if (leaderId !== this.#leaderId) {
-      const was = this.#leaderId;
-      this.#leaderId = leaderId;
-      if (leaderId === this.id) {
-        this.#log.warn({ decision: 'leader', previous: was || null, peers: this.#peers.size }, 'supervisor leads');
-        this.#publishEvent('leader', '_sup', undefined, `supervisor ${this.id} leads`, { previous: was || null, peers: this.#peers.size });
-        this.#publishHeartbeat();
+    const was = this.#leadership.elect(now, heardSince, this.#o.policy.lostAfterIntervals);
+    if (was !== null) {
+      const peers = this.#leadership.peers;
+      if (this.leader) {
+        this.#log.warn({ decision: 'leader', previous: was || null, peers }, 'supervisor leads');
+        this.#announcer.event('leader', '_sup', undefined, `supervisor ${this.id} leads`, { previous: was || null, peers });
+        this.#announcer.heartbeat(true);
       } else {
-        this.#log.info({ leader: leaderId }, 'supervisor stands by');
+        this.#log.info({ leader: this.#leadership.leaderId }, 'supervisor stands by');
       }
     }
     this.#judge(now);
@@ -325,31 +250,7 @@ export class Supervisor {
   #event(kind: EventKind, service: string, workerId: string, reason: string, figures: Record<string, unknown>, fields?: EventFields): void {
     const level = kind === 'joined' || kind === 'returned' || kind === 'forgotten' ? 'info' : 'warn';
     this.#log[level]({ decision: kind, service, workerId, reason, figures, ...fields, leader: this.leader }, `${kind} ${workerId}`);
-    if (this.leader) this.#publishEvent(kind, service, workerId, reason, figures, fields);
-  }
-
-  #publishEvent(kind: EventKind, service: string, workerId: string | undefined, reason: string, figures: Record<string, unknown>, fields?: EventFields): void {
-    if (this.#nc.isClosed()) return;
-    const ev: SupervisorEvent = { v: PROTOCOL_VERSION, ts: Date.now(), supervisor: this.id, kind, service, reason, ...fields, figures };
-    if (workerId !== undefined) ev.workerId = workerId;
-    const subject = eventSubject(this.#o.prefix, service);
-    this.#nc.publish(subject, encode(this.#o.nkey?.signMessage(subject, this.id, ev) ?? ev));
-  }
-
-  #publishHeartbeat(): void {
-    if (this.#nc.isClosed()) return;
-    const hb: SupervisorHeartbeat = {
-      v: PROTOCOL_VERSION,
-      id: this.id,
-      startedAt: this.startedAt,
-      ts: Date.now(),
-      intervalMs: this.#o.intervalMs,
-      leader: this.leader,
-      deadlines: this.#o.deadlines,
-      policy: { ...this.#o.policy },
-    };
-    const subject = supervisorHeartbeatSubject(this.#o.prefix);
-    this.#nc.publish(subject, encode(this.#o.nkey?.signMessage(subject, this.id, hb) ?? hb));
+    if (this.leader) this.#announcer.event(kind, service, workerId, reason, figures, fields);
   }
 
   async #watchConnection(): Promise<void> {

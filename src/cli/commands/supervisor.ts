@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { DeadlinePolicy } from '../../protocol/supervisor-envelopes.js';
 import type { HealthPolicy } from '../../supervisor/policy.js';
-import { startSupervisor } from '../../supervisor/supervisor.js';
+import { startSupervisor } from '../../supervisor/start-supervisor.js';
 import { reaching } from '../broker-connection.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom, optionFlag, UsageError } from '../flags.js';
 import { resolveString } from '../../options/resolve.js';
