@@ -92,17 +92,62 @@ test('a refusal that may have been processed is not retried for a plain call', a
   assert.equal(t.requests().length, 1);
 });
 
-test('idempotent: no ack within ackTimeoutMs sends one more attempt and keeps waiting on the first', async () => {
+test('idempotent: no ack within ackTimeoutMs sends one more attempt, acked before its handler, and keeps waiting on the first', async () => {
   const { t, outcome } = setup({ idempotent: true });
   const first = t.requests()[0]!;
-  assert.equal(first.req!.ack, true);
+  assert.equal(first.req!.ack, undefined, 'a first attempt is acked only if its handler does not finish at once');
+  assert.equal(first.req!.lateAck, true);
+  assert.equal(first.req!.cancellable, undefined, 'found by the worker without its index, should a cancel come');
   await t.clock.advance(LOST_WORKER.ackTimeoutMs - 1);
+  t.checkAcks();
   assert.equal(t.requests().length, 1);
   await t.clock.advance(1);
+  t.checkAcks(); // the client's ack sweep finds it overdue
   assert.equal(t.requests().length, 2);
+  const second = t.requests()[1]!;
+  assert.equal(second.req!.ack, true, 'a later attempt is acked before its handler (query of death)');
+  assert.equal(second.req!.lateAck, undefined);
+  await t.clock.advance(LOST_WORKER.ackTimeoutMs);
+  t.checkAcks();
+  assert.equal(t.requests().length, 2, 'at most one extra attempt out for missing acks');
   t.reply(first, 'first'); // the first attempt answers after all: it wins
   assert.deepEqual(await outcome, { ok: true, value: 'first' });
-  assert.equal(t.cancels().length, 1, 'the other attempt is cancelled');
+  assert.deepEqual(t.cancels().map((c) => (c.body as { replies: string[] }).replies), [[second.token]], 'the other attempt is cancelled');
+});
+
+test('idempotent: a late ack within ackTimeoutMs sends nothing more; the sweep leaves an acknowledged attempt to its probes', async () => {
+  const { t, call, outcome } = setup({ idempotent: true, timeoutMs: 5_000 });
+  const first = t.requests()[0]!;
+  await t.clock.advance(LOST_WORKER.ackTimeoutMs - 1);
+  t.entryOf(first).acked('svc-w1'); // its handler is still running
+  for (let i = 0; i < 5; i++) {
+    await t.clock.advance(LOST_WORKER.ackTimeoutMs);
+    t.checkAcks();
+    t.entryOf(t.probes().at(-1)!).replied({ v: 1, id: '', ok: true, result: null }); // alive
+  }
+  assert.equal(t.requests().length, 1);
+  assert.deepEqual(t.suspected, []);
+  assert.equal(call.state, 'in-flight');
+  t.reply(first, 'slow');
+  assert.deepEqual(await outcome, { ok: true, value: 'slow' });
+});
+
+test('idempotent: extra attempts for missing acks stop at retry.maxAttempts', async () => {
+  const { t, outcome } = setup({ idempotent: true, timeoutMs: 5_000 });
+  const first = t.requests()[0]!;
+  t.fail(first, 'OVERLOADED', true); // attempt 1 refused; attempt 2 after the backoff
+  await t.clock.advance(DEFAULT_RETRY_POLICY.initialBackoffMs);
+  const second = t.requests()[1]!;
+  await t.clock.advance(LOST_WORKER.ackTimeoutMs);
+  t.checkAcks();
+  assert.equal(t.requests().length, 3, 'one more attempt beside the silent one');
+  const third = t.requests()[2]!;
+  t.fail(third, 'OVERLOADED', true); // maxAttempts (3) reached: nothing more is sent
+  await t.clock.advance(LOST_WORKER.ackTimeoutMs * 2);
+  t.checkAcks();
+  assert.equal(t.requests().length, 3);
+  t.reply(second, 'second');
+  assert.deepEqual(await outcome, { ok: true, value: 'second' });
 });
 
 test('idempotent: an acked attempt is probed; a 503 to the probe ends it at once and the call is sent again', async () => {

@@ -186,7 +186,9 @@ test('query of death: a payload that kills its worker, sent idempotent to 4 work
   // lostWorker.ackTimeoutMs (250 ms by default, which a stall of this shared machine can exceed):
   // that attempt kills one more worker. The long ack timeout here rules that out, so one more death
   // can only mean an ack that never left the dying worker, which the worker promises to send
-  // before it runs the handler.
+  // before it runs the handler: for the later attempts (`ack: true`), and for the first one here
+  // too, since it is this caller's first request at its worker, which is due a presence ack before
+  // its handler (a first attempt only asks for a late ack).
   await using client = closing(await connect({ servers: nats.url, logger: quiet, lostWorker: { ackTimeoutMs: 8_000 } }), close);
   const started = performance.now();
   await assert.rejects(client.call('res.poison', null, { idempotent: true, timeoutMs: 10_000 }), (e: RpcError) => {

@@ -43,8 +43,13 @@ class Attempt implements InboxEntry {
   token = '';
   sentAt = 0;
   workerId: string | undefined = undefined;
-  /** Ack timeout, then probes once acknowledged. */
+  /** Probes, once acknowledged. */
   timer: unknown = undefined;
+  /**
+   * When the ack sweep next looks at this unacknowledged attempt of an idempotent call for one more
+   * attempt beside it (clock time; `Infinity` once it has had that extra attempt).
+   */
+  resendCheckAt = 0;
   attemptTimer: unknown = undefined;
   /** Set when a worker of the service was lost while this attempt had no ack yet. */
   suspectTimer: unknown = undefined;
@@ -197,7 +202,10 @@ export class Call implements Expirable {
     this.#state = 'in-flight';
     attempt.sentAt = t.clock.now();
     this.#live.push(attempt);
-    if (s.idempotent) attempt.timer = t.clock.setTimer(() => this.#onAckTimeout(attempt), s.lostWorker.ackTimeoutMs);
+    // No timer per attempt for its ack: the client's ack sweep finds it overdue (onAckCheck), as
+    // for plain calls. The ack timer and the probe timer an idempotent call set and cleared on
+    // every call cost 0.3-0.5 µs (a setTimeout + clearTimeout pair: 0.13-0.27 µs on this machine).
+    attempt.resendCheckAt = attempt.sentAt + s.lostWorker.ackTimeoutMs;
     const perAttempt = s.retry.perAttemptTimeoutMs;
     if (perAttempt !== undefined && perAttempt < this.#remaining()) {
       attempt.attemptTimer = t.clock.setTimer(() => this.#onAttemptTimeout(attempt), perAttempt);
@@ -226,13 +234,19 @@ export class Call implements Expirable {
       sentAt: Date.now(),
       headers: s.headers,
       payload: this.#body === undefined ? payload : undefined,
-      // Idempotent calls are acked before the handler runs (they may be sent again); plain calls
-      // only when their handler did not finish at once, so a fast call costs nothing.
-      ack: s.idempotent ? true : undefined,
-      lateAck: s.idempotent ? undefined : true,
-      // Hedge losers, per-attempt timeouts and aborts are cancelled by id; a plain call's cancel
-      // at its deadline finds its handler without the index (docs/protocol.md, *Cancellation*).
-      cancellable: s.idempotent || s.signal !== undefined || s.retry.perAttemptTimeoutMs !== undefined ? true : undefined,
+      // A first attempt, idempotent or not, is acked only when its handler did not finish at once
+      // (late ack), so a fast call costs no ack. An ack before every idempotent handler cost an
+      // extra message per socket read and caller: 4-14 µs more CPU (client + workers) per call
+      // than a plain call at 64 and 256 in flight, and 0.80-0.82 of plain calls' throughput on a
+      // quiet machine (bench scenario 1, docs/benchmarks.md). Later attempts of an idempotent call are acked before
+      // their handler, so that a request that kills its workers is counted (query of death).
+      ack: s.idempotent && no > 1 ? true : undefined,
+      lateAck: s.idempotent && no > 1 ? undefined : true,
+      // Hedge losers, per-attempt timeouts and aborts are cancelled by id. Any other cancel (a
+      // plain call's at its deadline, the other attempt of an idempotent call resent without an
+      // ack) finds its handler without the index (docs/protocol.md, *Cancellation*); indexing
+      // every idempotent request cost the worker a Map and a Set entry per request.
+      cancellable: s.hedge !== undefined || s.signal !== undefined || s.retry.perAttemptTimeoutMs !== undefined ? true : undefined,
     };
     if (this.#body !== undefined) envelope.body = this.#body.descriptor;
     const data = encodeRequest(envelope);
@@ -379,11 +393,18 @@ export class Call implements Expirable {
     this.#finish(undefined, outcome.value);
   }
 
-  /** @internal No ack for `ackTimeoutMs`: a worker that took it may be gone; its silent workers are probed. */
+  /**
+   * @internal The client's ack sweep, a few times per `ackTimeoutMs`. No ack and no reply for
+   * `ackTimeoutMs`: a worker that took the attempt may be gone; its service's silent workers are
+   * probed (once), and an idempotent call sends one more attempt beside it.
+   */
   onAckCheck(attempt: Attempt, now: number): void {
-    if (!attempt.live || attempt.suspected || attempt.workerId !== undefined || now - attempt.sentAt < this.#s.lostWorker.ackTimeoutMs) return;
-    attempt.suspected = true;
-    this.#t.suspect(this.#s.target.service);
+    if (!attempt.live || attempt.workerId !== undefined || this.#state === 'done' || now - attempt.sentAt < this.#s.lostWorker.ackTimeoutMs) return;
+    if (!attempt.suspected) {
+      attempt.suspected = true;
+      this.#t.suspect(this.#s.target.service);
+    }
+    if (this.#s.idempotent && now >= attempt.resendCheckAt) this.#onAckOverdue(attempt, now);
   }
 
   #probe(attempt: Attempt): void {
@@ -412,14 +433,18 @@ export class Call implements Expirable {
   }
 
   /** No ack: the request may sit in a dead worker's socket buffer. Send it again, keep waiting on this one. */
-  #onAckTimeout(attempt: Attempt): void {
-    attempt.timer = undefined;
-    if (this.#state === 'done' || !attempt.live) return;
-    if (this.#sent >= this.#s.retry.maxAttempts || this.#remaining() < MIN_ATTEMPT_BUDGET_MS) return;
-    if (this.#live.length === 1 && this.#sendAnother()) return;
+  #onAckOverdue(attempt: Attempt, now: number): void {
+    if (this.#sent >= this.#s.retry.maxAttempts || this.#remaining() < MIN_ATTEMPT_BUDGET_MS) {
+      attempt.resendCheckAt = Infinity;
+      return;
+    }
+    if (this.#live.length === 1 && this.#sendAnother()) {
+      attempt.resendCheckAt = Infinity;
+      return;
+    }
     // Another attempt is out, a retry is pending or the budget is spent: look again later, so an
     // attempt lost without an ack is never simply waited out.
-    attempt.timer = this.#t.clock.setTimer(() => this.#onAckTimeout(attempt), this.#s.lostWorker.ackTimeoutMs);
+    attempt.resendCheckAt = now + this.#s.lostWorker.ackTimeoutMs;
   }
 
   #onAttemptTimeout(attempt: Attempt): void {
