@@ -1,6 +1,7 @@
 /**
  * The supervisor's view of the fleet, built from heartbeats alone: one record per worker with its
- * latest heartbeat, call figures over the rate window, liveness and ejection state.
+ * latest heartbeat, call figures over the rate window (call-samples.ts), liveness and ejection
+ * state (worker-record.ts).
  *
  * The registry is the one owner of its records: outside it they are read-only, and they change
  * only through the named transitions below (a heartbeat, lost, ejected, drain resent, drain
@@ -9,39 +10,17 @@
  */
 import type { WorkerHeartbeat } from '../protocol/heartbeat.js';
 import type { SupervisorEvent } from '../protocol/supervisor-envelopes.js';
-import { isRefusal, isWorkerFault } from '../protocol/errors.js';
+import { addSample, sampleOf, windowFigures } from './call-samples.js';
 import { ConnectionIndex } from './connection-index.js';
 import { ServiceBounds } from './registry-bounds.js';
-import type { EjectionOrder, LostBy, MemberStanding, MutableRecord, WorkerRecord } from './worker-record.js';
+import { newRecord, trackService, type EjectionOrder, type LostBy, type MemberStanding, type MutableRecord, type WorkerRecord } from './worker-record.js';
 import { ejectionPeriodMs, type CallFigures, type HealthPolicy, type HealthVerdict } from './policy.js';
 
 export { MAX_WORKERS, MAX_WORKERS_PER_SERVICE } from './registry-bounds.js';
-/** Samples kept per worker for the rate window, at most. */
-const MAX_SAMPLES = 256;
-
 export type { Ejection, EjectionOrder, LostBy, MemberStanding, WorkerRecord } from './worker-record.js';
 
 export type RegistryEvent = 'joined' | 'lost' | 'returned' | 'forgotten';
 export type RegistryHook = (event: RegistryEvent, record: WorkerRecord, figures: Record<string, number>, code?: LostBy) => void;
-
-function totals(hb: WorkerHeartbeat): { calls: number; faults: number } {
-  let calls = hb.ok;
-  let faults = hb.overruns;
-  for (const code in hb.failed) {
-    const n = hb.failed[code]!;
-    if (isRefusal(code)) continue;
-    calls += n;
-    if (isWorkerFault(code)) faults += n;
-  }
-  return { calls, faults };
-}
-
-/** Keeps `outOfServiceSince` in step with the latest heartbeat. */
-function trackService(rec: MutableRecord, now: number): void {
-  const out = rec.hb.state === 'draining' || rec.hb.state === 'drained';
-  if (!out) rec.outOfServiceSince = null;
-  else rec.outOfServiceSince ??= now;
-}
 
 export class WorkerRegistry {
   readonly #workers = new Map<string, MutableRecord>();
@@ -110,34 +89,13 @@ export class WorkerRegistry {
   /** Transition: a (validated) heartbeat received at `now`. */
   ingest(hb: WorkerHeartbeat, now: number): void {
     let rec = this.#workers.get(hb.id);
-    const { calls, faults } = totals(hb);
+    const sample = sampleOf(hb, now);
     if (rec === undefined) {
       if (!this.#makeRoom(hb.service)) {
         this.#refused++;
         return;
       }
-      rec = {
-        id: hb.id,
-        service: hb.service,
-        hb,
-        firstSeen: now,
-        lastSeen: now,
-        lost: false,
-        samples: [{ at: now, calls, faults, received: hb.received }],
-        callsPerSec: 0,
-        ejection: null,
-        ejections: [],
-        lastDrainReason: null,
-        drainsByReason: {},
-        health: null,
-        shutdownSent: false,
-        withheldLogged: false,
-        outOfServiceSince: null,
-        returnedAt: null,
-        resumedAt: null,
-        member: 'unchecked',
-      };
-      trackService(rec, now);
+      rec = newRecord(hb, now, sample);
       this.#add(rec);
       this.#connections.update(rec.id, hb, null);
       this.#emit('joined', rec, {});
@@ -150,23 +108,18 @@ export class WorkerRegistry {
       if (!rec.lost) rec.lastSeen = now;
       return;
     }
-    const prev = rec.samples[rec.samples.length - 1]!;
-    const dt = (now - prev.at) / 1_000;
-    rec.callsPerSec = dt > 0 ? Math.max(0, hb.received - prev.received) / dt : 0;
+    const prevAt = rec.samples[rec.samples.length - 1]!.at;
+    rec.callsPerSec = addSample(rec.samples, sample, this.#policy.rateWindowMs);
     const before = rec.hb;
     rec.hb = hb;
     rec.lastSeen = now;
     if (before.serverId !== hb.serverId || before.clientId !== hb.clientId) rec.member = 'unchecked';
     this.#connections.update(rec.id, hb, before);
     trackService(rec, now);
-    rec.samples.push({ at: now, calls, faults, received: hb.received });
-    const horizon = now - this.#policy.rateWindowMs;
-    // Keep one sample at or before the horizon as the window's base.
-    while (rec.samples.length > 2 && (rec.samples[1]!.at <= horizon || rec.samples.length > MAX_SAMPLES)) rec.samples.shift();
     if (rec.lost) {
       rec.lost = false;
       rec.returnedAt = now;
-      this.#emit('returned', rec, { silentMs: now - prev.at });
+      this.#emit('returned', rec, { silentMs: now - prevAt });
     }
   }
 
@@ -255,11 +208,7 @@ export class WorkerRegistry {
 
   /** Calls and faults of one worker over the rate window. */
   window(rec: WorkerRecord): CallFigures {
-    const samples = this.#workers.get(rec.id)?.samples ?? [];
-    const first = samples[0];
-    const last = samples[samples.length - 1];
-    if (first === undefined || last === undefined) return { calls: 0, faults: 0 };
-    return { calls: Math.max(0, last.calls - first.calls), faults: Math.max(0, last.faults - first.faults) };
+    return windowFigures(this.#workers.get(rec.id)?.samples ?? []);
   }
 
   /**

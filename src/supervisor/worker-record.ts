@@ -1,7 +1,7 @@
 /**
  * A worker's record in the supervisor's registry: its latest heartbeat, call samples, liveness and
- * ejection state. The registry (registry.ts) owns the mutable form; everyone else gets the
- * read-only {@link WorkerRecord}.
+ * ejection state, and how a record starts. The registry (registry.ts) owns the mutable form;
+ * everyone else gets the read-only {@link WorkerRecord}.
  */
 import type { WorkerHeartbeat } from '../protocol/heartbeat.js';
 import type { HealthVerdict } from './policy.js';
@@ -86,3 +86,37 @@ export interface EjectionOrder {
 
 /** How a worker was found lost: silent for too long, or its connection closed at the broker. */
 export type LostBy = 'heartbeat_silence' | 'connection_closed';
+
+/** The record of a worker first heard at `now`, by heartbeat `hb` whose call figures are `sample`. */
+export function newRecord(hb: WorkerHeartbeat, now: number, sample: Sample): MutableRecord {
+  const rec: MutableRecord = {
+    id: hb.id,
+    service: hb.service,
+    hb,
+    firstSeen: now,
+    lastSeen: now,
+    lost: false,
+    samples: [sample],
+    callsPerSec: 0,
+    ejection: null,
+    ejections: [],
+    lastDrainReason: null,
+    drainsByReason: {},
+    health: null,
+    shutdownSent: false,
+    withheldLogged: false,
+    outOfServiceSince: null,
+    returnedAt: null,
+    resumedAt: null,
+    member: 'unchecked',
+  };
+  trackService(rec, now);
+  return rec;
+}
+
+/** Keeps `outOfServiceSince` in step with the latest heartbeat. */
+export function trackService(rec: MutableRecord, now: number): void {
+  const out = rec.hb.state === 'draining' || rec.hb.state === 'drained';
+  if (!out) rec.outOfServiceSince = null;
+  else rec.outOfServiceSince ??= now;
+}
