@@ -20,7 +20,7 @@ import { CLUSTER_CONFIG, identity, startSingleNode } from './helpers/cluster.js'
 import { closing } from './helpers/nats.js';
 import { waitFor } from './helpers/load.js';
 import { spawnWorker, workerIdOf } from './helpers/processes.js';
-import { STREAM_REPLY_MOVE_MS } from '../src/client/stream-call.js';
+import { STREAM_REPLY_MOVE_MS } from '../src/client/stream-replies.js';
 
 const quiet = createLogger('test', 'silent');
 

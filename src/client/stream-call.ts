@@ -6,6 +6,7 @@
  * worker never runs more than one window ahead. Every way a stream can end is told apart: a
  * completed stream ends the loop, anything else (a gap, a count that does not match, a lost
  * worker, a deadline, idleness) throws an {@link RpcError}. See docs/protocol.md, *Streams*.
+ * The credit's accounting is in stream-credit.ts, the moving of reply subjects in stream-replies.ts.
  */
 import { decodeChecked, encode, encodeRequest, errorFromWire } from '../protocol/codec.js';
 import { checkReply, isUnattributedError, PROTOCOL_VERSION, type ReplyEnvelope } from '../protocol/envelope.js';
@@ -16,21 +17,8 @@ import { DEADLINE_BUCKET, DEADLINE_NEXT, DEADLINE_PREV, type Expiring } from '..
 import type { RpcStream, StreamSpec } from './stream-options.js';
 import type { LivenessProber } from './liveness.js';
 import type { CallTransport, Expirable, InboxEntry } from './transport.js';
-
-/**
- * The broker lets a worker answer a request for a while only (`allow_responses` `expires`, 1 minute
- * in the shipped config; a message delivered with the same reply subject does not renew it). So
- * every this often an open stream moves to a fresh reply subject of its inbox: credit (of what was
- * read, maybe nothing) published with that subject as its NATS reply, whose delivery opens the
- * worker's permission there (docs/protocol.md, *Streams*).
- */
-export const STREAM_REPLY_MOVE_MS = 20_000;
-
-interface Frame {
-  readonly items: unknown[];
-  pos: number;
-  readonly bytes: number;
-}
+import { StreamCredit } from './stream-credit.js';
+import { StreamReplies } from './stream-replies.js';
 
 export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   /** Owned by the client's deadline queue. */
@@ -44,30 +32,23 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   readonly #onStart: () => boolean;
   readonly #onDone: () => void;
   #started = false;
-  /** The random last token of its reply subject. */
-  #token = '';
   #workerId: string | undefined = undefined;
-  readonly #frames: Frame[] = [];
-  #received = 0;
-  #receivedBytes = 0;
-  #grantedItems = 0;
-  #grantedBytes = 0;
-  #readItems = 0;
-  #readBytes = 0;
+  /** Items arrived and not read yet, and the credit accounting. */
+  readonly #credit = new StreamCredit(() => this.#grant());
   /** Set once the stream has ended: `null` for a complete stream, else the error still to throw. */
   #end: RpcError | null | undefined = undefined;
   #waiter: ((r: IteratorResult<T>) => void) | null = null;
   #waiterFail: ((err: RpcError) => void) | null = null;
   #idleTimer: unknown = undefined;
   #probeTimer: unknown = undefined;
-  #moveTimer: unknown = undefined;
-  /** The reply token the stream was last moved to (the request's own while empty), and the one before it. */
-  #moved: string[] = [];
+  /** Its reply subjects, moved to fresh ones while it lasts. */
+  readonly #replies: StreamReplies;
   #onAbort: (() => void) | undefined = undefined;
 
   /** `onStart` says whether the client still takes calls; `onDone` runs once when a started stream ends. */
   constructor(t: CallTransport, prober: LivenessProber, spec: StreamSpec | RpcError, id: string, onStart: () => boolean, onDone: () => void) {
     this.#t = t;
+    this.#replies = new StreamReplies(t, this, (token) => this.#grant(token));
     this.#prober = prober;
     this.#s = spec;
     this.#id = id;
@@ -86,8 +67,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
 
   next(): Promise<IteratorResult<T>> {
     if (!this.#started) this.#start();
-    const frame = this.#frames[0];
-    if (frame !== undefined) return Promise.resolve({ value: this.#take(frame), done: false });
+    if (this.#credit.hasItem) return Promise.resolve({ value: this.#credit.take() as T, done: false });
     if (this.#end !== undefined) {
       const err = this.#end;
       this.#end = null; // thrown once; after that the iterator is simply done
@@ -106,7 +86,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   /** The loop left (`break`, `return`): the worker's generator is cancelled. */
   return(): Promise<IteratorResult<T>> {
     if (this.#started && this.#end === undefined) this.#close(null, true);
-    this.#frames.length = 0;
+    this.#credit.drop();
     this.#end = null;
     return Promise.resolve({ value: undefined, done: true });
   }
@@ -133,11 +113,10 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     } catch (cause) {
       return this.#close(new RpcError('BAD_REQUEST', `payload cannot be encoded: ${(cause as Error).message}`, { cause }), false);
     }
-    this.#grantedItems = s.window.items;
-    this.#grantedBytes = s.window.bytes;
-    this.#token = t.open(this);
+    this.#credit.open(s.window);
+    const token = this.#replies.open();
     try {
-      t.publish(s.target.subject, data, t.replySubject(this.#token));
+      t.publish(s.target.subject, data, t.replySubject(token));
     } catch (cause) {
       const tooLarge = (cause as { code?: string }).code === 'MAX_PAYLOAD_EXCEEDED';
       const err = tooLarge
@@ -152,33 +131,20 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     }
   }
 
-  #take(frame: Frame): T {
-    const item = frame.items[frame.pos++] as T;
-    if (frame.pos === frame.items.length) {
-      this.#frames.shift();
-      this.#readItems += frame.items.length;
-      this.#readBytes += frame.bytes;
-      this.#grant();
-    }
-    return item;
-  }
-
   /** Returns credit for what was read, once half a window of items or bytes has been. */
   #grant(moveTo?: string): void {
     const s = this.#s as StreamSpec;
+    const c = this.#credit;
     if (this.#end !== undefined || this.#workerId === undefined) return;
-    if (moveTo === undefined && this.#readItems * 2 < s.window.items && this.#readBytes * 2 < s.window.bytes) return;
+    if (moveTo === undefined && !c.due) return;
     const t = this.#t;
     try {
-      const credit = encodeCredit(this.#id, this.#token, this.#readItems, this.#readBytes);
+      const credit = encodeCredit(this.#id, this.#replies.token, c.readItems, c.readBytes);
       t.publish(creditSubject(t.prefix, s.target.service, this.#workerId), credit, moveTo === undefined ? undefined : t.replySubject(moveTo));
     } catch {
       return; // not connected: the stream's own timers end it
     }
-    this.#grantedItems += this.#readItems;
-    this.#grantedBytes += this.#readBytes;
-    this.#readItems = 0;
-    this.#readBytes = 0;
+    c.granted();
   }
 
   /** @internal a message on the stream's reply subject, undecoded */
@@ -197,41 +163,24 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     const reply = value as ReplyEnvelope;
     if (reply.id !== this.#id && !isUnattributedError(reply)) return this.#violation('a reply for another request');
     if (!reply.ok) return this.#close(errorFromWire(reply.error), false);
-    if (reply.result !== this.#received) return this.#violation(`the worker ended the stream after ${String(reply.result)} items, ${this.#received} arrived`);
+    if (reply.result !== this.#credit.received) return this.#violation(`the worker ended the stream after ${String(reply.result)} items, ${this.#credit.received} arrived`);
     this.#close(null, false);
   }
 
   #onFrame(id: string, worker: string, first: number, items: unknown[], bytes: number): void {
     if (id !== this.#id) return this.#violation('an item frame for another stream');
     if (this.#workerId !== undefined && worker !== this.#workerId) return this.#violation(`an item frame from worker ${worker}, the stream is served by ${this.#workerId}`);
-    if (this.#workerId === undefined) this.#moveTimer = this.#t.clock.setTimer(this.#move, STREAM_REPLY_MOVE_MS);
+    if (this.#workerId === undefined) this.#replies.startMoving();
     this.#workerId = worker;
-    if (first !== this.#received) return this.#violation(`items from index ${first} when ${this.#received} had arrived (a gap or a repeat)`);
+    if (first !== this.#credit.received) return this.#violation(`items from index ${first} when ${this.#credit.received} had arrived (a gap or a repeat)`);
     if (items.length === 0) return;
-    // Before this frame the worker had credit: it may overrun the byte credit by its last frame only.
-    if (this.#received + items.length > this.#grantedItems || this.#receivedBytes >= this.#grantedBytes) {
-      return this.#violation('the worker sent beyond the credit it was granted');
-    }
-    this.#received += items.length;
-    this.#receivedBytes += bytes;
-    const f: Frame = { items, pos: 0, bytes };
-    this.#frames.push(f);
+    if (!this.#credit.add(items, bytes)) return this.#violation('the worker sent beyond the credit it was granted');
     const waiter = this.#waiter;
     if (waiter !== null) {
       this.#clearWait();
-      waiter({ value: this.#take(f), done: false });
+      waiter({ value: this.#credit.take() as T, done: false });
     }
   }
-
-  /** Moves the stream to a fresh reply token; frames may still arrive on the one before. */
-  readonly #move = (): void => {
-    const t = this.#t;
-    const token = t.open(this);
-    this.#moved.push(token);
-    if (this.#moved.length > 2) t.close(this.#moved.shift()!);
-    this.#grant(token);
-    this.#moveTimer = t.clock.setTimer(this.#move, STREAM_REPLY_MOVE_MS);
-  };
 
   readonly #probe = (): void => {
     this.#probeTimer = undefined;
@@ -256,7 +205,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   /** Ends the stream on this side: the worker is told to stop, the loop throws `err` at once. */
   #fail(err: RpcError): void {
     if (this.#end !== undefined) return;
-    this.#frames.length = 0;
+    this.#credit.drop();
     this.#close(err, true);
   }
 
@@ -315,17 +264,14 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   #close(err: RpcError | null, cancel: boolean): void {
     if (this.#end !== undefined) return;
     const s = this.#s as StreamSpec;
-    if (err !== null && this.#received > 0) {
-      const details = { ...(typeof err.details === 'object' && err.details !== null ? err.details : {}), partial: true, received: this.#received };
+    const received = this.#credit.received;
+    if (err !== null && received > 0) {
+      const details = { ...(typeof err.details === 'object' && err.details !== null ? err.details : {}), partial: true, received };
       err = new RpcError(err.code, err.message, { details, retryable: false, maybeProcessed: true, cause: err });
     }
     this.#end = err;
-    const t = this.#t;
-    t.close(this.#token);
-    for (const token of this.#moved) t.close(token);
-    t.clock.clearTimer(this.#moveTimer);
-    this.#moveTimer = undefined;
-    t.deadlines.delete(this);
+    this.#replies.close();
+    this.#t.deadlines.delete(this);
     if (this.#onAbort !== undefined) s.signal!.removeEventListener('abort', this.#onAbort);
     if (cancel) this.#cancel(err?.code === 'TIMEOUT');
     this.#onDone();
@@ -333,8 +279,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     const fail = this.#waiterFail;
     if (waiter === null) return;
     this.#clearWait();
-    const frame = this.#frames[0];
-    if (frame !== undefined) waiter({ value: this.#take(frame), done: false });
+    if (this.#credit.hasItem) waiter({ value: this.#credit.take() as T, done: false });
     else {
       this.#end = null;
       if (err === null) waiter({ value: undefined, done: true });
@@ -346,7 +291,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   #cancel(deadline: boolean): void {
     if (!this.#t.isConnected()) return;
     try {
-      const body = { v: PROTOCOL_VERSION, id: this.#id, replies: [this.#token], deadline: deadline || undefined };
+      const body = { v: PROTOCOL_VERSION, id: this.#id, replies: [this.#replies.token], deadline: deadline || undefined };
       this.#t.publish(cancelSubject(this.#t.prefix, (this.#s as StreamSpec).target.service), encode(body));
     } catch {
       // best effort: the worker's own deadline still bounds the generator
