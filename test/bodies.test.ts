@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { createHash } from 'node:crypto';
-import { connect as natsConnect, createInbox, type Msg } from 'nats';
+import { connect as natsConnect, createInbox, headers, type Msg } from 'nats';
 import { connect } from '../src/index.js';
 import { decodeChecked, encode } from '../src/protocol/codec.js';
 import { pattern } from './fixtures/bodies.js';
@@ -137,6 +137,13 @@ test('an idempotent chunked call whose worker is frozen, then killed, mid-body i
   assert.equal(hashed.sha256, sha256(data));
 });
 
+/** NATS headers holding one `Natsrpc-Chunk` line: a chunk's metadata (docs/protocol.md, *Large bodies*). */
+function chunkHeaders(...values: string[]) {
+  const h = headers();
+  for (const value of values) h.append('Natsrpc-Chunk', value);
+  return h;
+}
+
 /** A raw caller for hostile messages: its own inbox, every message on it decoded. */
 async function rawCaller(url: string) {
   const nc = await natsConnect({ servers: url });
@@ -149,12 +156,12 @@ async function rawCaller(url: string) {
   const token = inbox.slice(inbox.lastIndexOf('.') + 1);
   // Chunks to a worker name the random last token of the call's reply subject.
   const chunk = (w: string, t: number, o: number, d: Uint8Array, reply = token, crc?: number) =>
-    nc.publish(`rpc._body.bodies.${w}`, encode({ v: 1, t, o, d, reply, crc32: crc }));
+    nc.publish(`rpc._body.bodies.${w}`, d, { headers: chunkHeaders(`v=1 t=${t} o=${o}${crc === undefined ? '' : ` crc32=${crc}`} reply=${reply}`) });
   /** Every chunk of `body` in order, half a MB each; the last carries `crc` as `crc32`. */
   const all = (w: string, t: number, body: Uint8Array, crc: number) => {
     for (let o = 0; o < body.length; o += MB / 2) chunk(w, t, o, body.subarray(o, o + MB / 2), token, o + MB / 2 >= body.length ? crc : undefined);
   };
-  return { nc, got, request, chunk, all };
+  return { nc, got, request, chunk, all, token };
 }
 
 test('hostile chunk messages: typed errors, nothing reaches the handler, buffers freed, the worker keeps serving (test 6)', async () => {
@@ -242,6 +249,28 @@ test('hostile chunk messages: typed errors, nothing reaches the handler, buffers
   raw.nc.publish(`rpc._body.bodies.${w}`, new Uint8Array([0xc1, 0xff, 0x00]));
   raw.nc.publish(`rpc._body.bodies.${w}`, encode({ v: 1, t: 1, o: 0, n: 2 ** 40 }));
 
+  // Malformed chunk headers for the open transfer are ignored (not taken as a chunk at offset 0):
+  // a leading zero, a field out of order, a header line twice, a chunk with no bytes, metadata in
+  // msgpack instead of a header. The real chunks then still complete the call.
+  raw.got.length = 0;
+  raw.request('malformed', body.length);
+  pull = await pullOf();
+  const first = body.subarray(0, MB / 2);
+  const bodySubject = `rpc._body.bodies.${w}`;
+  for (const h of [
+    chunkHeaders(`v=1 t=0${pull.t} o=0 reply=${raw.token}`),
+    chunkHeaders(`v=1 o=0 t=${pull.t} reply=${raw.token}`),
+    chunkHeaders(`v=2 t=${pull.t} o=0 reply=${raw.token}`),
+    chunkHeaders(`v=1 t=${pull.t} o=0 reply=${raw.token}`, `v=1 t=${pull.t} o=0 reply=${raw.token}`),
+    chunkHeaders(`v=1 t=${pull.t} o=0 crc32=4294967296 reply=${raw.token}`),
+  ]) raw.nc.publish(bodySubject, first, { headers: h });
+  raw.nc.publish(bodySubject, new Uint8Array(0), { headers: chunkHeaders(`v=1 t=${pull.t} o=0 reply=${raw.token}`) });
+  raw.nc.publish(bodySubject, encode({ v: 1, t: pull.t, o: 0, d: first, reply: raw.token }));
+  raw.all(w, pull.t, body, digest);
+  const malformed = (await reply('malformed')) as unknown as { ok: boolean; result: Hashed };
+  assert.equal(malformed.ok, true, JSON.stringify(malformed));
+  assert.equal(malformed.result.sha256, sha256(value));
+
   // A sender that stops mid-body: the call's deadline ends it and frees the buffer and the slot.
   raw.got.length = 0;
   raw.request('stalled', body.length, 1_500);
@@ -279,7 +308,8 @@ test('a hostile worker\'s reply bodies end the call typed: too large, out of ord
       const pull = decodeChecked(msg.data) as { t: number; o: number; n: number };
       pulls.push(pull);
       if (pull.n === 0) return;
-      const send = (o: number, end: number, crc?: number) => fake.publish(replyTo, encode({ v: 1, t: 7, o, d: value.subarray(o, end), crc32: crc }));
+      const send = (o: number, end: number, crc?: number) =>
+        fake.publish(replyTo, value.subarray(o, end), { headers: chunkHeaders(`v=1 t=7 o=${o}${crc === undefined ? '' : ` crc32=${crc}`}`) });
       if (mode === 'reorder') send(MB / 2, MB);
       else for (let o = 0; o < value.length; o += MB / 2) send(o, Math.min(value.length, o + MB / 2), o + MB / 2 >= value.length ? (digest ^ 1) >>> 0 : undefined);
     },

@@ -1,13 +1,13 @@
 /**
  * The chunked-body messages on their own (docs/protocol.md, *Large bodies*): a body cut into chunks
- * from its parts reassembles byte for byte with its CRC-32 (zlib's) in the last chunk, and the assembly
- * refuses gaps, repeats, overruns and a wrong or missing checksum; the message checks bound what
- * they accept.
+ * from its parts reassembles byte for byte with its CRC-32 (zlib's) in the last chunk, chunks carry
+ * views of the body (not copies) with their metadata in a header, and the assembly refuses gaps,
+ * repeats, overruns and a wrong or missing checksum; the message checks bound what they accept.
  */
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import assert from 'node:assert/strict';
-import { asBodyChunk, asBodyPull, BodyAssembly, BodySource, BODY_WINDOW_BYTES, encodeBodyPull } from '../src/protocol/body.js';
+import { asBodyPull, BodyAssembly, BodySource, BODY_WINDOW_BYTES, chunkHeader, encodeBodyPull, parseChunk, type BodyChunk } from '../src/protocol/body.js';
 import { decodeChecked, encodeBodyParts } from '../src/protocol/codec.js';
 import { checkBody } from '../src/protocol/envelope.js';
 
@@ -19,7 +19,7 @@ function transfer(source: BodySource, chunkBytes: number): Uint8Array {
   let crc: number | undefined;
   for (let next = a.nextPull(); next !== null; next = a.nextPull()) {
     for (const message of source.chunks(5, next[0], next[0] + next[1], chunkBytes, 'tok')) {
-      const chunk = asBodyChunk(decodeChecked(message));
+      const chunk = parseChunk(message.header, message.data);
       assert.ok(chunk !== null);
       assert.equal(chunk.reply, 'tok');
       assert.equal(a.add(chunk.o, chunk.d), null);
@@ -34,6 +34,11 @@ test('a body made of parts reassembles byte for byte, whatever the chunk size, a
   const value = bytes(3 * 1024 * 1024 + 17);
   const parts = encodeBodyParts(value, 'payload');
   assert.equal(parts[1], value, 'a binary is not copied into its body');
+  const sent = [...new BodySource(parts).chunks(1, 0, 3 * 65_536, 65_536)];
+  assert.equal(sent[0]!.data.length, 65_536);
+  assert.notEqual(sent[0]!.data.buffer, value.buffer, 'the first chunk spans the header and the binary: one copy');
+  assert.equal(sent[1]!.data.buffer, value.buffer, 'later chunks are views of the binary, not copies');
+  assert.equal(sent[1]!.data.byteOffset, 65_536 - 5);
   for (const size of [1_000, 65_536, 1_048_320]) {
     const body = transfer(new BodySource(parts), size);
     assert.deepEqual(decodeChecked(body), value);
@@ -44,7 +49,7 @@ test('a body made of parts reassembles byte for byte, whatever the chunk size, a
 
 test('the assembly refuses gaps, repeats, overruns and a wrong or missing checksum', () => {
   const source = new BodySource([bytes(10_000)]);
-  const chunks = [...source.chunks(1, 0, 10_000, 4_000)].map((m) => asBodyChunk(decodeChecked(m))!);
+  const chunks = [...source.chunks(1, 0, 10_000, 4_000)].map((m) => parseChunk(m.header, m.data)!);
   assert.equal(chunks.length, 3);
   assert.equal(chunks[0]!.crc32, undefined);
   assert.equal(chunks[2]!.crc32, crc32(bytes(10_000)), 'the last chunk carries the whole body\'s CRC-32');
@@ -85,12 +90,30 @@ test('pulls stay within one window, and the messages and descriptors are bounded
   assert.equal(asBodyPull(decodeChecked(encodeBodyPull(1, 0, 10, { w: 'a.b' }))), null, 'a worker id that is no subject token');
   assert.equal(asBodyPull(decodeChecked(encodeBodyPull(1, 0, 10, { reply: 'x>' }))), null);
   assert.ok(asBodyPull(decodeChecked(encodeBodyPull(1, 0, 10, { reply: 'AbC-_1' }))) !== null);
-  assert.equal(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(0) }), null, 'an empty chunk');
-  assert.equal(asBodyChunk({ v: 1, t: 1, o: -1, d: new Uint8Array(1) }), null);
-  assert.equal(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(1), crc32: 2 ** 32 }), null);
-  assert.equal(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(1), crc32: -1 }), null);
-  assert.equal(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(1), crc32: new Uint8Array(4) }), null);
-  assert.ok(asBodyChunk({ v: 1, t: 1, o: 0, d: new Uint8Array(1), crc32: 2 ** 32 - 1 }) !== null);
+  const d = new Uint8Array(1);
+  assert.equal(chunkHeader(7, 1_048_320, 0xcbf43926, 'AbC'), 'v=1 t=7 o=1048320 crc32=3421780262 reply=AbC');
+  assert.deepEqual(parseChunk('v=1 t=7 o=1048320 crc32=3421780262 reply=AbC', d), { t: 7, o: 1_048_320, d, crc32: 0xcbf43926, reply: 'AbC' } satisfies BodyChunk);
+  assert.deepEqual(parseChunk('v=1 t=1 o=0', d), { t: 1, o: 0, d });
+  assert.deepEqual(parseChunk('v=1 t=4294967295 o=9007199254740991 crc32=4294967295', d), { t: 2 ** 32 - 1, o: Number.MAX_SAFE_INTEGER, d, crc32: 2 ** 32 - 1 });
+  for (const bad of [
+    'v=1 t=1 o=0 reply=x>', // not a reply token
+    'v=1 t=0 o=0', // token 0
+    'v=1 t=4294967296 o=0',
+    'v=1 t=1 o=9007199254740992',
+    'v=1 t=1 o=-1',
+    'v=1 t=01 o=0', // a leading zero
+    'v=1 t=1 o=0 crc32=4294967296',
+    'v=1 t=1 o=0 crc32=-1',
+    'v=1 t=1 o=0 reply=a crc32=1', // out of order
+    'v=1 o=0 t=1',
+    'v=1 t=1 o=0 crc32=1 crc32=1',
+    'v=1 t=1 o=0 x=1',
+    'v=1  t=1 o=0', // two spaces
+    'v=2 t=1 o=0',
+    'v=1 t=1',
+    '',
+  ]) assert.equal(parseChunk(bad, d), null, bad);
+  assert.equal(parseChunk('v=1 t=1 o=0', new Uint8Array(0)), null, 'an empty chunk');
   assert.equal(checkBody({ bytes: 0 }, false), 'body bytes must be 1..1073741824');
   assert.equal(checkBody({ bytes: 2 ** 31 }, false), 'body bytes must be 1..1073741824');
   assert.equal(checkBody({ bytes: 10 }, false), null);

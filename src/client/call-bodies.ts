@@ -5,8 +5,9 @@
  * length, verified (length and CRC-32) and only then decoded. The call engine owns the attempt;
  * this only moves bytes and says how a transfer ended.
  */
+import { headers } from 'nats';
 import { decodeChecked, encodeBodyParts } from '../protocol/codec.js';
-import { BodyAssembly, BodySource, chunkBytes, encodeBodyPull, type BodyChunk, type BodyPull } from '../protocol/body.js';
+import { BodyAssembly, BodySource, BODY_CHUNK_HEADER, chunkBytes, encodeBodyPull, type BodyChunk, type BodyPull } from '../protocol/body.js';
 import type { ReplyBody } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import { bodySubject } from '../protocol/subjects.js';
@@ -52,7 +53,11 @@ export class AttemptBodies {
     const t = this.#t;
     try {
       const subject = bodySubject(t.prefix, this.#service, pull.w!);
-      for (const chunk of body.chunks(pull.t, this.#sent, to, chunkBytes(t.maxPayload()), this.#reply)) t.publish(subject, chunk);
+      for (const chunk of body.chunks(pull.t, this.#sent, to, chunkBytes(t.maxPayload()), this.#reply)) {
+        const h = headers();
+        h.set(BODY_CHUNK_HEADER, chunk.header);
+        t.publish(subject, chunk.data, undefined, h);
+      }
     } catch (cause) {
       return new RpcError('UNAVAILABLE', `cannot send the request body: ${(cause as Error).message}`, { cause, maybeProcessed: true });
     }

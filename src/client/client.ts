@@ -226,7 +226,7 @@ export class RpcClient {
       open: (entry) => inbox.open(entry),
       replySubject: (token) => inbox.replySubject(token),
       close: (token) => inbox.close(token),
-      publish: (subject, data, reply) => nc.publish(subject, data, reply === undefined ? undefined : { reply }),
+      publish: (subject, data, reply, headers) => nc.publish(subject, data, reply === undefined && headers === undefined ? undefined : { reply, headers }),
       workerLost: (service, workerId, verdict) => {
         this.#sightings.forget(service, workerId);
         inbox.workerLost(service, workerId, SYSTEM_CLOCK.now(), verdict);

@@ -9,7 +9,7 @@
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { decodeInboxMessage } from '../protocol/codec.js';
-import type { BodyChunk, BodyPull } from '../protocol/body.js';
+import { readBodyChunk, type BodyPull } from '../protocol/body.js';
 import type { AckEnvelope, ReplyEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
@@ -101,12 +101,14 @@ export class ReplyInbox {
     }
     // `msg.headers` is never read: the nats parser of header blocks is quadratic in their lines.
     let noResponders = false;
+    let headers = false;
     if (headerBlockLength(msg) > 0) {
       if (checkHeaderBlock(msg) !== null) {
         this.#badHeaders++;
         return;
       }
       noResponders = headerStatus(msg) === NO_RESPONDERS_STATUS;
+      headers = true;
     }
     if (entry.frame !== undefined) {
       entry.frame(msg.data, noResponders);
@@ -116,7 +118,12 @@ export class ReplyInbox {
       entry.noResponders();
       return;
     }
-    let value: ReplyEnvelope | AckEnvelope | BodyPull | BodyChunk;
+    if (headers) {
+      // A chunk of a reply body: its metadata in a NATS header, its bytes the payload.
+      const chunk = readBodyChunk(msg);
+      if (chunk !== null) return entry.bodyChunk?.(chunk);
+    }
+    let value: ReplyEnvelope | AckEnvelope | BodyPull;
     try {
       value = decodeInboxMessage(msg.data, this.#limits);
     } catch (cause) {
@@ -124,11 +131,8 @@ export class ReplyInbox {
       return;
     }
     if ((value as AckEnvelope).ack === true) this.#onAck(value as AckEnvelope, entry);
-    else if ((value as ReplyEnvelope).ok === undefined) {
-      // Part of a chunked body: a pull of the request body, or a chunk of the reply body.
-      if ((value as BodyChunk).d !== undefined) entry.bodyChunk?.(value as BodyChunk);
-      else entry.bodyPull?.(value as BodyPull);
-    } else entry.replied(value as ReplyEnvelope);
+    else if ((value as ReplyEnvelope).ok === undefined) entry.bodyPull?.(value as BodyPull); // the worker pulls the request body
+    else entry.replied(value as ReplyEnvelope);
   };
 
   /**

@@ -3,6 +3,7 @@
  * publishing, the connection's state, a clock and the shared deadline timer. The client
  * implements it over its one connection; tests implement it with a fake broker and a fake clock.
  */
+import type { MsgHdrs } from 'nats';
 import type { Logger } from '../logging/logger.js';
 import type { BodyChunk, BodyPull } from '../protocol/body.js';
 import type { ReplyEnvelope } from '../protocol/envelope.js';
@@ -89,8 +90,8 @@ export interface CallTransport {
   replySubject(token: string): string;
   /** Forgets the entry of `token`; later messages for it are dropped unread. */
   close(token: string): void;
-  /** Publishes; throws what `nats` throws (MAX_PAYLOAD_EXCEEDED, closed connection...). */
-  publish(subject: string, data: Uint8Array, reply?: string): void;
+  /** Publishes (with NATS `headers`: a body chunk's); throws what `nats` throws (MAX_PAYLOAD_EXCEEDED, closed connection...). */
+  publish(subject: string, data: Uint8Array, reply?: string, headers?: MsgHdrs): void;
   /** Tells every entry that a worker was lost (`verdict`: the supervisor said so; else a probe's 503). */
   workerLost(service: string, workerId: string, verdict: boolean): void;
   /** A worker of `service` acknowledged an attempt. */

@@ -11,12 +11,13 @@
 import { crc32 } from 'node:zlib';
 import { Encoder } from '@msgpack/msgpack';
 import { isBoundedInt as isInt, isRecord, PROTOCOL_VERSION, type BodyDescriptor } from './envelope.js';
+import { headerValue } from './nats-headers.js';
 
 /** nats-server's default max_payload, assumed until the server's INFO says otherwise. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 /** Bytes a receiver lets a sender run ahead of what it has (one pull). */
 export const BODY_WINDOW_BYTES = 8 * 1024 * 1024;
-/** Room left in each chunk message for its map and keys: a chunk carries max_payload minus this. */
+/** Room left in each chunk message for its header block: a chunk carries max_payload minus this many body bytes. */
 export const BODY_CHUNK_OVERHEAD = 256;
 /** A transfer with no chunk (receiver) or no pull (sender) for this long is dropped and its buffer freed. */
 export const BODY_STALL_TIMEOUT_MS = 10_000;
@@ -37,14 +38,26 @@ export interface BodyPull {
 
 /** Sender to receiver: bytes `o .. o + d.length` of transfer `t`; the last one carries the body's CRC-32. */
 export interface BodyChunk {
-  v: typeof PROTOCOL_VERSION;
   t: number;
   o: number;
+  /** The body's bytes: the message's payload. */
   d: Uint8Array;
   /** The CRC-32 (IEEE, as zlib's) of the whole body, an unsigned 32-bit int; on the last chunk. */
   crc32?: number;
   /** On `<prefix>._body.<service>.<w>`: the random last token of the call's reply subject. */
   reply?: string;
+}
+
+/**
+ * The NATS header that makes a message a chunk: its value holds the chunk's metadata (see
+ * {@link chunkHeader}), its payload is the body's bytes, sent as they are (no envelope to copy them into).
+ */
+export const BODY_CHUNK_HEADER = 'Natsrpc-Chunk';
+
+/** A chunk to publish: the value of its {@link BODY_CHUNK_HEADER} header and its payload. */
+export interface OutgoingChunk {
+  readonly header: string;
+  readonly data: Uint8Array;
 }
 
 const WORKER_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -63,12 +76,56 @@ export function asBodyPull(value: unknown): BodyPull | null {
   return value as unknown as BodyPull;
 }
 
-/** The chunk when `value` is one, else `null`. */
-export function asBodyChunk(value: unknown): BodyChunk | null {
-  if (!isRecord(value) || value.v !== PROTOCOL_VERSION || !(value.d instanceof Uint8Array) || value.d.length === 0) return null;
-  if (!isInt(value.t, 1, MAX_BODY_TOKEN - 1) || !isInt(value.o, 0, Number.MAX_SAFE_INTEGER) || badReply(value.reply)) return null;
-  if (value.crc32 !== undefined && value.crc32 !== null && !isInt(value.crc32, 0, MAX_CRC32)) return null;
-  return value as unknown as BodyChunk;
+/** A decimal integer `0 .. max` without sign or leading zero, else -1. */
+function decimal(text: string, max: number): number {
+  if (text.length === 0 || text.length > 16 || (text.length > 1 && text.charCodeAt(0) === 0x30)) return -1;
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n <= max ? n : -1;
+}
+
+/**
+ * The value of a chunk's {@link BODY_CHUNK_HEADER}: `v=1 t=<t> o=<o>`, then ` crc32=<crc>` on the
+ * last chunk and ` reply=<token>` on chunks to a worker, in that order, integers in decimal.
+ */
+export function chunkHeader(t: number, o: number, crc: number | undefined, reply: string | undefined): string {
+  let value = `v=${PROTOCOL_VERSION} t=${t} o=${o}`;
+  if (crc !== undefined) value += ` crc32=${crc}`;
+  if (reply !== undefined) value += ` reply=${reply}`;
+  return value;
+}
+
+/** The chunk whose {@link BODY_CHUNK_HEADER} is `header` and payload `d`, when both are one's, else `null`. */
+export function parseChunk(header: string, d: Uint8Array): BodyChunk | null {
+  if (d.length === 0) return null;
+  const fields = header.split(' ');
+  if (fields.length < 3 || fields.length > 5 || fields[0] !== `v=${PROTOCOL_VERSION}`) return null;
+  const t = fields[1]!.startsWith('t=') ? decimal(fields[1]!.slice(2), MAX_BODY_TOKEN - 1) : -1;
+  const o = fields[2]!.startsWith('o=') ? decimal(fields[2]!.slice(2), Number.MAX_SAFE_INTEGER) : -1;
+  if (t < 1 || o < 0) return null;
+  const chunk: BodyChunk = { t, o, d };
+  let i = 3;
+  if (i < fields.length && fields[i]!.startsWith('crc32=')) {
+    const crc = decimal(fields[i++]!.slice(6), MAX_CRC32);
+    if (crc < 0) return null;
+    chunk.crc32 = crc;
+  }
+  if (i < fields.length && fields[i]!.startsWith('reply=')) {
+    const reply = fields[i++]!.slice(6);
+    if (!REPLY_TOKEN.test(reply)) return null;
+    chunk.reply = reply;
+  }
+  return i === fields.length ? chunk : null;
+}
+
+/** The chunk `msg` (a `nats` message whose header block passed checkHeaderBlock) carries, else `null`. */
+export function readBodyChunk(msg: { readonly data: Uint8Array }): BodyChunk | null {
+  const header = headerValue(msg, BODY_CHUNK_HEADER);
+  return header === null ? null : parseChunk(header, msg.data);
 }
 
 const encoder = new Encoder({ ignoreUndefined: true });
@@ -77,27 +134,7 @@ export function encodeBodyPull(t: number, o: number, n: number, who: { w: string
   return encoder.encode({ v: PROTOCOL_VERSION, t, o, n, ...who });
 }
 
-/** The msgpack key `reply`. */
-const REPLY_KEY = new Uint8Array([0xa5, 0x72, 0x65, 0x70, 0x6c, 0x79]);
-/** The msgpack key `crc32` and a uint 32 header. */
-const CRC32_KEY = new Uint8Array([0xa5, 0x63, 0x72, 0x63, 0x33, 0x32, 0xce]);
-const CRC32_BYTES = 4;
 const MAX_CRC32 = 2 ** 32 - 1;
-
-function writeUint(buf: Uint8Array, p: number, x: number): number {
-  buf[p++] = 0xcf; // always uint64: fixed size, any offset
-  const hi = Math.floor(x / 0x100000000);
-  const lo = x >>> 0;
-  buf[p++] = hi >>> 24;
-  buf[p++] = (hi >>> 16) & 0xff;
-  buf[p++] = (hi >>> 8) & 0xff;
-  buf[p++] = hi & 0xff;
-  buf[p++] = lo >>> 24;
-  buf[p++] = (lo >>> 16) & 0xff;
-  buf[p++] = (lo >>> 8) & 0xff;
-  buf[p++] = lo & 0xff;
-  return p;
-}
 
 /** The slices of `parts` that cover bytes `from .. to` of their concatenation. */
 function* slices(parts: readonly Uint8Array[], from: number, to: number): Generator<Uint8Array> {
@@ -111,49 +148,23 @@ function* slices(parts: readonly Uint8Array[], from: number, to: number): Genera
 }
 
 /**
- * `{ v: 1, t, o, d, crc32?, reply? }` as msgpack, the body's bytes `from .. from + length` copied
- * in once; `crc32` (the whole body's) and `reply` (ASCII, at most 128 characters) are written last.
- * The message is allocated uninitialised (no zero fill of a megabyte per chunk): every byte of it
- * is written below, which the final length check enforces.
+ * Bytes `from .. to` of the concatenation of `parts`: a view of the part that holds them all, or,
+ * for a range across parts (a binary's first chunk: its msgpack header and its first bytes), a copy.
  */
-function encodeChunk(t: number, o: number, parts: readonly Uint8Array[], length: number, crc: number | undefined, reply: string | undefined): Uint8Array {
-  const replyBytes = reply === undefined ? 0 : REPLY_KEY.length + 2 + reply.length;
-  const crcBytes = crc === undefined ? 0 : CRC32_KEY.length + CRC32_BYTES;
-  const out = Buffer.allocUnsafe(1 + 2 + 1 + 2 + 9 + 2 + 9 + 2 + 5 + length + crcBytes + replyBytes);
+function range(parts: readonly Uint8Array[], from: number, to: number): Uint8Array {
+  let start = 0;
+  for (const part of parts) {
+    const end = start + part.length;
+    if (from >= start && to <= end) return part.subarray(from - start, to - start);
+    if (end > from) break;
+    start = end;
+  }
+  const out = new Uint8Array(to - from);
   let p = 0;
-  out[p++] = 0x84 + (crc === undefined ? 0 : 1) + (reply === undefined ? 0 : 1);
-  out[p++] = 0xa1;
-  out[p++] = 0x76; // "v"
-  out[p++] = PROTOCOL_VERSION;
-  out[p++] = 0xa1;
-  out[p++] = 0x74; // "t"
-  p = writeUint(out, p, t);
-  out[p++] = 0xa1;
-  out[p++] = 0x6f; // "o"
-  p = writeUint(out, p, o);
-  out[p++] = 0xa1;
-  out[p++] = 0x64; // "d"
-  out[p++] = 0xc6;
-  out[p++] = length >>> 24;
-  out[p++] = (length >>> 16) & 0xff;
-  out[p++] = (length >>> 8) & 0xff;
-  out[p++] = length & 0xff;
-  for (const slice of slices(parts, o, o + length)) {
+  for (const slice of slices(parts, from, to)) {
     out.set(slice, p);
     p += slice.length;
   }
-  if (crc !== undefined) {
-    out.set(CRC32_KEY, p);
-    p = out.writeUInt32BE(crc, p + CRC32_KEY.length);
-  }
-  if (reply !== undefined) {
-    out.set(REPLY_KEY, p);
-    p += REPLY_KEY.length;
-    out[p++] = 0xd9; // str 8
-    out[p++] = reply.length;
-    for (let i = 0; i < reply.length; i++) out[p++] = reply.charCodeAt(i);
-  }
-  if (p !== out.length) throw new Error(`chunk message of ${out.length} bytes has ${p} written`);
   return out;
 }
 
@@ -178,17 +189,19 @@ export class BodySource {
   }
 
   /**
-   * The chunk messages of transfer `t` that cover `from .. to`, each at most `chunkBytes` of body;
-   * those to a worker carry the call's `reply` token. A transfer asks for its ranges in order.
+   * The chunks of transfer `t` that cover `from .. to`, each at most `chunkBytes` of body, their
+   * payloads views of the body's parts; those to a worker carry the call's `reply` token. A
+   * transfer asks for its ranges in order.
    */
-  *chunks(t: number, from: number, to: number, chunkBytes: number, reply?: string): Generator<Uint8Array> {
+  *chunks(t: number, from: number, to: number, chunkBytes: number, reply?: string): Generator<OutgoingChunk> {
     for (let o = from; o < to; o += chunkBytes) {
       const end = Math.min(to, o + chunkBytes);
+      const data = range(this.#parts, o, end);
       if (end > this.#crcTo) {
-        for (const slice of slices(this.#parts, this.#crcTo, end)) this.#crc = crc32(slice, this.#crc);
+        this.#crc = crc32(o === this.#crcTo ? data : data.subarray(this.#crcTo - o), this.#crc);
         this.#crcTo = end;
       }
-      yield encodeChunk(t, o, this.#parts, end - o, end === this.bytes ? this.#crc : undefined, reply);
+      yield { header: chunkHeader(t, o, end === this.bytes ? this.#crc : undefined, reply), data };
     }
   }
 }

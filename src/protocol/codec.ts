@@ -9,7 +9,7 @@ import { checkMsgpack, DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from './msgp
 import { encodeEnvelopeGeneric, encodeOkReply, encodeRequestEnvelope } from './envelope-writer.js';
 import { parseReply, parseRequest } from './envelope-reader.js';
 import { decodeValue, plainBytes } from './value-decoder.js';
-import { asBodyChunk, asBodyPull, type BodyChunk, type BodyPull } from './body.js';
+import { asBodyPull, type BodyPull } from './body.js';
 
 const encoder = new Encoder({ ignoreUndefined: true });
 
@@ -61,15 +61,15 @@ export function decodeReply(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_M
 }
 
 /**
- * Decodes what a caller's inbox receives on a reply subject: a reply, an ack, or a message of a
- * chunked body (a worker's pull of a request body, a chunk of a reply body). Throws
- * `RpcError('BAD_REQUEST')` for anything else.
+ * Decodes what a caller's inbox receives on a reply subject as msgpack: a reply, an ack, or a
+ * worker's pull of a request body (a reply body's chunks carry a NATS header instead, see
+ * protocol/body.ts). Throws `RpcError('BAD_REQUEST')` for anything else.
  */
-export function decodeInboxMessage(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_MSGPACK_LIMITS): ReplyEnvelope | AckEnvelope | BodyPull | BodyChunk {
+export function decodeInboxMessage(bytes: Uint8Array, limits: MsgpackLimits = DEFAULT_MSGPACK_LIMITS): ReplyEnvelope | AckEnvelope | BodyPull {
   const value = decodeEnvelope(bytes, limits, parseReply);
   const reason = checkReply(value);
   if (reason === null) return value as ReplyEnvelope;
-  const other = asAck(value) ?? asBodyChunk(value) ?? asBodyPull(value);
+  const other = asAck(value) ?? asBodyPull(value);
   if (other !== null) return other;
   throw new RpcError('BAD_REQUEST', `invalid reply: ${reason}`);
 }

@@ -1,6 +1,7 @@
 /**
- * Bounded reading of NATS message headers. natsrpc puts nothing in NATS headers; the only header
- * block it reads is the broker's status line (`NATS/1.0 503`, no responders). The `nats` package
+ * Bounded reading of NATS message headers. natsrpc puts one header in NATS headers, the metadata
+ * of a body chunk (`Natsrpc-Chunk`, protocol/body.ts); the other header line it reads is the
+ * broker's status line (`NATS/1.0 503`, no responders). The `nats` package
  * parses a header block the first time `msg.headers` is read, in time quadratic in its number of
  * lines (a 1 MB block of short lines costs seconds of CPU), so nothing in natsrpc reads
  * `msg.headers`: every receiver checks the block's size here first, from the length the protocol
@@ -66,6 +67,50 @@ export function headerStatus(msg: object): number {
   }
   const after = raw[i];
   return after === CR || after === 0x20 ? code : 0;
+}
+
+/**
+ * The value of the header line named exactly `name` (ASCII, compared byte for byte), leading spaces
+ * dropped, as a string; null when the block has no such line, has it more than once, or the value
+ * holds a byte outside printable ASCII. Read only after {@link checkHeaderBlock} passed (so at most
+ * {@link MAX_HEADER_BYTES} are scanned).
+ */
+export function headerValue(msg: object, name: string): string | null {
+  const length = headerBlockLength(msg);
+  const raw = (msg as RawMsg)._rdata;
+  if (length === 0 || raw === undefined) return null;
+  let found: string | null = null;
+  let start = -1; // the first line is the status line: lines are looked at from the second on
+  for (let i = 0; i < length; i++) {
+    if (raw[i] !== LF) continue;
+    if (start >= 0 && matchesName(raw, start, i, name)) {
+      if (found !== null) return null;
+      found = lineValue(raw, start + name.length + 1, raw[i - 1] === CR ? i - 1 : i);
+      if (found === null) return null;
+    }
+    start = i + 1;
+  }
+  return found;
+}
+
+/** Bytes `from .. end` as a string, leading spaces dropped; null if one is not printable ASCII. */
+function lineValue(raw: Uint8Array, from: number, end: number): string | null {
+  let p = from;
+  while (p < end && raw[p] === 0x20) p++;
+  let value = '';
+  for (; p < end; p++) {
+    const b = raw[p]!;
+    if (b < 0x20 || b > 0x7e) return null;
+    value += String.fromCharCode(b);
+  }
+  return value;
+}
+
+/** Whether bytes `start .. end` of `raw` begin with `name:`. */
+function matchesName(raw: Uint8Array, start: number, end: number, name: string): boolean {
+  if (end - start <= name.length || raw[start + name.length] !== 0x3a) return false;
+  for (let i = 0; i < name.length; i++) if (raw[start + i] !== name.charCodeAt(i)) return false;
+  return true;
 }
 
 /** The broker's "no responders" answer: status 503. */

@@ -8,9 +8,10 @@
  * transfer, breaks the order or the bounds is dropped and counted, or ends its transfer typed.
  */
 import { randomInt } from 'node:crypto';
-import type { NatsConnection, Subscription } from 'nats';
+import { headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { decodeChecked, encode } from '../protocol/codec.js';
-import { asBodyChunk, asBodyPull, BodyAssembly, BodySource, BODY_STALL_TIMEOUT_MS, BODY_WINDOW_BYTES, chunkBytes, DEFAULT_MAX_PAYLOAD_BYTES, encodeBodyPull, MAX_BODY_TOKEN } from '../protocol/body.js';
+import { asBodyPull, BodyAssembly, BodySource, BODY_CHUNK_HEADER, BODY_STALL_TIMEOUT_MS, BODY_WINDOW_BYTES, chunkBytes, DEFAULT_MAX_PAYLOAD_BYTES, encodeBodyPull, MAX_BODY_TOKEN, readBodyChunk } from '../protocol/body.js';
+import { checkHeaderBlock, headerBlockLength } from '../protocol/nats-headers.js';
 import { PROTOCOL_VERSION, type BodyDescriptor } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
@@ -60,7 +61,7 @@ export class WorkerBodies {
     this.maxBodyBytes = maxBodyBytes;
     this.#limits = limits;
     this.#log = log;
-    this.#sub = nc.subscribe(bodySubject(prefix, service, workerId), { callback: (err, msg) => err === null && this.#onMessage(msg.data) });
+    this.#sub = nc.subscribe(bodySubject(prefix, service, workerId), { callback: (err, msg) => err === null && this.#onMessage(msg) });
   }
 
   /** Transfers open now, both ways. */
@@ -132,19 +133,21 @@ export class WorkerBodies {
     }
   }
 
-  #onMessage(data: Uint8Array): void {
+  /** A chunk of a request body (metadata in its NATS header, bytes in its payload) or a pull of a reply body (msgpack). */
+  #onMessage(msg: Msg): void {
+    const data = msg.data;
+    if (headerBlockLength(msg) > 0) {
+      const chunk = checkHeaderBlock(msg) === null ? readBodyChunk(msg) : null;
+      const entry = chunk === null ? undefined : this.#incoming.get(chunk.t);
+      // Only the call's caller knows the random token of its reply subject.
+      if (entry === undefined || chunk!.reply === undefined || !isLastToken(entry.reply, chunk!.reply)) return this.#ignore(data.length);
+      return this.#onChunk(chunk!.t, entry, chunk!.o, chunk!.d, chunk!.crc32);
+    }
     let value: unknown;
     try {
       value = decodeChecked(data, this.#limits);
     } catch {
       value = null;
-    }
-    const chunk = asBodyChunk(value);
-    if (chunk !== null) {
-      const entry = this.#incoming.get(chunk.t);
-      // Only the call's caller knows the random token of its reply subject.
-      if (entry === undefined || chunk.reply == null || !isLastToken(entry.reply, chunk.reply)) return this.#ignore(data.length);
-      return this.#onChunk(chunk.t, entry, chunk.o, chunk.d, chunk.crc32);
     }
     const pull = asBodyPull(value);
     const out = pull === null ? undefined : this.#outgoing.get(pull.t);
@@ -199,7 +202,11 @@ export class WorkerBodies {
     const to = Math.min(out.source.bytes, offset + Math.min(n, BODY_WINDOW_BYTES));
     if (to <= out.sent) return;
     try {
-      for (const chunk of out.source.chunks(t, out.sent, to, chunkBytes(this.maxPayload()))) this.#nc.publish(out.reply, chunk);
+      for (const chunk of out.source.chunks(t, out.sent, to, chunkBytes(this.maxPayload()))) {
+        const h = headers();
+        h.set(BODY_CHUNK_HEADER, chunk.header);
+        this.#nc.publish(out.reply, chunk.data, { headers: h });
+      }
     } catch (err) {
       this.#log.warn({ err }, 'reply body chunk could not be sent');
       return this.#endOutgoing(t);
