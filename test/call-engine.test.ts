@@ -11,7 +11,7 @@ import { LatencyTracker } from '../src/client/hedging.js';
 import { LivenessProber } from '../src/client/liveness.js';
 import { RetryBudget } from '../src/client/retry-budget.js';
 import { RpcError } from '../src/protocol/errors.js';
-import { MAX_SUSPECT_PROBES, MAX_WORKERS_PER_SERVICE, WorkerSightings } from '../src/client/sightings.js';
+import { SUSPECT_AFTER_MS } from '../src/client/census.js';
 import { FakeTransport, settle } from './helpers/fake-transport.js';
 
 const LOST_WORKER = resolveLostWorkerPolicy(undefined);
@@ -40,7 +40,7 @@ function setup(overrides: Partial<CallSpec> = {}) {
     (value) => ({ ok: true as const, value }),
     (err: RpcError) => ({ ok: false as const, err }),
   );
-  return { t, call, outcome, doneCount: () => done };
+  return { t, call, outcome, target, doneCount: () => done };
 }
 
 test('a plain call is one attempt: one publish, its reply resolves it, nothing is left behind', async () => {
@@ -332,27 +332,59 @@ test('idempotent: a worker that holds the attempt but answers no probe (frozen) 
   assert.deepEqual(await outcome, { ok: true, value: 'elsewhere' });
 });
 
-test('an attempt whose ack is overdue makes the client probe its service once; an ack names the worker', async () => {
+
+test('an attempt with no ack and no reply for SUSPECT_AFTER_MS makes the client count its service, again each such period while silent; an ack names the worker', async () => {
   const { t } = setup({ timeoutMs: 5_000 });
   t.checkAcks();
   assert.deepEqual(t.suspected, []);
-  await t.clock.advance(LOST_WORKER.ackTimeoutMs);
+  await t.clock.advance(SUSPECT_AFTER_MS);
   t.checkAcks();
   t.checkAcks();
-  assert.deepEqual(t.suspected, ['svc'], 'reported once');
+  assert.deepEqual(t.suspected, ['svc'], 'reported once per period');
+  await t.clock.advance(SUSPECT_AFTER_MS);
+  t.checkAcks();
+  assert.deepEqual(t.suspected, ['svc', 'svc'], 'still silent: reported again');
   t.entryOf(t.requests()[0]!).acked('svc-w1');
   assert.deepEqual(t.seen, [['svc', 'svc-w1']]);
+  await t.clock.advance(SUSPECT_AFTER_MS);
+  t.checkAcks();
+  assert.equal(t.suspected.length, 2, 'an acknowledged attempt is probed at its worker instead');
 });
 
-test('sightings: only workers silent as long as the overdue ack are suspects, once per silence', () => {
-  const s = new WorkerSightings();
-  s.saw('svc', 'a', 0);
-  s.saw('svc', 'b', 200);
-  assert.deepEqual(s.suspects('svc', 250, 250), ['a'], 'a was heard 250 ms ago, b only 50 ms ago');
-  assert.deepEqual(s.suspects('svc', 400, 250), [], 'the service was suspected 150 ms ago');
-  assert.deepEqual(s.suspects('svc', 500, 250), ['a', 'b']);
-  s.forget('svc', 'a');
-  assert.deepEqual(s.suspects('svc', 800, 250), ['b']);
-  for (let i = 0; i < MAX_WORKERS_PER_SERVICE + 5; i++) s.saw('big', `w${i}`, i);
-  assert.ok(s.suspects('big', 10_000, 250).length <= MAX_SUSPECT_PROBES);
+test('census: a plain call no worker acknowledged, sent before the census and the loss, fails WORKER_LOST (maybe processed)', async () => {
+  const { t, outcome } = setup({ timeoutMs: 15_000 });
+  await t.clock.advance(SUSPECT_AFTER_MS);
+  t.entryOf(t.requests()[0]!).census!('other', t.clock.now()); // another service: not its business
+  t.entryOf(t.requests()[0]!).census!('svc', t.clock.now());
+  const r = await outcome;
+  assert.ok(!r.ok);
+  assert.equal(r.err.code, 'WORKER_LOST');
+  assert.equal(r.err.maybeProcessed, true);
+  assert.equal(t.requests().length, 1, 'not sent again');
+});
+
+test('census: an acknowledged attempt, or one sent at or after its cutoff, is not ended by it', async () => {
+  const { t, call } = setup({ timeoutMs: 15_000 });
+  const sentAt = t.clock.now();
+  t.entryOf(t.requests()[0]!).census!('svc', sentAt);
+  await t.clock.advance(100);
+  assert.equal(call.state, 'in-flight', 'sent at the cutoff: a live worker may hold it');
+  t.entryOf(t.requests()[0]!).acked('svc-w2');
+  t.entryOf(t.requests()[0]!).census!('svc', t.clock.now());
+  await t.clock.advance(100);
+  assert.equal(call.state, 'in-flight', 'acknowledged by a live worker');
+});
+
+test('census: an idempotent call it ends is sent again at once, without spending the retry budget', async () => {
+  const { t, outcome, target } = setup({ idempotent: true, timeoutMs: 15_000 });
+  const first = t.requests()[0]!;
+  await t.clock.advance(SUSPECT_AFTER_MS);
+  const spent = target.budget.spent;
+  t.entryOf(first).census!('svc', t.clock.now());
+  await t.clock.advance(0);
+  const second = t.requests()[1]!;
+  assert.equal(second.req!.attempt, 2, 'sent again with no backoff');
+  assert.equal(target.budget.spent, spent, 'no budget spent');
+  t.reply(second, 'again');
+  assert.deepEqual(await outcome, { ok: true, value: 'again' });
 });

@@ -13,6 +13,7 @@ import { cancelSubject } from '../protocol/subjects.js';
 import { AttemptBodies, requestBody } from './call-bodies.js';
 import type { HedgePolicy, LostWorkerPolicy, RetryPolicy } from './call-options.js';
 import { hedgeDelayMs } from './hedging.js';
+import { SUSPECT_AFTER_MS } from './census.js';
 import type { LivenessProber } from './liveness.js';
 import { isRetryable, MIN_ATTEMPT_BUDGET_MS, planRetry } from './retry-policy.js';
 import type { CallTransport, Expirable, InboxEntry, ResolvedTarget } from './transport.js';
@@ -54,8 +55,8 @@ class Attempt implements InboxEntry {
   /** Set when a worker of the service was lost while this attempt had no ack yet. */
   suspectTimer: unknown = undefined;
   live = true;
-  /** Its missing ack was reported (once). */
-  suspected = false;
+  /** When its missing ack and reply were last reported (0: never). */
+  suspectedAt = 0;
   /** The chunked request body it sends and reply body it receives, when either is too long for one message. */
   bodies: AttemptBodies | undefined = undefined;
   constructor(
@@ -79,6 +80,9 @@ class Attempt implements InboxEntry {
   }
   workerLost(service: string, workerId: string, lostAt: number, verdict: boolean): void {
     this.call.onWorkerLost(this, service, workerId, lostAt, verdict);
+  }
+  census(service: string, before: number): void {
+    this.call.onCensus(this, service, before);
   }
   checkAck(now: number): void {
     this.call.onAckCheck(this, now);
@@ -394,17 +398,28 @@ export class Call implements Expirable {
   }
 
   /**
-   * @internal The client's ack sweep, a few times per `ackTimeoutMs`. No ack and no reply for
-   * `ackTimeoutMs`: a worker that took the attempt may be gone; its service's silent workers are
-   * probed (once), and an idempotent call sends one more attempt beside it.
+   * @internal The client's ack sweep, twice per {@link SUSPECT_AFTER_MS}. No ack and no reply for
+   * that long: a worker that took the attempt may be gone, so the client counts the service's
+   * workers (census.ts), again every such period while silent. An idempotent call with no ack for
+   * `ackTimeoutMs` also sends one more attempt beside it.
    */
   onAckCheck(attempt: Attempt, now: number): void {
-    if (!attempt.live || attempt.workerId !== undefined || this.#state === 'done' || now - attempt.sentAt < this.#s.lostWorker.ackTimeoutMs) return;
-    if (!attempt.suspected) {
-      attempt.suspected = true;
+    if (!attempt.live || attempt.workerId !== undefined || this.#state === 'done') return;
+    if (now - Math.max(attempt.sentAt, attempt.suspectedAt) >= SUSPECT_AFTER_MS) {
+      attempt.suspectedAt = now;
       this.#t.suspect(this.#s.target.service);
     }
     if (this.#s.idempotent && now >= attempt.resendCheckAt) this.#onAckOverdue(attempt, now);
+  }
+
+  /**
+   * @internal A census of the service proved that no live worker holds what it did not acknowledge
+   * or answer, and a worker was lost: an attempt sent before `before` that nobody acknowledged was
+   * with it. A plain call fails `WORKER_LOST`; an idempotent one is sent again at once.
+   */
+  onCensus(attempt: Attempt, service: string, before: number): void {
+    if (!attempt.live || this.#state === 'done' || attempt.workerId !== undefined || service !== this.#s.target.service || attempt.sentAt >= before) return;
+    this.#lostWithWorker(attempt, undefined);
   }
 
   #probe(attempt: Attempt): void {

@@ -20,9 +20,9 @@ import { LatencyTracker } from './hedging.js';
 import { ReplyInbox } from './inbox.js';
 import { LivenessProber } from './liveness.js';
 import { LossWatch } from './loss-watch.js';
+import { QUIET_AFTER_MS, SUSPECT_AFTER_MS, WorkerCensus } from './census.js';
 import { DeadlinePolicyCache } from './deadline-policy.js';
 import { RetryBudget } from './retry-budget.js';
-import { WorkerSightings } from './sightings.js';
 import { parseTarget } from './target.js';
 import { StreamCall } from './stream-call.js';
 import { resolveStreamDefaults, streamSpec, type RpcStream, type StreamOptions, type StreamSpec } from './stream-options.js';
@@ -50,8 +50,10 @@ export async function connect(options: ClientOptions = {}): Promise<RpcClient> {
   return new RpcClient(nc, { ...resolved, ownsConnection: options.connection === undefined });
 }
 
-/** How often per `lostWorker.ackTimeoutMs` the client looks for attempts whose ack is overdue. */
-const ACK_SWEEPS_PER_TIMEOUT = 5;
+/** How often per {@link SUSPECT_AFTER_MS} the client looks for attempts silent that long. */
+const ACK_SWEEPS_PER_SUSPICION = 2;
+/** How often per {@link QUIET_AFTER_MS} it looks for workers gone quiet. */
+const QUIET_SWEEPS_PER_SILENCE = 3;
 
 export class RpcClient {
   readonly #nc: NatsConnection;
@@ -63,9 +65,12 @@ export class RpcClient {
   readonly #transport: CallTransport;
   readonly #prober: LivenessProber;
   readonly #losses: LossWatch;
-  readonly #sightings = new WorkerSightings();
-  /** Looks for attempts whose ack is overdue, a few times per ack timeout. */
+  /** Which workers of each service this client heard from, and counts them when one is lost (census.ts). */
+  readonly #census: WorkerCensus;
+  /** Looks for silent attempts, twice per suspicion delay. */
   readonly #ackSweep: ReturnType<typeof setInterval>;
+  /** Looks for workers gone quiet. */
+  readonly #quietSweep: ReturnType<typeof setInterval>;
   #connectWaiters: (() => void)[] = [];
   readonly #idPrefix = randomBytes(9).toString('base64url') + '.';
   readonly #policy: DeadlinePolicyCache | null;
@@ -91,10 +96,16 @@ export class RpcClient {
     this.#inbox = new ReplyInbox(nc, opts.limits, opts.logger);
     this.#transport = this.#makeTransport();
     this.#prober = new LivenessProber(this.#transport);
+    this.#census = new WorkerCensus(SYSTEM_CLOCK, this.#prober, opts.lostWorker.probeTimeoutMs, {
+      gone: (service, workerId) => this.#inbox.workerLost(service, workerId, SYSTEM_CLOCK.now(), false),
+      concluded: (service, before) => this.#inbox.census(service, before),
+    });
     this.#losses = new LossWatch(nc, opts.prefix, opts.limits, (service, workerId) => this.#transport.workerLost(service, workerId, true));
     this.#policy = opts.deadlinePolicy ? new DeadlinePolicyCache(nc, opts.prefix, opts.logger) : null;
-    this.#ackSweep = setInterval(() => this.#inbox.checkAcks(SYSTEM_CLOCK.now()), Math.max(10, Math.floor(opts.lostWorker.ackTimeoutMs / ACK_SWEEPS_PER_TIMEOUT)));
+    this.#ackSweep = setInterval(() => this.#inbox.checkAcks(SYSTEM_CLOCK.now()), SUSPECT_AFTER_MS / ACK_SWEEPS_PER_SUSPICION);
     this.#ackSweep.unref();
+    this.#quietSweep = setInterval(() => this.#census.sweep(), QUIET_AFTER_MS / QUIET_SWEEPS_PER_SILENCE);
+    this.#quietSweep.unref();
     void this.#watchStatus();
     void nc.closed().then(() => this.#inbox.connectionLost());
   }
@@ -228,18 +239,11 @@ export class RpcClient {
       close: (token) => inbox.close(token),
       publish: (subject, data, reply, headers) => nc.publish(subject, data, reply === undefined && headers === undefined ? undefined : { reply, headers }),
       workerLost: (service, workerId, verdict) => {
-        this.#sightings.forget(service, workerId);
         inbox.workerLost(service, workerId, SYSTEM_CLOCK.now(), verdict);
+        this.#census.lost(service, workerId);
       },
-      sawWorker: (service, workerId) => this.#sightings.saw(service, workerId, SYSTEM_CLOCK.now()),
-      suspect: (service) => {
-        const lw = this.#opts.lostWorker;
-        for (const workerId of this.#sightings.suspects(service, SYSTEM_CLOCK.now(), lw.ackTimeoutMs)) {
-          void this.#prober.probe(service, workerId, lw.probeTimeoutMs).then((state) => {
-            if (state === 'gone') this.#transport.workerLost(service, workerId, false);
-          });
-        }
-      },
+      sawWorker: (service, workerId) => this.#census.saw(service, workerId),
+      suspect: (service) => this.#census.suspect(service),
     };
   }
 
@@ -312,6 +316,7 @@ export class RpcClient {
     if (this.#running > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     this.#deadlines.clear();
     clearInterval(this.#ackSweep);
+    clearInterval(this.#quietSweep);
     this.#policy?.close();
     this.#losses.close();
     if (this.#opts.ownsConnection) {

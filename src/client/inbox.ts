@@ -80,6 +80,11 @@ export class ReplyInbox {
     for (const entry of [...this.#pending.values()]) entry.workerLost(service, workerId, lostAt, verdict);
   }
 
+  /** A census of `service` ended: entries it proves lost end (see {@link InboxEntry.census}). */
+  census(service: string, before: number): void {
+    for (const entry of [...this.#pending.values()]) entry.census?.(service, before);
+  }
+
   /** Lets every entry look at its ack (see {@link InboxEntry.checkAck}). */
   checkAcks(now: number): void {
     for (const entry of this.#pending.values()) entry.checkAck(now);

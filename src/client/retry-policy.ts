@@ -59,7 +59,8 @@ export function planRetry(policy: Readonly<RetryPolicy>, err: RpcError, state: R
   if (state.attempts >= maxAttempts) return { retry: false, reason: 'attempts' };
   let cap = backoffCapMs(policy, state.attempts);
   if (waiting) cap = Math.min(cap, WAIT_FOR_WORKERS_MAX_BACKOFF_MS);
-  const delayMs = Math.floor(random() * cap);
+  // What a lost worker took goes out again at once: the time it sat there was its backoff.
+  const delayMs = err.code === 'WORKER_LOST' ? 0 : Math.floor(random() * cap);
   if (state.remainingMs - delayMs < MIN_ATTEMPT_BUDGET_MS) return { retry: false, reason: 'deadline' };
   return { retry: true, delayMs, free: waiting };
 }

@@ -37,6 +37,12 @@ export interface InboxEntry {
    */
   workerLost(service: string, workerId: string, lostAt: number, verdict: boolean): void;
   /**
+   * A census of `service` ended (census.ts): every worker of it this client knows answered after
+   * the acks of what it holds, or is gone, and a worker was lost. An attempt of the service sent
+   * before `before` that no worker acknowledged or answered was with a lost worker.
+   */
+  census?(service: string, before: number): void;
+  /**
    * When present, the entry reads its own messages (a stream's item frames and final reply): the
    * inbox hands it the bytes undecoded, and whether the broker answered 503.
    */
@@ -96,6 +102,6 @@ export interface CallTransport {
   workerLost(service: string, workerId: string, verdict: boolean): void;
   /** A worker of `service` acknowledged an attempt. */
   sawWorker(service: string, workerId: string): void;
-  /** An attempt of `service` has had no ack for `lostWorker.ackTimeoutMs`: probe its silent workers. */
+  /** An attempt of `service` has had no ack and no reply for `SUSPECT_AFTER_MS` (census.ts): count its workers. */
   suspect(service: string): void;
 }

@@ -69,7 +69,17 @@ export class AckBatch {
     }
   }
 
+  /**
+   * Sends the acks of this batch now rather than in the microtask queued for them. A worker does
+   * this before it answers a liveness probe, so the caller reads every ack of what this worker
+   * holds before the answer (docs/protocol.md, *Census*).
+   */
+  flush(): void {
+    if (this.#queued) this.#flush();
+  }
+
   readonly #flush = (): void => {
+    if (!this.#queued) return; // flushed early, for a probe
     this.#queued = false;
     const replies = this.#replies;
     const starts = this.#starts;

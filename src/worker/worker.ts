@@ -147,12 +147,18 @@ export class RpcWorker {
     this.#cancels = new CancelIndex(opts.limits, (id, replies) =>
       this.#active.find((ctx) => !ctx[TRACKED] && ctx.requestId === id && namesReply(replies, ctx[REPLY])),
     );
-    const pong = encode({ v: PROTOCOL_VERSION, worker: this.id });
+    // `census`: every ack of what this worker holds precedes this answer (docs/protocol.md, *Census*).
+    const pong = encode({ v: PROTOCOL_VERSION, worker: this.id, census: true });
     // Liveness and cancellation stay subscribed through a drain: the calls in flight need them.
     this.#controlSubs = [
       nc.subscribe(pingSubject(opts.prefix, this.service, this.id), {
         callback: (err, msg) => {
-          if (err === null && msg.reply) this.#nc.publish(msg.reply, pong);
+          if (err === null && msg.reply) {
+            // The acks of the requests read before this probe leave first: the prober then knows
+            // that whatever it sent before the probe and still hears nothing of is not here.
+            this.#acks.flush();
+            this.#nc.publish(msg.reply, pong);
+          }
         },
       }),
       nc.subscribe(cancelSubject(opts.prefix, definition.service), {
@@ -380,7 +386,11 @@ export class RpcWorker {
       return;
     }
     if (this.#active.size >= this.concurrency) {
-      if (this.#routing?.hold({ req, method, reply, arrivedAt }) === true) return;
+      if (this.#routing?.hold({ req, method, reply, arrivedAt }) === true) {
+        // Held in the backlog: its caller learns it is here, as for a request being run.
+        if (req.ack === true || req.lateAck === true) this.#acks.add(reply, null);
+        return;
+      }
       this.#replies.refuse(reply, req.id, 'OVERLOADED', `worker ${this.id} is at its concurrency limit of ${this.concurrency}`);
       return;
     }
