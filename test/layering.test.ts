@@ -5,9 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import ts from 'typescript';
+import { importedSpecifiers } from './helpers/module-syntax.js';
 import { ROOT } from './helpers/processes.js';
 
 const SRC = join(ROOT, 'src');
@@ -18,14 +18,7 @@ function importGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const f of files) {
     const path = join(SRC, f);
-    const sf = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, false);
-    const specs: string[] = [];
-    const visit = (node: ts.Node): void => {
-      if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier !== undefined && ts.isStringLiteral(node.moduleSpecifier)) specs.push(node.moduleSpecifier.text);
-      else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] !== undefined && ts.isStringLiteral(node.arguments[0])) specs.push(node.arguments[0].text);
-      ts.forEachChild(node, visit);
-    };
-    visit(sf);
+    const specs = importedSpecifiers(path);
     const deps = specs.filter((s) => s.startsWith('.')).map((s) => relative(SRC, resolve(dirname(path), s.replace(/\.js$/, '.ts'))));
     graph.set(relative(SRC, path), deps);
   }

@@ -2,6 +2,8 @@
  * natsrpc as a user gets it: `npm pack`, the tarball installed into a fresh `"type": "module"` app
  * with no TypeScript loader, under npm's linked (strict, non-hoisted) node_modules, so the package
  * can reach only the dependencies it declares. Then, against a real nats-server:
+ * - it exports the names src/index.ts does (listed in test/public-api.test.ts), and its .d.ts
+ *   imports and source maps resolve inside the package (the maps carry their sources);
  * - a plain .mjs imports natsrpc, starts a worker and calls it;
  * - CommonJS code `require`s it where Node can require ES modules (20.19+, 22.12+), and anywhere
  *   else fails with Node's own ERR_REQUIRE_ESM, as the README says;
@@ -20,11 +22,12 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { ROOT } from '../helpers/processes.js';
 import { startNats, type LocalNatsServer } from '../helpers/nats.js';
+import { exportedNames, importedSpecifiers } from '../helpers/module-syntax.js';
 
 const run = promisify(execFile);
 /** natsrpc's own compiler type-checks the app (the app installs only natsrpc and Node's types). */
@@ -255,6 +258,44 @@ test('the tarball holds the compiled package and no TypeScript sources, tests or
   assert.ok(!existsSync(join(app, 'node_modules', 'nats')) && !existsSync(join(app, 'node_modules', 'pino')), 'dependencies are not hoisted');
   const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   assert.equal(manifest.dependencies['tsx'], undefined, 'tsx is not a runtime dependency');
+});
+
+test('the installed package exports the names of src/index.ts, its .d.ts imports and source maps resolve inside the package', async () => {
+  const pkg = join(app, 'node_modules', 'natsrpc');
+  // The surface: test/public-api.test.ts lists src/index.ts; the built declarations say the same.
+  const source = exportedNames(join(ROOT, 'src', 'index.ts'));
+  assert.deepEqual(exportedNames(join(pkg, 'dist', 'src', 'index.d.ts')), source);
+  const loaded = await inApp('node', ['--input-type=module', '-e', "process.stdout.write(JSON.stringify(Object.keys(await import('natsrpc')).sort()))"]);
+  assert.equal(loaded.code, 0, loaded.stderr);
+  assert.deepEqual(JSON.parse(loaded.stdout), source.values, 'import("natsrpc") gives the values of src/index.ts');
+  const files = readdirSync(pkg, { recursive: true, encoding: 'utf8' }).filter((f) => f.startsWith('dist'));
+  // Every relative import of a shipped declaration file names a shipped declaration file.
+  const declarations = files.filter((f) => f.endsWith('.d.ts'));
+  const unresolved: string[] = [];
+  for (const f of declarations) {
+    for (const spec of importedSpecifiers(join(pkg, f))) {
+      if (spec.startsWith('.') && !existsSync(join(pkg, dirname(f), spec.replace(/\.js$/, '.d.ts')))) unresolved.push(`${f}: ${spec}`);
+    }
+  }
+  assert.ok(declarations.length > 50, `declarations shipped (${declarations.length})`);
+  assert.deepEqual(unresolved, []);
+  // Every compiled module (a .js beside its .d.ts; the dashboard's static files are shipped as
+  // written) names its source map, the map is shipped, and it carries its sources (the .ts files
+  // themselves are not shipped), so stack traces and debuggers reach them.
+  const broken: string[] = [];
+  const compiled = files.filter((f) => f.endsWith('.js') && files.includes(f.replace(/\.js$/, '.d.ts')));
+  assert.ok(compiled.length > 50, `compiled modules shipped (${compiled.length})`);
+  for (const f of compiled) {
+    const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(join(pkg, f), 'utf8'))?.[1];
+    const map = url === undefined ? undefined : join(pkg, dirname(f), url);
+    if (map === undefined || !existsSync(map)) {
+      broken.push(`${f}: no shipped source map`);
+      continue;
+    }
+    const { sources, sourcesContent } = JSON.parse(readFileSync(map, 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
+    if (sources.length === 0 || sources.some((_, i) => typeof sourcesContent?.[i] !== 'string' || sourcesContent[i] === '')) broken.push(`${f}: the map does not carry its sources`);
+  }
+  assert.deepEqual(broken, []);
 });
 
 test('a plain .mjs imports natsrpc, starts a worker and calls it against a real nats-server', async () => {
