@@ -18,6 +18,7 @@ test('info and stats exit 1 when no worker of the service answers, 2 on a bad se
   assert.equal(noStats.code, 1, noStats.stderr);
   const empty = await runCliProcess({ args: ['ls', ...at] });
   assert.deepEqual([empty.code, empty.stdout], [0, 'no services answered\n'], empty.stderr);
+  assert.doesNotMatch(empty.stderr, /ignored/, "the broker's 503 (nobody listens) is not an answer of the wrong shape");
   assert.deepEqual((await runCliProcess({ args: ['ls', '--json', ...at] })).stdout, '[]\n');
   for (const args of [['info'], ['info', 'math.>'], ['stats', 'a', 'b'], ['ls', 'x']]) {
     const usage = await runCliProcess({ args: [...args, ...at] });

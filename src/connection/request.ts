@@ -44,31 +44,33 @@ export function requestOnce(nc: NatsConnection, subject: string, data: Uint8Arra
 }
 
 /**
- * Publishes `data` to `subject` with a reply subject of its own and gathers the answers that
- * arrive within `waitMs` (at most `max`), for requests many may answer (`$SRV` discovery). Answers
- * whose header block is over the limits, and the broker's 503, are left out unread.
+ * Publishes `data` to `subject` with a reply subject of its own (under `inboxPrefix`, else the
+ * connection's) and hands `onAnswer` each answer that arrives within `waitMs`, until it returns
+ * true; for requests many may answer (`$SRV` discovery). Answers whose header block is over the
+ * limits, and the broker's 503 (nobody listens), are left out unread. Rejects with `RpcError`
+ * `UNAVAILABLE` when the publish fails.
  */
-export function gatherAnswers(nc: NatsConnection, subject: string, data: Uint8Array, waitMs: number, max: number): Promise<Msg[]> {
-  return new Promise<Msg[]>((resolve) => {
-    const inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
-    const answers: Msg[] = [];
+export function gatherAnswers(nc: NatsConnection, subject: string, data: Uint8Array, waitMs: number, onAnswer: (msg: Msg) => boolean, inboxPrefix?: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const inbox = createInbox(inboxPrefix ?? (nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    let timer: NodeJS.Timeout | undefined;
     const done = (): void => {
       clearTimeout(timer);
       sub.unsubscribe();
-      resolve(answers);
+      resolve();
     };
     const sub = nc.subscribe(inbox, {
       callback: (err, msg) => {
         if (err !== null || checkHeaderBlock(msg) !== null || headerStatus(msg) === NO_RESPONDERS_STATUS) return;
-        answers.push(msg);
-        if (answers.length >= max) done();
+        if (onAnswer(msg)) done();
       },
     });
-    const timer = setTimeout(done, waitMs);
     try {
       nc.publish(subject, data, { reply: inbox });
-    } catch {
-      done();
+    } catch (cause) {
+      sub.unsubscribe();
+      return reject(new RpcError('UNAVAILABLE', `cannot publish to ${subject}: ${(cause as Error).message}`, { cause }));
     }
+    timer = setTimeout(done, waitMs);
   });
 }

@@ -3,7 +3,7 @@
  * when no supervisor leads, so the page still shows who serves what. Replies are JSON from any
  * service on the bus, natsrpc or not: bounded in size and count, fields checked one by one.
  */
-import type { NatsConnection } from 'nats';
+import type { Msg, NatsConnection } from 'nats';
 import { gatherAnswers } from '../connection/request.js';
 import type { SrvEndpointView } from './view.js';
 
@@ -19,8 +19,11 @@ const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(
 
 export async function pollSrvStats(nc: NatsConnection, maxWaitMs: number): Promise<SrvEndpointView[]> {
   const out: SrvEndpointView[] = [];
+  const replies: Msg[] = [];
   // Not nc.requestMany(): it parses an empty answer's NATS headers before anything bounds them.
-  for (const msg of await gatherAnswers(nc, '$SRV.STATS', new Uint8Array(0), maxWaitMs, MAX_SRV_REPLIES)) {
+  // A publish that fails (the connection is closing) is a poll with no replies.
+  await gatherAnswers(nc, '$SRV.STATS', new Uint8Array(0), maxWaitMs, (msg) => replies.push(msg) >= MAX_SRV_REPLIES).catch(() => undefined);
+  for (const msg of replies) {
     if (msg.data.length > MAX_SRV_REPLY_BYTES) continue;
     let body: unknown;
     try {

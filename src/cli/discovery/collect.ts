@@ -1,8 +1,11 @@
 /**
  * Asks every worker at once (`$SRV.<verb>[.<service>]`, no queue group, so each answers for
- * itself) and gathers the answers that arrive within a window, up to a maximum count.
+ * itself) and gathers the answers that arrive within a window, up to a maximum count. The bus is
+ * read through gatherAnswers (connection/request.ts): the broker's 503 (nobody listens) and
+ * answers with a header block over the limits never reach the checks here.
  */
-import { createInbox, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
+import { gatherAnswers } from '../../connection/request.js';
 import { SERVICE_API_PREFIX } from '../../worker/service-discovery.js';
 import { checkAnswer, type AnswerOf, type DiscoveryVerb } from './answers.js';
 
@@ -28,40 +31,30 @@ export async function collectAnswers<V extends DiscoveryVerb>(
   inboxPrefix?: string,
 ): Promise<Collected<AnswerOf[V]>> {
   const subject = service === undefined ? `${SERVICE_API_PREFIX}.${verb}` : `${SERVICE_API_PREFIX}.${verb}.${service}`;
-  // Replies under the caller's own inbox prefix: permissions may confine its replies to it.
-  const reply = createInbox(inboxPrefix);
   const byId = new Map<string, AnswerOf[V]>();
   let invalid = 0;
   let dropped = 0;
   const decoder = new TextDecoder();
-  const sub = nc.subscribe(reply, {
-    callback: (err, msg) => {
-      if (err !== null) return;
-      if (byId.size >= MAX_DISCOVERY_ANSWERS) {
-        dropped++;
-        return;
-      }
-      let value: unknown;
-      try {
-        value = JSON.parse(decoder.decode(msg.data));
-      } catch {
-        invalid++;
-        return;
-      }
-      const answer = checkAnswer(verb, value);
-      if (answer === null) invalid++;
-      else if (byId.has(answer.id)) dropped++;
-      else byId.set(answer.id, answer);
-    },
-  });
-  try {
-    nc.publish(subject, new Uint8Array(0), { reply });
-    await nc.flush();
-    await new Promise((r) => setTimeout(r, windowMs));
-  } finally {
-    sub.unsubscribe();
-  }
+  // Replies under the caller's own inbox prefix: permissions may confine its replies to it. The
+  // whole window is waited out, so answers past the maximum are counted as dropped.
+  await gatherAnswers(nc, subject, new Uint8Array(0), windowMs, (msg) => {
+    if (byId.size >= MAX_DISCOVERY_ANSWERS) {
+      dropped++;
+      return false;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(decoder.decode(msg.data));
+    } catch {
+      invalid++;
+      return false;
+    }
+    const answer = checkAnswer(verb, value);
+    if (answer === null) invalid++;
+    else if (byId.has(answer.id)) dropped++;
+    else byId.set(answer.id, answer);
+    return false;
+  }, inboxPrefix);
   const answers = [...byId.values()].sort((a, b) => (a.name === b.name ? (a.id < b.id ? -1 : 1) : a.name < b.name ? -1 : 1));
   return { answers, invalid, dropped };
 }
-
