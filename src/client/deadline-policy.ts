@@ -13,6 +13,7 @@
  */
 import type { NatsConnection, Subscription } from 'nats';
 import type { Logger } from '../logging/logger.js';
+import { LogThrottle } from '../logging/log-throttle.js';
 import { decodeChecked } from '../protocol/codec.js';
 import { supervisorHeartbeatSubject } from '../protocol/subjects.js';
 import type { NkeyCommandVerifier } from '../security/signed-commands.js';
@@ -35,7 +36,7 @@ export class DeadlinePolicyCache {
   #policies = new Map<string, DeadlinePolicy>();
   #fallback: DeadlinePolicy | undefined;
   #expiresAt = -Infinity;
-  #lastIgnoredLog = -Infinity;
+  readonly #ignoredLog = new LogThrottle(IGNORED_LOG_PERIOD_MS);
   /** Policy entries ignored for being below the floor. */
   ignored = 0;
   /** Leader heartbeats ignored for want of a trusted signature (with `trustedKeys` only). */
@@ -70,8 +71,7 @@ export class DeadlinePolicyCache {
 
   #ignore(supervisor: string, service: string, maxMs: number, now: number): void {
     this.ignored++;
-    if (now - this.#lastIgnoredLog < IGNORED_LOG_PERIOD_MS) return;
-    this.#lastIgnoredLog = now;
+    if (this.#ignoredLog.take(now) === null) return;
     this.#log?.warn({ supervisor, service, maxMs, floorMs: MIN_POLICY_MAX_MS }, 'deadline policy below the floor ignored');
   }
 

@@ -13,6 +13,7 @@
  */
 import type { NatsConnection } from 'nats';
 import type { Logger } from '../logging/logger.js';
+import { LogThrottle } from '../logging/log-throttle.js';
 import { connectionInfo, type ConnectionInfo } from '../security/connection-info.js';
 import type { MemberStanding } from './worker-record.js';
 
@@ -52,8 +53,7 @@ export class MemberCheck {
   readonly #queue: { claim: MemberClaim; done: (s: MemberStanding) => void }[] = [];
   readonly #queued = new Set<string>();
   #inFlight = 0;
-  #lastRefutedLog = -Infinity;
-  #refutedUnlogged = 0;
+  readonly #refutedLog = new LogThrottle(REFUTED_LOG_PERIOD_MS);
 
   /**
    * `sys`: a system-account connection; `own`: the supervisor's own connection (its account is
@@ -110,14 +110,9 @@ export class MemberCheck {
 
   /** Logs a refuted claim, at most once a second: a flood of made-up ids is not a flood of lines. */
   #refuted(claim: MemberClaim, reason: string | undefined): void {
-    const now = Date.now();
-    if (now - this.#lastRefutedLog < REFUTED_LOG_PERIOD_MS) {
-      this.#refutedUnlogged++;
-      return;
-    }
-    this.#log.warn({ workerId: claim.id, service: claim.service, reason, suppressed: this.#refutedUnlogged }, 'heartbeat not backed by its connection: worker not verified');
-    this.#lastRefutedLog = now;
-    this.#refutedUnlogged = 0;
+    const suppressed = this.#refutedLog.take(Date.now());
+    if (suppressed === null) return;
+    this.#log.warn({ workerId: claim.id, service: claim.service, reason, suppressed }, 'heartbeat not backed by its connection: worker not verified');
   }
 
   #pump(): void {

@@ -7,6 +7,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { Logger } from '../logging/logger.js';
+import { LogThrottle } from '../logging/log-throttle.js';
 import { encode } from '../protocol/codec.js';
 import { checkHeaderBlock } from '../protocol/nats-headers.js';
 import { heartbeatWildcard, statusSubject, supervisorHeartbeatSubject } from '../protocol/subjects.js';
@@ -73,8 +74,7 @@ export class Supervisor {
   /** How long to wait for a command's ack, and before sending a drain again. */
   readonly #resendAfterMs: number;
   #lastTick = Date.now();
-  #lastMalformedLog = 0;
-  #malformed = 0;
+  readonly #malformed = new LogThrottle(MALFORMED_LOG_PERIOD_MS);
   #closing: Promise<void> | null = null;
   readonly #hearing: Hearing;
   readonly #lostHooks: ((records: WorkerRecord[]) => void)[] = [];
@@ -267,13 +267,7 @@ export class Supervisor {
   }
 
   #malformedInput(what: string, subject: string, reason: string): void {
-    const now = Date.now();
-    if (now - this.#lastMalformedLog < MALFORMED_LOG_PERIOD_MS) {
-      this.#malformed++;
-      return;
-    }
-    this.#log.warn({ subject, reason, suppressed: this.#malformed }, `malformed ${what} ignored`);
-    this.#lastMalformedLog = now;
-    this.#malformed = 0;
+    const suppressed = this.#malformed.take(Date.now());
+    if (suppressed !== null) this.#log.warn({ subject, reason, suppressed }, `malformed ${what} ignored`);
   }
 }

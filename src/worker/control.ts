@@ -10,6 +10,7 @@ import { checkControlCommand, type ControlAck, type ControlCommand } from '../pr
 import { PROTOCOL_VERSION } from '../protocol/envelope.js';
 import { controlSubject } from '../protocol/subjects.js';
 import type { Logger } from '../logging/logger.js';
+import { LogThrottle } from '../logging/log-throttle.js';
 import type { RpcWorker } from './worker.js';
 
 /** Returns `null` to accept a well-formed command, or the reason to refuse it. */
@@ -34,8 +35,7 @@ export class WorkerControl {
   readonly #opts: WorkerControlOptions;
   readonly #log: Logger;
   readonly #sub: Subscription;
-  #lastRefusalLog = 0;
-  #suppressed = 0;
+  readonly #refusalLog = new LogThrottle(REFUSAL_LOG_PERIOD_MS);
 
   constructor(worker: RpcWorker, nc: NatsConnection, opts: WorkerControlOptions) {
     this.#worker = worker;
@@ -108,13 +108,7 @@ export class WorkerControl {
   }
 
   #refused(reason: string): void {
-    const now = Date.now();
-    if (now - this.#lastRefusalLog < REFUSAL_LOG_PERIOD_MS) {
-      this.#suppressed++;
-      return;
-    }
-    this.#log.warn({ reason, suppressed: this.#suppressed }, 'malformed or refused control command ignored');
-    this.#lastRefusalLog = now;
-    this.#suppressed = 0;
+    const suppressed = this.#refusalLog.take(Date.now());
+    if (suppressed !== null) this.#log.warn({ reason, suppressed }, 'malformed or refused control command ignored');
   }
 }
