@@ -13,7 +13,8 @@
  * answers without the promise leaves the round without a verdict: a delay, never a false loss.
  *
  * Rounds start when a worker is found lost, when an attempt has been silent for
- * {@link SUSPECT_AFTER_MS} (at most one round per service per that time), and a worker that has
+ * {@link SUSPECT_AFTER_MS} (at most one round per service per that time; rounds do not wait for
+ * each other, so one held up by a worker that does not answer delays nothing), and a worker that has
  * gone quiet while its peers still serve this client is probed alone (so a worker that drained and
  * left is known to be gone before another worker joins in its place).
  *
@@ -37,6 +38,12 @@ export const QUIET_AFTER_MS = 300;
 export const MAX_WORKERS_PER_SERVICE = 64;
 /** Services whose workers are remembered. */
 export const MAX_SIGHTED_SERVICES = 256;
+/**
+ * Rounds of one service out at once. Each round is independent (its own fresh probes), so a round
+ * held up by a worker that does not answer (killed with the probe unread, frozen) does not hold up
+ * the next one; beyond this many, a wanted round starts when one ends.
+ */
+export const MAX_ROUNDS_PER_SERVICE = 4;
 /** Losses remembered per service: a round ends the attempts sent before one of them. */
 export const MAX_RECENT_LOSSES = 8;
 
@@ -68,16 +75,16 @@ interface Round {
   startedAt: number;
   /** A worker answered without the census promise, or not at all, or a new worker was heard from. */
   inconclusive: boolean;
-  /** Another round is wanted once this one ends. */
-  again: boolean;
 }
 
 class ServiceCensus {
   readonly workers = new Map<string, Sighting>();
   /** When each recent loss happened (at the latest): attempts sent before it may have been with it. */
   readonly losses: number[] = [];
-  round: Round | undefined = undefined;
+  readonly running = new Set<Round>();
   lastRoundAt = -Infinity;
+  /** A round was wanted while {@link MAX_ROUNDS_PER_SERVICE} ran: one starts when one ends. */
+  wanted = false;
 }
 
 export class WorkerCensus {
@@ -119,8 +126,11 @@ export class WorkerCensus {
       s.workers.delete(oldest!);
     }
     s.workers.set(workerId, { seen: now, quietAt: undefined, probing: false });
-    // A worker the running round did not probe may hold what it counts.
-    if (s.round !== undefined) s.round.inconclusive = s.round.again = true;
+    // A worker the running rounds did not probe may hold what they count: one that does, now.
+    if (s.running.size > 0) {
+      for (const round of s.running) round.inconclusive = true;
+      this.#start(service, s);
+    }
   }
 
   /**
@@ -140,8 +150,8 @@ export class WorkerCensus {
   /** An attempt of `service` has had no ack and no reply for {@link SUSPECT_AFTER_MS}. */
   suspect(service: string): void {
     const s = this.#services.get(service);
-    // A round running or just run: the attempt, still silent, suspects again later.
-    if (s === undefined || s.round !== undefined || this.#clock.now() - s.lastRoundAt < SUSPECT_AFTER_MS) return;
+    // A round just started: the attempt, still silent, suspects again later.
+    if (s === undefined || this.#clock.now() - s.lastRoundAt < SUSPECT_AFTER_MS) return;
     this.#start(service, s);
   }
 
@@ -174,12 +184,12 @@ export class WorkerCensus {
   }
 
   #start(service: string, s: ServiceCensus): void {
-    if (s.round !== undefined) {
-      s.round.again = true;
+    if (s.running.size >= MAX_ROUNDS_PER_SERVICE) {
+      s.wanted = true;
       return;
     }
-    const round: Round = { startedAt: this.#clock.now(), inconclusive: false, again: false };
-    s.round = round;
+    const round: Round = { startedAt: this.#clock.now(), inconclusive: false };
+    s.running.add(round);
     s.lastRoundAt = round.startedAt;
     this.rounds++;
     const probes: Promise<void>[] = [];
@@ -202,11 +212,14 @@ export class WorkerCensus {
   }
 
   #end(service: string, s: ServiceCensus, round: Round): void {
-    s.round = undefined;
+    s.running.delete(round);
     if (!round.inconclusive && s.losses.length > 0) {
       const before = Math.min(round.startedAt, Math.max(...s.losses));
       this.#events.concluded(service, before);
     }
-    if (round.again) this.#start(service, s);
+    if (s.wanted) {
+      s.wanted = false;
+      this.#start(service, s);
+    }
   }
 }
