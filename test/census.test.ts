@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Call, type CallSpec } from '../src/client/call-engine.js';
 import { DEFAULT_RETRY_POLICY, resolveLostWorkerPolicy } from '../src/client/call-options.js';
-import { MAX_WORKERS_PER_SERVICE, QUIET_AFTER_MS, SUSPECT_AFTER_MS, WorkerCensus } from '../src/client/census.js';
+import { LOSS_HORIZON_MS, MAX_WORKERS_PER_SERVICE, QUIET_AFTER_MS, SUSPECT_AFTER_MS, WorkerCensus } from '../src/client/census.js';
 import { LatencyTracker } from '../src/client/hedging.js';
 import { LivenessProber } from '../src/client/liveness.js';
 import { RetryBudget } from '../src/client/retry-budget.js';
@@ -70,9 +70,12 @@ function probesOf(t: FakeTransport, workerId: string): Sent[] {
   return t.probes().filter((p) => p.subject.endsWith(`.${workerId}`) && t.entries.has(p.token));
 }
 
-/** The worker's answer: `census` says the acks of what it holds were sent first. */
-function pong(t: FakeTransport, probe: Sent, census = true): void {
-  t.entryOf(probe).frame!(encode(census ? { v: 1, worker: 'w', census: true } : { v: 1, worker: 'w' }), false);
+/**
+ * The worker's answer: `census` says the acks of what it holds were sent first, `group` whether it
+ * is in its queue group (false while it drains).
+ */
+function pong(t: FakeTransport, probe: Sent, census = true, group = true): void {
+  t.entryOf(probe).frame!(encode(census ? { v: 1, worker: 'w', census: true, group } : { v: 1, worker: 'w' }), false);
 }
 
 function gone503(t: FakeTransport, probe: Sent): void {
@@ -195,7 +198,7 @@ test('a loss found elsewhere (an acknowledged attempt probed, a verdict) starts 
   assert.deepEqual(await c.outcome, { ok: true, value: 'ok' });
 });
 
-test('a worker gone quiet while its peers still acknowledge is probed alone; gone later, it ends nothing sent after it went quiet (a drained worker)', async () => {
+test('a worker gone quiet while its peers still acknowledge is probed alone; found draining, and gone later, it ends nothing sent after it was found so', async () => {
   const { t, census, gone, concluded } = setup();
   t.sawWorker('svc', 'old');
   t.sawWorker('svc', 'w2');
@@ -207,10 +210,10 @@ test('a worker gone quiet while its peers still acknowledge is probed alone; gon
   assert.equal(probesOf(t, 'w2').length, 0, 'w2 acknowledges: not probed');
   const [quiet] = probesOf(t, 'old');
   assert.ok(quiet, 'old has been silent for QUIET_AFTER_MS while w2 acknowledged');
-  pong(t, quiet!); // alive: it drained (left the queue group) and still serves what it took
+  pong(t, quiet!, true, false); // alive but outside its queue group: it drains, serving what it took
   await settle();
   census.sweep();
-  assert.equal(probesOf(t, 'old').length, 0, 'not probed alone again until heard from');
+  assert.equal(probesOf(t, 'old').length, 0, 'not probed alone again in the same silence');
   await t.clock.advance(10);
   const later = call(t); // sits unread in a new worker's socket
   await t.clock.advance(SUSPECT_AFTER_MS);
@@ -220,8 +223,26 @@ test('a worker gone quiet while its peers still acknowledge is probed alone; gon
   await settle();
   assert.deepEqual(gone, ['old']);
   assert.equal(concluded.length, 1);
-  assert.ok(concluded[0]![1] < t.clock.now() - SUSPECT_AFTER_MS, 'the cutoff is when old was found quiet');
-  assert.equal(later.call.state, 'in-flight', 'sent after old went quiet: not with it');
+  assert.ok(concluded[0]![1] < t.clock.now() - SUSPECT_AFTER_MS, 'the cutoff is when old was found draining');
+  assert.equal(later.call.state, 'in-flight', 'sent after old left its queue group: not with it');
+});
+
+test('a quiet worker found in its queue group (idle, or low traffic) is still taken as able to hold what was sent since', async () => {
+  const { t, census, concluded } = setup();
+  t.sawWorker('svc', 'w1');
+  await t.clock.advance(QUIET_AFTER_MS);
+  t.sawWorker('svc', 'w2');
+  census.sweep();
+  pong(t, probesOf(t, 'w1')[0]!); // in its group: it just got none of this client's few calls
+  await settle();
+  const stuck = call(t); // routed to w1, which is killed with it unread
+  await t.clock.advance(SUSPECT_AFTER_MS);
+  t.checkAcks();
+  gone503(t, probesOf(t, 'w1')[0]!);
+  pong(t, probesOf(t, 'w2')[0]!);
+  await settle();
+  assert.equal(concluded.length, 1);
+  assert.ok(!(await stuck.outcome).ok, 'lost with w1');
 });
 
 test('a quiet worker found gone by its probe alone starts a round', async () => {
@@ -235,6 +256,24 @@ test('a quiet worker found gone by its probe alone starts a round', async () => 
   assert.deepEqual(gone, ['dead']);
   assert.equal(census.rounds, 1);
   assert.equal(probesOf(t, 'w2').length, 1);
+});
+
+test('a worker silent for longer than LOSS_HORIZON_MS before it is found gone (the fleet was replaced) ends nothing sent after its last ack plus the horizon', async () => {
+  const { t, census, concluded } = setup();
+  t.sawWorker('svc', 'old'); // served this client, then stopped; new workers took over
+  const early = call(t); // sent while old served (unacknowledged: it was with old)
+  await t.clock.advance(LOSS_HORIZON_MS + 1);
+  const late = call(t); // routed to a new worker this client has not heard from yet
+  await t.clock.advance(SUSPECT_AFTER_MS);
+  t.checkAcks();
+  gone503(t, probesOf(t, 'old')[0]!);
+  await settle();
+  assert.equal(concluded.length, 1);
+  assert.ok(!(await early.outcome).ok, 'sent while old served: lost with it');
+  assert.equal(late.call.state, 'in-flight', 'sent after old went silent: not taken for lost');
+  census.lost('svc', 'old'); // the same loss reported again (a probe of an acknowledged call): no new, later loss
+  await settle();
+  assert.equal(late.call.state, 'in-flight');
 });
 
 test('workers remembered per service are bounded; the one heard from longest ago is forgotten', async () => {

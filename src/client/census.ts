@@ -16,7 +16,9 @@
  * {@link SUSPECT_AFTER_MS} (at most one round per service per that time; rounds do not wait for
  * each other, so one held up by a worker that does not answer delays nothing), and a worker that has
  * gone quiet while its peers still serve this client is probed alone (so a worker that drained and
- * left is known to be gone before another worker joins in its place).
+ * left is known to be gone before another worker joins in its place). A worker whose answer says it
+ * is outside its queue group (draining) is noted: if it is found gone later, its loss covers only
+ * what was sent before the note, so a drained worker's closing ends nothing sent after it left.
  *
  * The one hole: a worker this client has never heard from (it joined a moment ago, or fell out of
  * the bounded memory below) is not probed. A request it has not read yet when a round ends looks
@@ -34,6 +36,15 @@ export const SUSPECT_AFTER_MS = 50;
  * acknowledges it at least that often.
  */
 export const QUIET_AFTER_MS = 300;
+/**
+ * A worker found gone held, at most, what was sent before its last ack to this client plus this
+ * long. A worker serving a client acknowledges it at least every 100 ms (presence acks), so one
+ * killed while serving sent its last ack at most ~100 ms before it died; one that left long
+ * before it was found gone (drained and stopped, a fleet replaced) cannot end calls sent to its
+ * successors since. Under very little traffic a worker may go longer without an ack: a call lost
+ * with it then waits (supervisor's verdict, deadline) instead.
+ */
+export const LOSS_HORIZON_MS = 500;
 /** Workers remembered per service (and probed per round). */
 export const MAX_WORKERS_PER_SERVICE = 64;
 /** Services whose workers are remembered. */
@@ -65,8 +76,13 @@ export interface CensusEvents {
 interface Sighting {
   /** The last ack from it. */
   seen: number;
-  /** When a probe found it alive though quiet (not serving this client): it left the queue group, or is idle. */
-  quietAt: number | undefined;
+  /**
+   * When a probe found it outside its queue group (draining, drained): what this client sent
+   * later was not routed to it. Cleared when it is heard from again (it rejoined).
+   */
+  outsideAt: number | undefined;
+  /** When it was last probed alone for being quiet. */
+  quietProbeAt: number;
   /** A quiet probe of it is out. */
   probing: boolean;
 }
@@ -115,7 +131,7 @@ export class WorkerCensus {
     const w = s.workers.get(workerId);
     if (w !== undefined) {
       w.seen = now;
-      w.quietAt = undefined;
+      w.outsideAt = undefined;
       return;
     }
     if (s.workers.size >= MAX_WORKERS_PER_SERVICE) {
@@ -125,7 +141,7 @@ export class WorkerCensus {
       for (const [id, v] of s.workers) if (v.seen < oldestAt) [oldest, oldestAt] = [id, v.seen];
       s.workers.delete(oldest!);
     }
-    s.workers.set(workerId, { seen: now, quietAt: undefined, probing: false });
+    s.workers.set(workerId, { seen: now, outsideAt: undefined, quietProbeAt: -Infinity, probing: false });
     // A worker the running rounds did not probe may hold what they count: one that does, now.
     if (s.running.size > 0) {
       for (const round of s.running) round.inconclusive = true;
@@ -141,9 +157,9 @@ export class WorkerCensus {
     const s = this.#services.get(service);
     if (s === undefined) return;
     const w = s.workers.get(workerId);
+    if (w === undefined) return; // never heard from, or its loss is known already
     s.workers.delete(workerId);
-    // A worker found alive but quiet earlier was not serving this client then: nothing sent later was with it.
-    this.#addLoss(s, w?.quietAt ?? this.#clock.now());
+    this.#addLoss(s, w, this.#clock.now());
     this.#start(service, s);
   }
 
@@ -162,24 +178,30 @@ export class WorkerCensus {
       let latest = -Infinity;
       for (const w of s.workers.values()) if (w.seen > latest) latest = w.seen;
       for (const [workerId, w] of s.workers) {
-        if (w.probing || w.quietAt !== undefined || now - w.seen < QUIET_AFTER_MS || latest - w.seen < QUIET_AFTER_MS / 3) continue;
+        // Once per silence: quiet, and another worker acknowledged this client well after it did.
+        if (w.probing || w.quietProbeAt > w.seen || now - w.seen < QUIET_AFTER_MS || latest - w.seen < QUIET_AFTER_MS / 3) continue;
         w.probing = true;
+        w.quietProbeAt = now;
         void this.#prober.probe(service, workerId, this.#probeTimeoutMs, false).then((state) => {
           w.probing = false;
+          if (s.workers.get(workerId) !== w) return;
           if (state === 'gone') {
-            if (s.workers.get(workerId) !== w) return;
             this.lost(service, workerId);
             this.#events.gone(service, workerId);
-          } else if (w.quietAt === undefined && this.#clock.now() - w.seen >= QUIET_AFTER_MS) {
-            w.quietAt = now; // answered, or frozen: not probed alone again until heard from
+          } else if (state === 'outside') {
+            w.outsideAt ??= now;
           }
         });
       }
     }
   }
 
-  #addLoss(s: ServiceCensus, at: number): void {
-    s.losses.push(at);
+  /**
+   * Records the loss of `w`, found at `foundAt`: it may have held what was sent before then, before
+   * its last ack plus {@link LOSS_HORIZON_MS}, and before it was found outside its queue group.
+   */
+  #addLoss(s: ServiceCensus, w: Sighting, foundAt: number): void {
+    s.losses.push(Math.min(foundAt, w.seen + LOSS_HORIZON_MS, w.outsideAt ?? Infinity));
     if (s.losses.length > MAX_RECENT_LOSSES) s.losses.shift();
   }
 
@@ -200,8 +222,11 @@ export class WorkerCensus {
             const w = s.workers.get(workerId);
             if (w === undefined) return;
             s.workers.delete(workerId);
-            this.#addLoss(s, w.quietAt ?? round.startedAt);
+            this.#addLoss(s, w, round.startedAt);
             this.#events.gone(service, workerId);
+          } else if (state === 'outside') {
+            const w = s.workers.get(workerId);
+            if (w !== undefined) w.outsideAt ??= round.startedAt;
           } else if (state !== 'alive') {
             round.inconclusive = true;
           }

@@ -11,10 +11,12 @@ import type { CallTransport, InboxEntry } from './transport.js';
 
 /**
  * `alive`: the worker answered, after the acks of everything of this client it holds (its answer
- * says `census: true`); `unordered`: it answered without that promise (a worker that does not
- * follow the census rule); `gone`: the broker's 503; `unknown`: no answer in time.
+ * says `census: true`), and is in its queue group; `outside`: the same, but it is not in its queue
+ * group now (draining, drained, or full under leave-when-full): it takes no new requests;
+ * `unordered`: it answered without the census promise (a worker that does not follow the census
+ * rule); `gone`: the broker's 503; `unknown`: no answer in time.
  */
-export type Liveness = 'alive' | 'unordered' | 'gone' | 'unknown';
+export type Liveness = 'alive' | 'outside' | 'unordered' | 'gone' | 'unknown';
 
 /** A pong is a few dozen bytes; anything longer is no census answer. */
 const MAX_PONG_BYTES = 512;
@@ -49,8 +51,9 @@ class ProbeEntry implements InboxEntry {
 function pongState(data: Uint8Array): Liveness {
   if (data.length > MAX_PONG_BYTES) return 'unordered';
   try {
-    const pong = decodeChecked(data) as { census?: unknown } | null;
-    return pong !== null && typeof pong === 'object' && pong.census === true ? 'alive' : 'unordered';
+    const pong = decodeChecked(data) as { census?: unknown; group?: unknown } | null;
+    if (pong === null || typeof pong !== 'object' || pong.census !== true) return 'unordered';
+    return pong.group === false ? 'outside' : 'alive';
   } catch {
     return 'unordered';
   }

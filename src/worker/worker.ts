@@ -147,8 +147,9 @@ export class RpcWorker {
     this.#cancels = new CancelIndex(opts.limits, (id, replies) =>
       this.#active.find((ctx) => !ctx[TRACKED] && ctx.requestId === id && namesReply(replies, ctx[REPLY])),
     );
-    // `census`: every ack of what this worker holds precedes this answer (docs/protocol.md, *Census*).
-    const pong = encode({ v: PROTOCOL_VERSION, worker: this.id, census: true });
+    // `census`: every ack of what this worker holds precedes this answer; `group`: whether it is in
+    // its queue group now, taking new requests (docs/protocol.md, *Census*).
+    const pongs = [false, true].map((group) => encode({ v: PROTOCOL_VERSION, worker: this.id, census: true, group }));
     // Liveness and cancellation stay subscribed through a drain: the calls in flight need them.
     this.#controlSubs = [
       nc.subscribe(pingSubject(opts.prefix, this.service, this.id), {
@@ -157,7 +158,7 @@ export class RpcWorker {
             // The acks of the requests read before this probe leave first: the prober then knows
             // that whatever it sent before the probe and still hears nothing of is not here.
             this.#acks.flush();
-            this.#nc.publish(msg.reply, pong);
+            this.#nc.publish(msg.reply, pongs[this.#sub === null ? 0 : 1]!);
           }
         },
       }),
