@@ -1,7 +1,9 @@
 /**
  * Scenario 1: an echo service in 2 worker processes, closed loop at 1, 64 and 256 calls in
  * flight, payloads of 100 B, 10 KB and 500 KB; natsrpc (A), the plain-`nats` baseline (B) and
- * natsrpc idempotent calls (I, acked) interleaved A B I A B I in the same processes.
+ * natsrpc idempotent calls (I) interleaved A B I I B A in the same processes: each trial runs
+ * first as often as last, so a slow start or a load that builds up over a round does not always
+ * fall on the same path.
  */
 import { stopAll } from '../lib/ipc.js';
 import { median, type Ctx } from '../lib/context.js';
@@ -9,6 +11,8 @@ import type { RunResult } from '../proc/client.js';
 import { int, ratio, size, us, type Scenario } from './types.js';
 
 const WORKERS = 2;
+const TRIAL_ORDER = ['rpc', 'plain', 'idempotent'] as const;
+const TRIAL_ORDER_REVERSED = [...TRIAL_ORDER].reverse() as Array<(typeof TRIAL_ORDER)[number]>;
 /** High enough that the limit never refuses a call here: this measures the path, not the limit. */
 const CONCURRENCY = 1_024;
 
@@ -38,7 +42,7 @@ export const throughput: Scenario = {
         const b: CellRun[] = [];
         const idem: CellRun[] = [];
         for (let r = 0; r < profile.rounds; r++) {
-          for (const trial of ['rpc', 'plain', 'idempotent'] as const) {
+          for (const trial of r % 2 === 0 ? TRIAL_ORDER : TRIAL_ORDER_REVERSED) {
             ctx.progress.step(`1 throughput ${inFlight} in flight ${size(payloadBytes)}: ${trial} round ${r + 1}/${profile.rounds}`);
             const mode = trial === 'plain' ? 'plain' : 'rpc';
             const cpu0 = await workerCpuUs();
