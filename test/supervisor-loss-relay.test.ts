@@ -13,6 +13,9 @@ import { startNats } from './helpers/nats.js';
 import { waitFor } from './helpers/load.js';
 import { BROKER_CONFIG, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
 import { parseDisconnect } from '../src/supervisor/loss-relay.js';
+import { startSupervisor } from '../src/index.js';
+import { closing } from './helpers/nats.js';
+import { INTERVAL_MS } from './helpers/supervision.js';
 
 const SYS_CONFIG = `accounts { APP { users: [ { user: app, password: app } ] }, SYS { users: [ { user: sys, password: sys-secret } ] } }\n` +
   `system_account: SYS\nno_auth_user: app\n`;
@@ -35,6 +38,41 @@ test('a supervisor with $SYS rights relays a killed worker\'s disconnect as a lo
   assert.equal(rec.eventsOf('lost', victim.id).length, 1, 'one lost event: heartbeat silence later does not repeat it');
   assert.deepEqual(rec.eventsOf('lost').map((e) => e.value.workerId), [victim.id], 'no other worker is declared lost');
   t.diagnostic(`lost event ${lost.at - killedAt} ms after the SIGKILL`);
+});
+
+test('through the library: startSupervisor({ fencing }) relays a killed worker\'s disconnect; lossRelay: false waits for heartbeat silence', async () => {
+  await using nats = await startNats({ configText: SYS_CONFIG });
+  await using rec = await Recorder.start(nats.url);
+  await using relayed = await spawnWard(nats.url);
+  await using silent = await spawnWard(nats.url);
+  await using w3 = await spawnWard(nats.url);
+  void w3;
+  const fencing = { user: 'sys', pass: 'sys-secret' };
+  // Two supervisors at once: the older one leads and publishes the events. First the one without
+  // the relay, alone, so that the leader's relay setting is the one observed.
+  await using quiet = closing(await startSupervisor({ servers: nats.url, intervalMs: INTERVAL_MS, fencing, lossRelay: false }), (s) => s.close());
+  assert.ok(await rec.waitServing('ward', 3), 'the supervisor sees the three workers');
+  silent.handle.signal('SIGKILL');
+  const bySilence = await rec.waitEvent('lost', silent.id, 15_000, quiet.id);
+  assert.ok(bySilence, 'the killed worker is declared lost');
+  assert.equal(bySilence.value.code, 'heartbeat_silence', 'lossRelay: false: not from the disconnect advisory');
+  await quiet.close();
+
+  await using sup = closing(await startSupervisor({ servers: nats.url, intervalMs: INTERVAL_MS, fencing }), (s) => s.close());
+  assert.ok(await waitFor(async () => {
+    try {
+      const s = await rec.status();
+      return s.supervisor.id === sup.id && s.supervisor.leader && (s.services.find((x) => x.service === 'ward')?.workers.filter((w) => w.state === 'serving').length ?? 0) >= 2;
+    } catch {
+      return false;
+    }
+  }, 25_000), 'the new supervisor leads and sees the two workers left');
+  relayed.handle.signal('SIGKILL');
+  const lost = await rec.waitEvent('lost', relayed.id, 10_000, sup.id);
+  assert.ok(lost, 'a lost event names the killed worker');
+  assert.equal(lost.value.code, 'connection_closed', 'the default (lossRelay on): learned from the broker');
+
+  await assert.rejects(startSupervisor({ servers: nats.url, lossRelay: true }), /lossRelay needs a system-account connection/);
 });
 
 test('without $SYS rights a frozen worker is lost by heartbeat silence, and the lost event names it', async () => {

@@ -126,6 +126,11 @@ export const SUPERVISOR_OPTIONS = {
   /** Serve Prometheus metrics on this port (0: any free port); unset: no metrics endpoint. */
   metricsPort: numberOption({ name: 'metricsPort', default: undefined, min: 0, max: 65_535, integer: true, unit: 'port', flag: 'metrics-port' }),
   metricsHost: stringOption({ name: 'metricsHost', default: DEFAULT_METRICS_HOST, flag: 'metrics-host' }),
+  /**
+   * With a system-account connection (`fencing`): declare a worker lost the moment the broker
+   * reports its connection closed, and tell its callers at once (docs/protocol.md, *Worker losses*).
+   */
+  lossRelay: booleanOption({ name: 'lossRelay', default: true, flag: 'no-loss-relay' }),
 } as const;
 
 /** The health policy (see supervisor/policy.ts for what each field means). */

@@ -1,8 +1,8 @@
 /**
  * What a supervisor runs beside its own connection, from its options: the Prometheus endpoint of
  * the fleet (`metrics`), and a system-account connection (`fencing`) that kicks the connections of
- * lost workers and hears worker connections close at the broker. The CLI's flags map onto these
- * options; a library user gets the same from `startSupervisor`.
+ * lost workers and (with `lossRelay`) hears worker connections close at the broker. The CLI's
+ * flags map onto these options; a library user gets the same from `startSupervisor`.
  */
 import type { NatsConnection } from 'nats';
 import { openConnection, type ConnectionOptions } from '../connection/options.js';
@@ -53,7 +53,7 @@ export class SupervisorOperations {
   /** Starts what the options ask for; on failure, closes what it started and throws. */
   async start(
     sup: Supervisor,
-    options: { metrics?: MetricsOptions | undefined; fencing?: FencingOptions | undefined; connection: ConnectionOptions; own: NatsConnection; logger: Logger },
+    options: { metrics?: MetricsOptions | undefined; fencing?: FencingOptions | undefined; lossRelay: boolean; connection: ConnectionOptions; own: NatsConnection; logger: Logger },
   ): Promise<void> {
     try {
       if (options.fencing !== undefined) {
@@ -71,7 +71,7 @@ export class SupervisorOperations {
         const check = new MemberCheck(this.#sys, options.own, f.memberUsers ?? {}, options.logger);
         sup.checkMembers(check);
         new LostWorkerFencing(sup, this.#sys, check, options.logger);
-        new DisconnectRelay(sup, this.#sys, options.logger);
+        if (options.lossRelay) new DisconnectRelay(sup, this.#sys, options.logger);
       }
       if (options.metrics !== undefined) {
         const port = resolveNumber(SUPERVISOR_OPTIONS.metricsPort, options.metrics.port);

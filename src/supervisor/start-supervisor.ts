@@ -9,7 +9,7 @@ import { openConnection, type ConnectionOptions } from '../connection/options.js
 import { createLogger, type Logger } from '../logging/logger.js';
 import { assertPrefix } from '../protocol/subjects.js';
 import { checkDeadlinePolicy, type DeadlinePolicy } from '../protocol/supervisor-envelopes.js';
-import { resolveNumber, resolveString } from '../options/resolve.js';
+import { resolveBoolean, resolveNumber, resolveString } from '../options/resolve.js';
 import { PROCESS_OPTIONS, SUPERVISOR_OPTIONS } from '../options/table.js';
 import type { CommandSigner } from './commands.js';
 import { resolvePolicy, type HealthPolicy } from './policy.js';
@@ -45,6 +45,12 @@ export interface SupervisorOptions extends ConnectionOptions {
   metrics?: MetricsOptions;
   /** Fence lost workers and hear their connections close, as this system-account user. */
   fencing?: FencingOptions;
+  /**
+   * With `fencing`: a worker whose connection the broker reports closed (`$SYS` disconnect
+   * advisory) is declared lost at once, and its callers told by a `lost` event, instead of after
+   * heartbeat silence. Default true (env `NATSRPC_LOSS_RELAY`); `true` without `fencing` is an error.
+   */
+  lossRelay?: boolean;
 }
 
 /**
@@ -66,6 +72,10 @@ export async function startSupervisor(options: SupervisorOptions = {}): Promise<
     const reason = checkDeadlinePolicy(d);
     if (reason !== null) throw new TypeError(`deadlines.${service}: ${reason}`);
   }
+  const lossRelay = resolveBoolean(SUPERVISOR_OPTIONS.lossRelay, options.lossRelay) && options.fencing !== undefined;
+  if (options.lossRelay === true && options.fencing === undefined) {
+    throw new TypeError('lossRelay needs a system-account connection to hear disconnects: set fencing (a $SYS user)');
+  }
   const { sign, nkey } = signerOf(options);
   const verifier = messageVerifierOf(nkey, options.trustedKeys);
   const id = `sup-${randomBytes(6).toString('hex')}`;
@@ -75,7 +85,7 @@ export async function startSupervisor(options: SupervisorOptions = {}): Promise<
   const verifying = options.fencing !== undefined;
   const sup = new Supervisor(nc, { id, prefix, intervalMs, policy, deadlines, logger, ownsConnection: options.connection === undefined, sign, nkey, verifier, operations, verifying });
   try {
-    await operations.start(sup, { metrics: options.metrics, fencing: options.fencing, connection: options, own: nc, logger });
+    await operations.start(sup, { metrics: options.metrics, fencing: options.fencing, lossRelay, connection: options, own: nc, logger });
   } catch (err) {
     await sup.close();
     throw err;

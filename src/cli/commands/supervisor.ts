@@ -30,6 +30,8 @@ Options:
   --sys-user <name>             a system-account user: kick the connection of lost workers, and
                                 declare a worker lost the moment the broker sees its connection close
   --sys-pass <secret>           its password                  env NATSRPC_SYS_USER, NATSRPC_SYS_PASS
+  --no-loss-relay               with --sys-user, do not declare a worker lost when its connection
+                                closes; wait for heartbeat silence  env NATSRPC_LOSS_RELAY=false
 ${CONNECTION_HELP}`;
 
 /** Parses `service=defaultMs:maxMs`. */
@@ -55,6 +57,7 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
       'signing-seed': { type: 'string' },
       'sys-user': { type: 'string' },
       'sys-pass': { type: 'string' },
+      'no-loss-relay': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -89,6 +92,7 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
     ...(metricsPort !== undefined ? { metrics: { port: metricsPort, ...(values['metrics-host'] !== undefined ? { host: values['metrics-host'] } : {}) } } : {}),
     // The same servers and TLS as the supervisor's own connection, another identity.
     ...(sysUser ? { fencing: { user: sysUser, pass: resolveString(PROCESS_OPTIONS.sysPass, values['sys-pass']) } } : {}),
+    ...(values['no-loss-relay'] ? { lossRelay: false } : {}),
   }));
   if (sup.metricsPort !== null) process.stdout.write(JSON.stringify({ msg: 'metrics listening', port: sup.metricsPort }) + '\n');
   return new Promise<number>((done) => {
