@@ -10,6 +10,7 @@ import { DEFAULT_RETRY_POLICY, resolveHedgePolicy, resolveLostWorkerPolicy, reso
 import { LatencyTracker } from '../src/client/hedging.js';
 import { LivenessProber } from '../src/client/liveness.js';
 import { RetryBudget } from '../src/client/retry-budget.js';
+import { backoffCapMs, MAX_SILENCE_RESENDS } from '../src/client/retry-policy.js';
 import { RpcError } from '../src/protocol/errors.js';
 import { SUSPECT_AFTER_MS } from '../src/client/census.js';
 import { FakeTransport, settle } from './helpers/fake-transport.js';
@@ -107,12 +108,16 @@ test('idempotent: no ack within ackTimeoutMs sends one more attempt, acked befor
   const second = t.requests()[1]!;
   assert.equal(second.req!.ack, true, 'a later attempt is acked before its handler (query of death)');
   assert.equal(second.req!.lateAck, undefined);
-  await t.clock.advance(LOST_WORKER.ackTimeoutMs);
+  await t.clock.advance(LOST_WORKER.ackTimeoutMs - 1);
   t.checkAcks();
-  assert.equal(t.requests().length, 2, 'at most one extra attempt out for missing acks');
+  assert.equal(t.requests().length, 2, 'no more while the extra attempt is not silent yet');
+  await t.clock.advance(1);
+  t.checkAcks();
+  assert.equal(t.requests().length, 3, 'once both are silent, one more (one attempt not yet silent at a time)');
+  const third = t.requests()[2]!;
   t.reply(first, 'first'); // the first attempt answers after all: it wins
   assert.deepEqual(await outcome, { ok: true, value: 'first' });
-  assert.deepEqual(t.cancels().map((c) => (c.body as { replies: string[] }).replies), [[second.token]], 'the other attempt is cancelled');
+  assert.deepEqual(t.cancels().map((c) => (c.body as { replies: string[] }).replies), [[second.token, third.token]], 'the other attempts are cancelled');
 });
 
 test('idempotent: a late ack within ackTimeoutMs sends nothing more; the sweep leaves an acknowledged attempt to its probes', async () => {
@@ -132,20 +137,22 @@ test('idempotent: a late ack within ackTimeoutMs sends nothing more; the sweep l
   assert.deepEqual(await outcome, { ok: true, value: 'slow' });
 });
 
-test('idempotent: extra attempts for missing acks stop at retry.maxAttempts', async () => {
+test('idempotent: retry.maxAttempts counts the attempts that were answered, not those that went silent', async () => {
   const { t, outcome } = setup({ idempotent: true, timeoutMs: 5_000 });
   const first = t.requests()[0]!;
-  t.fail(first, 'OVERLOADED', true); // attempt 1 refused; attempt 2 after the backoff
-  await t.clock.advance(DEFAULT_RETRY_POLICY.initialBackoffMs);
+  t.fail(first, 'OVERLOADED', true); // attempt 1 refused (counts); attempt 2 after the backoff
+  await t.clock.advance(DEFAULT_RETRY_POLICY.maxBackoffMs);
   const second = t.requests()[1]!;
   await t.clock.advance(LOST_WORKER.ackTimeoutMs);
   t.checkAcks();
-  assert.equal(t.requests().length, 3, 'one more attempt beside the silent one');
-  const third = t.requests()[2]!;
-  t.fail(third, 'OVERLOADED', true); // maxAttempts (3) reached: nothing more is sent
-  await t.clock.advance(LOST_WORKER.ackTimeoutMs * 2);
+  assert.equal(t.requests().length, 3, 'one more attempt beside the silent one (which does not count)');
+  t.fail(t.requests()[2]!, 'OVERLOADED', true); // counts: 2 of 3
+  await t.clock.advance(backoffCapMs(DEFAULT_RETRY_POLICY, 2));
+  assert.equal(t.requests().length, 4, 'retried: the silent attempt does not use up maxAttempts');
+  t.fail(t.requests()[3]!, 'OVERLOADED', true); // refused at once, 3 of 3: nothing more is sent
+  await t.clock.advance(DEFAULT_RETRY_POLICY.maxBackoffMs);
   t.checkAcks();
-  assert.equal(t.requests().length, 3);
+  assert.equal(t.requests().length, 4);
   t.reply(second, 'second');
   assert.deepEqual(await outcome, { ok: true, value: 'second' });
 });
@@ -387,4 +394,126 @@ test('census: an idempotent call it ends is sent again at once, without spending
   assert.equal(target.budget.spent, spent, 'no budget spent');
   t.reply(second, 'again');
   assert.deepEqual(await outcome, { ok: true, value: 'again' });
+});
+
+/** Two or more calls of one service on one transport, sharing its retry budget. */
+function service(budget: RetryBudget, overrides: Partial<CallSpec> = {}) {
+  const t = new FakeTransport();
+  const prober = new LivenessProber(t);
+  const target = { service: 'svc', method: 'run', subject: 'rpc.svc.run', budget, latency: new LatencyTracker() };
+  let n = 0;
+  const call = (more: Partial<CallSpec> = {}) => {
+    const c = new Call(t, prober, { target, payload: null, headers: undefined, timeoutMs: 4_000, signal: undefined, idempotent: true, retry: DEFAULT_RETRY_POLICY,
+      hedge: undefined, waitForWorkers: false, waitForConnection: false, lostWorker: LOST_WORKER, ...overrides, ...more }, `req-${++n}`);
+    return { c, outcome: c.promise.then((value) => ({ ok: true as const, value }), (err: RpcError) => ({ ok: false as const, err })) };
+  };
+  const ofCall = (id: string) => t.requests().filter((r) => r.req!.id === id);
+  return { t, call, ofCall };
+}
+
+test('idempotent, silent while the service acks later calls promptly: sent again beyond maxAttempts, one at a time, free of the budget, capped', async () => {
+  const budget = new RetryBudget({ ratio: 0, burst: 0 }); // not one token: only free resends can go
+  const { t, call, ofCall } = service(budget, { timeoutMs: 10_000 });
+  const stuck = call(); // its attempts all go to a frozen worker: never acked
+  for (let i = 1; i <= MAX_SILENCE_RESENDS + 2; i++) {
+    // Meanwhile other calls of the service, sent later, are acked at once (healthy workers).
+    await t.clock.advance(1);
+    const other = call();
+    const [req] = ofCall(`req-${1 + i}`);
+    t.entryOf(req!).acked('svc-w2');
+    t.reply(req!, 'ok');
+    assert.equal((await other.outcome).ok, true);
+    await t.clock.advance(LOST_WORKER.ackTimeoutMs - 2);
+    t.checkAcks();
+    assert.equal(ofCall('req-1').length, Math.min(i, 1 + MAX_SILENCE_RESENDS), 'no new attempt while the last one is not yet silent');
+    await t.clock.advance(1);
+    t.checkAcks();
+  }
+  const attempts = ofCall('req-1');
+  assert.equal(attempts.length, 1 + MAX_SILENCE_RESENDS, 'capped');
+  assert.ok(attempts.length > DEFAULT_RETRY_POLICY.maxAttempts, 'beyond maxAttempts');
+  assert.equal(budget.spent, 0);
+  t.reply(attempts.at(-1)!, 'late');
+  assert.deepEqual(await stuck.outcome, { ok: true, value: 'late' });
+  assert.equal(t.cancels().length, 1, 'the silent attempts are cancelled');
+});
+
+test('idempotent, silent with no prompt ack in the service (slow as a whole): sent again only with budget', async () => {
+  const budget = new RetryBudget({ ratio: 0, burst: 1 });
+  const { t, call, ofCall } = service(budget);
+  const stuck = call();
+  await t.clock.advance(LOST_WORKER.ackTimeoutMs);
+  t.checkAcks();
+  assert.equal(ofCall('req-1').length, 2, 'one more attempt, paid');
+  assert.equal(budget.spent, 1);
+  for (let i = 0; i < 4; i++) {
+    await t.clock.advance(LOST_WORKER.ackTimeoutMs);
+    t.checkAcks();
+  }
+  assert.equal(ofCall('req-1').length, 2, 'no token left: it waits');
+  assert.equal(budget.refused > 0, true);
+  // A late ack of the second attempt (the service is just slow) is no evidence about later calls.
+  t.entryOf(ofCall('req-1')[1]!).acked('svc-w1');
+  t.reply(ofCall('req-1')[1]!, 'slow');
+  assert.deepEqual(await stuck.outcome, { ok: true, value: 'slow' });
+  assert.equal(budget.ackedPromptlyAfter(-1), false);
+});
+
+test('idempotent: an acked attempt whose probe goes unanswered counts as silent once the other attempt is silent too', async () => {
+  const budget = new RetryBudget({ ratio: 0, burst: 0 });
+  const { t, call, ofCall } = service(budget, { timeoutMs: 10_000 });
+  const held = call();
+  t.entryOf(ofCall('req-1')[0]!).acked('svc-w1'); // then the worker freezes
+  await t.clock.advance(1);
+  const other = call();
+  t.entryOf(ofCall('req-2')[0]!).acked('svc-w2');
+  t.reply(ofCall('req-2')[0]!, 'ok');
+  await other.outcome;
+  await t.clock.advance(LOST_WORKER.probeAfterMs + LOST_WORKER.probeTimeoutMs);
+  assert.equal(ofCall('req-1').length, 2, 'the unanswered probe sends one more, free');
+  t.reply(ofCall('req-1')[1]!, 'elsewhere');
+  assert.deepEqual(await held.outcome, { ok: true, value: 'elsewhere' });
+});
+
+test('idempotent: silent attempts do not use up maxAttempts: their OVERLOADED refusals (a frozen worker waking up) are retried', async () => {
+  const budget = new RetryBudget({ ratio: 0, burst: 10 });
+  const { t, call, ofCall } = service(budget, { timeoutMs: 10_000 });
+  const stuck = call();
+  for (let i = 0; i < DEFAULT_RETRY_POLICY.maxAttempts; i++) {
+    await t.clock.advance(1);
+    const other = call();
+    const req = t.requests().at(-1)!;
+    t.entryOf(req).acked('svc-w2');
+    t.reply(req, 'ok');
+    await other.outcome;
+    await t.clock.advance(LOST_WORKER.ackTimeoutMs);
+    t.checkAcks();
+  }
+  const silent = ofCall('req-1');
+  assert.equal(silent.length, 1 + DEFAULT_RETRY_POLICY.maxAttempts);
+  // The frozen worker wakes up at its concurrency limit and refuses them all.
+  for (const req of silent) t.fail(req, 'OVERLOADED', true);
+  await t.clock.advance(DEFAULT_RETRY_POLICY.maxBackoffMs);
+  const retry = ofCall('req-1')[silent.length]!;
+  assert.equal(retry.req!.attempt, silent.length + 1, 'retried');
+  t.reply(retry, 'done');
+  assert.deepEqual(await stuck.outcome, { ok: true, value: 'done' });
+});
+
+test('an OVERLOADED refusal while the service acks later attempts promptly is retried once free of the budget, then only with budget', async () => {
+  const budget = new RetryBudget({ ratio: 0, burst: 0 });
+  const { t, call, ofCall } = service(budget);
+  const refused = call();
+  await t.clock.advance(1);
+  const other = call();
+  t.entryOf(ofCall('req-2')[0]!).acked('svc-w2');
+  t.reply(ofCall('req-2')[0]!, 'ok');
+  await other.outcome;
+  t.fail(ofCall('req-1')[0]!, 'OVERLOADED', true); // one worker full (a frozen one woken up to its backlog)
+  await t.clock.advance(DEFAULT_RETRY_POLICY.initialBackoffMs);
+  assert.equal(ofCall('req-1').length, 2, 'retried, though the budget is empty');
+  t.fail(ofCall('req-1')[1]!, 'OVERLOADED', true);
+  const outcome = await refused.outcome;
+  assert.equal(outcome.ok, false);
+  assert.equal(!outcome.ok && outcome.err.code, 'OVERLOADED', 'the second refusal needs a token: none');
 });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RpcError } from '../src/index.js';
 import { resolveHedgePolicy, resolveRetryPolicy, DEFAULT_RETRY_POLICY } from '../src/client/call-options.js';
-import { backoffCapMs, isRetryable, planRetry, WAIT_FOR_WORKERS_MAX_BACKOFF_MS } from '../src/client/retry-policy.js';
+import { backoffCapMs, isRetryable, MAX_SILENCE_RESENDS, MIN_ATTEMPT_BUDGET_MS, planRetry, planSilenceResend, WAIT_FOR_WORKERS_MAX_BACKOFF_MS } from '../src/client/retry-policy.js';
 import { RetryBudget } from '../src/client/retry-budget.js';
 import { hedgeDelayMs, LatencyTracker, MIN_P95_SAMPLES } from '../src/client/hedging.js';
 
@@ -62,6 +62,45 @@ test('retry budget: retries stay within ratio x calls + burst', () => {
   const saver = new RetryBudget({ ratio: 0.1, burst: 10 });
   for (let i = 0; i < 10_000; i++) saver.deposit();
   assert.equal(saver.balance, 10);
+});
+
+test('silent attempts: free while the service acks later attempts promptly (capped), else a budgeted retry within maxAttempts', () => {
+  const silent = { attempts: 1, sent: 1, silenceResends: 0, allSilent: true, promptAfter: true, remainingMs: 3_000 };
+  assert.deepEqual(planSilenceResend(DEFAULT_RETRY_POLICY, silent), { resend: true, free: true });
+  // One attempt that is not yet silent at a time.
+  assert.deepEqual(planSilenceResend(DEFAULT_RETRY_POLICY, { ...silent, allSilent: false }), { resend: false, reason: 'not-silent' });
+  // Free ones go beyond maxAttempts, up to the cap.
+  const max = DEFAULT_RETRY_POLICY.maxAttempts;
+  assert.deepEqual(planSilenceResend(DEFAULT_RETRY_POLICY, { ...silent, attempts: 1, sent: MAX_SILENCE_RESENDS, silenceResends: MAX_SILENCE_RESENDS - 1 }), { resend: true, free: true });
+  // Past the cap, a resend is a budgeted retry within maxAttempts (free ones are not counted).
+  const capped = { ...silent, sent: 1 + MAX_SILENCE_RESENDS, silenceResends: MAX_SILENCE_RESENDS };
+  assert.deepEqual(planSilenceResend(DEFAULT_RETRY_POLICY, capped), { resend: true, free: false });
+  assert.deepEqual(planSilenceResend(DEFAULT_RETRY_POLICY, { ...capped, attempts: max }), { resend: false, reason: 'attempts' });
+  // No prompt acks (the service is slow as a whole): a retry like any other, paid and within maxAttempts.
+  const slow = { ...silent, promptAfter: false };
+  assert.deepEqual(planSilenceResend(DEFAULT_RETRY_POLICY, slow), { resend: true, free: false });
+  assert.deepEqual(planSilenceResend(DEFAULT_RETRY_POLICY, { ...slow, attempts: max, sent: max }), { resend: false, reason: 'attempts' });
+  // Never at the deadline.
+  assert.deepEqual(planSilenceResend(DEFAULT_RETRY_POLICY, { ...silent, remainingMs: MIN_ATTEMPT_BUDGET_MS - 1 }), { resend: false, reason: 'deadline' });
+});
+
+test('a refusal while the service acks later attempts promptly is retried once per call free of the budget', () => {
+  const overloaded = err('OVERLOADED');
+  assert.deepEqual(planRetry(DEFAULT_RETRY_POLICY, overloaded, { ...state, promptAfter: true }, () => 0), { retry: true, delayMs: 0, free: true, refusal: true });
+  assert.deepEqual(planRetry(DEFAULT_RETRY_POLICY, overloaded, { ...state, promptAfter: true, freeRefusalUsed: true }, () => 0), { retry: true, delayMs: 0, free: false });
+  assert.deepEqual(planRetry(DEFAULT_RETRY_POLICY, overloaded, { ...state, promptAfter: false }, () => 0), { retry: true, delayMs: 0, free: false });
+  // Not for what may have been processed, nor beyond maxAttempts.
+  assert.deepEqual(planRetry(DEFAULT_RETRY_POLICY, err('OVERLOADED', true), { ...state, idempotent: true, promptAfter: true }, () => 0), { retry: true, delayMs: 0, free: false });
+  assert.deepEqual(planRetry(DEFAULT_RETRY_POLICY, overloaded, { ...state, attempts: 3, promptAfter: true }, () => 0), { retry: false, reason: 'attempts' });
+});
+
+test('retry budget: prompt acks are remembered by the send time of their attempt', () => {
+  const b = new RetryBudget({ ratio: 0.1, burst: 10 });
+  assert.equal(b.ackedPromptlyAfter(0), false);
+  b.ackedPromptly(100);
+  b.ackedPromptly(50); // an older one does not move it back
+  assert.equal(b.ackedPromptlyAfter(99), true);
+  assert.equal(b.ackedPromptlyAfter(100), false, 'an attempt is no evidence about itself');
 });
 
 test('hedging delay: fixed, or the observed p95 once enough samples are in', () => {

@@ -15,7 +15,7 @@ import type { HedgePolicy, LostWorkerPolicy, RetryPolicy } from './call-options.
 import { hedgeDelayMs } from './hedging.js';
 import { SUSPECT_AFTER_MS } from './census.js';
 import type { LivenessProber } from './liveness.js';
-import { isRetryable, MIN_ATTEMPT_BUDGET_MS, planRetry } from './retry-policy.js';
+import { isRetryable, MIN_ATTEMPT_BUDGET_MS, planRetry, planSilenceResend } from './retry-policy.js';
 import type { CallTransport, Expirable, InboxEntry, ResolvedTarget } from './transport.js';
 import { DEADLINE_BUCKET, DEADLINE_NEXT, DEADLINE_PREV, type Expiring } from '../timing/deadline-queue.js';
 
@@ -57,6 +57,10 @@ class Attempt implements InboxEntry {
   live = true;
   /** When its missing ack and reply were last reported (0: never). */
   suspectedAt = 0;
+  /** Acknowledged, and then a probe of its worker went unanswered (frozen, stalled). */
+  probeUnanswered = false;
+  /** Counted among the call's silent attempts, which do not count against `retry.maxAttempts`. */
+  countedSilent = false;
   /** The chunked request body it sends and reply body it receives, when either is too long for one message. */
   bodies: AttemptBodies | undefined = undefined;
   constructor(
@@ -114,6 +118,12 @@ export class Call implements Expirable {
   readonly #live: Attempt[] = [];
   #sent = 0;
   #losses = 0;
+  /** Attempts sent, free, because every attempt out was silent (retry-policy.ts, `planSilenceResend`). */
+  #silenceResends = 0;
+  /** Attempts found silent: they do not count against `retry.maxAttempts`. */
+  #silentAttempts = 0;
+  /** The call had its free retry of a refusal by one worker (retry-policy.ts, `planRetry`). */
+  #freeRefusalUsed = false;
   #lastError: RpcError | undefined = undefined;
   /** Some attempt may have been processed (sent and then lost, abandoned or cut off). */
   #ambiguous = false;
@@ -290,6 +300,7 @@ export class Call implements Expirable {
     attempt.workerId = workerId;
     this.#t.sawWorker(this.#s.target.service, workerId);
     const clock = this.#t.clock;
+    if (clock.now() - attempt.sentAt <= this.#s.lostWorker.ackTimeoutMs) this.#s.target.budget.ackedPromptly(attempt.sentAt);
     clock.clearTimer(attempt.timer);
     clock.clearTimer(attempt.suspectTimer);
     attempt.suspectTimer = undefined;
@@ -323,7 +334,8 @@ export class Call implements Expirable {
   onAttemptFailed(attempt: Attempt, err: RpcError): void {
     if (!attempt.live || this.#state === 'done') return;
     this.#drop(attempt);
-    this.#afterFailure(err);
+    if (this.#s.idempotent && this.#isSilent(attempt, this.#t.clock.now())) this.#countSilent(attempt);
+    this.#afterFailure(err, attempt.sentAt);
   }
 
   /** @internal the connection dropped with the attempt out */
@@ -434,31 +446,61 @@ export class Call implements Expirable {
       }
       // A worker that holds the attempt but cannot answer a probe is frozen or stalled: an
       // idempotent call sends one more attempt and keeps waiting on this one (first answer wins).
-      if (state === 'unknown' && this.#s.idempotent) this.#sendAnother();
+      attempt.probeUnanswered = state === 'unknown';
+      if (attempt.probeUnanswered && this.#s.idempotent) this.#sendAnother();
       attempt.timer = this.#t.clock.setTimer(() => this.#probe(attempt), lw.probeIntervalMs);
     });
   }
 
-  /** One more attempt beside those out, within the attempts, the deadline and the budget. */
+  /**
+   * One more attempt beside those out when all of them are silent (no ack within the ack timeout,
+   * or a probe unanswered), by the rules of `planSilenceResend`: free while the service acks
+   * later attempts promptly, else within the attempts and the budget.
+   */
   #sendAnother(): boolean {
-    if (this.#sent >= this.#s.retry.maxAttempts || this.#remaining() < MIN_ATTEMPT_BUDGET_MS) return false;
-    if (this.#retryTimer !== undefined || !this.#s.target.budget.tryWithdraw()) return false;
+    if (this.#retryTimer !== undefined) return false;
+    const now = this.#t.clock.now();
+    let allSilent = true;
+    let newest = -Infinity;
+    for (const a of this.#live) {
+      if (this.#isSilent(a, now)) this.#countSilent(a);
+      else allSilent = false;
+      if (a.sentAt > newest) newest = a.sentAt;
+    }
+    const budget = this.#s.target.budget;
+    const plan = planSilenceResend(this.#s.retry, {
+      attempts: this.#sent - this.#silentAttempts,
+      sent: this.#sent,
+      silenceResends: this.#silenceResends,
+      allSilent,
+      promptAfter: budget.ackedPromptlyAfter(newest),
+      remainingMs: this.#remaining(),
+    });
+    if (!plan.resend || (!plan.free && !budget.tryWithdraw())) return false;
+    if (plan.free) this.#silenceResends++;
     this.#send();
     return true;
   }
 
+  /** Neither acknowledged nor answered within the ack timeout, or acknowledged and then a probe unanswered. */
+  #isSilent(a: Attempt, now: number): boolean {
+    return a.workerId === undefined ? now - a.sentAt >= this.#s.lostWorker.ackTimeoutMs : a.probeUnanswered;
+  }
+
+  #countSilent(a: Attempt): void {
+    if (a.countedSilent) return;
+    a.countedSilent = true;
+    this.#silentAttempts++;
+  }
+
   /** No ack: the request may sit in a dead worker's socket buffer. Send it again, keep waiting on this one. */
   #onAckOverdue(attempt: Attempt, now: number): void {
-    if (this.#sent >= this.#s.retry.maxAttempts || this.#remaining() < MIN_ATTEMPT_BUDGET_MS) {
+    if (this.#sendAnother()) {
       attempt.resendCheckAt = Infinity;
       return;
     }
-    if (this.#live.length === 1 && this.#sendAnother()) {
-      attempt.resendCheckAt = Infinity;
-      return;
-    }
-    // Another attempt is out, a retry is pending or the budget is spent: look again later, so an
-    // attempt lost without an ack is never simply waited out.
+    // Another attempt is out and not yet silent, a retry is pending, or the rules refuse for now:
+    // look again later, so an attempt lost without an ack is never simply waited out.
     attempt.resendCheckAt = now + this.#s.lostWorker.ackTimeoutMs;
   }
 
@@ -488,7 +530,8 @@ export class Call implements Expirable {
     this.#send();
   }
 
-  #afterFailure(err: RpcError): void {
+  /** `sentAt`: when the attempt that failed was sent, when one did. */
+  #afterFailure(err: RpcError, sentAt?: number): void {
     this.#lastError = err;
     if (err.maybeProcessed) this.#ambiguous = true;
     const s = this.#s;
@@ -512,12 +555,16 @@ export class Call implements Expirable {
       return;
     }
     const plan = planRetry(s.retry, err, {
-      attempts: this.#sent,
+      attempts: this.#sent - this.#silentAttempts,
+      sent: this.#sent,
       idempotent: s.idempotent,
       waitForWorkers: s.waitForWorkers || this.#connectionLost,
       remainingMs: this.#remaining(),
+      promptAfter: sentAt !== undefined && s.target.budget.ackedPromptlyAfter(sentAt),
+      freeRefusalUsed: this.#freeRefusalUsed,
     });
     if (plan.retry && (plan.free || s.target.budget.tryWithdraw())) {
+      if (plan.refusal === true) this.#freeRefusalUsed = true;
       if (this.#live.length === 0) this.#state = 'backing-off';
       this.#retryTimer = this.#t.clock.setTimer(() => this.#send(), plan.delayMs);
       return;

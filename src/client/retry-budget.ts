@@ -2,7 +2,9 @@
  * Retry throttling in the spirit of gRPC's: every call earns `ratio` of a token, every retry or
  * hedge spends a whole one, so retries add at most `ratio` extra load (plus a small `burst`, so a
  * client with little traffic can still retry). When a service is broken, its callers' retries
- * stop at that share instead of multiplying the load on it.
+ * stop at that share instead of multiplying the load on it. The budget also remembers whether the
+ * service acknowledges requests promptly, which makes the resend of a silent attempt free (see
+ * retry-policy.ts, `planSilenceResend`).
  */
 import type { RetryBudgetOptions } from './call-options.js';
 
@@ -10,6 +12,8 @@ export class RetryBudget {
   readonly #ratio: number;
   readonly #cap: number;
   #balance: number;
+  /** The send time of the latest attempt of the service acknowledged within the ack timeout. */
+  #promptSentAt = -Infinity;
   /** Retries and hedges allowed, and refused, so far. */
   spent = 0;
   refused = 0;
@@ -28,6 +32,23 @@ export class RetryBudget {
   deposit(): void {
     const next = this.#balance + this.#ratio;
     this.#balance = next < this.#cap ? next : this.#cap;
+  }
+
+  /**
+   * An attempt sent at `sentAt` (clock time) was acknowledged within the ack timeout: the service
+   * takes requests promptly.
+   */
+  ackedPromptly(sentAt: number): void {
+    if (sentAt > this.#promptSentAt) this.#promptSentAt = sentAt;
+  }
+
+  /**
+   * Whether an attempt sent after `sentAt` has been acknowledged within the ack timeout: then an
+   * attempt sent at `sentAt` and still silent sits with one worker that does not read its requests
+   * (frozen, dead, blocked), not in a service that is slow as a whole.
+   */
+  ackedPromptlyAfter(sentAt: number): boolean {
+    return this.#promptSentAt > sentAt;
   }
 
   /** Spends a token for a retry or a hedge; false when the budget is exhausted. */
