@@ -1,7 +1,8 @@
 /**
- * Scenario 6: where the cost of a call goes. The same echo workload three ways, interleaved in
+ * Scenario 6: where the cost of a call goes. The same echo workload four ways, interleaved in
  * the same processes: the plain-`nats` baseline, the baseline carrying natsrpc envelopes (`codec`:
- * encode and decode only, no runtime), and natsrpc itself. For each, the CPU time per call of the
+ * encode and decode only, no runtime), natsrpc itself, and natsrpc idempotent calls (whatever acks
+ * and resend checks cost them shows here, broker included). For each, the CPU time per call of the
  * client, of both workers and of the broker (from /proc, Linux), so a throughput ratio can be split
  * into what the wire format costs and what the client and worker runtimes cost.
  */
@@ -13,8 +14,11 @@ import { int, ratio, size, type Scenario } from './types.js';
 
 const WORKERS = 2;
 const CONCURRENCY = 1_024;
-const MODES = ['plain', 'codec', 'rpc'] as const;
+const MODES = ['plain', 'codec', 'rpc', 'idempotent'] as const;
 type Mode = (typeof MODES)[number];
+/** The services the workers host: idempotent calls go to the `rpc` one. */
+const KINDS = ['plain', 'codec', 'rpc'] as const;
+const PATH_NAMES: Record<Mode, string> = { plain: 'plain nats', codec: 'plain nats + natsrpc envelopes', rpc: 'natsrpc', idempotent: 'natsrpc idempotent' };
 
 interface Trial {
   mode: Mode;
@@ -30,7 +34,7 @@ export const decomposition: Scenario = {
   steps: (p) => (p.decompositionCells.length > 0 ? p.decompositionCells.length * p.rounds * MODES.length : 0),
   async run(ctx: Ctx & { brokerPid?: number }) {
     const { profile } = ctx;
-    const workers = await ctx.startWorkers(WORKERS, () => MODES.map((kind) => ({ name: 'echo', kind, delayMs: 0, concurrency: CONCURRENCY })));
+    const workers = await ctx.startWorkers(WORKERS, () => KINDS.map((kind) => ({ name: 'echo', kind, delayMs: 0, concurrency: CONCURRENCY })));
     const workerCpuUs = async () => {
       const stats = await Promise.all(workers.map((w) => w.request<{ cpu: { user: number; system: number } }>('stats')));
       return stats.reduce((n, s) => n + s.cpu.user + s.cpu.system, 0);
@@ -38,7 +42,7 @@ export const decomposition: Scenario = {
     const brokerUs = () => (ctx.brokerPid ? cpuSecondsOf(ctx.brokerPid) * 1e6 : NaN);
     const cells: Array<{ inFlight: number; payloadBytes: number; trials: Trial[] }> = [];
     try {
-      for (const mode of MODES) {
+      for (const mode of KINDS) {
         ctx.progress.note(`6 warming up ${mode}`);
         await ctx.run(spec(mode, 100, 64, 0, profile.warmupMs * 2));
       }
@@ -76,7 +80,7 @@ export const decomposition: Scenario = {
         return {
           'in flight': c.inFlight,
           payload: size(c.payloadBytes),
-          path: mode === 'plain' ? 'plain nats' : mode === 'codec' ? 'plain nats + natsrpc envelopes' : 'natsrpc',
+          path: PATH_NAMES[mode],
           'req/s': int(med(mode, 'rps')),
           'req/s ratio': ratio(med(mode, 'rps'), baseline),
           'client µs': med(mode, 'clientUs').toFixed(1),
@@ -92,5 +96,6 @@ export const decomposition: Scenario = {
 };
 
 function spec(mode: Mode, payloadBytes: number, inFlight: number, warmupMs: number, durationMs: number): RunSpec {
-  return { mode, service: 'echo', payloadBytes, inFlight, warmupMs, durationMs, timeoutMs: 10_000, retryRejected: false };
+  const idempotent = mode === 'idempotent';
+  return { mode: idempotent ? 'rpc' : mode, idempotent, service: 'echo', payloadBytes, inFlight, warmupMs, durationMs, timeoutMs: 10_000, retryRejected: false };
 }
