@@ -250,10 +250,11 @@ export class Call implements Expirable {
       payload: this.#body === undefined ? payload : undefined,
       // A first attempt, idempotent or not, is acked only when its handler did not finish at once
       // (late ack), so a fast call costs no ack. An ack before every idempotent handler cost an
-      // extra message per socket read and caller: 4-14 µs more CPU (client + workers) per call
-      // than a plain call at 64 and 256 in flight, and 0.80-0.82 of plain calls' throughput on a
-      // quiet machine (bench scenario 1, docs/benchmarks.md). Later attempts of an idempotent call are acked before
-      // their handler, so that a request that kills its workers is counted (query of death).
+      // extra message per socket read and caller: 1-8 µs more CPU (client + workers) per call than
+      // a plain call at 64 and 256 in flight, 48-89 µs at 1, and 0.80-0.82 of plain calls'
+      // throughput on a quiet machine (bench scenario 1, docs/benchmarks.md *Acks of idempotent
+      // calls*). Later attempts of an idempotent call are acked before their handler, so that a
+      // request that kills its workers is counted (query of death).
       ack: s.idempotent && no > 1 ? true : undefined,
       lateAck: s.idempotent && no > 1 ? undefined : true,
       // Hedge losers, per-attempt timeouts and aborts are cancelled by id. Any other cancel (a
