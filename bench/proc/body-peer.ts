@@ -7,11 +7,13 @@
 import { connect as natsConnect } from 'nats';
 import { defineWorker, startWorker } from '../../src/index.js';
 import { createLogger } from '../../src/logging/logger.js';
+import { BODY_WINDOW_BYTES } from '../../src/protocol/body.js';
 import { serveCommands } from '../lib/ipc.js';
+import { cpuMs } from '../lib/cpu.js';
 
 const { url, chunk } = JSON.parse(process.argv[2]!) as { url: string; chunk: number };
-/** The plain publisher flushes after this many bytes, like a careful publisher (natsrpc's window is 8 MiB). */
-const FLUSH_BYTES = 8 * 1024 * 1024;
+/** The plain publisher flushes (waits for the broker to have taken what it sent) after one natsrpc window. */
+const FLUSH_BYTES = BODY_WINDOW_BYTES;
 const bodies = new Map<number, Uint8Array>();
 const body = (bytes: number) => {
   let b = bodies.get(bytes);
@@ -59,6 +61,8 @@ serveCommands(
       await nc.flush();
     },
     memory: () => ({ rss: process.memoryUsage().rss, maxRss: process.resourceUsage().maxRSS * 1024 }),
+    /** CPU time so far, in ms. */
+    cpu: () => cpuMs(),
   },
   async () => {
     await worker.stop();
