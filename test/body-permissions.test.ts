@@ -3,7 +3,7 @@
  * + accounts.conf, max_payload 1MB): a caller's 3 MB request to an `echo` worker process travels
  * as a body and its 3 MB reply too, and so does the largest body by default (64 MiB, `maxBodyBytes`'
  * default) each way, the most messages the worker's `allow_responses` must let it send to one
- * reply subject (88 of its 100). Another service's credential
+ * reply subject (77: 7 pulls, 68 chunks, the ack and the reply). Another service's credential
  * (`math`) and another caller application (`caller_b`) are refused the echo workers' body subjects
  * by the broker and receive nothing, while a connection allowed there sees the chunks pass.
  */

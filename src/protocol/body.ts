@@ -15,8 +15,12 @@ import { headerValue } from './nats-headers.js';
 
 /** nats-server's default max_payload, assumed until the server's INFO says otherwise. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
-/** Bytes a receiver lets a sender run ahead of what it has (one pull). */
-export const BODY_WINDOW_BYTES = 8 * 1024 * 1024;
+/**
+ * Bytes a receiver lets a sender run ahead of what it has (one pull); it pulls again when half of it
+ * is still to come. 16 MiB rather than 8: on a loaded machine the sender, woken by each pull, needs
+ * the slack (docs/benchmarks.md, *Large bodies*).
+ */
+export const BODY_WINDOW_BYTES = 16 * 1024 * 1024;
 /** Room left in each chunk message for its header block: a chunk carries max_payload minus this many body bytes. */
 export const BODY_CHUNK_OVERHEAD = 256;
 /** A transfer with no chunk (receiver) or no pull (sender) for this long is dropped and its buffer freed. */
