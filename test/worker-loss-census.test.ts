@@ -80,3 +80,28 @@ test('rolling restart under 64 plain callers (a new worker first, then SIGTERM o
   t.diagnostic(`${describe(result)}; probes ${client.probesSent}`);
   assert.deepEqual(result.failed, {}, describe(result));
 });
+
+test('the whole fleet replaced under plain load (both workers SIGTERMed, two new ones started at once; callers wait for workers): no call fails', async (t) => {
+  await using nats = await startNats();
+  await using workers = processGroup();
+  for (let i = 0; i < 2; i++) workers.push(await spawnWorker(FIXTURE, nats.url));
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  await using load = startLoad(client, 'res.echo', (i) => ({ i }), {
+    concurrency: CALLERS,
+    maxCalls: 100_000_000,
+    maxDurationMs: 120_000,
+    call: { timeoutMs: 60_000, waitForWorkers: true },
+  });
+  assert.ok(await waitFor(() => load.result.ok >= 2_000, 30_000), 'load is flowing');
+  // The client heard from both old workers; the new ones it has never heard from when their first
+  // calls arrive, and the old ones are found gone only then: their losses must not take the new
+  // workers' unread calls with them.
+  for (const old of workers.slice(0, 2)) old.signal('SIGTERM');
+  for (const old of workers.slice(0, 2)) assert.deepEqual(await old.exited, { code: 0, signal: null });
+  workers.push(...(await Promise.all([spawnWorker(FIXTURE, nats.url), spawnWorker(FIXTURE, nats.url)])));
+  const ok = load.result.ok;
+  assert.ok(await waitFor(() => load.result.ok >= ok + 3_000, 30_000), `the new workers serve: ${describe(load.result)}`);
+  const result = await load.stop();
+  t.diagnostic(`${describe(result)}; probes ${client.probesSent}`);
+  assert.deepEqual(result.failed, {}, describe(result));
+});
