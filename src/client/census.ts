@@ -109,14 +109,18 @@ export class WorkerCensus {
   readonly #prober: CensusProber;
   readonly #probeTimeoutMs: number;
   readonly #events: CensusEvents;
-  /** Rounds started, for tests and metrics. */
-  rounds = 0;
+  #rounds = 0;
 
   constructor(clock: Clock, prober: CensusProber, probeTimeoutMs: number, events: CensusEvents) {
     this.#clock = clock;
     this.#prober = prober;
     this.#probeTimeoutMs = probeTimeoutMs;
     this.#events = events;
+  }
+
+  /** Rounds started, for tests and metrics. */
+  get rounds(): number {
+    return this.#rounds;
   }
 
   /** An ack from `workerId` of `service` arrived. */
@@ -213,7 +217,7 @@ export class WorkerCensus {
     const round: Round = { startedAt: this.#clock.now(), inconclusive: false };
     s.running.add(round);
     s.lastRoundAt = round.startedAt;
-    this.rounds++;
+    this.#rounds++;
     const probes: Promise<void>[] = [];
     for (const workerId of [...s.workers.keys()]) {
       probes.push(
