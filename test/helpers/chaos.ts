@@ -131,8 +131,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const sup = new ChildHandle(['supervisor', '--servers', nats.url]);
   procs.push(sup);
   await sup.waitForLine(/"msg":"supervisor ready"/);
-  const slots: Slot[] = [];
-  for (let i = 0; i < workers; i++) slots.push(await spawn());
+  const slots: Slot[] = await Promise.all(Array.from({ length: workers }, spawn));
   // Its warnings (a worker lost while holding a request) come by the thousand here; failures are counted instead.
   const logger = createLogger('chaos-client', 'error');
   await using client = closing(await connect({ servers: nats.url, name: 'chaos', logger }), (c) => c.close());
