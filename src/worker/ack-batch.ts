@@ -5,8 +5,14 @@
  * subjects taken. Their handlers start after that, in arrival order, once the `nats` client has
  * queued the acks' write (it writes in a microtask queued by the publish), so a handler that kills
  * its process cannot prevent the ack. Under load one ack covers many calls; that is what makes
- * attribution almost free (docs/protocol.md, *Acks and lost workers*). Requests with `lateAck`
- * whose handler did not finish at once join the same batch, with nothing to start.
+ * attribution almost free (docs/protocol.md, *Acks and lost workers*).
+ *
+ * Acks with nothing to start (requests with `lateAck` whose handler did not finish at once, and
+ * requests held in a backlog) go one turn of the event loop later (`setImmediate`), leaving out
+ * the requests answered by then. An async handler returns a promise, so right after its start it
+ * always looks "still running": acking it there (in the microtask) sent an ack for every call of a
+ * handler that finishes at once (20 acked of 20 requests read at once, where a synchronous handler
+ * cost 1, its presence ack). A probe's answer still follows every pending ack (`flush`).
  */
 import { encode } from '../protocol/codec.js';
 import { MAX_ACK_REPLIES, PROTOCOL_VERSION } from '../protocol/envelope.js';
@@ -46,21 +52,41 @@ export class CallerPresence {
   }
 }
 
-export class AckBatch {
+export class AckBatch<Held = unknown> {
   readonly #worker: string;
   readonly #publish: (subject: string, data: Uint8Array) => void;
-  /** Reply subjects and starts of this batch, in arrival order (reused between batches). */
+  readonly #stillHeld: (held: Held) => boolean;
+  /** Reply subjects and starts of this batch, in arrival order. */
   #replies: string[] = [];
-  #starts: Array<AckedStart | null> = [];
+  #starts: AckedStart[] = [];
   #queued = false;
+  /** Acks with nothing to start, and what each needs still held (null: always acked). */
+  #lateReplies: string[] = [];
+  #lateHeld: Array<Held | null> = [];
+  #lateQueued = false;
 
-  constructor(workerId: string, publish: (subject: string, data: Uint8Array) => void) {
+  /** `stillHeld`: whether a late-acked request is still unanswered (it is acked only then). */
+  constructor(workerId: string, publish: (subject: string, data: Uint8Array) => void, stillHeld: (held: Held) => boolean = () => true) {
     this.#worker = workerId;
     this.#publish = publish;
+    this.#stillHeld = stillHeld;
   }
 
-  /** Acks `reply` with the current batch, then runs `start` (none for a late ack). */
-  add(reply: string, start: AckedStart | null): void {
+  /**
+   * Acks `reply` with the current batch, then runs `start`. Without a `start` (a late ack, a
+   * request held in a backlog) the ack goes in the next turn of the event loop, and is left out
+   * when `held` is given and no longer `stillHeld` by then.
+   */
+  add(reply: string, start: AckedStart | null, held: Held | null = null): void {
+    if (start === null) {
+      this.#lateReplies.push(reply);
+      this.#lateHeld.push(held);
+      if (!this.#lateQueued) {
+        this.#lateQueued = true;
+        setImmediate(this.#flushLate);
+      }
+      return;
+    }
     this.#replies.push(reply);
     this.#starts.push(start);
     if (!this.#queued) {
@@ -70,21 +96,45 @@ export class AckBatch {
   }
 
   /**
-   * Sends the acks of this batch now rather than in the microtask queued for them. A worker does
-   * this before it answers a liveness probe, so the caller reads every ack of what this worker
-   * holds before the answer (docs/protocol.md, *Census*).
+   * Sends every pending ack now. A worker does this before it answers a liveness probe, so the
+   * caller reads every ack of what this worker holds before the answer (docs/protocol.md, *Census*).
    */
   flush(): void {
-    if (this.#queued) this.#flush();
+    this.#flushLate();
+    this.#flush();
   }
+
+  readonly #flushLate = (): void => {
+    if (!this.#lateQueued) return; // flushed early, for a probe
+    this.#lateQueued = false;
+    const replies = this.#lateReplies;
+    const held = this.#lateHeld;
+    this.#lateReplies = [];
+    this.#lateHeld = [];
+    let kept = 0;
+    for (let i = 0; i < replies.length; i++) {
+      const h = held[i]!;
+      if (h === null || this.#stillHeld(h)) replies[kept++] = replies[i]!; // answered already: nothing to ack
+    }
+    replies.length = kept;
+    this.#sendAll(replies);
+  };
 
   readonly #flush = (): void => {
     if (!this.#queued) return; // flushed early, for a probe
     this.#queued = false;
-    const replies = this.#replies;
     const starts = this.#starts;
+    this.#sendAll(this.#replies);
     this.#replies = [];
     this.#starts = [];
+    // After the publishes: the client's write of the acks is queued first.
+    queueMicrotask(() => {
+      for (const s of starts) s.start();
+    });
+  };
+
+  /** One ack message per caller (reply-subject prefix), at most MAX_ACK_REPLIES tokens each. */
+  #sendAll(replies: readonly string[]): void {
     const callers = new Map<string, CallerAcks>();
     for (const reply of replies) {
       const dot = reply.lastIndexOf('.');
@@ -98,11 +148,7 @@ export class AckBatch {
       acks.replies.push(dot < 0 ? reply : reply.slice(dot + 1));
     }
     for (const acks of callers.values()) this.#send(acks);
-    // After the publishes: the client's write of the acks is queued first.
-    queueMicrotask(() => {
-      for (const s of starts) s?.start();
-    });
-  };
+  }
 
   #send(acks: CallerAcks): void {
     try {

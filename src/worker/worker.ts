@@ -118,7 +118,7 @@ export class RpcWorker {
   readonly #tracing: WorkerTracing | null = workerTracing();
   #discovery: ServiceDiscovery | null = null;
   readonly #replies: WorkerReplies;
-  readonly #acks: AckBatch;
+  readonly #acks: AckBatch<CallContext>;
   /** Server streams, when a method streams (its handler is an `async function*`). */
   readonly #streams: WorkerStreams | null;
   /** Request and reply bodies beyond the broker's max_payload, in chunks. */
@@ -176,7 +176,7 @@ export class RpcWorker {
       this.#discovery = new ServiceDiscovery(nc, { service: this.service, id: this.id, version: this.version, prefix: opts.prefix, methods, metadata }, this.#log);
     }
     this.#replies = new WorkerReplies(nc, this.stats, this.#discovery, this.#log);
-    this.#acks = new AckBatch(this.id, (subject, data) => nc.publish(subject, data));
+    this.#acks = new AckBatch<CallContext>(this.id, (subject, data) => nc.publish(subject, data), (ctx) => this.#active.has(ctx));
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
     this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.service, this.id, opts.limits, this.#log) : null;
     this.#bodies = new WorkerBodies(nc, opts.prefix, definition.service, this.id, opts.maxBodyBytes, opts.limits, this.#log);
@@ -410,8 +410,9 @@ export class RpcWorker {
       this.#acks.add(reply, { start: () => this.#begin(entry, req, ctx, reply) });
     } else {
       this.#begin(entry, req, ctx, reply);
-      // Still running after its start: the caller learns which worker holds it.
-      if (req.lateAck === true && this.#active.has(ctx)) this.#acks.add(reply, null);
+      // Still running after its start: the caller learns which worker holds it, unless it is
+      // answered by the time the batch goes (an async handler that finishes at once).
+      if (req.lateAck === true && this.#active.has(ctx)) this.#acks.add(reply, null, ctx);
     }
   }
 
