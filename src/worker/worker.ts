@@ -6,12 +6,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { decodeRequest, encode, encodeBodyParts } from '../protocol/codec.js';
-import { MAX_BUDGET_MS, PROTOCOL_VERSION, type RequestEnvelope, type StreamWindow } from '../protocol/envelope.js';
+import { MAX_BUDGET_MS, PROTOCOL_VERSION, type RequestEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
 import { checkHeaderBlock } from '../protocol/nats-headers.js';
 import { cancelSubject, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
-import { validateWith } from '../contract/standard-schema.js';
 import { DeadlinePolicyCache } from '../client/deadline-policy.js';
 import type { NkeyCommandVerifier } from '../security/signed-commands.js';
 import type { Logger } from '../logging/logger.js';
@@ -28,6 +27,7 @@ import { okReply, WorkerReplies } from './replies.js';
 import { AckBatch, CallerPresence } from './ack-batch.js';
 import { WorkerStreams } from './streams.js';
 import { WorkerBodies } from './bodies.js';
+import { HandlerRunner } from './handler-run.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 import type { ControlSecurity } from './control-auth.js';
 import { defaultLowWater, LeaveWhenFull, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
@@ -116,6 +116,7 @@ export class RpcWorker {
   #idle: (() => void) | null = null;
   /** Spans around handlers, or null when no OpenTelemetry SDK was registered when the worker started. */
   readonly #tracing: WorkerTracing | null = workerTracing();
+  readonly #runner: HandlerRunner;
   #discovery: ServiceDiscovery | null = null;
   readonly #replies: WorkerReplies;
   readonly #acks: AckBatch<CallContext>;
@@ -180,6 +181,7 @@ export class RpcWorker {
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
     this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.service, this.id, opts.limits, this.#log) : null;
     this.#bodies = new WorkerBodies(nc, opts.prefix, definition.service, this.id, opts.maxBodyBytes, opts.limits, this.#log);
+    this.#runner = new HandlerRunner(this.service, this.#tracing, this.#streams, this.#bodies, this.#log, this.#finish);
     this.#policy = new DeadlinePolicyCache(nc, opts.prefix, this.#log, opts.policyVerifier ?? null);
     this.#subscribe();
   }
@@ -407,79 +409,17 @@ export class RpcWorker {
     if (req.cancellable === true) this.#cancels.track(ctx);
     if (req.ack === true || (req.lateAck === true && this.#presence.due(reply, arrivedAt))) {
       // Acked with the other requests of this read, before any of their handlers runs.
-      this.#acks.add(reply, { start: () => this.#begin(entry, req, ctx, reply) });
+      this.#acks.add(reply, { start: () => this.#runner.begin(entry, req, ctx, reply) });
     } else {
-      this.#begin(entry, req, ctx, reply);
+      this.#runner.begin(entry, req, ctx, reply);
       // Still running after its start: the caller learns which worker holds it, unless it is
       // answered by the time the batch goes (an async handler that finishes at once).
       if (req.lateAck === true && this.#active.has(ctx)) this.#acks.add(reply, null, ctx);
     }
   }
 
-  #validateAndRun(entry: ResolvedMethod, payload: unknown, ctx: CallContext, reply: string, window?: StreamWindow): void {
-    if (entry.input === undefined) {
-      this.#run(entry, payload, ctx, reply, window);
-      return;
-    }
-    validateWith(entry.input, payload, (parsed, issues, err) => {
-      if (issues !== null) {
-        const bad = new RpcError('BAD_REQUEST', `invalid input for ${this.service}.${ctx.method}: ${issues[0]?.message ?? 'rejected'}`, { details: { issues } });
-        this.#finish(ctx, reply, undefined, bad, true);
-      } else if (err !== undefined) this.#finish(ctx, reply, undefined, err, true);
-      else this.#run(entry, parsed, ctx, reply, window);
-    });
-  }
-
-  #run(entry: ResolvedMethod, payload: unknown, ctx: CallContext, reply: string, window?: StreamWindow): void {
-    let result: unknown;
-    try {
-      result = this.#tracing === null ? entry.handler(payload, ctx) : this.#tracing.run(ctx, () => entry.handler(payload, ctx));
-    } catch (e) {
-      this.#finish(ctx, reply, undefined, e, true);
-      return;
-    }
-    if (window !== undefined) {
-      // A stream's end is its reply: the item count, or the error it ended with.
-      this.#streams!.run(result as AsyncGenerator<unknown>, ctx, reply, window, (count, err, to) => this.#finish(ctx, to, count, err, err !== undefined));
-      return;
-    }
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-      (result as PromiseLike<unknown>).then(
-        (value) => this.#complete(entry, ctx, reply, value),
-        (e: unknown) => this.#finish(ctx, reply, undefined, e ?? new Error('handler rejected with no reason'), true),
-      );
-    } else {
-      this.#complete(entry, ctx, reply, result);
-    }
-  }
-
-  #complete(entry: ResolvedMethod, ctx: CallContext, reply: string, result: unknown): void {
-    if (entry.output === undefined) {
-      this.#finish(ctx, reply, result, undefined, false);
-      return;
-    }
-    validateWith(entry.output, result, (parsed, issues, err) => {
-      if (issues === null && err === undefined) {
-        this.#finish(ctx, reply, parsed, undefined, false);
-        return;
-      }
-      // A result that breaks the contract is a bug in the handler: INTERNAL, details in the log.
-      this.#log.error({ reqId: ctx.requestId, method: ctx.method, issues, err }, 'result does not match the output schema');
-      this.#finish(ctx, reply, undefined, new Error('result does not match the output schema'), true);
-    });
-  }
-
-  /** Runs the handler; a request body is pulled in chunks first, and the handler gets it once whole and verified. */
-  #begin(entry: ResolvedMethod, req: RequestEnvelope, ctx: CallContext, reply: string): void {
-    const body = req.body;
-    if (body == null) {
-      this.#validateAndRun(entry, req.payload, ctx, reply, req.stream);
-      return;
-    }
-    this.#bodies.receive(ctx, reply, body, (payload) => this.#validateAndRun(entry, payload, ctx, reply, req.stream), (err) => this.#finish(ctx, reply, undefined, err, true));
-  }
-
-  #finish(ctx: CallContext, reply: string, result: unknown, err: unknown, failed: boolean): void {
+  /** Where every run ends (see {@link HandlerRunner}): the slot is freed and the reply sent. */
+  readonly #finish = (ctx: CallContext, reply: string, result: unknown, err: unknown, failed: boolean): void => {
     // A result that comes after the deadline fired is not delivered: the caller has ended the call
     // as TIMEOUT, or would take a late result just before its own timer runs (a busy event loop).
     if (!failed && ctx[PAST_DEADLINE]) {
@@ -501,7 +441,7 @@ export class RpcWorker {
     this.#routing?.afterFinish(); // before the reply: the broker sees a rejoin before the next request
     if (data !== null) this.#replies.send(reply, ctx.requestId, data);
     if (this.#active.size === 0) this.#idle?.();
-  }
+  };
 
   /** The ok reply; a result too long for one message is offered as a body its caller pulls in chunks. */
   #okReply(ctx: CallContext, reply: string, elapsedMs: number, result: unknown): Uint8Array {
