@@ -19,6 +19,7 @@ import { LoopProgress } from '../timing/loop-progress.js';
 import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
 import { CallContext, PAST_DEADLINE, REPLY, STARTED_AT, TRACKED } from './context.js';
 import { ActiveCalls } from './active-calls.js';
+import { InFlightDrain } from './in-flight-drain.js';
 import { resolveMethod, type ResolvedMethod, type WorkerDefinition } from './definition.js';
 import { OutboundCalls } from './outbound.js';
 import { CancelIndex, namesReply } from './cancel-index.js';
@@ -33,8 +34,6 @@ import type { ControlSecurity } from './control-auth.js';
 import { defaultLowWater, LeaveWhenFull, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
 
 export { DEFAULT_DRAIN_TIMEOUT_MS } from '../options/table.js';
-/** Grace after aborting the handlers still running when the drain timeout passes. */
-export const DRAIN_ABORT_GRACE_MS = 1_000;
 /**
  * Right after this process's event loop was stopped (see {@link LoopProgress}), a request whose
  * caller-side send time (`sentAt`) is older than its budget plus this tolerance is treated as
@@ -113,7 +112,7 @@ export class RpcWorker {
   #drainExpired = false;
   #draining: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
-  #idle: (() => void) | null = null;
+  readonly #inFlight: InFlightDrain;
   /** Spans around handlers, or null when no OpenTelemetry SDK was registered when the worker started. */
   readonly #tracing: WorkerTracing | null = workerTracing();
   readonly #runner: HandlerRunner;
@@ -181,6 +180,7 @@ export class RpcWorker {
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
     this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.service, this.id, opts.limits, this.#log) : null;
     this.#bodies = new WorkerBodies(nc, opts.prefix, definition.service, this.id, opts.maxBodyBytes, opts.limits, this.#log);
+    this.#inFlight = new InFlightDrain(this.#active, this.#log);
     this.#runner = new HandlerRunner(this.service, this.#tracing, this.#streams, this.#bodies, this.#log, this.#finish);
     this.#policy = new DeadlinePolicyCache(nc, opts.prefix, this.#log, opts.policyVerifier ?? null);
     this.#subscribe();
@@ -295,30 +295,12 @@ export class RpcWorker {
       const confirmed = Promise.all([sub?.drain().catch(() => undefined), left]);
       await Promise.race([confirmed, delay(this.#opts.drainTimeoutMs, undefined, { ref: false })]);
     }
-    if (!(await this.#waitIdle(Math.max(0, deadline - performance.now())))) {
-      this.#drainExpired = true;
-      this.#log.warn({ inFlight: this.#active.size }, 'drain timeout: aborting handlers still running');
-      const reason = new RpcError('DRAINING', 'worker is shutting down');
-      for (const ctx of this.#active.toArray()) CallContext.abort(ctx, reason);
-      await this.#waitIdle(DRAIN_ABORT_GRACE_MS);
+    if (!(await this.#inFlight.wait(deadline))) {
+      this.#drainExpired = true; // from now on a request that still arrives is refused
+      await this.#inFlight.abort();
     }
     this.#setState('drained');
     this.#log.info('worker drained');
-  }
-
-  #waitIdle(timeoutMs: number): Promise<boolean> {
-    if (this.#active.size === 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#idle = null;
-        resolve(false);
-      }, timeoutMs);
-      this.#idle = () => {
-        clearTimeout(timer);
-        this.#idle = null;
-        resolve(true);
-      };
-    });
   }
 
   #subscribe(): void {
@@ -440,7 +422,7 @@ export class RpcWorker {
     const data = failed ? this.#replies.failed(ctx, elapsedMs, err) : this.#okReply(ctx, reply, elapsedMs, result);
     this.#routing?.afterFinish(); // before the reply: the broker sees a rejoin before the next request
     if (data !== null) this.#replies.send(reply, ctx.requestId, data);
-    if (this.#active.size === 0) this.#idle?.();
+    if (this.#active.size === 0) this.#inFlight.idle();
   };
 
   /** The ok reply; a result too long for one message is offered as a body its caller pulls in chunks. */
