@@ -5,11 +5,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
-import { decodeRequest, encode, encodeBodyParts } from '../protocol/codec.js';
-import { MAX_BUDGET_MS, PROTOCOL_VERSION, type RequestEnvelope } from '../protocol/envelope.js';
+import { encode, encodeBodyParts } from '../protocol/codec.js';
+import { PROTOCOL_VERSION, type RequestEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { checkHeaderBlock } from '../protocol/nats-headers.js';
 import { cancelSubject, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
 import { DeadlinePolicyCache } from '../client/deadline-policy.js';
 import type { NkeyCommandVerifier } from '../security/signed-commands.js';
@@ -28,20 +27,13 @@ import { okReply, WorkerReplies } from './replies.js';
 import { AckBatch, CallerPresence } from './ack-batch.js';
 import { WorkerStreams } from './streams.js';
 import { WorkerBodies } from './bodies.js';
+import { RequestAdmission } from './admission.js';
 import { HandlerRunner } from './handler-run.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 import type { ControlSecurity } from './control-auth.js';
 import { defaultLowWater, LeaveWhenFull, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
 
 export { DEFAULT_DRAIN_TIMEOUT_MS } from '../options/table.js';
-/**
- * Right after this process's event loop was stopped (see {@link LoopProgress}), a request whose
- * caller-side send time (`sentAt`) is older than its budget plus this tolerance is treated as
- * expired even if it only just arrived: it sat in a socket buffer through the stop. The tolerance
- * absorbs clock skew between hosts; outside that window `sentAt` is not read at all, so skewed
- * clocks never cost a call in normal operation.
- */
-export const CLOCK_SKEW_TOLERANCE_MS = 2_000;
 /**
  * How long a handler may still run after its deadline fired its signal and count as having
  * stopped promptly. Only a handler still running at deadline + this grace is *overdue*, and its
@@ -50,12 +42,6 @@ export const CLOCK_SKEW_TOLERANCE_MS = 2_000;
  * *Deadlines*.
  */
 export const OVERRUN_GRACE_MS = 250;
-/**
- * A supervisor policy's maximum below this is not applied by workers (clients still clamp to it):
- * supervisor heartbeats are not authenticated everywhere, and a forged one with a maximum of a few
- * ms would otherwise make every worker abort every call. A worker's own `maxBudgetMs` has no floor.
- */
-export const MIN_POLICY_BUDGET_CAP_MS = 1_000;
 
 export type WorkerState = 'serving' | 'draining' | 'drained' | 'stopped';
 
@@ -99,7 +85,6 @@ export class RpcWorker {
   readonly #outbound: OutboundCalls;
   readonly #opts: ResolvedWorkerOptions;
   readonly #log: Logger;
-  readonly #subjectPrefixLength: number;
   readonly #active = new ActiveCalls<CallContext>();
   readonly #deadlines = new DeadlineQueue<CallContext>((ctx) => this.#onDeadline(ctx));
   readonly #loop = new LoopProgress();
@@ -126,6 +111,7 @@ export class RpcWorker {
   readonly #presence = new CallerPresence();
   /** The supervisor's deadline policy: its maximum for this service caps every request's budget. */
   readonly #policy: DeadlinePolicyCache;
+  readonly #admission: RequestAdmission;
   #stopHooks: ((reason: string) => Promise<void>)[] = [];
   #stateHooks: ((state: WorkerState) => void)[] = [];
 
@@ -141,7 +127,6 @@ export class RpcWorker {
     this.concurrency = opts.concurrency;
     this.security = Object.freeze({ ...(opts.security ?? { control: 'unsigned' }) });
     this.#methods = new Map(Object.entries(definition.methods).map(([name, m]) => [name, resolveMethod(name, m)]));
-    this.#subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
     this.#routing = opts.routing === 'leave-when-full' ? this.#loadAwareRouting(opts.lowWater ?? defaultLowWater(opts.concurrency)) : null;
     this.#outbound = new OutboundCalls(nc, opts.prefix, opts.logger);
     this.#cancels = new CancelIndex(opts.limits, (id, replies) =>
@@ -183,6 +168,8 @@ export class RpcWorker {
     this.#inFlight = new InFlightDrain(this.#active, this.#log);
     this.#runner = new HandlerRunner(this.service, this.#tracing, this.#streams, this.#bodies, this.#log, this.#finish);
     this.#policy = new DeadlinePolicyCache(nc, opts.prefix, this.#log, opts.policyVerifier ?? null);
+    const subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
+    this.#admission = new RequestAdmission(this.service, this.#methods, subjectPrefixLength, opts.limits, opts.maxBudgetMs, this.#policy, this.#loop, this.#replies, this.stats);
     this.#subscribe();
   }
 
@@ -322,43 +309,11 @@ export class RpcWorker {
       this.stats.noReply++;
       return;
     }
-    // Before anything reads `msg.headers` (the nats header parser is quadratic in lines).
-    const badHeaders = checkHeaderBlock(msg);
-    if (badHeaders !== null) {
-      this.#replies.refuse(reply, '', 'BAD_REQUEST', badHeaders);
-      return;
-    }
-    let req;
-    try {
-      req = decodeRequest(msg.data, this.#opts.limits);
-    } catch (e) {
-      this.#replies.refuse(reply, '', 'BAD_REQUEST', (e as Error).message);
-      return;
-    }
-    // A caller cannot hold a slot longer than this worker and the supervisor's policy allow.
-    const policyMax = this.#policy.maxFor(this.service) ?? MAX_BUDGET_MS;
-    const cap = Math.min(this.#opts.maxBudgetMs, policyMax < MIN_POLICY_BUDGET_CAP_MS ? MAX_BUDGET_MS : policyMax);
-    if (req.budgetMs > cap) req.budgetMs = cap;
-    const method = msg.subject.slice(this.#subjectPrefixLength);
-    if (req.method !== method) {
-      this.#replies.refuse(reply, req.id, 'BAD_REQUEST', `envelope method ${JSON.stringify(req.method)} does not match subject`);
-      return;
-    }
-    const entry = this.#methods.get(method);
-    if (entry === undefined) {
-      this.#replies.refuse(reply, req.id, 'METHOD_NOT_FOUND', `${this.service} has no method ${JSON.stringify(method)}`);
-      return;
-    }
-    if ((req.stream != null) !== entry.streaming) {
-      const how = entry.streaming ? 'streams: call it with client.stream()' : 'does not stream: call it with client.call()';
-      this.#replies.refuse(reply, req.id, 'BAD_REQUEST', `${this.service}.${method} ${how}`, { streaming: entry.streaming });
-      return;
-    }
-    if (req.budgetMs === 0 || (req.sentAt != null && this.#loop.stalled(arrivedAt) && Date.now() - req.sentAt > req.budgetMs + CLOCK_SKEW_TOLERANCE_MS)) {
-      // The caller has already given up: a reply would only be dropped.
-      this.stats.expired++;
-      return;
-    }
+    const req = this.#admission.read(msg, reply);
+    if (req === null) return;
+    const method = req.method;
+    const entry = this.#admission.methodFor(req, reply, arrivedAt);
+    if (entry === null) return;
     if (this.#drainExpired) {
       this.#replies.refuse(reply, req.id, 'DRAINING', `worker ${this.id} is shutting down`);
       return;
