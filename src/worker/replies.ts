@@ -1,13 +1,15 @@
 /**
  * How a call's outcome leaves the worker: counted, recorded for service discovery, turned into
- * reply bytes and published. Handler errors become wire errors here: an `RpcError` travels as it
- * is; anything else is an `INTERNAL` whose message and stack stay in the worker's log.
+ * reply bytes (or, for a result too long for one message, a body offer) and published. Handler
+ * errors become wire errors here: an `RpcError` travels as it is; anything else is an `INTERNAL`
+ * whose message and stack stay in the worker's log.
  */
 import type { NatsConnection } from 'nats';
-import { encodeReply } from '../protocol/codec.js';
+import { encodeBodyParts, encodeReply } from '../protocol/codec.js';
 import { PROTOCOL_VERSION, type WireError } from '../protocol/envelope.js';
 import { defaultRetryable, RpcError, type FrameworkErrorCode } from '../protocol/errors.js';
 import type { Logger } from '../logging/logger.js';
+import type { WorkerBodies } from './bodies.js';
 import type { CallContext } from './context.js';
 import type { ServiceDiscovery } from './service-discovery.js';
 import type { WorkerStats } from './stats.js';
@@ -45,20 +47,40 @@ export class WorkerReplies {
   readonly #nc: NatsConnection;
   readonly #stats: WorkerStats;
   readonly #discovery: ServiceDiscovery | null;
+  /** Where a result too long for one message goes: offered as a body its caller pulls in chunks. */
+  readonly #bodies: WorkerBodies;
   readonly #log: Logger;
 
-  constructor(nc: NatsConnection, stats: WorkerStats, discovery: ServiceDiscovery | null, log: Logger) {
+  constructor(nc: NatsConnection, stats: WorkerStats, discovery: ServiceDiscovery | null, bodies: WorkerBodies, log: Logger) {
     this.#nc = nc;
     this.#stats = stats;
     this.#discovery = discovery;
+    this.#bodies = bodies;
     this.#log = log;
   }
 
-  /** The reply to a handler that returned `result`. */
-  succeeded(ctx: CallContext, elapsedMs: number, result: unknown): Uint8Array {
+  /** The reply to a handler that returned `result`; a result too long for one message is offered as a body on `reply`. */
+  succeeded(ctx: CallContext, reply: string, elapsedMs: number, result: unknown): Uint8Array {
+    const maxPayload = this.#bodies.maxPayload();
+    if (result instanceof Uint8Array && result.length > maxPayload) {
+      // A binary is offered as it is, not copied into a reply first.
+      const offer = this.#bodies.offer(reply, ctx.requestId, encodeBodyParts(result, 'result'));
+      if (offer !== null) {
+        this.#countSuccess(ctx, elapsedMs);
+        return offer;
+      }
+    }
+    const data = this.#okReply(ctx, elapsedMs, result);
+    if (data.length <= maxPayload) return data;
+    // The result is the ok reply's last value: its bytes are the body, not copied.
+    return this.#bodies.offer(reply, ctx.requestId, [data.subarray(okReply(ctx.requestId, null).length - 1)]) ?? data;
+  }
+
+  /** The ok reply to a handler that returned `result`, in one message. */
+  #okReply(ctx: CallContext, elapsedMs: number, result: unknown): Uint8Array {
     try {
       const data = okReply(ctx.requestId, result);
-      this.countSuccess(ctx, elapsedMs);
+      this.#countSuccess(ctx, elapsedMs);
       return data;
     } catch (err) {
       // A result that cannot travel unchanged (value-check.ts) names its path and type: that goes to
@@ -70,8 +92,8 @@ export class WorkerReplies {
     }
   }
 
-  /** Counts a handler that succeeded (its result goes as a body: see bodies.ts). */
-  countSuccess(ctx: CallContext, elapsedMs: number): void {
+  /** Counts a handler that succeeded. */
+  #countSuccess(ctx: CallContext, elapsedMs: number): void {
     this.#stats.succeed();
     this.#discovery?.record(ctx.method, elapsedMs, null);
   }

@@ -5,7 +5,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
-import { encode, encodeBodyParts } from '../protocol/codec.js';
+import { encode } from '../protocol/codec.js';
 import { PROTOCOL_VERSION, type RequestEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
@@ -23,7 +23,7 @@ import { resolveMethod, type ResolvedMethod, type WorkerDefinition } from './def
 import { OutboundCalls } from './outbound.js';
 import { CancelIndex, namesReply } from './cancel-index.js';
 import { ServiceDiscovery } from './service-discovery.js';
-import { okReply, WorkerReplies } from './replies.js';
+import { WorkerReplies } from './replies.js';
 import { AckBatch, CallerPresence } from './ack-batch.js';
 import { WorkerStreams } from './streams.js';
 import { WorkerBodies } from './bodies.js';
@@ -160,11 +160,11 @@ export class RpcWorker {
       const metadata = () => ({ 'natsrpc.state': this.#state, 'natsrpc.host': this.host, ...security });
       this.#discovery = new ServiceDiscovery(nc, { service: this.service, id: this.id, version: this.version, prefix: opts.prefix, methods, metadata }, this.#log);
     }
-    this.#replies = new WorkerReplies(nc, this.stats, this.#discovery, this.#log);
     this.#acks = new AckBatch<CallContext>(this.id, (subject, data) => nc.publish(subject, data), (ctx) => this.#active.has(ctx));
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
     this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.service, this.id, opts.limits, this.#log) : null;
     this.#bodies = new WorkerBodies(nc, opts.prefix, definition.service, this.id, opts.maxBodyBytes, opts.limits, this.#log);
+    this.#replies = new WorkerReplies(nc, this.stats, this.#discovery, this.#bodies, this.#log);
     this.#inFlight = new InFlightDrain(this.#active, this.#log);
     this.#runner = new HandlerRunner(this.service, this.#tracing, this.#streams, this.#bodies, this.#log, this.#finish);
     this.#policy = new DeadlinePolicyCache(nc, opts.prefix, this.#log, opts.policyVerifier ?? null);
@@ -374,28 +374,11 @@ export class RpcWorker {
     const elapsedMs = performance.now() - ctx[STARTED_AT];
     this.stats.latency.record(elapsedMs);
     // null: the caller cancelled and nobody listens for a reply; the slot is free all the same.
-    const data = failed ? this.#replies.failed(ctx, elapsedMs, err) : this.#okReply(ctx, reply, elapsedMs, result);
+    const data = failed ? this.#replies.failed(ctx, elapsedMs, err) : this.#replies.succeeded(ctx, reply, elapsedMs, result);
     this.#routing?.afterFinish(); // before the reply: the broker sees a rejoin before the next request
     if (data !== null) this.#replies.send(reply, ctx.requestId, data);
     if (this.#active.size === 0) this.#inFlight.idle();
   };
-
-  /** The ok reply; a result too long for one message is offered as a body its caller pulls in chunks. */
-  #okReply(ctx: CallContext, reply: string, elapsedMs: number, result: unknown): Uint8Array {
-    const maxPayload = this.#bodies.maxPayload();
-    if (result instanceof Uint8Array && result.length > maxPayload) {
-      // A binary is offered as it is, not copied into a reply first.
-      const offer = this.#bodies.offer(reply, ctx.requestId, encodeBodyParts(result, 'result'));
-      if (offer !== null) {
-        this.#replies.countSuccess(ctx, elapsedMs);
-        return offer;
-      }
-    }
-    const data = this.#replies.succeeded(ctx, elapsedMs, result);
-    if (data.length <= maxPayload) return data;
-    // The result is the ok reply's last value: its bytes are the body, not copied.
-    return this.#bodies.offer(reply, ctx.requestId, [data.subarray(okReply(ctx.requestId, null).length - 1)]) ?? data;
-  }
 
   #loadAwareRouting(lowWater: number): LeaveWhenFull {
     return new LeaveWhenFull(this.concurrency, lowWater, {
