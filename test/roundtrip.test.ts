@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { connect, defineWorker, RpcError, startWorker, type ApiOf } from '../src/index.js';
-import { OVERRUN_GRACE_MS } from '../src/worker/worker.js';
+import { OVERRUN_GRACE_MS } from '../src/worker/handler-deadlines.js';
 import math from '../workers/math.js';
 import echo from '../workers/echo.js';
 import { closing, startNats } from './helpers/nats.js';

@@ -13,10 +13,10 @@ import { cancelSubject, pingSubject, queueGroup, serviceWildcard } from '../prot
 import { DeadlinePolicyCache } from '../client/deadline-policy.js';
 import type { NkeyCommandVerifier } from '../security/signed-commands.js';
 import type { Logger } from '../logging/logger.js';
-import { DeadlineQueue } from '../timing/deadline-queue.js';
 import { LoopProgress } from '../timing/loop-progress.js';
 import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
 import { CallContext, PAST_DEADLINE, REPLY, STARTED_AT, TRACKED } from './context.js';
+import { HandlerDeadlines } from './handler-deadlines.js';
 import { ActiveCalls } from './active-calls.js';
 import { InFlightDrain } from './in-flight-drain.js';
 import { resolveMethod, type ResolvedMethod, type WorkerDefinition } from './definition.js';
@@ -34,15 +34,6 @@ import type { ControlSecurity } from './control-auth.js';
 import { defaultLowWater, LeaveWhenFull, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
 
 export { DEFAULT_DRAIN_TIMEOUT_MS } from '../options/table.js';
-/**
- * How long a handler may still run after its deadline fired its signal and count as having
- * stopped promptly. Only a handler still running at deadline + this grace is *overdue*, and its
- * end counts as an overrun (a worker fault): one that ends within it has done its job, however
- * tight its caller's deadline or slow the downstream call it gave up on. See docs/protocol.md,
- * *Deadlines*.
- */
-export const OVERRUN_GRACE_MS = 250;
-
 export type WorkerState = 'serving' | 'draining' | 'drained' | 'stopped';
 
 /** What {@link RpcWorker} is built with: options validated and completed by `startWorker`. */
@@ -86,14 +77,13 @@ export class RpcWorker {
   readonly #opts: ResolvedWorkerOptions;
   readonly #log: Logger;
   readonly #active = new ActiveCalls<CallContext>();
-  readonly #deadlines = new DeadlineQueue<CallContext>((ctx) => this.#onDeadline(ctx));
+  readonly #deadlines = new HandlerDeadlines();
   readonly #loop = new LoopProgress();
   #sub: Subscription | null = null;
   readonly #routing: LeaveWhenFull | null;
   /** A queue-group subscription being left because the worker was full. */
   #leaving: Promise<void> | null = null;
   #state: WorkerState = 'serving';
-  #overdue = 0;
   #drainExpired = false;
   #draining: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -183,7 +173,7 @@ export class RpcWorker {
 
   /** Handlers still running past their deadline. */
   get overdue(): number {
-    return this.#overdue;
+    return this.#deadlines.overdue;
   }
 
   get connection(): NatsConnection {
@@ -341,7 +331,7 @@ export class RpcWorker {
     const ctx = new CallContext(req.id, this.service, method, req.attempt, req.headers, req.budgetMs, arrivedAt, this.#log, this.#outbound);
     ctx[REPLY] = reply;
     this.#active.add(ctx);
-    this.#deadlines.add(ctx, arrivedAt + req.budgetMs);
+    this.#deadlines.start(ctx, arrivedAt + req.budgetMs);
     this.#routing?.afterStart();
     if (req.cancellable === true) this.#cancels.track(ctx);
     if (req.ack === true || (req.lateAck === true && this.#presence.due(reply, arrivedAt))) {
@@ -366,11 +356,7 @@ export class RpcWorker {
     this.#active.delete(ctx);
     this.#tracing?.end(ctx, failed, err);
     if (ctx[TRACKED]) this.#cancels.untrack(ctx);
-    // Still queued: before its deadline, or within the grace after it. Not queued: overdue.
-    if (!this.#deadlines.delete(ctx)) {
-      this.#overdue--;
-      this.stats.overruns++;
-    }
+    if (this.#deadlines.overran(ctx)) this.stats.overruns++;
     const elapsedMs = performance.now() - ctx[STARTED_AT];
     this.stats.latency.record(elapsedMs);
     // null: the caller cancelled and nobody listens for a reply; the slot is free all the same.
@@ -403,16 +389,5 @@ export class RpcWorker {
         this.#start(held.req, held.method, this.#methods.get(held.method)!, held.reply, held.arrivedAt);
       },
     });
-  }
-
-  /** The deadline fires the handler's signal and queues the grace; the grace's end makes it overdue. */
-  #onDeadline(ctx: CallContext): void {
-    if (!ctx[PAST_DEADLINE]) {
-      ctx[PAST_DEADLINE] = true;
-      CallContext.abort(ctx, new RpcError('TIMEOUT', `deadline of ${ctx.method} passed`));
-      this.#deadlines.add(ctx, performance.now() + OVERRUN_GRACE_MS);
-      return;
-    }
-    this.#overdue++;
   }
 }
