@@ -2,7 +2,6 @@
  * The worker runtime: one queue-group subscription per service, a bounded number of handlers in
  * flight, deadlines enforced through each call's abort signal, and a drain that loses no call.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { encode } from '../protocol/codec.js';
@@ -25,6 +24,7 @@ import { CancelIndex, namesReply } from './cancel-index.js';
 import { ServiceDiscovery } from './service-discovery.js';
 import { WorkerReplies } from './replies.js';
 import { AckBatch, CallerPresence } from './ack-batch.js';
+import { QueueGroupMembership } from './queue-group.js';
 import { WorkerStreams } from './streams.js';
 import { WorkerBodies } from './bodies.js';
 import { RequestAdmission } from './admission.js';
@@ -79,10 +79,8 @@ export class RpcWorker {
   readonly #active = new ActiveCalls<CallContext>();
   readonly #deadlines = new HandlerDeadlines();
   readonly #loop = new LoopProgress();
-  #sub: Subscription | null = null;
+  readonly #group: QueueGroupMembership;
   readonly #routing: LeaveWhenFull | null;
-  /** A queue-group subscription being left because the worker was full. */
-  #leaving: Promise<void> | null = null;
   #state: WorkerState = 'serving';
   #drainExpired = false;
   #draining: Promise<void> | null = null;
@@ -133,7 +131,7 @@ export class RpcWorker {
             // The acks of the requests read before this probe leave first: the prober then knows
             // that whatever it sent before the probe and still hears nothing of is not here.
             this.#acks.flush();
-            this.#nc.publish(msg.reply, pongs[this.#sub === null ? 0 : 1]!);
+            this.#nc.publish(msg.reply, pongs[this.#group.joined ? 1 : 0]!);
           }
         },
       }),
@@ -159,8 +157,9 @@ export class RpcWorker {
     this.#runner = new HandlerRunner(this.service, this.#tracing, this.#streams, this.#bodies, this.#log, this.#finish);
     this.#policy = new DeadlinePolicyCache(nc, opts.prefix, this.#log, opts.policyVerifier ?? null);
     const subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
+    this.#group = new QueueGroupMembership(nc, serviceWildcard(opts.prefix, this.service), queueGroup(this.service), this.#onMessage);
     this.#admission = new RequestAdmission(this.service, this.#methods, subjectPrefixLength, opts.limits, opts.maxBudgetMs, this.#policy, this.#loop, this.#replies, this.stats);
-    this.#subscribe();
+    this.#group.join();
   }
 
   get state(): WorkerState {
@@ -210,7 +209,7 @@ export class RpcWorker {
     // (reset before the state changes, so the heartbeat that says `serving` says it too).
     this.stats.resetFaults();
     this.#setState('serving');
-    this.#subscribe();
+    this.#group.join();
     await this.#nc.flush();
     this.#log.info('worker resumed');
   }
@@ -260,31 +259,15 @@ export class RpcWorker {
   async #drain(): Promise<void> {
     this.#setState('draining');
     this.#log.info({ inFlight: this.#active.size }, 'worker draining');
-    const sub = this.#sub;
-    this.#sub = null;
     // One deadline for the whole drain: leaving the group and finishing the calls in flight.
     const deadline = performance.now() + this.#opts.drainTimeoutMs;
-    // Unsubscribes and waits for the broker to confirm; requests it routed here before that still
-    // arrive and are served (cheaper for their callers than a DRAINING and a retry).
-    // While disconnected the confirmation cannot come; do not let that hold the drain forever.
-    const left = this.#leaving; // a leave because the worker was full may still be confirming
-    if ((sub !== null || left !== null) && !this.#nc.isClosed()) {
-      const confirmed = Promise.all([sub?.drain().catch(() => undefined), left]);
-      await Promise.race([confirmed, delay(this.#opts.drainTimeoutMs, undefined, { ref: false })]);
-    }
+    await this.#group.leaveConfirmed(this.#opts.drainTimeoutMs);
     if (!(await this.#inFlight.wait(deadline))) {
       this.#drainExpired = true; // from now on a request that still arrives is refused
       await this.#inFlight.abort();
     }
     this.#setState('drained');
     this.#log.info('worker drained');
-  }
-
-  #subscribe(): void {
-    this.#sub = this.#nc.subscribe(serviceWildcard(this.#opts.prefix, this.service), {
-      queue: queueGroup(this.service),
-      callback: this.#onMessage,
-    });
   }
 
   readonly #onMessage = (err: Error | null, msg: Msg): void => {
@@ -368,19 +351,11 @@ export class RpcWorker {
 
   #loadAwareRouting(lowWater: number): LeaveWhenFull {
     return new LeaveWhenFull(this.concurrency, lowWater, {
-      inGroup: () => this.#sub !== null,
+      inGroup: () => this.#group.joined,
       canJoin: () => this.#state === 'serving' && this.#stopping === null && !this.#nc.isClosed(),
       inFlight: () => this.#active.size,
-      leave: () => {
-        const sub = this.#sub!;
-        this.#sub = null;
-        // drain(), not unsubscribe(): requests the broker routed here before the UNSUB still arrive.
-        const left: Promise<void> = sub.drain().catch(() => undefined).then(() => {
-          if (this.#leaving === left) this.#leaving = null;
-        });
-        this.#leaving = left;
-      },
-      join: () => this.#subscribe(),
+      leave: () => this.#group.leave(),
+      join: () => this.#group.join(),
       start: (held: HeldRequest) => {
         if (performance.now() - held.arrivedAt >= held.req.budgetMs) {
           this.stats.expired++;
