@@ -10,13 +10,14 @@ import { isUnattributedError, MAX_CANCEL_REPLIES, PROTOCOL_VERSION, type Headers
 import { RpcError } from '../protocol/errors.js';
 import type { BodyChunk, BodyPull, BodySource } from '../protocol/body.js';
 import { cancelSubject } from '../protocol/subjects.js';
+import { Attempt, type AttemptOwner } from './attempt.js';
 import { AttemptBodies, requestBody } from './call-bodies.js';
 import type { HedgePolicy, LostWorkerPolicy, RetryPolicy } from './call-options.js';
 import { hedgeDelayMs } from './hedging.js';
 import { SUSPECT_AFTER_MS } from './census.js';
 import type { LivenessProber } from './liveness.js';
 import { isRetryable, MIN_ATTEMPT_BUDGET_MS, planRetry, planSilenceResend } from './retry-policy.js';
-import type { CallTransport, Expirable, InboxEntry, ResolvedTarget } from './transport.js';
+import type { CallTransport, Expirable, ResolvedTarget } from './transport.js';
 import { DEADLINE_BUCKET, DEADLINE_NEXT, DEADLINE_PREV, type Expiring } from '../timing/deadline-queue.js';
 
 /** After this many worker losses during one request, it is presumed to be what kills them. */
@@ -38,68 +39,7 @@ export interface CallSpec {
 
 export type CallState = 'waiting-for-connection' | 'in-flight' | 'backing-off' | 'done';
 
-/** One attempt: a request on its own reply subject. */
-class Attempt implements InboxEntry {
-  /** The random last token of its reply subject: only what arrives there is its answer. */
-  token = '';
-  sentAt = 0;
-  workerId: string | undefined = undefined;
-  /** Probes, once acknowledged. */
-  timer: unknown = undefined;
-  /**
-   * When the ack sweep next looks at this unacknowledged attempt of an idempotent call for one more
-   * attempt beside it (clock time; `Infinity` once it has had that extra attempt).
-   */
-  resendCheckAt = 0;
-  attemptTimer: unknown = undefined;
-  /** Set when a worker of the service was lost while this attempt had no ack yet. */
-  suspectTimer: unknown = undefined;
-  live = true;
-  /** When its missing ack and reply were last reported (0: never). */
-  suspectedAt = 0;
-  /** Acknowledged, and then a probe of its worker went unanswered (frozen, stalled). */
-  probeUnanswered = false;
-  /** Counted among the call's silent attempts, which do not count against `retry.maxAttempts`. */
-  countedSilent = false;
-  /** The chunked request body it sends and reply body it receives, when either is too long for one message. */
-  bodies: AttemptBodies | undefined = undefined;
-  constructor(
-    readonly call: Call,
-    readonly no: number,
-  ) {}
-  noResponders(): void {
-    this.call.onNoResponders(this);
-  }
-  acked(workerId: string): void {
-    this.call.onAck(this, workerId);
-  }
-  replied(reply: ReplyEnvelope): void {
-    this.call.onReply(this, reply);
-  }
-  unreadable(err: RpcError): void {
-    this.call.onAttemptFailed(this, err);
-  }
-  lost(): void {
-    this.call.onConnectionLost(this);
-  }
-  workerLost(service: string, workerId: string, lostAt: number, verdict: boolean): void {
-    this.call.onWorkerLost(this, service, workerId, lostAt, verdict);
-  }
-  census(service: string, before: number): void {
-    this.call.onCensus(this, service, before);
-  }
-  checkAck(now: number): void {
-    this.call.onAckCheck(this, now);
-  }
-  bodyPull(pull: BodyPull): void {
-    this.call.onBodyPull(this, pull);
-  }
-  bodyChunk(chunk: BodyChunk): void {
-    this.call.onBodyChunk(this, chunk);
-  }
-}
-
-export class Call implements Expirable {
+export class Call implements Expirable, AttemptOwner {
   /** Owned by the client's deadline queue. */
   [DEADLINE_BUCKET] = 0;
   [DEADLINE_PREV]: Expiring | null = null;
