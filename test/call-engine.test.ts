@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Call, QUERY_OF_DEATH_LOSSES, type CallSpec } from '../src/client/call-engine.js';
+import { Call, QUERY_OF_DEATH_LOSSES } from '../src/client/call-engine.js';
+import type { CallSpec } from '../src/client/client-options.js';
 import { DEFAULT_RETRY_POLICY, resolveHedgePolicy, resolveLostWorkerPolicy, resolveRetryPolicy } from '../src/client/call-options.js';
 import { LatencyTracker } from '../src/client/hedging.js';
 import { LivenessProber } from '../src/client/liveness.js';

@@ -8,7 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Call, type CallSpec } from '../src/client/call-engine.js';
+import { Call } from '../src/client/call-engine.js';
+import type { CallSpec } from '../src/client/client-options.js';
 import { DEFAULT_RETRY_POLICY, resolveLostWorkerPolicy } from '../src/client/call-options.js';
 import { LOSS_HORIZON_MS, MAX_WORKERS_PER_SERVICE, QUIET_AFTER_MS, SUSPECT_AFTER_MS, WorkerCensus } from '../src/client/census.js';
 import { LatencyTracker } from '../src/client/hedging.js';

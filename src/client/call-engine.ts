@@ -6,36 +6,22 @@
  * through explicit states: waiting for the connection, in flight, backing off, done.
  */
 import { encode, encodeRequest, errorFromWire } from '../protocol/codec.js';
-import { isUnattributedError, MAX_CANCEL_REPLIES, PROTOCOL_VERSION, type Headers, type ReplyEnvelope, type RequestEnvelope } from '../protocol/envelope.js';
+import { isUnattributedError, MAX_CANCEL_REPLIES, PROTOCOL_VERSION, type ReplyEnvelope, type RequestEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { BodyChunk, BodyPull, BodySource } from '../protocol/body.js';
 import { cancelSubject } from '../protocol/subjects.js';
 import { Attempt, type AttemptOwner } from './attempt.js';
 import { AttemptBodies, requestBody } from './call-bodies.js';
-import type { HedgePolicy, LostWorkerPolicy, RetryPolicy } from './call-options.js';
+import type { CallSpec } from './client-options.js';
 import { hedgeDelayMs } from './hedging.js';
 import { SUSPECT_AFTER_MS } from './census.js';
 import type { LivenessProber } from './liveness.js';
 import { isRetryable, MIN_ATTEMPT_BUDGET_MS, planRetry, planSilenceResend } from './retry-policy.js';
-import type { CallTransport, Expirable, ResolvedTarget } from './transport.js';
+import type { CallTransport, Expirable } from './transport.js';
 import { DEADLINE_BUCKET, DEADLINE_NEXT, DEADLINE_PREV, type Expiring } from '../timing/deadline-queue.js';
 
 /** After this many worker losses during one request, it is presumed to be what kills them. */
 export const QUERY_OF_DEATH_LOSSES = 2;
-
-export interface CallSpec {
-  readonly target: ResolvedTarget;
-  readonly payload: unknown;
-  readonly headers: Headers | undefined;
-  readonly timeoutMs: number;
-  readonly signal: AbortSignal | undefined;
-  readonly idempotent: boolean;
-  readonly retry: Readonly<RetryPolicy>;
-  readonly hedge: Readonly<Required<HedgePolicy>> | undefined;
-  readonly waitForWorkers: boolean;
-  readonly waitForConnection: boolean;
-  readonly lostWorker: Readonly<LostWorkerPolicy>;
-}
 
 export type CallState = 'waiting-for-connection' | 'in-flight' | 'backing-off' | 'done';
 

@@ -9,7 +9,6 @@ import type { ConnectionOptions } from '../connection/options.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { checkNumberOption, resolveBoolean, resolveNumber, resolveString } from '../options/resolve.js';
 import { BODY_OPTIONS, CLIENT_OPTIONS, PROCESS_OPTIONS } from '../options/table.js';
-import type { CallSpec } from './call-engine.js';
 import {
   resolveBudgetOptions,
   resolveHedgePolicy,
@@ -22,6 +21,7 @@ import {
   type RetryBudgetOptions,
   type RetryPolicy,
 } from './call-options.js';
+import type { Headers } from '../protocol/envelope.js';
 import type { ResolvedTarget } from './transport.js';
 
 export { DEFAULT_TIMEOUT_MS } from '../options/table.js';
@@ -94,6 +94,21 @@ export interface ResolvedClientOptions {
   lostWorker: Readonly<LostWorkerPolicy>;
   deadlinePolicy: boolean;
   maxBodyBytes: number;
+}
+
+/** What the call engine (call-engine.ts) runs: one call's options over the client's defaults, resolved. */
+export interface CallSpec {
+  readonly target: ResolvedTarget;
+  readonly payload: unknown;
+  readonly headers: Headers | undefined;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+  readonly idempotent: boolean;
+  readonly retry: Readonly<RetryPolicy>;
+  readonly hedge: Readonly<Required<HedgePolicy>> | undefined;
+  readonly waitForWorkers: boolean;
+  readonly waitForConnection: boolean;
+  readonly lostWorker: Readonly<LostWorkerPolicy>;
 }
 
 /** The spec of one call: the call's options over the client's defaults. */
