@@ -5,13 +5,13 @@
  * protects against a query of death and cancels what is left when the call ends. A call moves
  * through explicit states: waiting for the connection, in flight, backing off, done.
  */
-import { encode, encodeRequest, errorFromWire } from '../protocol/codec.js';
-import { isUnattributedError, MAX_CANCEL_REPLIES, PROTOCOL_VERSION, type ReplyEnvelope, type RequestEnvelope } from '../protocol/envelope.js';
+import { encodeRequest, errorFromWire } from '../protocol/codec.js';
+import { isUnattributedError, type ReplyEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { BodyChunk, BodyPull, BodySource } from '../protocol/body.js';
-import { cancelSubject } from '../protocol/subjects.js';
 import { Attempt, type AttemptOwner } from './attempt.js';
 import { AttemptBodies, requestBody } from './call-bodies.js';
+import { publishCancel, requestEnvelope } from './call-messages.js';
 import type { CallSpec } from './client-options.js';
 import { hedgeDelayMs } from './hedging.js';
 import { SUSPECT_AFTER_MS } from './census.js';
@@ -165,30 +165,7 @@ export class Call implements Expirable, AttemptOwner {
     const payload = s.payload ?? null;
     // A binary that cannot fit is not encoded into a request first.
     if (this.#body === undefined && payload instanceof Uint8Array && payload.length > t.maxPayload()) this.#body = requestBody(payload, t.maxBodyBytes);
-    const envelope: RequestEnvelope = {
-      v: PROTOCOL_VERSION,
-      id: this.#id,
-      method: s.target.method,
-      budgetMs: Math.max(1, Math.floor(this.#remaining())),
-      attempt: no,
-      sentAt: Date.now(),
-      headers: s.headers,
-      payload: this.#body === undefined ? payload : undefined,
-      // A first attempt, idempotent or not, is acked only when its handler did not finish at once
-      // (late ack), so a fast call costs no ack. An ack before every idempotent handler cost an
-      // extra message per socket read and caller: 1-8 µs more CPU (client + workers) per call than
-      // a plain call at 64 and 256 in flight, 48-89 µs at 1, and 0.80-0.82 of plain calls'
-      // throughput on a quiet machine (bench scenario 1, docs/benchmarks.md *Acks of idempotent
-      // calls*). Later attempts of an idempotent call are acked before their handler, so that a
-      // request that kills its workers is counted (query of death).
-      ack: s.idempotent && no > 1 ? true : undefined,
-      lateAck: s.idempotent && no > 1 ? undefined : true,
-      // Hedge losers, per-attempt timeouts and aborts are cancelled by id. Any other cancel (a
-      // plain call's at its deadline, the other attempt of an idempotent call resent without an
-      // ack) finds its handler without the index (docs/protocol.md, *Cancellation*); indexing
-      // every idempotent request cost the worker a Map and a Set entry per request.
-      cancellable: s.hedge !== undefined || s.signal !== undefined || s.retry.perAttemptTimeoutMs !== undefined ? true : undefined,
-    };
+    const envelope = requestEnvelope(s, this.#id, no, Math.max(1, Math.floor(this.#remaining())), this.#body === undefined ? payload : undefined);
     if (this.#body !== undefined) envelope.body = this.#body.descriptor;
     const data = encodeRequest(envelope);
     if (this.#body !== undefined || data.length <= t.maxPayload()) return data;
@@ -434,7 +411,7 @@ export class Call implements Expirable, AttemptOwner {
   #onAttemptTimeout(attempt: Attempt): void {
     attempt.attemptTimer = undefined;
     if (this.#state === 'done' || !attempt.live) return;
-    this.#cancel([attempt.token]);
+    publishCancel(this.#t, this.#s.target.service, this.#id, [attempt.token], undefined);
     this.#ambiguous = true;
     this.onAttemptFailed(attempt, new RpcError('TIMEOUT', `attempt ${attempt.no} took longer than ${this.#s.retry.perAttemptTimeoutMs} ms`));
   }
@@ -537,23 +514,6 @@ export class Call implements Expirable, AttemptOwner {
     clock.clearTimer(attempt.suspectTimer);
   }
 
-  /**
-   * Tells the workers to abort the handlers of these attempts of the request (`deadline` when that
-   * is why). A cancel names each attempt by the random token of its reply subject, which only this
-   * caller and the worker holding the attempt know: nobody else can cancel it.
-   */
-  #cancel(tokens: readonly string[], deadline?: boolean): void {
-    if (tokens.length === 0 || !this.#t.isConnected()) return;
-    const subject = cancelSubject(this.#t.prefix, this.#s.target.service);
-    try {
-      for (let i = 0; i < tokens.length; i += MAX_CANCEL_REPLIES) {
-        this.#t.publish(subject, encode({ v: PROTOCOL_VERSION, id: this.#id, replies: tokens.slice(i, i + MAX_CANCEL_REPLIES), deadline }));
-      }
-    } catch {
-      // best effort: the worker's own deadline still bounds the handler
-    }
-  }
-
   #finish(err: RpcError | undefined, result?: unknown, deadline?: boolean): void {
     if (this.#state === 'done') return;
     this.#state = 'done';
@@ -570,7 +530,7 @@ export class Call implements Expirable, AttemptOwner {
         this.#clearTimers(attempt);
         tokens.push(attempt.token);
       }
-      this.#cancel(tokens, deadline);
+      publishCancel(t, this.#s.target.service, this.#id, tokens, deadline);
     }
     this.#onDone?.();
     if (err === undefined) this.#resolve(result);
