@@ -18,6 +18,7 @@ import { callSpec, checkTimeout, resolveClientOptions, type CallSpec, type Clien
 import { serviceProxy, type ApiOf, type ContractLike } from './contract-proxy.js';
 import { LatencyTracker } from './hedging.js';
 import { ReplyInbox } from './inbox.js';
+import { ConnectionStatus } from './connection-status.js';
 import { LivenessProber } from './liveness.js';
 import { LossWatch } from './loss-watch.js';
 import { QUIET_AFTER_MS, SUSPECT_AFTER_MS, WorkerCensus } from './census.js';
@@ -71,11 +72,10 @@ export class RpcClient {
   readonly #ackSweep: ReturnType<typeof setInterval>;
   /** Looks for workers gone quiet. */
   readonly #quietSweep: ReturnType<typeof setInterval>;
-  #connectWaiters: (() => void)[] = [];
   readonly #idPrefix = randomBytes(9).toString('base64url') + '.';
   readonly #policy: DeadlinePolicyCache | null;
   #seq = 0;
-  #connected = true;
+  readonly #status: ConnectionStatus;
   #closing: Promise<void> | null = null;
   /** Calls not yet ended, and what close() waits on when it has to. */
   #running = 0;
@@ -106,7 +106,8 @@ export class RpcClient {
     this.#ackSweep.unref();
     this.#quietSweep = setInterval(() => this.#census.sweep(), QUIET_AFTER_MS / QUIET_SWEEPS_PER_SILENCE);
     this.#quietSweep.unref();
-    void this.#watchStatus();
+    // The broker dropped the connection: no reply can reach the calls in flight any more.
+    this.#status = new ConnectionStatus(nc, () => this.#closing !== null, () => this.#inbox.connectionLost());
     void nc.closed().then(() => this.#inbox.connectionLost());
   }
 
@@ -232,8 +233,8 @@ export class RpcClient {
       limits: this.#opts.limits,
       maxBodyBytes: this.#opts.maxBodyBytes,
       maxPayload: () => nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES,
-      isConnected: () => this.#connected && !nc.isClosed() && this.#closing === null,
-      whenConnected: (timeoutMs) => this.#whenConnected(timeoutMs),
+      isConnected: () => this.#status.connected && !nc.isClosed() && this.#closing === null,
+      whenConnected: (timeoutMs) => this.#status.whenConnected(timeoutMs),
       open: (entry) => inbox.open(entry),
       replySubject: (token) => inbox.replySubject(token),
       close: (token) => inbox.close(token),
@@ -245,25 +246,6 @@ export class RpcClient {
       sawWorker: (service, workerId) => this.#census.saw(service, workerId),
       suspect: (service) => this.#census.suspect(service),
     };
-  }
-
-  #whenConnected(timeoutMs: number): Promise<boolean> {
-    // A closing client is never "connected" for a call: answering true here would send it straight
-    // back to a send that refuses it, a loop of microtasks.
-    if (this.#nc.isClosed() || this.#closing !== null) return Promise.resolve(false);
-    if (this.#connected) return Promise.resolve(true);
-    if (timeoutMs <= 0) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const waiter = () => {
-        clearTimeout(timer);
-        resolve(this.#connected && this.#closing === null);
-      };
-      const timer = setTimeout(() => {
-        this.#connectWaiters = this.#connectWaiters.filter((w) => w !== waiter);
-        resolve(false);
-      }, timeoutMs);
-      this.#connectWaiters.push(waiter);
-    });
   }
 
   /**
@@ -310,7 +292,7 @@ export class RpcClient {
 
   async #close(): Promise<void> {
     // Calls waiting for the connection give up now (UNAVAILABLE) rather than hold close() until their deadlines.
-    for (const w of this.#connectWaiters.splice(0)) w();
+    this.#status.wakeWaiters();
     // An open stream may be read for minutes, or abandoned unread: it ends now, its worker told.
     for (const stream of [...this.#streams]) stream.end(new RpcError('UNAVAILABLE', 'the client was closed during the stream'));
     if (this.#running > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
@@ -323,21 +305,6 @@ export class RpcClient {
       if (!this.#nc.isClosed()) await this.#nc.close();
     } else {
       this.#inbox.unsubscribe();
-    }
-  }
-
-  async #watchStatus(): Promise<void> {
-    for await (const s of this.#nc.status()) {
-      if (s.type === 'disconnect') {
-        this.#connected = false;
-        // The broker dropped the connection: no reply can reach the calls in flight any more.
-        this.#inbox.connectionLost();
-      } else if (s.type === 'reconnect') {
-        this.#connected = true;
-        const waiters = this.#connectWaiters;
-        this.#connectWaiters = [];
-        for (const w of waiters) w();
-      }
     }
   }
 }
