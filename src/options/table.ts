@@ -131,6 +131,12 @@ export const SUPERVISOR_OPTIONS = {
    * reports its connection closed, and tell its callers at once (docs/protocol.md, *Worker losses*).
    */
   lossRelay: booleanOption({ name: 'lossRelay', default: true, flag: 'no-loss-relay' }),
+  /**
+   * With a system-account connection (`fencing`): the leading supervisor closes, at the broker, the
+   * connection of a worker it declares lost by heartbeat silence (after checking it is that worker's),
+   * so a frozen process stops getting requests (docs/protocol.md, *Worker losses*).
+   */
+  kickLost: booleanOption({ name: 'kickLost', default: true, flag: 'no-kick-lost' }),
 } as const;
 
 /** The health policy (see supervisor/policy.ts for what each field means). */

@@ -10,10 +10,11 @@
  */
 import type { NatsConnection } from 'nats';
 import type { Logger } from '../logging/logger.js';
+import { LogThrottle } from '../logging/log-throttle.js';
 import { kickConnection } from '../security/kick-connection.js';
 import type { MemberCheck } from './member-check.js';
 import type { WorkerRecord } from './registry.js';
-import type { Supervisor } from './supervisor.js';
+import type { KickCounts, Supervisor } from './supervisor.js';
 
 /** Kicks at most this many connections at once. */
 export const MAX_CONCURRENT_KICKS = 16;
@@ -30,13 +31,16 @@ export function selectKicks(lost: WorkerRecord[], inFlight: number): { kick: Wor
   return { kick: fenceable.slice(0, room), spared: fenceable.slice(room) };
 }
 
+/** At most one "not kicked" log line per this period, with a count of the rest. */
+const NOT_KICKED_LOG_PERIOD_MS = 1_000;
+
 export class LostWorkerFencing {
   readonly #sys: NatsConnection;
   readonly #check: MemberCheck;
   readonly #log: Logger;
   #inFlight = 0;
-  /** Kicks done, for tests and status. */
-  kicked = 0;
+  readonly #counts: KickCounts = { kicked: 0, refused: 0, failed: 0 };
+  readonly #notKickedLog = new LogThrottle(NOT_KICKED_LOG_PERIOD_MS);
 
   /** `sys` is a connection of a system-account user; `supervisor` says who leads and who is lost. */
   constructor(supervisor: Supervisor, sys: NatsConnection, check: MemberCheck, log: Logger) {
@@ -56,19 +60,32 @@ export class LostWorkerFencing {
     });
   }
 
+  /** A copy of the counts so far. */
+  get counts(): KickCounts {
+    return { ...this.#counts };
+  }
+
+  /** Once per loss (the sweep reports a worker lost once); every request bounded by its timeout; never throws. */
   #kick(rec: WorkerRecord): void {
     const { serverId, clientId } = rec.hb;
     this.#inFlight++;
     this.#check.standing({ id: rec.id, service: rec.service, serverId, clientId }).then(async ({ standing, reason }) => {
-      if (standing !== 'verified') throw new Error(`its connection is not that worker's now: ${reason ?? standing}`);
+      if (standing !== 'verified') {
+        // A forged heartbeat naming another connection, or the worker reconnected or is gone already.
+        this.#counts.refused++;
+        return this.#notKicked(rec, `its connection is not that worker's now: ${reason ?? standing}`);
+      }
       await kickConnection(this.#sys, serverId, clientId);
-    }).then(
-      () => {
-        this.kicked++;
-        this.#log.warn({ workerId: rec.id, service: rec.service, serverId, clientId }, 'lost worker kicked at the broker');
-      },
-      // The worker may have reconnected (new client id) or be gone already: nothing to fence.
-      (err: Error) => this.#log.info({ workerId: rec.id, err: err.message }, 'lost worker not kicked'),
-    ).finally(() => this.#inFlight--);
+      this.#counts.kicked++;
+      this.#log.warn({ workerId: rec.id, service: rec.service, serverId, clientId }, 'lost worker kicked at the broker');
+    }).catch((err: Error) => {
+      this.#counts.failed++;
+      this.#notKicked(rec, err.message);
+    }).finally(() => this.#inFlight--);
+  }
+
+  #notKicked(rec: WorkerRecord, reason: string): void {
+    const suppressed = this.#notKickedLog.take(Date.now());
+    if (suppressed !== null) this.#log.info({ workerId: rec.id, service: rec.service, reason, suppressed }, 'lost worker not kicked');
   }
 }

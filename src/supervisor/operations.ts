@@ -1,7 +1,7 @@
 /**
  * What a supervisor runs beside its own connection, from its options: the Prometheus endpoint of
- * the fleet (`metrics`), and a system-account connection (`fencing`) that kicks the connections of
- * lost workers and (with `lossRelay`) hears worker connections close at the broker. The CLI's
+ * the fleet (`metrics`), and a system-account connection (`fencing`) that (with `kickLost`) kicks the
+ * connections of lost workers and (with `lossRelay`) hears worker connections close at the broker. The CLI's
  * flags map onto these options; a library user gets the same from `startSupervisor`.
  */
 import type { NatsConnection } from 'nats';
@@ -14,7 +14,7 @@ import { LostWorkerFencing } from './fencing.js';
 import { MemberCheck } from './member-check.js';
 import { DisconnectRelay } from './loss-relay.js';
 import { fleetView } from './metrics-view.js';
-import type { Supervisor } from './supervisor.js';
+import type { KickCounts, Supervisor } from './supervisor.js';
 
 /** Serve Prometheus metrics at http://host:port/metrics. */
 export interface MetricsOptions {
@@ -43,6 +43,7 @@ export class SupervisorOperations {
   #metrics: FleetMetrics | null = null;
   #metricsPort: number | null = null;
   #sys: NatsConnection | null = null;
+  #fencing: LostWorkerFencing | null = null;
   #closing: Promise<void> | null = null;
 
   /** The port the metrics endpoint listens on, or null without one. */
@@ -50,10 +51,15 @@ export class SupervisorOperations {
     return this.#metricsPort;
   }
 
+  /** What kicking lost workers came to so far (`kickLost`), or null when the supervisor does not kick. */
+  get kicks(): KickCounts | null {
+    return this.#fencing?.counts ?? null;
+  }
+
   /** Starts what the options ask for; on failure, closes what it started and throws. */
   async start(
     sup: Supervisor,
-    options: { metrics?: MetricsOptions | undefined; fencing?: FencingOptions | undefined; lossRelay: boolean; connection: ConnectionOptions; own: NatsConnection; logger: Logger },
+    options: { metrics?: MetricsOptions | undefined; fencing?: FencingOptions | undefined; lossRelay: boolean; kickLost: boolean; connection: ConnectionOptions; own: NatsConnection; logger: Logger },
   ): Promise<void> {
     try {
       if (options.fencing !== undefined) {
@@ -70,7 +76,7 @@ export class SupervisorOperations {
         });
         const check = new MemberCheck(this.#sys, options.own, f.memberUsers ?? {}, options.logger);
         sup.checkMembers(check);
-        new LostWorkerFencing(sup, this.#sys, check, options.logger);
+        if (options.kickLost) this.#fencing = new LostWorkerFencing(sup, this.#sys, check, options.logger);
         if (options.lossRelay) new DisconnectRelay(sup, this.#sys, options.logger);
       }
       if (options.metrics !== undefined) {

@@ -51,6 +51,13 @@ export interface SupervisorOptions extends ConnectionOptions {
    * heartbeat silence. Default true (env `NATSRPC_LOSS_RELAY`); `true` without `fencing` is an error.
    */
   lossRelay?: boolean;
+  /**
+   * With `fencing`: the leading supervisor closes the broker connection of a worker it declares
+   * lost by heartbeat silence, once it has checked the connection is that worker's, so a frozen
+   * process stops getting requests at once. Default true (env `NATSRPC_KICK_LOST`); `true`
+   * without `fencing` is an error.
+   */
+  kickLost?: boolean;
 }
 
 /**
@@ -76,6 +83,10 @@ export async function startSupervisor(options: SupervisorOptions = {}): Promise<
   if (options.lossRelay === true && options.fencing === undefined) {
     throw new TypeError('lossRelay needs a system-account connection to hear disconnects: set fencing (a $SYS user)');
   }
+  const kickLost = resolveBoolean(SUPERVISOR_OPTIONS.kickLost, options.kickLost) && options.fencing !== undefined;
+  if (options.kickLost === true && options.fencing === undefined) {
+    throw new TypeError('kickLost needs a system-account connection to close connections: set fencing (a $SYS user)');
+  }
   const { sign, nkey } = signerOf(options);
   const verifier = messageVerifierOf(nkey, options.trustedKeys);
   const id = `sup-${randomBytes(6).toString('hex')}`;
@@ -85,7 +96,7 @@ export async function startSupervisor(options: SupervisorOptions = {}): Promise<
   const verifying = options.fencing !== undefined;
   const sup = new Supervisor(nc, { id, prefix, intervalMs, policy, deadlines, logger, ownsConnection: options.connection === undefined, sign, nkey, verifier, operations, verifying });
   try {
-    await operations.start(sup, { metrics: options.metrics, fencing: options.fencing, lossRelay, connection: options, own: nc, logger });
+    await operations.start(sup, { metrics: options.metrics, fencing: options.fencing, lossRelay, kickLost, connection: options, own: nc, logger });
   } catch (err) {
     await sup.close();
     throw err;

@@ -33,9 +33,17 @@ const MALFORMED_LOG_PERIOD_MS = 1_000;
 const ACK_WAIT_INTERVALS = 2;
 const MIN_ACK_WAIT_MS = 1_000;
 
+/** What kicking lost workers came to (fencing.ts): closed, refused (the connection is not that worker's now), failed (the broker did not answer or refused). */
+export interface KickCounts {
+  kicked: number;
+  refused: number;
+  failed: number;
+}
+
 /** What runs beside the supervisor's connection (operations.ts), as far as the supervisor needs it. */
 interface Operations {
   readonly metricsPort: number | null;
+  readonly kicks: KickCounts | null;
   close(): Promise<void>;
 }
 
@@ -146,6 +154,11 @@ export class Supervisor {
   /** The port of the metrics endpoint (`metrics` option), or null without one. */
   get metricsPort(): number | null {
     return this.#o.operations.metricsPort;
+  }
+
+  /** How many lost workers' connections it closed at the broker, refused to (not that worker's) or failed to; null when it does not kick (`kickLost`). */
+  get kicks(): KickCounts | null {
+    return this.#o.operations.kicks;
   }
 
   /** Stops supervising; closes the connection if it opened it. Calling it again returns the same promise. */

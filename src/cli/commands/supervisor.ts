@@ -32,6 +32,8 @@ Options:
   --sys-pass <secret>           its password                  env NATSRPC_SYS_USER, NATSRPC_SYS_PASS
   --no-loss-relay               with --sys-user, do not declare a worker lost when its connection
                                 closes; wait for heartbeat silence  env NATSRPC_LOSS_RELAY=false
+  --no-kick-lost                with --sys-user, do not close the broker connection of a worker
+                                declared lost by heartbeat silence  env NATSRPC_KICK_LOST=false
 ${CONNECTION_HELP}`;
 
 /** Parses `service=defaultMs:maxMs`. */
@@ -58,6 +60,7 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
       'sys-user': { type: 'string' },
       'sys-pass': { type: 'string' },
       'no-loss-relay': { type: 'boolean' },
+      'no-kick-lost': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -93,6 +96,7 @@ export async function supervisorCommand(argv: string[]): Promise<number> {
     // The same servers and TLS as the supervisor's own connection, another identity.
     ...(sysUser ? { fencing: { user: sysUser, pass: resolveString(PROCESS_OPTIONS.sysPass, values['sys-pass']) } } : {}),
     ...(values['no-loss-relay'] ? { lossRelay: false } : {}),
+    ...(values['no-kick-lost'] ? { kickLost: false } : {}),
   }));
   if (sup.metricsPort !== null) process.stdout.write(JSON.stringify({ msg: 'metrics listening', port: sup.metricsPort }) + '\n');
   return new Promise<number>((done) => {
