@@ -16,7 +16,8 @@ import type { CallSpec } from './client-options.js';
 import { hedgeDelayMs } from './hedging.js';
 import { SUSPECT_AFTER_MS } from './census.js';
 import type { LivenessProber } from './liveness.js';
-import { isRetryable, MIN_ATTEMPT_BUDGET_MS, planRetry, planSilenceResend } from './retry-policy.js';
+import { isRetryable, MIN_ATTEMPT_BUDGET_MS, planRetry } from './retry-policy.js';
+import { isSilent, SilentAttempts } from './silent-attempts.js';
 import type { CallTransport, Expirable } from './transport.js';
 import { DEADLINE_BUCKET, DEADLINE_NEXT, DEADLINE_PREV, type Expiring } from '../timing/deadline-queue.js';
 
@@ -44,10 +45,8 @@ export class Call implements Expirable, AttemptOwner {
   readonly #live: Attempt[] = [];
   #sent = 0;
   #losses = 0;
-  /** Attempts sent, free, because every attempt out was silent (retry-policy.ts, `planSilenceResend`). */
-  #silenceResends = 0;
-  /** Attempts found silent: they do not count against `retry.maxAttempts`. */
-  #silentAttempts = 0;
+  /** Its silent attempts, from the first one found (idempotent calls only). */
+  #silence: SilentAttempts | undefined = undefined;
   /** The call had its free retry of a refusal by one worker (retry-policy.ts, `planRetry`). */
   #freeRefusalUsed = false;
   #lastError: RpcError | undefined = undefined;
@@ -238,7 +237,7 @@ export class Call implements Expirable, AttemptOwner {
   onAttemptFailed(attempt: Attempt, err: RpcError): void {
     if (!attempt.live || this.#state === 'done') return;
     this.#drop(attempt);
-    if (this.#s.idempotent && this.#isSilent(attempt, this.#t.clock.now())) this.#countSilent(attempt);
+    if (this.#s.idempotent && isSilent(attempt, this.#t.clock.now(), this.#s.lostWorker.ackTimeoutMs)) (this.#silence ??= new SilentAttempts()).mark(attempt);
     this.#afterFailure(err, attempt.sentAt);
   }
 
@@ -363,38 +362,13 @@ export class Call implements Expirable, AttemptOwner {
    */
   #sendAnother(): boolean {
     if (this.#retryTimer !== undefined) return false;
-    const now = this.#t.clock.now();
-    let allSilent = true;
-    let newest = -Infinity;
-    for (const a of this.#live) {
-      if (this.#isSilent(a, now)) this.#countSilent(a);
-      else allSilent = false;
-      if (a.sentAt > newest) newest = a.sentAt;
-    }
-    const budget = this.#s.target.budget;
-    const plan = planSilenceResend(this.#s.retry, {
-      attempts: this.#sent - this.#silentAttempts,
-      sent: this.#sent,
-      silenceResends: this.#silenceResends,
-      allSilent,
-      promptAfter: budget.ackedPromptlyAfter(newest),
-      remainingMs: this.#remaining(),
-    });
-    if (!plan.resend || (!plan.free && !budget.tryWithdraw())) return false;
-    if (plan.free) this.#silenceResends++;
+    const s = this.#s;
+    const silence = (this.#silence ??= new SilentAttempts());
+    const plan = silence.plan(this.#live, this.#t.clock.now(), s.lostWorker.ackTimeoutMs, s.retry, s.target.budget, this.#sent, this.#remaining());
+    if (!plan.resend || (!plan.free && !s.target.budget.tryWithdraw())) return false;
+    if (plan.free) silence.resentFree();
     this.#send();
     return true;
-  }
-
-  /** Neither acknowledged nor answered within the ack timeout, or acknowledged and then a probe unanswered. */
-  #isSilent(a: Attempt, now: number): boolean {
-    return a.workerId === undefined ? now - a.sentAt >= this.#s.lostWorker.ackTimeoutMs : a.probeUnanswered;
-  }
-
-  #countSilent(a: Attempt): void {
-    if (a.countedSilent) return;
-    a.countedSilent = true;
-    this.#silentAttempts++;
   }
 
   /** No ack: the request may sit in a dead worker's socket buffer. Send it again, keep waiting on this one. */
@@ -459,7 +433,7 @@ export class Call implements Expirable, AttemptOwner {
       return;
     }
     const plan = planRetry(s.retry, err, {
-      attempts: this.#sent - this.#silentAttempts,
+      attempts: this.#sent - (this.#silence?.count ?? 0),
       sent: this.#sent,
       idempotent: s.idempotent,
       waitForWorkers: s.waitForWorkers || this.#connectionLost,
