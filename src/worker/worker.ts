@@ -4,8 +4,7 @@
  */
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
-import { encode } from '../protocol/codec.js';
-import { PROTOCOL_VERSION, type RequestEnvelope } from '../protocol/envelope.js';
+import type { RequestEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
 import { cancelSubject, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
@@ -24,6 +23,7 @@ import { CancelIndex, namesReply } from './cancel-index.js';
 import { ServiceDiscovery } from './service-discovery.js';
 import { WorkerReplies } from './replies.js';
 import { AckBatch, CallerPresence } from './ack-batch.js';
+import { answerCensusProbes } from './census-answers.js';
 import { QueueGroupMembership } from './queue-group.js';
 import { WorkerStreams } from './streams.js';
 import { WorkerBodies } from './bodies.js';
@@ -120,21 +120,9 @@ export class RpcWorker {
     this.#cancels = new CancelIndex(opts.limits, (id, replies) =>
       this.#active.find((ctx) => !ctx[TRACKED] && ctx.requestId === id && namesReply(replies, ctx[REPLY])),
     );
-    // `census`: every ack of what this worker holds precedes this answer; `group`: whether it is in
-    // its queue group now, taking new requests (docs/protocol.md, *Census*).
-    const pongs = [false, true].map((group) => encode({ v: PROTOCOL_VERSION, worker: this.id, census: true, group }));
     // Liveness and cancellation stay subscribed through a drain: the calls in flight need them.
     this.#controlSubs = [
-      nc.subscribe(pingSubject(opts.prefix, this.service, this.id), {
-        callback: (err, msg) => {
-          if (err === null && msg.reply) {
-            // The acks of the requests read before this probe leave first: the prober then knows
-            // that whatever it sent before the probe and still hears nothing of is not here.
-            this.#acks.flush();
-            this.#nc.publish(msg.reply, pongs[this.#group.joined ? 1 : 0]!);
-          }
-        },
-      }),
+      answerCensusProbes(nc, pingSubject(opts.prefix, this.service, this.id), this.id, () => this.#acks.flush(), () => this.#group.joined),
       nc.subscribe(cancelSubject(opts.prefix, definition.service), {
         callback: (err, msg) => {
           if (err === null) this.#cancels.onMessage(msg.data);
