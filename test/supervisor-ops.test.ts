@@ -149,9 +149,12 @@ test('supervisor item 10: a malformed control command or heartbeat is ignored an
     const status = await rec.status();
     assert.deepEqual(status.services.flatMap((s) => s.workers.map((x) => x.id)), [w.id], 'no forged worker registered');
     // A well-formed command still works afterwards.
+    const commandAt = Date.now();
     const ok = decodeChecked((await nc.request(ctl, encode({ v: 1, id: 'c1', cmd: 'drain', target: w.id, from: 'test', ts: Date.now() }), { timeout: 2_000 })).data) as ControlAck;
     assert.equal(ok.ok, true);
-    assert.ok(await waitFor(() => rec.beatsOf(w.id).at(-1)!.value.state === 'drained', 15_000), 'drained on a valid command');
+    // Any heartbeat since the command showing the drain proves it: on a loaded machine the
+    // supervisor may have judged the worker late beforehand and resume it by its own schedule.
+    assert.ok(await waitFor(() => rec.beatsOf(w.id).some((h) => h.at >= commandAt && h.value.state === 'drained'), 20_000), 'drained on a valid command');
     const command = (id: string, cmd: string) => encode({ v: 1, id, cmd, target: w.id, from: 'test', ts: Date.now() });
     const resumed = decodeChecked((await nc.request(ctl, command('c2', 'resume'), { timeout: 2_000 })).data) as ControlAck;
     assert.deepEqual([resumed.ok, resumed.state], [true, 'serving']);
