@@ -38,9 +38,15 @@ export class DeadlinePolicyCache {
   #expiresAt = -Infinity;
   readonly #ignoredLog = new LogThrottle(IGNORED_LOG_PERIOD_MS);
   /** Policy entries ignored for being below the floor. */
-  ignored = 0;
+  #ignored = 0;
+  get ignored(): number {
+    return this.#ignored;
+  }
   /** Leader heartbeats ignored for want of a trusted signature (with `trustedKeys` only). */
-  unsigned = 0;
+  #unsigned = 0;
+  get unsigned(): number {
+    return this.#unsigned;
+  }
 
   /**
    * `verifier`: when given, only heartbeats signed by a key it trusts count (see docs/protocol.md,
@@ -70,7 +76,7 @@ export class DeadlinePolicyCache {
   }
 
   #ignore(supervisor: string, service: string, maxMs: number, now: number): void {
-    this.ignored++;
+    this.#ignored++;
     if (this.#ignoredLog.take(now) === null) return;
     this.#log?.warn({ supervisor, service, maxMs, floorMs: MIN_POLICY_MAX_MS }, 'deadline policy below the floor ignored');
   }
@@ -90,7 +96,7 @@ export class DeadlinePolicyCache {
     const hb = value as SupervisorHeartbeat;
     if (!hb.leader) return; // a standby's policy may be stale or different: only the leader's counts
     if (this.#verifier !== null && !this.#verifier.verifyMessage(subject, hb.id, hb).ok) {
-      this.unsigned++;
+      this.#unsigned++;
       return;
     }
     const now = Date.now();

@@ -24,7 +24,10 @@ export class SupervisorFollower {
   readonly #leaderOf: LeaderOf;
   readonly #authentic: EventCheck | null;
   /** Events not followed (not the leader's, or not authentic), for tests and logs. */
-  ignored = 0;
+  #ignored = 0;
+  get ignored(): number {
+    return this.#ignored;
+  }
 
   constructor(registry: WorkerRegistry, self: string, leaderOf: LeaderOf, authentic: EventCheck | null) {
     this.#registry = registry;
@@ -46,7 +49,7 @@ export class SupervisorFollower {
     if (ev.kind !== 'drain' && ev.kind !== 'shutdown' && ev.kind !== 'resume') return;
     const leader = this.#leaderOf();
     if (leader === this.#self || leader === '' || ev.supervisor !== leader || (this.#authentic !== null && this.#authentic(subject, ev) !== null)) {
-      this.ignored++;
+      this.#ignored++;
       return;
     }
     const rec = this.#registry.get(ev.workerId);

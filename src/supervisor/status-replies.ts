@@ -17,7 +17,10 @@ export class StatusReplies {
   #tokens = MAX_STATUS_REPLIES_PER_SEC;
   #refilledAt = -Infinity;
   /** Requests left unanswered for the rate limit, for logs and tests. */
-  dropped = 0;
+  #dropped = 0;
+  get dropped(): number {
+    return this.#dropped;
+  }
 
   /** The reply to send at `now` (built with `build` when the cached one is too old), or null to send none. */
   take(now: number, build: () => Uint8Array): Uint8Array | null {
@@ -25,7 +28,7 @@ export class StatusReplies {
     this.#tokens = Math.min(MAX_STATUS_REPLIES_PER_SEC, this.#tokens + (Number.isFinite(elapsed) ? (elapsed * MAX_STATUS_REPLIES_PER_SEC) / 1_000 : MAX_STATUS_REPLIES_PER_SEC));
     this.#refilledAt = now;
     if (this.#tokens < 1) {
-      this.dropped++;
+      this.#dropped++;
       return null;
     }
     this.#tokens -= 1;

@@ -53,7 +53,10 @@ export class WorkerBodies {
   #outgoingBytes = 0;
   readonly maxBodyBytes: number;
   /** Chunks and pulls that named no open transfer or could not be read. */
-  ignored = 0;
+  #ignored = 0;
+  get ignored(): number {
+    return this.#ignored;
+  }
 
   constructor(nc: NatsConnection, prefix: string, service: string, workerId: string, maxBodyBytes: number, limits: MsgpackLimits, log: Logger) {
     this.#nc = nc;
@@ -156,7 +159,7 @@ export class WorkerBodies {
   }
 
   #ignore(bytes: number): void {
-    this.ignored++;
+    this.#ignored++;
     if (this.#log.isLevelEnabled('debug')) this.#log.debug({ bytes }, 'body message for no open transfer ignored');
   }
 
