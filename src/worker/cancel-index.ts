@@ -7,6 +7,7 @@
  * only when it names the random last token of that call's reply subject, which only the caller
  * and this worker know (anyone may know a request id). See docs/protocol.md, *Cancellation*.
  */
+import type { NatsConnection, Subscription } from 'nats';
 import { decodeChecked } from '../protocol/codec.js';
 import { asCancel } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
@@ -43,6 +44,15 @@ export class CancelIndex {
   untrack(ctx: CallContext): void {
     const set = this.#byId.get(ctx.requestId);
     if (set !== undefined && set.delete(ctx) && set.size === 0) this.#byId.delete(ctx.requestId);
+  }
+
+  /** Subscribes to the service's cancel subject; the worker unsubscribes at stop. */
+  listen(nc: NatsConnection, subject: string): Subscription {
+    return nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err === null) this.onMessage(msg.data);
+      },
+    });
   }
 
   /** Handles a cancel message: aborts the matching handlers' signals. Hostile bytes are ignored. */

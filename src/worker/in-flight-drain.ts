@@ -20,6 +20,11 @@ export class InFlightDrain {
     this.#log = log;
   }
 
+  /** Calls in flight now. */
+  get count(): number {
+    return this.#active.size;
+  }
+
   /** The worker calls this when its last call in flight has ended. */
   idle(): void {
     this.#idle?.();

@@ -8,6 +8,7 @@
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { Logger } from '../logging/logger.js';
 import { queueGroup, requestSubject } from '../protocol/subjects.js';
+import type { ControlSecurity } from './control-auth.js';
 
 export const SERVICE_API_PREFIX = '$SRV';
 const MS_TO_NS = 1_000_000;
@@ -21,6 +22,13 @@ export interface DiscoveredWorker {
   methods: string[];
   /** Read at each answer: the worker's state and host, as string metadata. */
   metadata: () => Record<string, string>;
+}
+
+/** A worker's discovery metadata: how it checks control commands (and the warning when unsigned in production), its state now, its host. */
+export function workerMetadata(security: Readonly<ControlSecurity>, host: string, state: () => string): () => Record<string, string> {
+  const fixed: Record<string, string> = { 'natsrpc.control': security.control };
+  if (security.warning !== undefined) fixed['natsrpc.warning'] = security.warning;
+  return () => ({ 'natsrpc.state': state(), 'natsrpc.host': host, ...fixed });
 }
 
 class EndpointStats {

@@ -5,11 +5,8 @@
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { RequestEnvelope } from '../protocol/envelope.js';
-import { RpcError } from '../protocol/errors.js';
-import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
 import { cancelSubject, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
 import { DeadlinePolicyCache } from '../client/deadline-policy.js';
-import type { NkeyCommandVerifier } from '../security/signed-commands.js';
 import type { Logger } from '../logging/logger.js';
 import { LoopProgress } from '../timing/loop-progress.js';
 import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
@@ -20,44 +17,24 @@ import { InFlightDrain } from './in-flight-drain.js';
 import { resolveMethod, type ResolvedMethod, type WorkerDefinition } from './definition.js';
 import { OutboundCalls } from './outbound.js';
 import { CancelIndex, namesReply } from './cancel-index.js';
-import { ServiceDiscovery } from './service-discovery.js';
+import { ServiceDiscovery, workerMetadata } from './service-discovery.js';
 import { WorkerReplies } from './replies.js';
 import { AckBatch, CallerPresence } from './ack-batch.js';
 import { answerCensusProbes } from './census-answers.js';
 import { QueueGroupMembership } from './queue-group.js';
+import { WorkerLifecycle, type WorkerState } from './lifecycle.js';
 import { WorkerStreams } from './streams.js';
 import { WorkerBodies } from './bodies.js';
 import { RequestAdmission } from './admission.js';
 import { HandlerRunner } from './handler-run.js';
 import { WorkerStats, type WorkerStatsSnapshot } from './stats.js';
 import type { ControlSecurity } from './control-auth.js';
-import { defaultLowWater, LeaveWhenFull, type HeldRequest, type RoutingMode } from './load-aware-routing.js';
+import type { ResolvedWorkerOptions } from './worker-options.js';
+import { defaultLowWater, LeaveWhenFull, type HeldRequest } from './load-aware-routing.js';
 
 export { DEFAULT_DRAIN_TIMEOUT_MS } from '../options/table.js';
-export type WorkerState = 'serving' | 'draining' | 'drained' | 'stopped';
-
-/** What {@link RpcWorker} is built with: options validated and completed by `startWorker`. */
-export interface ResolvedWorkerOptions {
-  id: string;
-  concurrency: number;
-  drainTimeoutMs: number;
-  /** The longest budget granted to a request (see `maxBudgetMs` in start-worker.ts). */
-  maxBudgetMs: number;
-  prefix: string;
-  logger: Logger;
-  limits: MsgpackLimits;
-  ownsConnection: boolean;
-  routing?: RoutingMode;
-  lowWater?: number;
-  discovery: boolean;
-  /** Largest request or reply body (beyond max_payload, sent in chunks), in bytes. */
-  maxBodyBytes: number;
-  /** How control commands are checked (see control-auth.ts). Default: unsigned. */
-  security?: ControlSecurity;
-  /** Checks leader heartbeats: only signed ones set the budget cap (built from the keys trusted for control). */
-  policyVerifier?: NkeyCommandVerifier;
-}
-
+export type { WorkerState } from './lifecycle.js';
+export type { ResolvedWorkerOptions } from './worker-options.js';
 
 export class RpcWorker {
   readonly id: string;
@@ -81,11 +58,8 @@ export class RpcWorker {
   readonly #loop = new LoopProgress();
   readonly #group: QueueGroupMembership;
   readonly #routing: LeaveWhenFull | null;
-  #state: WorkerState = 'serving';
-  #drainExpired = false;
-  #draining: Promise<void> | null = null;
-  #stopping: Promise<void> | null = null;
   readonly #inFlight: InFlightDrain;
+  readonly #lifecycle: WorkerLifecycle;
   /** Spans around handlers, or null when no OpenTelemetry SDK was registered when the worker started. */
   readonly #tracing: WorkerTracing | null = workerTracing();
   readonly #runner: HandlerRunner;
@@ -100,8 +74,6 @@ export class RpcWorker {
   /** The supervisor's deadline policy: its maximum for this service caps every request's budget. */
   readonly #policy: DeadlinePolicyCache;
   readonly #admission: RequestAdmission;
-  #stopHooks: ((reason: string) => Promise<void>)[] = [];
-  #stateHooks: ((state: WorkerState) => void)[] = [];
 
   /** @internal use {@link startWorker} */
   constructor(nc: NatsConnection, definition: WorkerDefinition, opts: ResolvedWorkerOptions) {
@@ -123,18 +95,11 @@ export class RpcWorker {
     // Liveness and cancellation stay subscribed through a drain: the calls in flight need them.
     this.#controlSubs = [
       answerCensusProbes(nc, pingSubject(opts.prefix, this.service, this.id), this.id, () => this.#acks.flush(), () => this.#group.joined),
-      nc.subscribe(cancelSubject(opts.prefix, definition.service), {
-        callback: (err, msg) => {
-          if (err === null) this.#cancels.onMessage(msg.data);
-        },
-      }),
+      this.#cancels.listen(nc, cancelSubject(opts.prefix, definition.service)),
     ];
     if (opts.discovery) {
-      const methods = [...this.#methods.keys()];
-      const security: Record<string, string> = { 'natsrpc.control': this.security.control };
-      if (this.security.warning !== undefined) security['natsrpc.warning'] = this.security.warning;
-      const metadata = () => ({ 'natsrpc.state': this.#state, 'natsrpc.host': this.host, ...security });
-      this.#discovery = new ServiceDiscovery(nc, { service: this.service, id: this.id, version: this.version, prefix: opts.prefix, methods, metadata }, this.#log);
+      const metadata = workerMetadata(this.security, this.host, () => this.#lifecycle.state);
+      this.#discovery = new ServiceDiscovery(nc, { service: this.service, id: this.id, version: this.version, prefix: opts.prefix, methods: [...this.#methods.keys()], metadata }, this.#log);
     }
     this.#acks = new AckBatch<CallContext>(this.id, (subject, data) => nc.publish(subject, data), (ctx) => this.#active.has(ctx));
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
@@ -147,11 +112,12 @@ export class RpcWorker {
     const subjectPrefixLength = serviceWildcard(opts.prefix, definition.service).length - 1;
     this.#group = new QueueGroupMembership(nc, serviceWildcard(opts.prefix, this.service), queueGroup(this.service), this.#onMessage);
     this.#admission = new RequestAdmission(this.service, this.#methods, subjectPrefixLength, opts.limits, opts.maxBudgetMs, this.#policy, this.#loop, this.#replies, this.stats);
+    this.#lifecycle = new WorkerLifecycle(this.#group, this.#inFlight, this.stats, nc, this.#log, opts.drainTimeoutMs, (runStopHooks) => this.#release(runStopHooks));
     this.#group.join();
   }
 
   get state(): WorkerState {
-    return this.#state;
+    return this.#lifecycle.state;
   }
 
   get inFlight(): number {
@@ -181,51 +147,31 @@ export class RpcWorker {
    * stays open; {@link resume} rejoins. Calling it again returns the same promise.
    */
   drain(): Promise<void> {
-    if (this.#state === 'stopped') return Promise.resolve();
-    this.#draining ??= this.#drain();
-    return this.#draining;
+    return this.#lifecycle.drain();
   }
 
   /** Rejoins the queue group after a drain, with its fault streak reset. */
-  async resume(): Promise<void> {
-    if (this.#state === 'stopped' || this.#stopping !== null) throw new RpcError('UNAVAILABLE', 'worker is stopped');
-    if (this.#draining !== null) await this.#draining;
-    if (this.#state !== 'drained') return;
-    this.#draining = null;
-    this.#drainExpired = false;
-    // A resumed worker starts with a clean record: its failures before the drain were judged
-    // (reset before the state changes, so the heartbeat that says `serving` says it too).
-    this.stats.resetFaults();
-    this.#setState('serving');
-    this.#group.join();
-    await this.#nc.flush();
-    this.#log.info('worker resumed');
+  resume(): Promise<void> {
+    return this.#lifecycle.resume();
   }
 
   /** Drains, then closes the connection (if the worker opened it). Calling it again returns the same promise. */
   stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
-    return this.#stopping;
+    return this.#lifecycle.stop();
   }
 
   /** @internal runs once the worker has drained, before its connection closes (the final heartbeat). */
   onStop(hook: (reason: string) => Promise<void>): void {
-    this.#stopHooks.push(hook);
+    this.#lifecycle.onStop(hook);
   }
 
   /** @internal called after every change of state (the agent sends a heartbeat at once). */
   onStateChange(hook: (state: WorkerState) => void): void {
-    this.#stateHooks.push(hook);
+    this.#lifecycle.onStateChange(hook);
   }
 
-  #setState(state: WorkerState): void {
-    this.#state = state;
-    for (const hook of this.#stateHooks) hook(state);
-  }
-
-  async #stop(): Promise<void> {
-    await this.drain();
-    this.#setState('stopped');
+  /** Once stopped: frees what the worker holds, runs the stop hooks, closes the connection it opened. */
+  async #release(runStopHooks: () => Promise<void>): Promise<void> {
     this.#discovery?.close();
     this.#policy.close();
     this.#deadlines.clear();
@@ -234,7 +180,7 @@ export class RpcWorker {
     if (!this.#opts.ownsConnection) for (const sub of this.#controlSubs) sub.unsubscribe();
     if (!this.#opts.ownsConnection) this.#streams?.close();
     this.#bodies.close();
-    for (const hook of this.#stopHooks) await hook('stopped').catch((err: unknown) => this.#log.warn({ err }, 'stop hook failed'));
+    await runStopHooks();
     if (this.#opts.ownsConnection && !this.#nc.isClosed()) {
       // Replies of the last handlers are in the outbound buffer: flush before closing, and never
       // use nc.drain(), which may close before async handlers have replied.
@@ -242,20 +188,6 @@ export class RpcWorker {
       await this.#nc.close();
     }
     this.#log.info(this.stats.snapshot(0), 'worker stopped');
-  }
-
-  async #drain(): Promise<void> {
-    this.#setState('draining');
-    this.#log.info({ inFlight: this.#active.size }, 'worker draining');
-    // One deadline for the whole drain: leaving the group and finishing the calls in flight.
-    const deadline = performance.now() + this.#opts.drainTimeoutMs;
-    await this.#group.leaveConfirmed(this.#opts.drainTimeoutMs);
-    if (!(await this.#inFlight.wait(deadline))) {
-      this.#drainExpired = true; // from now on a request that still arrives is refused
-      await this.#inFlight.abort();
-    }
-    this.#setState('drained');
-    this.#log.info('worker drained');
   }
 
   readonly #onMessage = (err: Error | null, msg: Msg): void => {
@@ -275,7 +207,7 @@ export class RpcWorker {
     const method = req.method;
     const entry = this.#admission.methodFor(req, reply, arrivedAt);
     if (entry === null) return;
-    if (this.#drainExpired) {
+    if (this.#lifecycle.drainExpired) {
       this.#replies.refuse(reply, req.id, 'DRAINING', `worker ${this.id} is shutting down`);
       return;
     }
@@ -340,7 +272,7 @@ export class RpcWorker {
   #loadAwareRouting(lowWater: number): LeaveWhenFull {
     return new LeaveWhenFull(this.concurrency, lowWater, {
       inGroup: () => this.#group.joined,
-      canJoin: () => this.#state === 'serving' && this.#stopping === null && !this.#nc.isClosed(),
+      canJoin: () => this.#lifecycle.mayJoin && !this.#nc.isClosed(),
       inFlight: () => this.#active.size,
       leave: () => this.#group.leave(),
       join: () => this.#group.join(),
