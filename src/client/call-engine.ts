@@ -14,7 +14,6 @@ import { AttemptBodies, requestBody } from './call-bodies.js';
 import { publishCancel, requestEnvelope } from './call-messages.js';
 import type { CallSpec } from './client-options.js';
 import { hedgeDelayMs } from './hedging.js';
-import { SUSPECT_AFTER_MS } from './census.js';
 import type { LivenessProber } from './liveness.js';
 import { isRetryable, MIN_ATTEMPT_BUDGET_MS, planRetry } from './retry-policy.js';
 import { isSilent, SilentAttempts } from './silent-attempts.js';
@@ -118,7 +117,7 @@ export class Call implements Expirable, AttemptOwner {
       this.#waitForConnection();
       return;
     }
-    const attempt = new Attempt(this, ++this.#sent);
+    const attempt = new Attempt(this, t, this.#prober, s, ++this.#sent);
     let data: Uint8Array;
     try {
       data = this.#encodeRequest(attempt.no);
@@ -139,12 +138,11 @@ export class Call implements Expirable, AttemptOwner {
       return;
     }
     this.#state = 'in-flight';
-    attempt.sentAt = t.clock.now();
-    this.#live.push(attempt);
-    // No timer per attempt for its ack: the client's ack sweep finds it overdue (onAckCheck), as
-    // for plain calls. The ack timer and the probe timer an idempotent call set and cleared on
+    // No timer per attempt for its ack: the client's ack sweep finds it overdue (Attempt.checkAck),
+    // as for plain calls. The ack timer and the probe timer an idempotent call set and cleared on
     // every call cost 0.3-0.5 µs (a setTimeout + clearTimeout pair: 0.13-0.27 µs on this machine).
-    attempt.resendCheckAt = attempt.sentAt + s.lostWorker.ackTimeoutMs;
+    attempt.sent(t.clock.now());
+    this.#live.push(attempt);
     const perAttempt = s.retry.perAttemptTimeoutMs;
     if (perAttempt !== undefined && perAttempt < this.#remaining()) {
       attempt.attemptTimer = t.clock.setTimer(() => this.#onAttemptTimeout(attempt), perAttempt);
@@ -197,26 +195,13 @@ export class Call implements Expirable, AttemptOwner {
     this.onAttemptFailed(attempt, new RpcError('NO_RESPONDERS', `no worker serves ${this.#name()}`));
   }
 
-  /** @internal a worker took the attempt */
-  onAck(attempt: Attempt, workerId: string): void {
-    if (!attempt.live || attempt.workerId !== undefined) return;
-    attempt.workerId = workerId;
-    this.#t.sawWorker(this.#s.target.service, workerId);
-    const clock = this.#t.clock;
-    if (clock.now() - attempt.sentAt <= this.#s.lostWorker.ackTimeoutMs) this.#s.target.budget.ackedPromptly(attempt.sentAt);
-    clock.clearTimer(attempt.timer);
-    clock.clearTimer(attempt.suspectTimer);
-    attempt.suspectTimer = undefined;
-    attempt.timer = clock.setTimer(() => this.#probe(attempt), this.#s.lostWorker.probeAfterMs);
-  }
-
   /** @internal */
   onReply(attempt: Attempt, reply: ReplyEnvelope): void {
     if (!attempt.live || this.#state === 'done') return;
     if (reply.id !== this.#id && !isUnattributedError(reply)) return; // not ours: ignored
     if (reply.ok && reply.body != null) {
       // The result is a body to pull in chunks; the call ends once it arrived and was verified.
-      if (attempt.workerId === undefined) this.onAck(attempt, reply.body.w);
+      if (attempt.workerId === undefined) attempt.acked(reply.body.w);
       attempt.bodies ??= new AttemptBodies(this.#t, this.#s.target.service, attempt.token);
       const err = attempt.bodies.receive(reply.body);
       if (err !== null) this.onAttemptFailed(attempt, err);
@@ -259,39 +244,10 @@ export class Call implements Expirable, AttemptOwner {
     }
   }
 
-  /**
-   * @internal A worker of some service was lost. The attempt it acknowledged is lost with it. An
-   * attempt of this service that no worker has acknowledged and that was sent before the loss is
-   * presumed to sit with the lost worker once it is `ackTimeoutMs` old: a live worker would have
-   * acknowledged it by then (idempotent calls), or answered or late-acked it (plain calls). For a
-   * plain call that presumption needs the supervisor's verdict: a probe's 503 only says the
-   * connection is closed, as a drained worker's is after it served everything it took, and a plain
-   * call must not fail for it.
-   */
-  onWorkerLost(attempt: Attempt, service: string, workerId: string, lostAt: number, verdict: boolean): void {
-    if (!attempt.live || this.#state === 'done') return;
-    if (attempt.workerId === workerId) {
-      this.#lostWithWorker(attempt, workerId);
-      return;
-    }
-    if (!verdict && !this.#s.idempotent) return;
-    if (attempt.workerId !== undefined || service !== this.#s.target.service || attempt.sentAt > lostAt || attempt.suspectTimer !== undefined) return;
-    const clock = this.#t.clock;
-    const waitMs = attempt.sentAt + this.#s.lostWorker.ackTimeoutMs - clock.now();
-    if (waitMs <= 0) {
-      this.#lostWithWorker(attempt, undefined);
-      return;
-    }
-    attempt.suspectTimer = clock.setTimer(() => {
-      attempt.suspectTimer = undefined;
-      if (attempt.live && attempt.workerId === undefined && this.#state !== 'done') this.#lostWithWorker(attempt, undefined);
-    }, waitMs);
-  }
-
   /** @internal The worker holding the attempt pulls its request body: it sends the chunks asked for. */
   onBodyPull(attempt: Attempt, pull: BodyPull): void {
     if (!attempt.live || this.#state === 'done' || this.#body === undefined || pull.w == null) return;
-    if (attempt.workerId === undefined) this.onAck(attempt, pull.w);
+    if (attempt.workerId === undefined) attempt.acked(pull.w);
     else if (attempt.workerId !== pull.w) return; // not the worker that holds it
     attempt.bodies ??= new AttemptBodies(this.#t, this.#s.target.service, attempt.token);
     const err = attempt.bodies.send(this.#body, pull);
@@ -313,54 +269,11 @@ export class Call implements Expirable, AttemptOwner {
   }
 
   /**
-   * @internal The client's ack sweep, twice per {@link SUSPECT_AFTER_MS}. No ack and no reply for
-   * that long: a worker that took the attempt may be gone, so the client counts the service's
-   * workers (census.ts), again every such period while silent. An idempotent call with no ack for
-   * `ackTimeoutMs` also sends one more attempt beside it.
-   */
-  onAckCheck(attempt: Attempt, now: number): void {
-    if (!attempt.live || attempt.workerId !== undefined || this.#state === 'done') return;
-    if (now - Math.max(attempt.sentAt, attempt.suspectedAt) >= SUSPECT_AFTER_MS) {
-      attempt.suspectedAt = now;
-      this.#t.suspect(this.#s.target.service);
-    }
-    if (this.#s.idempotent && now >= attempt.resendCheckAt) this.#onAckOverdue(attempt, now);
-  }
-
-  /**
-   * @internal A census of the service proved that no live worker holds what it did not acknowledge
-   * or answer, and a worker was lost: an attempt sent before `before` that nobody acknowledged was
-   * with it. A plain call fails `WORKER_LOST`; an idempotent one is sent again at once.
-   */
-  onCensus(attempt: Attempt, service: string, before: number): void {
-    if (!attempt.live || this.#state === 'done' || attempt.workerId !== undefined || service !== this.#s.target.service || attempt.sentAt >= before) return;
-    this.#lostWithWorker(attempt, undefined);
-  }
-
-  #probe(attempt: Attempt): void {
-    const lw = this.#s.lostWorker;
-    const workerId = attempt.workerId!;
-    void this.#prober.probe(this.#s.target.service, workerId, lw.probeTimeoutMs).then((state) => {
-      if (this.#state === 'done' || !attempt.live) return;
-      // Every call held by that worker learns it at once, this one included.
-      if (state === 'gone') {
-        this.#t.workerLost(this.#s.target.service, workerId, false);
-        return;
-      }
-      // A worker that holds the attempt but cannot answer a probe is frozen or stalled: an
-      // idempotent call sends one more attempt and keeps waiting on this one (first answer wins).
-      attempt.probeUnanswered = state === 'unknown';
-      if (attempt.probeUnanswered && this.#s.idempotent) this.#sendAnother();
-      attempt.timer = this.#t.clock.setTimer(() => this.#probe(attempt), lw.probeIntervalMs);
-    });
-  }
-
-  /**
    * One more attempt beside those out when all of them are silent (no ack within the ack timeout,
    * or a probe unanswered), by the rules of `planSilenceResend`: free while the service acks
-   * later attempts promptly, else within the attempts and the budget.
+   * later attempts promptly, else within the attempts and the budget. @internal
    */
-  #sendAnother(): boolean {
+  sendAnother(): boolean {
     if (this.#retryTimer !== undefined) return false;
     const s = this.#s;
     const silence = (this.#silence ??= new SilentAttempts());
@@ -371,17 +284,6 @@ export class Call implements Expirable, AttemptOwner {
     return true;
   }
 
-  /** No ack: the request may sit in a dead worker's socket buffer. Send it again, keep waiting on this one. */
-  #onAckOverdue(attempt: Attempt, now: number): void {
-    if (this.#sendAnother()) {
-      attempt.resendCheckAt = Infinity;
-      return;
-    }
-    // Another attempt is out and not yet silent, a retry is pending, or the rules refuse for now:
-    // look again later, so an attempt lost without an ack is never simply waited out.
-    attempt.resendCheckAt = now + this.#s.lostWorker.ackTimeoutMs;
-  }
-
   #onAttemptTimeout(attempt: Attempt): void {
     attempt.attemptTimer = undefined;
     if (this.#state === 'done' || !attempt.live) return;
@@ -390,8 +292,8 @@ export class Call implements Expirable, AttemptOwner {
     this.onAttemptFailed(attempt, new RpcError('TIMEOUT', `attempt ${attempt.no} took longer than ${this.#s.retry.perAttemptTimeoutMs} ms`));
   }
 
-  /** The attempt's worker is gone: it counts as a loss of the request when the worker had acknowledged it. */
-  #lostWithWorker(attempt: Attempt, workerId: string | undefined): void {
+  /** @internal The attempt's worker is gone: it counts as a loss of the request when the worker had acknowledged it. */
+  lostWithWorker(attempt: Attempt, workerId: string | undefined): void {
     this.#drop(attempt);
     this.#ambiguous = true;
     if (workerId !== undefined) this.#losses++;
@@ -471,21 +373,11 @@ export class Call implements Expirable, AttemptOwner {
   }
 
   #drop(attempt: Attempt): void {
-    attempt.live = false;
+    attempt.end();
     const live = this.#live;
     const i = live.indexOf(attempt);
     if (i >= 0) live.splice(i, 1);
     this.#t.close(attempt.token);
-    this.#clearTimers(attempt);
-  }
-
-  #clearTimers(attempt: Attempt): void {
-    attempt.bodies?.abandon(); // a reply body still being pulled: the worker frees it
-    if (attempt.timer === undefined && attempt.attemptTimer === undefined && attempt.suspectTimer === undefined) return;
-    const clock = this.#t.clock;
-    clock.clearTimer(attempt.timer);
-    clock.clearTimer(attempt.attemptTimer);
-    clock.clearTimer(attempt.suspectTimer);
   }
 
   #finish(err: RpcError | undefined, result?: unknown, deadline?: boolean): void {
@@ -499,9 +391,8 @@ export class Call implements Expirable, AttemptOwner {
     if (this.#live.length > 0) {
       const tokens = this.#abandoned ?? [];
       for (const attempt of this.#live.splice(0)) {
-        attempt.live = false;
+        attempt.end();
         t.close(attempt.token);
-        this.#clearTimers(attempt);
         tokens.push(attempt.token);
       }
       publishCancel(t, this.#s.target.service, this.#id, tokens, deadline);
