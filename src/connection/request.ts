@@ -13,10 +13,12 @@ import { checkHeaderBlock, headerStatus, NO_RESPONDERS_STATUS } from '../protoco
  * Publishes `data` to `subject` with a reply subject of its own and resolves with the first answer
  * whose header block is within the limits. Rejects with `RpcError` `NO_RESPONDERS` (the broker's
  * 503), `TIMEOUT` (no valid answer within `timeoutMs`) or `UNAVAILABLE` (the publish failed).
+ * The reply subject is `inbox` when given (a fresh subject the connection may subscribe to), else a
+ * fresh inbox under the connection's prefix.
  */
-export function requestOnce(nc: NatsConnection, subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
+export function requestOnce(nc: NatsConnection, subject: string, data: Uint8Array, timeoutMs: number, inbox?: string): Promise<Msg> {
   return new Promise<Msg>((resolve, reject) => {
-    const inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    const replyTo = inbox ?? createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
     let settled = false;
     const done = (err: RpcError | null, msg?: Msg): void => {
       if (settled) return;
@@ -26,7 +28,7 @@ export function requestOnce(nc: NatsConnection, subject: string, data: Uint8Arra
       if (err === null) resolve(msg!);
       else reject(err);
     };
-    const sub = nc.subscribe(inbox, {
+    const sub = nc.subscribe(replyTo, {
       callback: (err, msg) => {
         if (err !== null) return done(new RpcError('UNAVAILABLE', `no answer on ${subject}: ${err.message}`, { cause: err }));
         if (checkHeaderBlock(msg) !== null) return; // dropped unread
@@ -36,7 +38,7 @@ export function requestOnce(nc: NatsConnection, subject: string, data: Uint8Arra
     });
     const timer = setTimeout(() => done(new RpcError('TIMEOUT', `no answer on ${subject} within ${timeoutMs} ms`)), timeoutMs);
     try {
-      nc.publish(subject, data, { reply: inbox });
+      nc.publish(subject, data, { reply: replyTo });
     } catch (cause) {
       done(new RpcError('UNAVAILABLE', `cannot publish to ${subject}: ${(cause as Error).message}`, { cause }));
     }

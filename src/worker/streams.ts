@@ -3,11 +3,12 @@
  * per `yield`, sent to its caller in batched item frames while the caller's credit lasts. The
  * generator is not resumed while credit is exhausted, so a slow caller holds the worker back
  * instead of filling memory; a caller that is gone (the broker answers 503 to a probe of its reply
- * subject) or a signal that fires (cancel, deadline, drain) returns the generator, which runs its
- * `finally`. The stream's end is the call's ordinary reply, sent by the worker: the item count, or
+ * subject, sent when the caller has been silent for a while, whether the worker waits for credit or
+ * for its generator) aborts the call's signal; that signal (cancel, deadline, drain, caller gone)
+ * returns the generator, which runs its `finally`. The stream's end is the call's ordinary reply, sent by the worker: the item count, or
  * the error. See docs/protocol.md, *Streams*.
  */
-import type { NatsConnection, Subscription } from 'nats';
+import { nuid, type NatsConnection, type Subscription } from 'nats';
 import { requestOnce } from '../connection/request.js';
 import { decodeChecked } from '../protocol/codec.js';
 import type { StreamWindow } from '../protocol/envelope.js';
@@ -16,9 +17,13 @@ import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
 import { asCredit, encodeItem, encodeItemFrame, MAX_FRAME_ITEMS } from '../protocol/stream.js';
 import { creditSubject, isLastToken } from '../protocol/subjects.js';
 import type { Logger } from '../logging/logger.js';
-import type { CallContext } from './context.js';
+import { CallContext } from './context.js';
 
-/** While a stream waits for credit, its caller's reply subject is probed this often (503: the caller is gone). */
+/**
+ * A stream whose caller has sent no credit for this long (waiting for credit, or for a slow
+ * generator) has its caller's reply subject probed, and a probe waits this long for the broker's
+ * 503 (the caller is gone); so a vanished caller is noticed within about twice this.
+ */
 export const CALLER_PROBE_INTERVAL_MS = 1_000;
 
 /** How a stream ends: the number of items sent, or the error it ended with. */
@@ -35,6 +40,10 @@ class StreamRun {
   flushQueued = false;
   wake: (() => void) | null = null;
   failure: RpcError | undefined = undefined;
+  /** `performance.now()` when the caller was last heard from: the stream's start, then each credit. */
+  heardAt = performance.now();
+  /** A probe of the caller's reply subject is out. */
+  probing = false;
   /** Where frames and the final reply go: the request's reply subject, or the newest the caller moved it to. */
   reply: string;
   readonly maxItems: number;
@@ -57,6 +66,10 @@ class StreamRun {
 export class WorkerStreams {
   readonly #nc: NatsConnection;
   readonly #workerId: string;
+  /** `<prefix>._credit.<service>.`: probes of callers take their answer subject here (see #callerGone). */
+  readonly #probeAnswers: string;
+  /** Probes silent callers while streams are open. */
+  #prober: NodeJS.Timeout | undefined = undefined;
   readonly #limits: MsgpackLimits;
   readonly #log: Logger;
   readonly #open = new Map<string, StreamRun>();
@@ -69,6 +82,7 @@ export class WorkerStreams {
     this.#workerId = workerId;
     this.#limits = limits;
     this.#log = log;
+    this.#probeAnswers = creditSubject(prefix, service, '');
     this.#sub = nc.subscribe(creditSubject(prefix, service, workerId), { callback: (err, msg) => err === null && this.#onCredit(msg.data, msg.reply) });
   }
 
@@ -79,6 +93,8 @@ export class WorkerStreams {
 
   close(): void {
     this.#sub.unsubscribe();
+    clearInterval(this.#prober);
+    this.#prober = undefined;
   }
 
   /** Runs the generator `gen` for `ctx` and calls `done` once it has ended and its `finally` has run. */
@@ -90,8 +106,13 @@ export class WorkerStreams {
     }
     const run = new StreamRun(ctx, reply, window, this.#nc.info?.max_payload ?? 1024 * 1024);
     this.#open.set(ctx.requestId, run);
+    this.#prober ??= setInterval(this.#probeSilentCallers, CALLER_PROBE_INTERVAL_MS).unref();
     void this.#pump(run, gen).then(({ count, err }) => {
       this.#open.delete(ctx.requestId);
+      if (this.#open.size === 0) {
+        clearInterval(this.#prober);
+        this.#prober = undefined;
+      }
       done(count, err, run.reply);
     });
   }
@@ -166,31 +187,43 @@ export class WorkerStreams {
     run.batchBytes = 0;
   }
 
-  /** Waits for credit or the signal; while waiting, probes the caller's reply subject. */
+  /** Waits for credit or the signal (a caller that is gone aborts it: see #probeSilentCallers). */
   async #creditOrAbort(run: StreamRun): Promise<void> {
     while (!run.ctx.aborted && run.failure === undefined && (run.items <= 0 || run.bytes <= 0)) {
-      const woken = new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), CALLER_PROBE_INTERVAL_MS);
-        run.wake = () => {
-          clearTimeout(timer);
-          resolve(true);
-        };
-      });
-      const wokenByCredit = await woken;
+      await new Promise<void>((resolve) => (run.wake = resolve));
       run.wake = null;
-      if (!wokenByCredit && (await this.#callerGone(run))) {
-        run.failure = new RpcError('CANCELLED', 'the caller of the stream is gone (its reply subject has no subscriber)');
-      }
     }
   }
 
-  /** A probe frame (no items) sent as a request: the broker's 503 says nobody reads the reply subject any more. */
+  /**
+   * Every CALLER_PROBE_INTERVAL_MS: each open stream whose caller has sent no credit for that long
+   * (the worker waits for credit, or its generator is slow) and has no probe out is probed; a caller
+   * that is gone aborts the call's signal with CANCELLED, which returns the generator.
+   */
+  readonly #probeSilentCallers = (): void => {
+    const silentSince = performance.now() - CALLER_PROBE_INTERVAL_MS;
+    for (const run of this.#open.values()) {
+      if (run.probing || run.heardAt > silentSince || run.ctx.aborted || run.failure !== undefined) continue;
+      run.probing = true;
+      void this.#callerGone(run).then((gone) => {
+        run.probing = false;
+        if (gone) CallContext.abort(run.ctx, new RpcError('CANCELLED', 'the caller of the stream is gone (its reply subject has no subscriber)'));
+      });
+    }
+  };
+
+  /**
+   * A probe frame (no items) sent to the stream's reply subject as a request: the broker's 503 says
+   * nobody reads it any more. Its answer subject is `<prefix>._credit.<service>.<random token>`,
+   * which a service's identity may already subscribe to (no inbox of its own is needed, which the
+   * shipped identities may not have); the token is random, and only the stream's caller sees it.
+   */
   async #callerGone(run: StreamRun): Promise<boolean> {
     if (this.#nc.isClosed()) return true;
     try {
       const probe = encodeItemFrame(run.ctx.requestId, this.#workerId, run.sent, [], 0);
       // Not nc.request(): the caller's answer could carry a header block nats would parse unbounded.
-      await requestOnce(this.#nc, run.reply, probe, CALLER_PROBE_INTERVAL_MS);
+      await requestOnce(this.#nc, run.reply, probe, CALLER_PROBE_INTERVAL_MS, this.#probeAnswers + nuid.next());
       return false;
     } catch (e) {
       return (e as { code?: string }).code === 'NO_RESPONDERS';
@@ -215,6 +248,7 @@ export class WorkerStreams {
     // the broker's permission to answer a request expires (allow_responses), and the delivery
     // of this credit opens a fresh one there (docs/protocol.md, *Streams*).
     if (moveTo !== undefined && moveTo !== '' && moveTo !== run.reply && sameInbox(moveTo, run.request)) run.reply = moveTo;
+    run.heardAt = performance.now();
     // Never more than one window ahead of what was sent, whatever a (forged) credit says.
     run.items = Math.min(run.items + credit.items, run.window.items);
     run.bytes = Math.min(run.bytes + credit.bytes, run.window.bytes);

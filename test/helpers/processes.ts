@@ -9,6 +9,8 @@ import { createInterface } from 'node:readline';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** How tests start the CLI: node with these arguments, from ROOT. */
 export const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+/** How tests start a TypeScript script of their own: `new ChildHandle([file, ...args], env, SCRIPT)`. */
+export const SCRIPT = ['--import', 'tsx'];
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -26,11 +28,14 @@ export class ChildHandle {
   readonly stderr: string[] = [];
   readonly exited: Promise<Exit>;
 
-  /** `env` adds to the test's environment; an undefined value removes that variable. */
-  constructor(args: string[], env: Record<string, string | undefined> = {}) {
+  /**
+   * `env` adds to the test's environment; an undefined value removes that variable. `node` is what
+   * runs `args`: the CLI, or `SCRIPT` for a script of its own (a fixture).
+   */
+  constructor(args: string[], env: Record<string, string | undefined> = {}, node: readonly string[] = CLI) {
     const merged: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: 'info', ...env };
     for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key];
-    this.child = spawn(process.execPath, [...CLI, ...args], {
+    this.child = spawn(process.execPath, [...node, ...args], {
       cwd: ROOT,
       env: merged,
       stdio: ['ignore', 'pipe', 'pipe'],
