@@ -40,7 +40,6 @@ class EndpointStats {
 }
 
 export class ServiceDiscovery {
-  readonly #nc: NatsConnection;
   readonly #worker: DiscoveredWorker;
   readonly #log: Logger;
   readonly #endpoints = new Map<string, EndpointStats>();
@@ -49,7 +48,6 @@ export class ServiceDiscovery {
   readonly #encoder = new TextEncoder();
 
   constructor(nc: NatsConnection, worker: DiscoveredWorker, log: Logger) {
-    this.#nc = nc;
     this.#worker = worker;
     this.#log = log;
     for (const m of worker.methods) this.#endpoints.set(m, new EndpointStats(m, requestSubject(worker.prefix, worker.service, m)));
