@@ -12,7 +12,7 @@ import { LatencyTracker } from '../src/client/hedging.js';
 import { LivenessProber } from '../src/client/liveness.js';
 import { RetryBudget } from '../src/client/retry-budget.js';
 import { backoffCapMs, MAX_SILENCE_RESENDS } from '../src/client/retry-policy.js';
-import { RpcError } from '../src/protocol/errors.js';
+import { CODE_MEANING, RpcError } from '../src/protocol/errors.js';
 import { SUSPECT_AFTER_MS } from '../src/client/census.js';
 import { FakeTransport, settle } from './helpers/fake-transport.js';
 
@@ -72,6 +72,20 @@ test('a plain call with no reply ends in TIMEOUT at its deadline and sends a can
   assert.equal(cancel!.subject, 'rpc._cancel.svc');
   const [request] = t.requests();
   assert.deepEqual(cancel!.body, { v: 1, id: 'req-1', replies: [request!.token], deadline: true }, 'the handler is aborted as by its own deadline; the cancel names the attempt by its reply token');
+});
+
+test('at its deadline a call ends TIMEOUT as the error table says (not retryable, maybe processed), idempotent or not', async () => {
+  for (const idempotent of [false, true]) {
+    const { t, outcome } = setup({ timeoutMs: 300, idempotent });
+    await t.clock.advance(310);
+    const r = await outcome;
+    assert.ok(!r.ok && r.err.code === 'TIMEOUT', `idempotent: ${idempotent}`);
+    // An idempotent call was already sent again within its deadline where the rules allowed; a
+    // caller that calls it again does so knowing it is idempotent, not because the error says so.
+    assert.equal(r.err.retryable, CODE_MEANING.TIMEOUT.retryable, `idempotent: ${idempotent}`);
+    assert.equal(r.err.retryable, false);
+    assert.equal(r.err.maybeProcessed, CODE_MEANING.TIMEOUT.maybeProcessed);
+  }
 });
 
 test('a retryable refusal backs off and sends again; the reply of the retry wins', async () => {

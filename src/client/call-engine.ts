@@ -369,7 +369,7 @@ export class Call implements Expirable, AttemptOwner {
       const outstanding = this.#live.map((a) => `#${a.no}${a.workerId === undefined ? ' (no ack)' : ` (at ${a.workerId})`}`);
       detail = `; ${this.#sent} attempts, outstanding: ${outstanding.join(', ') || 'none'}`;
     }
-    this.#finish(new RpcError('TIMEOUT', `${this.#name()} did not reply within ${this.#s.timeoutMs} ms${detail}`, { retryable: this.#s.idempotent }), undefined, true);
+    this.#finish(new RpcError('TIMEOUT', `${this.#name()} did not reply within ${this.#s.timeoutMs} ms${detail}`), undefined, true);
   }
 
   #drop(attempt: Attempt): void {
