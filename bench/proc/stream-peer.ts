@@ -7,6 +7,7 @@ import { connect as natsConnect } from 'nats';
 import { defineWorker, startWorker } from '../../src/index.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { serveCommands } from '../lib/ipc.js';
+import { cpuMs } from '../lib/cpu.js';
 
 const { url } = JSON.parse(process.argv[2]!) as { url: string };
 const item = (size: number) => new Uint8Array(size).fill(7);
@@ -37,6 +38,7 @@ serveCommands(
       }
       await nc.flush();
     },
+    cpu: () => cpuMs(),
     memory: () => ({ rss: process.memoryUsage().rss, maxRss: process.resourceUsage().maxRSS * 1024 }),
   },
   async () => {
