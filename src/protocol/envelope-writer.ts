@@ -135,9 +135,11 @@ function writeU32(buf: Uint8Array, p: number, x: number): number {
   return p;
 }
 
-const binHeaderSize = (n: number): number => (n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
+/** Bytes of the msgpack header of a binary of `n` bytes. */
+export const binHeaderSize = (n: number): number => (n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
 
-function writeBin(buf: Uint8Array, p: number, bin: Uint8Array): number {
+/** Writes `bin` as a msgpack binary at `p` (room checked by the caller); returns the position after it. */
+export function writeBin(buf: Uint8Array, p: number, bin: Uint8Array): number {
   const n = bin.length;
   if (n < 0x100) {
     buf[p++] = 0xc4;

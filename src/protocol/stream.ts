@@ -5,6 +5,7 @@
  * *Streams*, is the normative description; keep the two in step.
  */
 import { Encoder } from '@msgpack/msgpack';
+import { binHeaderSize, writeBin } from './envelope-writer.js';
 import { MAX_ID_LENGTH, MAX_REPLY_TOKEN, MAX_STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_ITEMS, PROTOCOL_VERSION } from './envelope.js';
 
 /** Items in one frame at most (also bounded by a quarter of the window). */
@@ -58,13 +59,120 @@ export function asCredit(value: unknown): CreditEnvelope | null {
 }
 
 const encoder = new Encoder({ ignoreUndefined: true });
-
-/** Encodes one item on its own; the frame is assembled from these bytes without encoding them again. */
-export function encodeItem(item: unknown): Uint8Array {
-  return encoder.encode(item);
-}
+/** Items are encoded with their own encoder: a frame's head may be written between an item's {@link ItemFrameWriter.stage} and its append. */
+const itemEncoder = new Encoder({ ignoreUndefined: true });
 
 const ITEMS_KEY = new Uint8Array([0xa5, 0x69, 0x74, 0x65, 0x6d, 0x73]); // "items"
+/** A frame buffer starts at least this large (bytes); later ones start as large as the last frame. */
+const MIN_FRAME_BUFFER = 4_096;
+
+/**
+ * Builds a stream's item frames, encoding each item straight into the frame's buffer: no
+ * allocation per item (a binary item is copied once, behind its msgpack header; any other item is
+ * encoded into the encoder's own buffer and copied from there). The frame's head
+ * (`{v, id, w, s, items: [` in msgpack) is written last, into room left at the buffer's front,
+ * once the number of items and the first item's index are known. The bytes are those of
+ * `encode({ v, id, w, s, items })`.
+ */
+export class ItemFrameWriter {
+  readonly #id: string;
+  readonly #worker: string;
+  /** Room at the buffer's front for the longest head of this stream. */
+  readonly #reserve: number;
+  #buf: Uint8Array | null = null;
+  #pos: number;
+  #count = 0;
+  /** Capacity the next buffer starts with: what the last frame took. */
+  #nextCapacity = MIN_FRAME_BUFFER;
+  /** The item of the last {@link stage}: a binary (written with its header), or its encoded bytes. */
+  #staged: Uint8Array | null = null;
+  #stagedBinary = false;
+  #stagedBytes = 0;
+
+  constructor(id: string, worker: string) {
+    this.#id = id;
+    this.#worker = worker;
+    // The longest head: the largest `s`, the largest array header.
+    this.#reserve = encoder.encode({ v: PROTOCOL_VERSION, id, w: worker, s: Number.MAX_SAFE_INTEGER }).length + ITEMS_KEY.length + 5;
+    this.#pos = this.#reserve;
+  }
+
+  /** Items in the frame being built. */
+  get items(): number {
+    return this.#count;
+  }
+
+  /** Encoded bytes of those items. */
+  get itemBytes(): number {
+    return this.#pos - this.#reserve;
+  }
+
+  /**
+   * Encodes `item` (throws what the encoder throws) and returns its encoded size; {@link append}
+   * then adds it to the frame. Only the last staged item can be appended, before anything else is
+   * encoded with this module's item encoder (so: synchronously).
+   */
+  stage(item: unknown): number {
+    if (item instanceof Uint8Array && item.length < 0x1_0000_0000) {
+      this.#staged = item;
+      this.#stagedBinary = true;
+      return (this.#stagedBytes = binHeaderSize(item.length) + item.length);
+    }
+    this.#staged = itemEncoder.encodeSharedRef(item);
+    this.#stagedBinary = false;
+    return (this.#stagedBytes = this.#staged.length);
+  }
+
+  /** Adds the staged item to the frame. */
+  append(): void {
+    const item = this.#staged!;
+    this.#staged = null;
+    const buf = this.#room(this.#stagedBytes);
+    if (this.#stagedBinary) this.#pos = writeBin(buf, this.#pos, item);
+    else {
+      buf.set(item, this.#pos);
+      this.#pos += item.length;
+    }
+    this.#count++;
+  }
+
+  /**
+   * The frame of the items appended since the last frame (maybe none), `first` being the stream
+   * index of its first item; the next items start a new frame in a new buffer (the one returned
+   * is not written again, so it can be handed to a publish that sends it later).
+   */
+  frame(first: number): Uint8Array {
+    const buf = this.#buf ?? new Uint8Array(this.#reserve);
+    const head = encoder.encodeSharedRef({ v: PROTOCOL_VERSION, id: this.#id, w: this.#worker, s: first });
+    const n = this.#count;
+    const arrayHeader = n < 16 ? 1 : n < 0x1_0000 ? 3 : 5;
+    const start = this.#reserve - head.length - ITEMS_KEY.length - arrayHeader;
+    buf.set(head, start);
+    buf[start] = 0x85; // a fixmap of the four keys above and "items"
+    let p = start + head.length;
+    buf.set(ITEMS_KEY, p);
+    p += ITEMS_KEY.length;
+    if (n < 16) buf[p] = 0x90 | n;
+    else if (n < 0x1_0000) buf.set([0xdc, n >>> 8, n & 0xff], p);
+    else buf.set([0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff], p);
+    const out = buf.subarray(start, this.#pos);
+    if (n > 0) this.#nextCapacity = Math.max(MIN_FRAME_BUFFER, this.#pos);
+    this.#buf = null;
+    this.#pos = this.#reserve;
+    this.#count = 0;
+    return out;
+  }
+
+  /** The buffer, with room for `bytes` more: a new one for a new frame, a doubled copy when full. */
+  #room(bytes: number): Uint8Array {
+    const need = this.#pos + bytes;
+    const buf = this.#buf;
+    if (buf !== null && need <= buf.length) return buf;
+    const grown = new Uint8Array(Math.max(need, buf === null ? this.#nextCapacity : buf.length * 2));
+    if (buf !== null) grown.set(buf.subarray(0, this.#pos));
+    return (this.#buf = grown);
+  }
+}
 
 function arrayHeader(n: number): Uint8Array {
   if (n < 16) return new Uint8Array([0x90 | n]);
@@ -73,8 +181,8 @@ function arrayHeader(n: number): Uint8Array {
 }
 
 /**
- * One item frame from already encoded items: a msgpack map `{v, id, w, s, items}` whose items are
- * the given bytes, copied once into the frame.
+ * One item frame from already encoded items (the probe of a silent caller sends one without
+ * items): a msgpack map `{v, id, w, s, items}` whose items are the given bytes, copied once.
  */
 export function encodeItemFrame(id: string, worker: string, first: number, items: readonly Uint8Array[], itemBytes: number): Uint8Array {
   // The four scalar keys through the encoder (fixmap of 4), then the map header patched to 5.

@@ -14,7 +14,7 @@ import { decodeChecked } from '../protocol/codec.js';
 import type { StreamWindow } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { asCredit, encodeItem, encodeItemFrame, MAX_FRAME_ITEMS } from '../protocol/stream.js';
+import { asCredit, encodeItemFrame, ItemFrameWriter, MAX_FRAME_ITEMS } from '../protocol/stream.js';
 import { creditSubject, isLastToken } from '../protocol/subjects.js';
 import type { Logger } from '../logging/logger.js';
 import { CallContext } from './context.js';
@@ -35,8 +35,8 @@ class StreamRun {
   bytes: number;
   /** Items sent (in frames published) so far. */
   sent = 0;
-  batch: Uint8Array[] = [];
-  batchBytes = 0;
+  /** The items batched for the next frame. */
+  readonly batch: ItemFrameWriter;
   flushQueued = false;
   wake: (() => void) | null = null;
   failure: RpcError | undefined = undefined;
@@ -54,7 +54,9 @@ class StreamRun {
     readonly request: string,
     readonly window: StreamWindow,
     maxPayload: number,
+    workerId: string,
   ) {
+    this.batch = new ItemFrameWriter(ctx.requestId, workerId);
     this.reply = request;
     this.items = window.items;
     this.bytes = window.bytes;
@@ -104,7 +106,7 @@ export class WorkerStreams {
       done(undefined, new RpcError('BAD_REQUEST', `a stream with id ${JSON.stringify(ctx.requestId)} is already open on this worker`), reply);
       return;
     }
-    const run = new StreamRun(ctx, reply, window, this.#nc.info?.max_payload ?? 1024 * 1024);
+    const run = new StreamRun(ctx, reply, window, this.#nc.info?.max_payload ?? 1024 * 1024, this.#workerId);
     this.#open.set(ctx.requestId, run);
     this.#prober ??= setInterval(this.#probeSilentCallers, CALLER_PROBE_INTERVAL_MS).unref();
     void this.#pump(run, gen).then(({ count, err }) => {
@@ -136,13 +138,13 @@ export class WorkerStreams {
           finished = true;
           break;
         }
-        const bytes = encodeItem(next.value);
-        if (run.batchBytes > 0 && run.batchBytes + bytes.length > run.maxBytes) this.#flush(run);
-        run.batch.push(bytes);
-        run.batchBytes += bytes.length;
+        const batch = run.batch;
+        const bytes = batch.stage(next.value);
+        if (batch.items > 0 && batch.itemBytes + bytes > run.maxBytes) this.#flush(run);
+        batch.append();
         run.items--;
-        run.bytes -= bytes.length;
-        if (run.batch.length >= run.maxItems || run.batchBytes >= run.maxBytes) this.#flush(run);
+        run.bytes -= bytes;
+        if (batch.items >= run.maxItems || batch.itemBytes >= run.maxBytes) this.#flush(run);
         else if (!run.flushQueued) {
           run.flushQueued = true;
           setImmediate(() => this.#flush(run));
@@ -169,9 +171,11 @@ export class WorkerStreams {
   /** Sends the batch (or, with nothing batched before the first item, the open frame). */
   #flush(run: StreamRun): void {
     run.flushQueued = false;
-    if (run.batch.length === 0 && run.sent > 0) return;
+    const items = run.batch.items;
+    if (items === 0 && run.sent > 0) return;
     if (run.failure !== undefined || this.#nc.isClosed()) return;
-    const frame = encodeItemFrame(run.ctx.requestId, this.#workerId, run.sent, run.batch, run.batchBytes);
+    const itemBytes = run.batch.itemBytes;
+    const frame = run.batch.frame(run.sent);
     try {
       this.#nc.publish(run.reply, frame);
     } catch (cause) {
@@ -181,10 +185,8 @@ export class WorkerStreams {
       return;
     }
     // The frame's own bytes (map, keys, array header) count against the window too.
-    if (run.batch.length > 0) run.bytes -= frame.length - run.batchBytes;
-    run.sent += run.batch.length;
-    run.batch = [];
-    run.batchBytes = 0;
+    if (items > 0) run.bytes -= frame.length - itemBytes;
+    run.sent += items;
   }
 
   /** Waits for credit or the signal (a caller that is gone aborts it: see #probeSilentCallers). */
