@@ -1,13 +1,14 @@
 /**
  * A `nats-server` child process on a free loopback port, for the demo, the tests and the
  * benchmarks. It can be stopped, frozen, killed and restarted on the same port, and it is always
- * killed when the owning process exits.
+ * killed when the owning process exits, even by SIGKILL (child-watchdog.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dieWithThisProcess } from './child-watchdog.js';
 import { requireNatsServer } from './find-nats-server.js';
 import { processEnv } from '../options/env.js';
 
@@ -97,6 +98,7 @@ export class LocalNatsServer {
     const child = spawn(this.#bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...processEnv(), ...this.#opts.env } });
     this.#child = child;
     live.add(child);
+    dieWithThisProcess(child);
     child.once('exit', () => {
       live.delete(child);
       if (this.#child === child) this.#child = null;

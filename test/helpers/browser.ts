@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { dieWithThisProcess } from '../../src/broker/child-watchdog.js';
 
 export function chromiumPath(): string {
   for (const candidate of [process.env.CHROMIUM_BIN, 'chromium', 'chromium-browser']) {
@@ -32,6 +33,9 @@ export async function launchBrowser(): Promise<TestBrowser> {
     // Root in CI has no user namespace sandbox; these pages are our own, served from loopback.
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check'],
   });
+  // Puppeteer starts Chromium in a process group of its own (detached): the group dies with this process.
+  const chromium = browser.process();
+  if (chromium !== null) dieWithThisProcess(chromium, true);
   const errors: string[] = [];
   return {
     browser,

@@ -3,6 +3,7 @@
  * The process is killed after `timeoutMs`, and when the test process exits.
  */
 import { spawn } from 'node:child_process';
+import { dieWithThisProcess } from '../../src/broker/child-watchdog.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, ROOT } from './processes.js';
@@ -42,6 +43,7 @@ export async function runCliProcess({ args, input, env = {}, cwd = ROOT, timeout
   });
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
+  dieWithThisProcess(child);
   const timer = setTimeout(kill, timeoutMs);
   const out: Buffer[] = [];
   const err: Buffer[] = [];

@@ -1,10 +1,12 @@
 /**
  * Worker and CLI child processes for tests. Every process started here is killed when the test
- * process exits, and `await using` kills it as soon as the test is done, pass or fail.
+ * process exits, even when the test runner kills it (SIGKILL included: child-watchdog.ts), and
+ * `await using` kills it as soon as the test is done, pass or fail.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { dieWithThisProcess } from '../../src/broker/child-watchdog.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** How tests start the CLI: node with these arguments, from ROOT. */
@@ -41,6 +43,7 @@ export class ChildHandle {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     live.add(this.child);
+    dieWithThisProcess(this.child);
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         live.delete(this.child);

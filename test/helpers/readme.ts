@@ -4,6 +4,7 @@
  * with a `// <path>` line), shell blocks hold commands run one by one in a scratch app.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { dieWithThisProcess } from '../../src/broker/child-watchdog.js';
 import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -101,6 +102,7 @@ export interface CommandRun {
 /** Runs one command line with bash in `cwd` to its end (killed, with its group, after `timeoutMs`). */
 export function runCommand(command: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<CommandRun> {
   const child = spawn('bash', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  dieWithThisProcess(child, true);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -124,6 +126,7 @@ export class BackgroundCommand {
   constructor(command: string, cwd: string, env: NodeJS.ProcessEnv) {
     this.command = command;
     this.#child = spawn('bash', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    dieWithThisProcess(this.#child, true);
     for (const stream of [this.#child.stdout!, this.#child.stderr!]) stream.setEncoding('utf8').on('data', (c: string) => (this.output = (this.output + c).slice(-20_000)));
     this.exited = new Promise((resolve) => this.#child.once('exit', (code) => resolve(code)));
     live.add(this.#child);
