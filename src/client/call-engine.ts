@@ -13,15 +13,14 @@ import { Attempt, type AttemptOwner } from './attempt.js';
 import { AttemptBodies, requestBody } from './call-bodies.js';
 import { publishCancel, requestEnvelope } from './call-messages.js';
 import type { CallSpec } from './client-options.js';
-import { hedgeDelayMs } from './hedging.js';
 import type { LivenessProber } from './liveness.js';
-import { isRetryable, MIN_ATTEMPT_BUDGET_MS, planRetry } from './retry-policy.js';
-import { isSilent, SilentAttempts } from './silent-attempts.js';
+import { Resends, RETRY_SCHEDULED } from './resends.js';
+import { isRetryable } from './retry-policy.js';
+import { isSilent } from './silent-attempts.js';
 import type { CallTransport, Expirable } from './transport.js';
 import { DEADLINE_BUCKET, DEADLINE_NEXT, DEADLINE_PREV, type Expiring } from '../timing/deadline-queue.js';
 
-/** After this many worker losses during one request, it is presumed to be what kills them. */
-export const QUERY_OF_DEATH_LOSSES = 2;
+export { QUERY_OF_DEATH_LOSSES } from './resends.js';
 
 export type CallState = 'waiting-for-connection' | 'in-flight' | 'backing-off' | 'done';
 
@@ -43,11 +42,8 @@ export class Call implements Expirable, AttemptOwner {
   /** Attempts sent and not yet answered, lost or abandoned. */
   readonly #live: Attempt[] = [];
   #sent = 0;
-  #losses = 0;
-  /** Its silent attempts, from the first one found (idempotent calls only). */
-  #silence: SilentAttempts | undefined = undefined;
-  /** The call had its free retry of a refusal by one worker (retry-policy.ts, `planRetry`). */
-  #freeRefusalUsed = false;
+  /** Retries, hedges and silence resends, from the first time the call needs one. */
+  #resends: Resends | undefined = undefined;
   #lastError: RpcError | undefined = undefined;
   /** Some attempt may have been processed (sent and then lost, abandoned or cut off). */
   #ambiguous = false;
@@ -56,8 +52,6 @@ export class Call implements Expirable, AttemptOwner {
   #abandoned: string[] | undefined = undefined;
   /** Set while the call waits for the connection: the error it ends with if none comes. */
   #waitingForConnection: RpcError | undefined = undefined;
-  #retryTimer: unknown = undefined;
-  #hedgeTimer: unknown = undefined;
   #onAbort: (() => void) | undefined = undefined;
   /** The payload's bytes, when it travels in chunks (longer than the broker's max_payload). */
   #body: BodySource | undefined = undefined;
@@ -109,7 +103,7 @@ export class Call implements Expirable, AttemptOwner {
   // Methods, not arrow fields: an arrow field is a closure made for every call, plain ones too;
   // the rare timer that needs one makes it when it is set.
   #send(): void {
-    this.#retryTimer = undefined;
+    this.#resends?.sending();
     if (this.#state === 'done') return;
     const t = this.#t;
     const s = this.#s;
@@ -147,9 +141,11 @@ export class Call implements Expirable, AttemptOwner {
     if (perAttempt !== undefined && perAttempt < this.#remaining()) {
       attempt.attemptTimer = t.clock.setTimer(() => this.#onAttemptTimeout(attempt), perAttempt);
     }
-    if (s.hedge !== undefined && this.#hedgeTimer === undefined && this.#sent < s.hedge.maxAttempts) {
-      this.#hedgeTimer = t.clock.setTimer(() => this.#onHedge(), hedgeDelayMs(s.hedge, s.target.latency));
-    }
+    if (s.hedge !== undefined) this.#resendsFor().armHedge();
+  }
+
+  #resendsFor(): Resends {
+    return (this.#resends ??= new Resends(this.#t, this.#s, this, this.#live, this.#deadline, () => this.#send()));
   }
 
   /**
@@ -222,7 +218,7 @@ export class Call implements Expirable, AttemptOwner {
   onAttemptFailed(attempt: Attempt, err: RpcError): void {
     if (!attempt.live || this.#state === 'done') return;
     this.#drop(attempt);
-    if (this.#s.idempotent && isSilent(attempt, this.#t.clock.now(), this.#s.lostWorker.ackTimeoutMs)) (this.#silence ??= new SilentAttempts()).mark(attempt);
+    if (this.#s.idempotent && isSilent(attempt, this.#t.clock.now(), this.#s.lostWorker.ackTimeoutMs)) this.#resendsFor().silent(attempt);
     this.#afterFailure(err, attempt.sentAt);
   }
 
@@ -234,7 +230,7 @@ export class Call implements Expirable, AttemptOwner {
     (this.#abandoned ??= []).push(attempt.token);
     this.#connectionLost = true;
     this.#ambiguous = true;
-    if (this.#live.length > 0 || this.#retryTimer !== undefined) return;
+    if (this.#live.length > 0 || this.#resends?.retryPending === true) return;
     if (this.#s.idempotent) {
       // The load was lost with the connection, not added to a sick service: no budget is spent,
       // and the resend waits for the reconnect within the deadline.
@@ -268,20 +264,9 @@ export class Call implements Expirable, AttemptOwner {
     this.#finish(undefined, outcome.value);
   }
 
-  /**
-   * One more attempt beside those out when all of them are silent (no ack within the ack timeout,
-   * or a probe unanswered), by the rules of `planSilenceResend`: free while the service acks
-   * later attempts promptly, else within the attempts and the budget. @internal
-   */
+  /** @internal One more attempt beside those out, all silent, when the rules allow (`Resends.sendAnother`): true when it went. */
   sendAnother(): boolean {
-    if (this.#retryTimer !== undefined) return false;
-    const s = this.#s;
-    const silence = (this.#silence ??= new SilentAttempts());
-    const plan = silence.plan(this.#live, this.#t.clock.now(), s.lostWorker.ackTimeoutMs, s.retry, s.target.budget, this.#sent, this.#remaining());
-    if (!plan.resend || (!plan.free && !s.target.budget.tryWithdraw())) return false;
-    if (plan.free) silence.resentFree();
-    this.#send();
-    return true;
+    return this.#resendsFor().sendAnother();
   }
 
   #onAttemptTimeout(attempt: Attempt): void {
@@ -296,18 +281,11 @@ export class Call implements Expirable, AttemptOwner {
   lostWithWorker(attempt: Attempt, workerId: string | undefined): void {
     this.#drop(attempt);
     this.#ambiguous = true;
-    if (workerId !== undefined) this.#losses++;
-    this.#t.logger.warn({ reqId: this.#id, workerId, attempt: attempt.no, losses: this.#losses }, 'worker lost while holding a request');
+    const resends = this.#resendsFor();
+    if (workerId !== undefined) resends.lostWithWorker();
+    this.#t.logger.warn({ reqId: this.#id, workerId, attempt: attempt.no, losses: resends.losses }, 'worker lost while holding a request');
     const who = workerId === undefined ? 'the worker holding the request' : `worker ${workerId}`;
     this.#afterFailure(new RpcError('WORKER_LOST', `${who} was lost before it replied to ${this.#name()}; the request may have been processed`, { maybeProcessed: true }));
-  }
-
-  #onHedge(): void {
-    this.#hedgeTimer = undefined;
-    const hedge = this.#s.hedge!;
-    if (this.#state === 'done' || this.#live.length === 0 || this.#sent >= hedge.maxAttempts) return;
-    if (this.#remaining() < MIN_ATTEMPT_BUDGET_MS || !this.#s.target.budget.tryWithdraw()) return;
-    this.#send();
   }
 
   /** `sentAt`: when the attempt that failed was sent, when one did. */
@@ -322,34 +300,12 @@ export class Call implements Expirable, AttemptOwner {
       if (this.#live.length === 0 || !err.retryable) this.#finish(err);
       return;
     }
-    if (this.#retryTimer !== undefined) return;
-    if (this.#losses >= QUERY_OF_DEATH_LOSSES) {
-      if (this.#live.length === 0) {
-        this.#finish(
-          new RpcError('QUERY_OF_DEATH', `the request was being served by ${this.#losses} workers that were lost; it is not sent again`, {
-            maybeProcessed: true,
-            cause: err,
-          }),
-        );
-      }
-      return;
-    }
-    const plan = planRetry(s.retry, err, {
-      attempts: this.#sent - (this.#silence?.count ?? 0),
-      sent: this.#sent,
-      idempotent: s.idempotent,
-      waitForWorkers: s.waitForWorkers || this.#connectionLost,
-      remainingMs: this.#remaining(),
-      promptAfter: sentAt !== undefined && s.target.budget.ackedPromptlyAfter(sentAt),
-      freeRefusalUsed: this.#freeRefusalUsed,
-    });
-    if (plan.retry && (plan.free || s.target.budget.tryWithdraw())) {
-      if (plan.refusal === true) this.#freeRefusalUsed = true;
+    const next = this.#resendsFor().retry(err, sentAt, s.waitForWorkers || this.#connectionLost);
+    if (next === RETRY_SCHEDULED) {
       if (this.#live.length === 0) this.#state = 'backing-off';
-      this.#retryTimer = this.#t.clock.setTimer(() => this.#send(), plan.delayMs);
-      return;
+    } else if (next !== null) {
+      this.#finish(next);
     }
-    if (this.#live.length === 0) this.#finish(err);
   }
 
   /** @internal the deadline passed */
@@ -385,8 +341,7 @@ export class Call implements Expirable, AttemptOwner {
     this.#state = 'done';
     const t = this.#t;
     t.deadlines.delete(this);
-    if (this.#retryTimer !== undefined) t.clock.clearTimer(this.#retryTimer);
-    if (this.#hedgeTimer !== undefined) t.clock.clearTimer(this.#hedgeTimer);
+    this.#resends?.cancel();
     if (this.#onAbort !== undefined) this.#s.signal!.removeEventListener('abort', this.#onAbort);
     if (this.#live.length > 0) {
       const tokens = this.#abandoned ?? [];
