@@ -1,16 +1,22 @@
 /**
  * Server streams against a real broker and a real worker process: order and completeness of
- * 100,000 items, flow control against a slow reader (measured in the worker), the typed proxy, and
- * typed errors for call and stream on the wrong kind of method.
+ * 100,000 items, flow control against a slow reader (measured in the worker), the frames the
+ * worker cuts (read off the wire), the typed proxy, and typed errors for call and stream on the
+ * wrong kind of method.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createInbox } from 'nats';
 import { connect, type ApiOf } from '../src/index.js';
 import streamer from './fixtures/streamer.js';
 import { closing, startNats } from './helpers/nats.js';
 import { spawnWorker } from './helpers/processes.js';
 import { sleep } from './helpers/load.js';
 import { close, MB, quiet, rejection, type StreamerState as State } from './helpers/streams.js';
+import { checkReply } from '../src/protocol/envelope.js';
+import { decodeChecked, encode, encodeRequest } from '../src/protocol/codec.js';
+import { asItemFrame, FRAME_ITEM_BYTES } from '../src/protocol/stream.js';
+import { DEFAULT_STREAM_WINDOW_BYTES, DEFAULT_STREAM_WINDOW_ITEMS } from '../src/options/table.js';
 
 test('100,000 items arrive in order, none lost, none duplicated (test 1)', async () => {
   await using nats = await startNats();
@@ -46,6 +52,40 @@ test('a slow reader holds the generator within the credit window; memory stays b
     }
   }
   assert.ok(process.memoryUsage().rss - callerBefore < 64 * MB);
+});
+
+test('the worker batches 1,024 small items a frame with the default window, and large items up to 64 KiB a frame', async () => {
+  await using nats = await startNats();
+  await using _worker = await spawnWorker('test/fixtures/streamer.ts', nats.url);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  const nc = client.connection;
+  /** The items of each frame (with the sum of their encoded sizes) of a stream read off the wire, within one window. */
+  const frames = async (id: string, payload: { n: number; pad?: number }) => {
+    const inbox = createInbox();
+    const sub = nc.subscribe(inbox);
+    const window = { items: DEFAULT_STREAM_WINDOW_ITEMS, bytes: DEFAULT_STREAM_WINDOW_BYTES };
+    nc.publish('rpc.streamer.count', encodeRequest({ v: 1, id, method: 'count', budgetMs: 10_000, attempt: 1, payload, cancellable: true, stream: window }), { reply: inbox });
+    const got: { items: number; bytes: number }[] = [];
+    for await (const m of sub) {
+      const value = decodeChecked(m.data);
+      const frame = asItemFrame(value);
+      if (frame === null) {
+        assert.equal(checkReply(value), null);
+        assert.equal((value as { result: unknown }).result, payload.n);
+        break;
+      }
+      assert.equal(frame.s, got.reduce((n, f) => n + f.items, 0));
+      got.push({ items: frame.items.length, bytes: frame.items.reduce((n: number, item) => n + encode(item).length, 0) });
+    }
+    return got;
+  };
+  // The open frame, then as many items as a frame holds: the count generator never pauses.
+  assert.deepEqual((await frames('small', { n: 3_000 })).map((f) => f.items), [0, 1_024, 1_024, 952]);
+  const large = await frames('large', { n: 10, pad: 20_000 });
+  assert.deepEqual(large.map((f) => f.items), [0, 3, 3, 3, 1]);
+  for (const f of large) assert.ok(f.bytes <= FRAME_ITEM_BYTES, `${f.bytes} bytes of items in one frame`);
+  const huge = await frames('huge', { n: 3, pad: 100_000 });
+  assert.deepEqual(huge.map((f) => f.items), [0, 1, 1, 1], 'an item over 64 KiB goes alone');
 });
 
 test('the typed proxy streams from the definition; call and stream on the wrong kind of method are typed errors', async () => {

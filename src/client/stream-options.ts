@@ -18,7 +18,7 @@ export interface StreamOptions {
   /** Aborting ends the stream with CANCELLED and the worker's generator with it. */
   signal?: AbortSignal;
   headers?: Headers;
-  /** Credit window: how far the worker may run ahead of this loop. Default 512 items and 4 MiB. */
+  /** Credit window: how far the worker may run ahead of this loop. Default 4,096 items and 4 MiB. */
   window?: Partial<StreamWindow>;
 }
 

@@ -65,8 +65,11 @@ export const LOST_WORKER_OPTIONS = {
 export const DEFAULT_STREAM_TIMEOUT_MS = 300_000;
 /** A stream with no frame for this long while its caller waits for an item ends with TIMEOUT. */
 export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 30_000;
-/** The credit window: items and bytes a worker may send ahead of what its caller has read. */
-export const DEFAULT_STREAM_WINDOW_ITEMS = 512;
+/**
+ * The credit window: items and bytes a worker may send ahead of what its caller has read. 4,096
+ * items let a worker send frames of 1,024 small items and keep sending while credit comes back.
+ */
+export const DEFAULT_STREAM_WINDOW_ITEMS = 4_096;
 export const DEFAULT_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 
 export const STREAM_OPTIONS = {

@@ -11,6 +11,13 @@ import { MAX_ID_LENGTH, MAX_REPLY_TOKEN, MAX_STREAM_WINDOW_BYTES, MAX_STREAM_WIN
 /** Items in one frame at most (also bounded by a quarter of the window). */
 export const MAX_FRAME_ITEMS = 1_024;
 
+/**
+ * natsrpc's worker cuts a frame before its items pass this many bytes (an item this large goes
+ * alone). Larger frames save nothing per byte, and cost the caller more: the nats client gathers
+ * a message longer than one socket read into a buffer that grows by copying.
+ */
+export const FRAME_ITEM_BYTES = 64 * 1024;
+
 /** A batch of items: `s` is the stream index of the first item, `w` the worker sending them. */
 export interface ItemFrame {
   v: typeof PROTOCOL_VERSION;

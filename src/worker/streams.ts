@@ -14,7 +14,7 @@ import { decodeChecked } from '../protocol/codec.js';
 import type { StreamWindow } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { asCredit, encodeItemFrame, ItemFrameWriter, MAX_FRAME_ITEMS } from '../protocol/stream.js';
+import { asCredit, encodeItemFrame, FRAME_ITEM_BYTES, ItemFrameWriter, MAX_FRAME_ITEMS } from '../protocol/stream.js';
 import { creditSubject, isLastToken } from '../protocol/subjects.js';
 import type { Logger } from '../logging/logger.js';
 import { CallContext } from './context.js';
@@ -61,7 +61,7 @@ class StreamRun {
     this.items = window.items;
     this.bytes = window.bytes;
     this.maxItems = Math.max(1, Math.min(MAX_FRAME_ITEMS, Math.floor(window.items / 4)));
-    this.maxBytes = Math.max(1, Math.min(Math.floor(window.bytes / 4), Math.floor(maxPayload / 2)));
+    this.maxBytes = Math.max(1, Math.min(Math.floor(window.bytes / 4), Math.floor(maxPayload / 2), FRAME_ITEM_BYTES));
   }
 }
 
