@@ -8,6 +8,7 @@
  */
 import { RpcError } from '../protocol/errors.js';
 import type { Attempt } from './attempt.js';
+import type { CallAttempts } from './call-attempts.js';
 import type { CallSpec } from './client-options.js';
 import { hedgeDelayMs } from './hedging.js';
 import { MIN_ATTEMPT_BUDGET_MS, planRetry } from './retry-policy.js';
@@ -21,8 +22,6 @@ export const QUERY_OF_DEATH_LOSSES = 2;
 export interface ResendingCall {
   /** `'done'` once the call has ended. */
   readonly state: string;
-  /** Attempts sent so far. */
-  readonly attempts: number;
 }
 
 /** {@link Resends.retry}: a retry is scheduled. */
@@ -32,8 +31,8 @@ export class Resends {
   readonly #t: CallTransport;
   readonly #s: CallSpec;
   readonly #call: ResendingCall;
-  /** The call's attempts out (the call adds and removes them). */
-  readonly #live: readonly Attempt[];
+  /** The call's attempts (the call adds and ends them). */
+  readonly #attempts: CallAttempts;
   readonly #deadline: number;
   readonly #send: () => void;
   #retryTimer: unknown = undefined;
@@ -45,11 +44,11 @@ export class Resends {
   #silence: SilentAttempts | undefined = undefined;
 
   /** `send` sends the next attempt at once. */
-  constructor(t: CallTransport, spec: CallSpec, call: ResendingCall, live: readonly Attempt[], deadline: number, send: () => void) {
+  constructor(t: CallTransport, spec: CallSpec, call: ResendingCall, attempts: CallAttempts, deadline: number, send: () => void) {
     this.#t = t;
     this.#s = spec;
     this.#call = call;
-    this.#live = live;
+    this.#attempts = attempts;
     this.#deadline = deadline;
     this.#send = send;
   }
@@ -87,7 +86,7 @@ export class Resends {
    */
   retry(err: RpcError, sentAt: number | undefined, waitForWorkers: boolean): RpcError | typeof RETRY_SCHEDULED | null {
     if (this.#retryTimer !== undefined) return null;
-    const idle = this.#live.length === 0;
+    const idle = this.#attempts.count === 0;
     if (this.#losses >= QUERY_OF_DEATH_LOSSES) {
       if (!idle) return null;
       return new RpcError('QUERY_OF_DEATH', `the request was being served by ${this.#losses} workers that were lost; it is not sent again`, {
@@ -96,7 +95,7 @@ export class Resends {
       });
     }
     const s = this.#s;
-    const sent = this.#call.attempts;
+    const sent = this.#attempts.sent;
     const plan = planRetry(s.retry, err, {
       attempts: sent - (this.#silence?.count ?? 0),
       sent,
@@ -117,7 +116,7 @@ export class Resends {
   /** After an attempt of a hedged call went out: the next hedge goes after the hedge delay, within `hedge.maxAttempts`. */
   armHedge(): void {
     const hedge = this.#s.hedge!;
-    if (this.#hedgeTimer !== undefined || this.#call.attempts >= hedge.maxAttempts) return;
+    if (this.#hedgeTimer !== undefined || this.#attempts.sent >= hedge.maxAttempts) return;
     this.#hedgeTimer = this.#t.clock.setTimer(() => this.#onHedge(), hedgeDelayMs(hedge, this.#s.target.latency));
   }
 
@@ -130,7 +129,7 @@ export class Resends {
     if (this.#retryTimer !== undefined) return false;
     const s = this.#s;
     const silence = (this.#silence ??= new SilentAttempts());
-    const plan = silence.plan(this.#live, this.#t.clock.now(), s.lostWorker.ackTimeoutMs, s.retry, s.target.budget, this.#call.attempts, this.#remaining());
+    const plan = silence.plan(this.#attempts.out, this.#t.clock.now(), s.lostWorker.ackTimeoutMs, s.retry, s.target.budget, this.#attempts.sent, this.#remaining());
     if (!plan.resend || (!plan.free && !s.target.budget.tryWithdraw())) return false;
     if (plan.free) silence.resentFree();
     this.#send();
@@ -150,7 +149,7 @@ export class Resends {
 
   #onHedge(): void {
     this.#hedgeTimer = undefined;
-    if (this.#call.state === 'done' || this.#live.length === 0 || this.#call.attempts >= this.#s.hedge!.maxAttempts) return;
+    if (this.#call.state === 'done' || this.#attempts.count === 0 || this.#attempts.sent >= this.#s.hedge!.maxAttempts) return;
     if (this.#remaining() < MIN_ATTEMPT_BUDGET_MS || !this.#s.target.budget.tryWithdraw()) return;
     this.#send();
   }
