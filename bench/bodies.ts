@@ -6,10 +6,16 @@
  * window of 16 MiB) to a subscriber that copies them
  * into one buffer. Each pair runs interleaved, 3 rounds in one run; the report gives the ratio's
  * range, the CPU time each process spent per body (medians: on a shared machine it varies much
- * less than the wall time) and both processes' memory.
+ * less than the wall time), its main thread's (a receiver's main thread is the slowest stage of a
+ * transfer; natsrpc assembles large bodies on another thread) and nats-server's, and both
+ * processes' memory.
  *
- *   node --import tsx bench/bodies.ts [--mb 50] [--rounds 3]
+ *   node --import tsx bench/bodies.ts [--mb 50] [--rounds 3] [--only natsrpc|plain] [--case request|reply] [--profile <dir>]
+ *
+ * `--only` runs one side in both slots of each pair and `--case` one direction, to profile them
+ * (`node --cpu-prof` for this process, `--profile <dir>` for the worker's: bench/profile-summary.ts).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect as natsConnect } from 'nats';
 import { LocalNatsServer } from '../src/broker/local-server.js';
@@ -17,9 +23,11 @@ import { connect } from '../src/index.js';
 import { BODY_WINDOW_BYTES, chunkBytes } from '../src/protocol/body.js';
 import { createLogger } from '../src/logging/logger.js';
 import { BenchChild } from './lib/ipc.js';
-import { cpuMs } from './lib/cpu.js';
+import { cpuMs, mainThreadCpuMs } from './lib/cpu.js';
 
-const { values } = parseArgs({ options: { mb: { type: 'string' }, rounds: { type: 'string' } } });
+const { values } = parseArgs({ options: { mb: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' }, case: { type: 'string' }, profile: { type: 'string' } } });
+const ONLY = values.only;
+const PEER_ARGV = values.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values.profile}`];
 const ROUNDS = Number(values.rounds ?? 3);
 const MB = 1024 * 1024;
 const BYTES = Number(values.mb ?? 50) * MB;
@@ -27,7 +35,7 @@ const MAX_PAYLOAD = MB;
 const CHUNK = chunkBytes(MAX_PAYLOAD); // the same chunks natsrpc sends
 
 await using nats = await LocalNatsServer.start({ configText: `max_payload: ${MAX_PAYLOAD}\n` });
-await using peer = new BenchChild('body-peer.ts', { url: nats.url, chunk: CHUNK });
+await using peer = new BenchChild('body-peer.ts', { url: nats.url, chunk: CHUNK }, PEER_ARGV);
 await peer.ready;
 const client = await connect({ servers: nats.url, logger: createLogger('bench', 'warn') });
 const nc = await natsConnect({ servers: nats.url });
@@ -94,13 +102,36 @@ const plainRequest = async () => {
   });
 };
 
-/** One run of `run` (which returns its own wall time) with the CPU time both processes spent on it, in ms. */
-const measured = async (run: () => Promise<number>): Promise<{ ms: number; caller: number; worker: number }> => {
-  const caller0 = cpuMs();
-  const worker0 = await peer.request<number>('cpu');
+/** CPU time nats-server has spent so far, in ms (Linux: utime + stime of /proc/<pid>/stat, in 10 ms ticks), NaN where that cannot be read. */
+const brokerCpuMs = (): number => {
+  try {
+    const fields = readFileSync(`/proc/${nats.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+};
+
+interface Measured {
+  ms: number;
+  /** CPU ms of the caller's and the worker's process (all threads), their main threads', and nats-server's. */
+  caller: number;
+  worker: number;
+  callerMain: number;
+  workerMain: number;
+  broker: number;
+}
+
+/** One run of `run` (which returns its own wall time) with the CPU time the three processes spent on it, in ms. */
+const measured = async (run: () => Promise<number>): Promise<Measured> => {
+  const [caller0, callerMain0] = [cpuMs(), mainThreadCpuMs()];
+  const [worker0, workerMain0] = await peer.request<[number, number]>('cpu');
+  const broker0 = brokerCpuMs();
   const ms = await run();
-  const caller = cpuMs() - caller0;
-  return { ms, caller, worker: (await peer.request<number>('cpu')) - worker0 };
+  const [caller, callerMain] = [cpuMs() - caller0, mainThreadCpuMs() - callerMain0];
+  const broker = brokerCpuMs() - broker0;
+  const [worker1, workerMain1] = await peer.request<[number, number]>('cpu');
+  return { ms, caller, worker: worker1 - worker0, callerMain, workerMain: workerMain1 - workerMain0, broker };
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -108,14 +139,14 @@ const CASES = [
   { label: `${BYTES / MB} MB request body (caller -> worker)`, natsrpc: natsrpcRequest, plain: plainRequest },
   { label: `${BYTES / MB} MB reply body (worker -> caller)`, natsrpc: natsrpcReply, plain: plainReply },
 ];
-for (const c of CASES) {
-  await c.natsrpc(); // warm both paths
-  await c.plain();
+for (const c of CASES.filter((_, i) => values.case === undefined || values.case === ['request', 'reply'][i])) {
+  if (ONLY !== 'plain') await c.natsrpc(); // warm both paths
+  if (ONLY !== 'natsrpc') await c.plain();
   const ratios: number[] = [];
-  const runs = { natsrpc: [] as Awaited<ReturnType<typeof measured>>[], plain: [] as Awaited<ReturnType<typeof measured>>[] };
+  const runs = { natsrpc: [] as Measured[], plain: [] as Measured[] };
   for (let r = 0; r < ROUNDS; r++) {
-    const plain = await measured(c.plain);
-    const natsrpc = await measured(c.natsrpc);
+    const plain = await measured(ONLY === 'natsrpc' ? c.natsrpc : c.plain);
+    const natsrpc = await measured(ONLY === 'plain' ? c.plain : c.natsrpc);
     runs.plain.push(plain);
     runs.natsrpc.push(natsrpc);
     const rate = (ms: number) => `${(BYTES / MB / (ms / 1000)).toFixed(0)} MB/s (${ms.toFixed(0)} ms)`;
@@ -125,7 +156,8 @@ for (const c of CASES) {
   console.log(`${c.label}: ratio natsrpc/plain ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}, median ${median(ratios).toFixed(2)} (goal >= 0.8)`);
   for (const side of ['natsrpc', 'plain'] as const) {
     const r = runs[side];
-    console.log(`  ${side} CPU per body (median): caller ${median(r.map((x) => x.caller)).toFixed(0)} ms, worker ${median(r.map((x) => x.worker)).toFixed(0)} ms`);
+    const ms = (key: keyof Measured) => median(r.map((x) => x[key])).toFixed(0);
+    console.log(`  ${side} CPU per body (median): caller ${ms('caller')} ms (main thread ${ms('callerMain')}), worker ${ms('worker')} ms (main thread ${ms('workerMain')}), nats-server ${ms('broker')} ms`);
   }
 }
 const mem = await peer.request<{ rss: number; maxRss: number }>('memory');

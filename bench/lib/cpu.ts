@@ -3,6 +3,8 @@
  * measured section. On a shared machine it varies much less than the section's wall time, so it
  * shows where a difference comes from.
  */
+import { readFileSync } from 'node:fs';
+
 export function cpuMs(): number {
   const cpu = process.cpuUsage();
   return (cpu.user + cpu.system) / 1000;
@@ -25,4 +27,19 @@ export async function withCpu(peer: { request<T>(cmd: string): Promise<T> }, run
   const ms = await run();
   const self = cpuMs() - self0;
   return { ms, self, peer: (await peer.request<number>('cpu')) - peer0 };
+}
+
+/**
+ * The CPU time (ms) of the process's main thread alone (Linux: utime + stime of its
+ * /proc/<pid>/task/<pid>/stat, in 10 ms ticks), NaN where that cannot be read. A receiver's main
+ * thread is the slowest stage of a transfer: this is the time on the critical path, where
+ * {@link cpuMs} also counts the process's other threads.
+ */
+export function mainThreadCpuMs(pid: number = process.pid): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }

@@ -9,7 +9,7 @@ import { defineWorker, startWorker } from '../../src/index.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { BODY_WINDOW_BYTES } from '../../src/protocol/body.js';
 import { serveCommands } from '../lib/ipc.js';
-import { cpuMs } from '../lib/cpu.js';
+import { cpuMs, mainThreadCpuMs } from '../lib/cpu.js';
 
 const { url, chunk } = JSON.parse(process.argv[2]!) as { url: string; chunk: number };
 /** The plain publisher flushes (waits for the broker to have taken what it sent) after one natsrpc window. */
@@ -61,8 +61,8 @@ serveCommands(
       await nc.flush();
     },
     memory: () => ({ rss: process.memoryUsage().rss, maxRss: process.resourceUsage().maxRSS * 1024 }),
-    /** CPU time so far, in ms. */
-    cpu: () => cpuMs(),
+    /** CPU time so far, in ms: the process's, and its main thread's. */
+    cpu: () => [cpuMs(), mainThreadCpuMs()],
   },
   async () => {
     await worker.stop();
