@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeChecked, encode } from '../src/protocol/codec.js';
-import { asItemFrame, ItemFrameWriter, MAX_FRAME_ITEMS } from '../src/protocol/stream.js';
+import { asItemFrame, encodeEmptyItemFrame, ItemFrameWriter, MAX_FRAME_ITEMS } from '../src/protocol/stream.js';
 
 const binary = (n: number) => new Uint8Array(n).map((_, i) => (i * 13) & 0xff);
 
@@ -44,6 +44,7 @@ test('frame heads at every boundary: item counts, stream indexes, id lengths; em
     const w = new ItemFrameWriter(id, 'w'.repeat(128));
     for (const s of [0, 127, 128, 65_536, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
       assert.deepEqual(w.frame(s), encode({ v: 1, id, w: 'w'.repeat(128), s, items: [] }), `empty frame, s ${s}`);
+      assert.deepEqual(encodeEmptyItemFrame(id, 'w'.repeat(128), s), w.frame(s), `probe frame, s ${s}`);
     }
     for (const n of [1, 15, 16, MAX_FRAME_ITEMS, 65_536]) {
       const items = Array.from({ length: n }, (_, i) => i);

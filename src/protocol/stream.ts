@@ -181,33 +181,9 @@ export class ItemFrameWriter {
   }
 }
 
-function arrayHeader(n: number): Uint8Array {
-  if (n < 16) return new Uint8Array([0x90 | n]);
-  if (n < 0x10000) return new Uint8Array([0xdc, n >>> 8, n & 0xff]);
-  return new Uint8Array([0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
-}
-
-/**
- * One item frame from already encoded items (the probe of a silent caller sends one without
- * items): a msgpack map `{v, id, w, s, items}` whose items are the given bytes, copied once.
- */
-export function encodeItemFrame(id: string, worker: string, first: number, items: readonly Uint8Array[], itemBytes: number): Uint8Array {
-  // The four scalar keys through the encoder (fixmap of 4), then the map header patched to 5.
-  const head = encoder.encodeSharedRef({ v: PROTOCOL_VERSION, id, w: worker, s: first });
-  const arr = arrayHeader(items.length);
-  const out = new Uint8Array(head.length + ITEMS_KEY.length + arr.length + itemBytes);
-  out.set(head, 0);
-  out[0] = 0x85;
-  let p = head.length;
-  out.set(ITEMS_KEY, p);
-  p += ITEMS_KEY.length;
-  out.set(arr, p);
-  p += arr.length;
-  for (const item of items) {
-    out.set(item, p);
-    p += item.length;
-  }
-  return out;
+/** An item frame without items, for the probe of a silent caller (a stream's own frames come from {@link ItemFrameWriter}). */
+export function encodeEmptyItemFrame(id: string, worker: string, first: number): Uint8Array {
+  return encoder.encode({ v: PROTOCOL_VERSION, id, w: worker, s: first, items: [] });
 }
 
 export function encodeCredit(id: string, reply: string, items: number, bytes: number): Uint8Array {

@@ -14,7 +14,7 @@ import { decodeChecked } from '../protocol/codec.js';
 import type { StreamWindow } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { asCredit, encodeItemFrame, FRAME_ITEM_BYTES, ItemFrameWriter, MAX_FRAME_ITEMS } from '../protocol/stream.js';
+import { asCredit, encodeEmptyItemFrame, FRAME_ITEM_BYTES, ItemFrameWriter, MAX_FRAME_ITEMS } from '../protocol/stream.js';
 import { creditSubject, isLastToken } from '../protocol/subjects.js';
 import type { Logger } from '../logging/logger.js';
 import { CallContext } from './context.js';
@@ -223,7 +223,7 @@ export class WorkerStreams {
   async #callerGone(run: StreamRun): Promise<boolean> {
     if (this.#nc.isClosed()) return true;
     try {
-      const probe = encodeItemFrame(run.ctx.requestId, this.#workerId, run.sent, [], 0);
+      const probe = encodeEmptyItemFrame(run.ctx.requestId, this.#workerId, run.sent);
       // Not nc.request(): the caller's answer could carry a header block nats would parse unbounded.
       await requestOnce(this.#nc, run.reply, probe, CALLER_PROBE_INTERVAL_MS, this.#probeAnswers + nuid.next());
       return false;
