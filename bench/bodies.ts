@@ -15,7 +15,6 @@
  * `--only` runs one side in both slots of each pair and `--case` one direction, to profile them
  * (`node --cpu-prof` for this process, `--profile <dir>` for the worker's: bench/profile-summary.ts).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect as natsConnect } from 'nats';
 import { LocalNatsServer } from '../src/broker/local-server.js';
@@ -23,7 +22,7 @@ import { connect } from '../src/index.js';
 import { BODY_WINDOW_BYTES, chunkBytes } from '../src/protocol/body.js';
 import { createLogger } from '../src/logging/logger.js';
 import { BenchChild } from './lib/ipc.js';
-import { cpuMs, mainThreadCpuMs } from './lib/cpu.js';
+import { cpuMs, mainThreadCpuMs, processCpuMs } from './lib/cpu.js';
 
 const { values } = parseArgs({ options: { mb: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' }, case: { type: 'string' }, profile: { type: 'string' } } });
 const ONLY = values.only;
@@ -102,15 +101,8 @@ const plainRequest = async () => {
   });
 };
 
-/** CPU time nats-server has spent so far, in ms (Linux: utime + stime of /proc/<pid>/stat, in 10 ms ticks), NaN where that cannot be read. */
-const brokerCpuMs = (): number => {
-  try {
-    const fields = readFileSync(`/proc/${nats.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return NaN;
-  }
-};
+/** CPU time nats-server has spent so far, in ms. */
+const brokerCpuMs = (): number => processCpuMs(nats.pid);
 
 interface Measured {
   ms: number;

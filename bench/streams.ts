@@ -3,8 +3,8 @@
  * process to another, by a natsrpc stream (`client.stream`, credit flow control, ordered and
  * complete or an error) and by a plain publisher/subscriber (publish, flush every 256 KB, count on
  * arrival). Each pair runs 3 times interleaved in one run; the report gives the ratio's range and
- * median, the CPU time each process spent per item (100 B) or per MB (64 KB), medians (on a shared
- * machine it varies much less than the wall time), and both processes' memory.
+ * median, the CPU time each process (and nats-server) spent per item (100 B) or per MB (64 KB),
+ * medians (on a shared machine it varies much less than the wall time), and both processes' memory.
  *
  *   node --import tsx bench/streams.ts [--items 200000] [--big-items 2000] [--rounds 3]
  *
@@ -83,8 +83,8 @@ for (const c of CASES.filter((x) => x.n > 0)) {
   const ratios: number[] = [];
   const runs = { natsrpc: [] as CpuMeasured[], plain: [] as CpuMeasured[] };
   for (let r = 0; r < ROUNDS; r++) {
-    if (ONLY !== 'natsrpc') runs.plain.push(await withCpu(peer, () => viaPlain(c.n, c.size)));
-    if (ONLY !== 'plain') runs.natsrpc.push(await withCpu(peer, () => viaStream(c.n, c.size)));
+    if (ONLY !== 'natsrpc') runs.plain.push(await withCpu(peer, nats.pid, () => viaPlain(c.n, c.size)));
+    if (ONLY !== 'plain') runs.natsrpc.push(await withCpu(peer, nats.pid, () => viaStream(c.n, c.size)));
     const [plain, natsrpc] = [runs.plain.at(-1), runs.natsrpc.at(-1)];
     const parts = [natsrpc && `natsrpc stream ${rate(natsrpc.ms)}`, plain && `plain nats ${rate(plain.ms)}`];
     if (plain !== undefined && natsrpc !== undefined) {
@@ -99,7 +99,8 @@ for (const c of CASES.filter((x) => x.n > 0)) {
   for (const side of ['natsrpc', 'plain'] as const) {
     const r = runs[side];
     if (r.length === 0) continue;
-    console.log(`  ${side} CPU (median): consumer (caller) ${perUnit(median(r.map((x) => x.self)))}, producer (worker) ${perUnit(median(r.map((x) => x.peer)))}`);
+    const cpu = (key: 'self' | 'peer' | 'broker') => perUnit(median(r.map((x) => x[key])));
+    console.log(`  ${side} CPU (median): consumer (caller) ${cpu('self')}, producer (worker) ${cpu('peer')}, nats-server ${cpu('broker')}`);
   }
 }
 const mem = await peer.request<{ rss: number; maxRss: number }>('memory');

@@ -10,23 +10,32 @@ export function cpuMs(): number {
   return (cpu.user + cpu.system) / 1000;
 }
 
-/** One measured run: its wall time and the CPU time this process and a peer process spent on it, in ms. */
+/** One measured run: its wall time and the CPU time this process, a peer process and the broker spent on it, in ms. */
 export interface CpuMeasured {
   ms: number;
   self: number;
   peer: number;
+  broker: number;
 }
 
 /**
- * Runs `run` (which returns its own wall time) and measures the CPU time this process and `peer`
- * (a child answering the command `cpu` with its {@link cpuMs}) spent meanwhile.
+ * Runs `run` (which returns its own wall time) and measures the CPU time this process, `peer` (a
+ * child answering the command `cpu` with its {@link cpuMs}) and the broker (process `brokerPid`)
+ * spent meanwhile.
  */
-export async function withCpu(peer: { request<T>(cmd: string): Promise<T> }, run: () => Promise<number>): Promise<CpuMeasured> {
+export async function withCpu(peer: { request<T>(cmd: string): Promise<T> }, brokerPid: number | undefined, run: () => Promise<number>): Promise<CpuMeasured> {
   const self0 = cpuMs();
   const peer0 = await peer.request<number>('cpu');
+  const broker0 = processCpuMs(brokerPid);
   const ms = await run();
   const self = cpuMs() - self0;
-  return { ms, self, peer: (await peer.request<number>('cpu')) - peer0 };
+  const broker = processCpuMs(brokerPid) - broker0;
+  return { ms, self, peer: (await peer.request<number>('cpu')) - peer0, broker };
+}
+
+/** CPU time (ms) another process has spent so far, all its threads (Linux: /proc/<pid>/stat), NaN where that cannot be read. */
+export function processCpuMs(pid: number | undefined): number {
+  return pid === undefined ? NaN : statCpuMs(`/proc/${pid}/stat`);
 }
 
 /**
@@ -36,8 +45,13 @@ export async function withCpu(peer: { request<T>(cmd: string): Promise<T> }, run
  * {@link cpuMs} also counts the process's other threads.
  */
 export function mainThreadCpuMs(pid: number = process.pid): number {
+  return statCpuMs(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/** utime + stime of a Linux stat file, in ms (10 ms ticks); NaN where it cannot be read. */
+function statCpuMs(path: string): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch {
     return NaN;
