@@ -32,9 +32,8 @@ export interface AttemptOwner {
 
 /** One attempt: a request on its own reply subject. */
 export class Attempt implements InboxEntry {
-  /** The random last token of its reply subject: only what arrives there is its answer. */
-  token = '';
-  sentAt = 0;
+  #token = '';
+  #sentAt = 0;
   #workerId: string | undefined = undefined;
   /** Probes, once acknowledged. */
   #timer: unknown = undefined;
@@ -44,10 +43,10 @@ export class Attempt implements InboxEntry {
    */
   #resendCheckAt = 0;
   /** The call's `retry.perAttemptTimeoutMs`, when set and shorter than what is left of the deadline. */
-  attemptTimer: unknown = undefined;
+  #attemptTimer: unknown = undefined;
   /** Set when a worker of the service was lost while this attempt had no ack yet. */
   #suspectTimer: unknown = undefined;
-  live = true;
+  #live = true;
   /** When its missing ack and reply were last reported (0: never). */
   #suspectedAt = 0;
   /** Acknowledged, and then a probe of its worker went unanswered (frozen, stalled). */
@@ -68,6 +67,21 @@ export class Attempt implements InboxEntry {
     this.#s = spec;
   }
 
+  /** The random last token of its reply subject: only what arrives there is its answer. */
+  get token(): string {
+    return this.#token;
+  }
+
+  /** When it was published (clock time). */
+  get sentAt(): number {
+    return this.#sentAt;
+  }
+
+  /** Sent and not yet answered, failed, lost or abandoned. */
+  get live(): boolean {
+    return this.#live;
+  }
+
   /** The worker that acknowledged it, if one did. */
   get workerId(): string | undefined {
     return this.#workerId;
@@ -78,20 +92,33 @@ export class Attempt implements InboxEntry {
     return this.#probeUnanswered;
   }
 
+  /** Opens its reply subject (a new random token) with the client's inbox: what arrives there comes to this attempt. */
+  open(): void {
+    this.#token = this.#t.open(this);
+  }
+
   /** Published now: the ack sweep looks for its ack from `ackTimeoutMs` on. */
   sent(now: number): void {
-    this.sentAt = now;
+    this.#sentAt = now;
     this.#resendCheckAt = now + this.#s.lostWorker.ackTimeoutMs;
+  }
+
+  /** `onTimeout` runs if it is still out after `ms` (the call's per-attempt timeout). */
+  limit(ms: number, onTimeout: () => void): void {
+    this.#attemptTimer = this.#t.clock.setTimer(() => {
+      this.#attemptTimer = undefined;
+      onTimeout();
+    }, ms);
   }
 
   /** No longer live: its timers stop, and a reply body still being pulled is given up (the worker frees it). */
   end(): void {
-    this.live = false;
+    this.#live = false;
     this.bodies?.abandon();
-    if (this.#timer === undefined && this.attemptTimer === undefined && this.#suspectTimer === undefined) return;
+    if (this.#timer === undefined && this.#attemptTimer === undefined && this.#suspectTimer === undefined) return;
     const clock = this.#t.clock;
     clock.clearTimer(this.#timer);
-    clock.clearTimer(this.attemptTimer);
+    clock.clearTimer(this.#attemptTimer);
     clock.clearTimer(this.#suspectTimer);
   }
 
@@ -101,13 +128,13 @@ export class Attempt implements InboxEntry {
 
   /** A worker took the attempt: it is probed from now on. */
   acked(workerId: string): void {
-    if (!this.live || this.#workerId !== undefined) return;
+    if (!this.#live || this.#workerId !== undefined) return;
     this.#workerId = workerId;
     const t = this.#t;
     const s = this.#s;
     t.sawWorker(s.target.service, workerId);
     const clock = t.clock;
-    if (clock.now() - this.sentAt <= s.lostWorker.ackTimeoutMs) s.target.budget.ackedPromptly(this.sentAt);
+    if (clock.now() - this.#sentAt <= s.lostWorker.ackTimeoutMs) s.target.budget.ackedPromptly(this.#sentAt);
     clock.clearTimer(this.#timer);
     clock.clearTimer(this.#suspectTimer);
     this.#suspectTimer = undefined;
@@ -137,23 +164,23 @@ export class Attempt implements InboxEntry {
    */
   workerLost(service: string, workerId: string, lostAt: number, verdict: boolean): void {
     const call = this.#call;
-    if (!this.live || call.state === 'done') return;
+    if (!this.#live || call.state === 'done') return;
     if (this.#workerId === workerId) {
       call.lostWithWorker(this, workerId);
       return;
     }
     const s = this.#s;
     if (!verdict && !s.idempotent) return;
-    if (this.#workerId !== undefined || service !== s.target.service || this.sentAt > lostAt || this.#suspectTimer !== undefined) return;
+    if (this.#workerId !== undefined || service !== s.target.service || this.#sentAt > lostAt || this.#suspectTimer !== undefined) return;
     const clock = this.#t.clock;
-    const waitMs = this.sentAt + s.lostWorker.ackTimeoutMs - clock.now();
+    const waitMs = this.#sentAt + s.lostWorker.ackTimeoutMs - clock.now();
     if (waitMs <= 0) {
       call.lostWithWorker(this, undefined);
       return;
     }
     this.#suspectTimer = clock.setTimer(() => {
       this.#suspectTimer = undefined;
-      if (this.live && this.#workerId === undefined && call.state !== 'done') call.lostWithWorker(this, undefined);
+      if (this.#live && this.#workerId === undefined && call.state !== 'done') call.lostWithWorker(this, undefined);
     }, waitMs);
   }
 
@@ -163,7 +190,7 @@ export class Attempt implements InboxEntry {
    * with it. A plain call fails `WORKER_LOST`; an idempotent one is sent again at once.
    */
   census(service: string, before: number): void {
-    if (!this.live || this.#call.state === 'done' || this.#workerId !== undefined || service !== this.#s.target.service || this.sentAt >= before) return;
+    if (!this.#live || this.#call.state === 'done' || this.#workerId !== undefined || service !== this.#s.target.service || this.#sentAt >= before) return;
     this.#call.lostWithWorker(this, undefined);
   }
 
@@ -174,8 +201,8 @@ export class Attempt implements InboxEntry {
    * `ackTimeoutMs` also sends one more attempt beside it.
    */
   checkAck(now: number): void {
-    if (!this.live || this.#workerId !== undefined || this.#call.state === 'done') return;
-    if (now - Math.max(this.sentAt, this.#suspectedAt) >= SUSPECT_AFTER_MS) {
+    if (!this.#live || this.#workerId !== undefined || this.#call.state === 'done') return;
+    if (now - Math.max(this.#sentAt, this.#suspectedAt) >= SUSPECT_AFTER_MS) {
       this.#suspectedAt = now;
       this.#t.suspect(this.#s.target.service);
     }
@@ -206,7 +233,7 @@ export class Attempt implements InboxEntry {
     const lw = s.lostWorker;
     const workerId = this.#workerId!;
     void this.#prober.probe(s.target.service, workerId, lw.probeTimeoutMs).then((state) => {
-      if (this.#call.state === 'done' || !this.live) return;
+      if (this.#call.state === 'done' || !this.#live) return;
       // Every call held by that worker learns it at once, this one included.
       if (state === 'gone') {
         this.#t.workerLost(s.target.service, workerId, false);

@@ -117,7 +117,7 @@ export class Call implements Expirable, AttemptOwner {
       this.#finish(cause instanceof RpcError ? cause : new RpcError('BAD_REQUEST', `payload cannot be encoded: ${(cause as Error).message}`, { cause }));
       return;
     }
-    attempt.token = t.open(attempt);
+    attempt.open();
     try {
       t.publish(s.target.subject, data, t.replySubject(attempt.token));
     } catch (cause) {
@@ -137,7 +137,7 @@ export class Call implements Expirable, AttemptOwner {
     this.#attempts.add(attempt);
     const perAttempt = s.retry.perAttemptTimeoutMs;
     if (perAttempt !== undefined && perAttempt < this.#remaining()) {
-      attempt.attemptTimer = t.clock.setTimer(() => this.#onAttemptTimeout(attempt), perAttempt);
+      attempt.limit(perAttempt, () => this.#onAttemptTimeout(attempt));
     }
     if (s.hedge !== undefined) this.#resendsFor().armHedge();
   }
@@ -272,7 +272,6 @@ export class Call implements Expirable, AttemptOwner {
   }
 
   #onAttemptTimeout(attempt: Attempt): void {
-    attempt.attemptTimer = undefined;
     if (this.#state === 'done' || !attempt.live) return;
     publishCancel(this.#t, this.#s.target.service, this.#id, [attempt.token], undefined);
     this.#ambiguous = true;
