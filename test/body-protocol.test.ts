@@ -7,15 +7,14 @@
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import assert from 'node:assert/strict';
-import { asBodyPull, BodyAssembly, BodyChecksumError, BodySource, BODY_WINDOW_BYTES, chunkHeader, encodeBodyPull, parseChunk, type BodyChunk } from '../src/protocol/body.js';
+import { asBodyPull, BodyAssembly, BodySource, BODY_WINDOW_BYTES, chunkHeader, encodeBodyPull, parseChunk, type BodyChunk } from '../src/protocol/body.js';
 import { decodeChecked, encodeBodyParts } from '../src/protocol/codec.js';
 import { checkBody } from '../src/protocol/envelope.js';
-import { BODY_THREAD_MIN_BYTES } from '../src/protocol/body-thread.js';
 
 const bytes = (n: number) => new Uint8Array(n).map((_, i) => (i * 7) & 0xff);
 
 /** Sends `source` into a fresh assembly through encoded chunk messages, pulling as the assembly asks. */
-async function transfer(source: BodySource, chunkBytes: number): Promise<Uint8Array> {
+function transfer(source: BodySource, chunkBytes: number): Uint8Array {
   const a = new BodyAssembly(source.descriptor);
   let crc: number | undefined;
   for (let next = a.nextPull(); next !== null; next = a.nextPull()) {
@@ -31,7 +30,7 @@ async function transfer(source: BodySource, chunkBytes: number): Promise<Uint8Ar
   return a.verified(crc);
 }
 
-test('a body made of parts reassembles byte for byte, whatever the chunk size, and decodes to its value', async () => {
+test('a body made of parts reassembles byte for byte, whatever the chunk size, and decodes to its value', () => {
   const value = bytes(3 * 1024 * 1024 + 17);
   const parts = encodeBodyParts(value, 'payload');
   assert.equal(parts[1], value, 'a binary is not copied into its body');
@@ -41,48 +40,14 @@ test('a body made of parts reassembles byte for byte, whatever the chunk size, a
   assert.equal(sent[1]!.data.buffer, value.buffer, 'later chunks are views of the binary, not copies');
   assert.equal(sent[1]!.data.byteOffset, 65_536 - 5);
   for (const size of [1_000, 65_536, 1_048_320]) {
-    const body = await transfer(new BodySource(parts), size);
+    const body = transfer(new BodySource(parts), size);
     assert.deepEqual(decodeChecked(body), value);
   }
   const object = { list: Array.from({ length: 1_000 }, (_, i) => ({ i, s: 'x'.repeat(i % 50) })) };
-  assert.deepEqual(decodeChecked(await transfer(new BodySource(encodeBodyParts(object, 'payload')), 4_096)), object);
+  assert.deepEqual(decodeChecked(transfer(new BodySource(encodeBodyParts(object, 'payload')), 4_096)), object);
 });
 
-test('a large body is assembled on the assembly thread: the same bytes and CRC-32, a changed byte refused, a dropped one freed', async () => {
-  const size = 3 * BODY_THREAD_MIN_BYTES + 12_345;
-  const value = bytes(size);
-  const parts = encodeBodyParts(value, 'payload');
-  // 1,048,320: natsrpc's chunks at a 1 MiB max_payload; 1,500,007: chunks larger than one ring slot, cut at odd offsets.
-  for (const chunkBytes of [1_048_320, 1_500_007, 65_536]) assert.deepEqual(decodeChecked(await transfer(new BodySource(parts), chunkBytes)), value, `chunks of ${chunkBytes}`);
-  // Every chunk added at once, without yielding: the ring fills and the rest go to the thread as copies.
-  const source = new BodySource([value]);
-  const chunks = [...source.chunks(1, 0, size, 1_048_320)].map((m) => parseChunk(m.header, m.data)!);
-  const whole = new BodyAssembly({ bytes: size });
-  whole.pulledTo = size;
-  for (const c of chunks) assert.equal(whole.add(c.o, c.d), null);
-  const crc = chunks.at(-1)!.crc32!;
-  assert.equal(crc, crc32(value));
-  assert.deepEqual(await whole.verified(crc), value);
-  const changed = new BodyAssembly({ bytes: size });
-  changed.pulledTo = size;
-  chunks.forEach((c, i) => {
-    const d = i === 7 ? c.d.slice() : c.d;
-    if (i === 7) d[99_999] = d[99_999]! ^ 0x10;
-    assert.equal(changed.add(c.o, d), null);
-  });
-  await assert.rejects(changed.verified(crc), (err: Error) => err instanceof BodyChecksumError && /does not match its CRC-32/.test(err.message));
-  const dropped = new BodyAssembly({ bytes: size });
-  dropped.pulledTo = size;
-  assert.equal(dropped.add(0, chunks[0]!.d), null);
-  dropped.drop();
-  dropped.drop();
-  const after = new BodyAssembly({ bytes: size });
-  after.pulledTo = size;
-  for (const c of chunks) assert.equal(after.add(c.o, c.d), null);
-  assert.deepEqual(await after.verified(crc), value, 'the thread serves the next body after a dropped one');
-});
-
-test('the assembly refuses gaps, repeats, overruns and a wrong or missing checksum', async () => {
+test('the assembly refuses gaps, repeats, overruns and a wrong or missing checksum', () => {
   const source = new BodySource([bytes(10_000)]);
   const chunks = [...source.chunks(1, 0, 10_000, 4_000)].map((m) => parseChunk(m.header, m.data)!);
   assert.equal(chunks.length, 3);
@@ -104,16 +69,16 @@ test('the assembly refuses gaps, repeats, overruns and a wrong or missing checks
   assert.match(partial.add(0, bytes(10))!, /past the 0 bytes pulled/, 'nothing is taken before it was pulled');
   a = fresh();
   for (const c of chunks) assert.equal(a.add(c.o, c.d), null);
-  await assert.rejects(a.verified(undefined), /carries no crc32/);
+  assert.throws(() => a.verified(undefined), /carries no crc32/);
   a = fresh();
   for (const c of chunks) assert.equal(a.add(c.o, c.d), null);
-  await assert.rejects(a.verified((chunks[2]!.crc32! + 1) >>> 0), /does not match its CRC-32/);
+  assert.throws(() => a.verified((chunks[2]!.crc32! + 1) >>> 0), /does not match its CRC-32/);
   // The same chunks with one byte changed: the CRC-32 no longer matches.
   a = fresh();
   const changed = chunks.map((c) => c.d.slice());
   changed[1]![123] = changed[1]![123]! ^ 0x01;
   chunks.forEach((c, i) => assert.equal(a.add(c.o, changed[i]!), null));
-  await assert.rejects(a.verified(chunks[2]!.crc32), BodyChecksumError);
+  assert.throws(() => a.verified(chunks[2]!.crc32), /does not match its CRC-32/);
 });
 
 test('pulls stay within one window, and the messages and descriptors are bounded', () => {

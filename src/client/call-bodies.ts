@@ -79,33 +79,24 @@ export class AttemptBodies {
     return this.#pullMore();
   }
 
-  /**
-   * A chunk of the reply body: undefined while more is due, or why it failed; after the last one,
-   * the decoded result once the body is verified (or why it was refused).
-   */
-  chunk(chunk: BodyChunk): Promise<{ value: unknown } | RpcError> | RpcError | undefined {
+  /** A chunk of the reply body: undefined while more is due, the decoded result at the end, or why it failed. */
+  chunk(chunk: BodyChunk): { value: unknown } | RpcError | undefined {
     const a = this.#inbound;
     if (a === undefined || chunk.t !== this.#inboundToken) return undefined;
     const refused = a.add(chunk.o, chunk.d);
     if (refused !== null) return this.#failed(`reply body broke the protocol: ${refused}`);
     if (!a.complete) return this.#pullMore() ?? undefined;
     this.#inbound = undefined;
-    return a.verified(chunk.crc32).then(
-      (body) => {
-        try {
-          return { value: decodeChecked(body, this.#t.limits) };
-        } catch (cause) {
-          return new RpcError('INTERNAL', `reply body refused: ${(cause as Error).message}`, { cause, maybeProcessed: true });
-        }
-      },
-      (cause: Error) => new RpcError('INTERNAL', `reply body refused: ${cause.message}`, { cause, maybeProcessed: true }),
-    );
+    try {
+      return { value: decodeChecked(a.verified(chunk.crc32), this.#t.limits) };
+    } catch (cause) {
+      return new RpcError('INTERNAL', `reply body refused: ${(cause as Error).message}`, { cause, maybeProcessed: true });
+    }
   }
 
   /** The attempt ended with a reply body still coming: the worker may free it now. */
   abandon(): void {
     if (this.#inbound === undefined) return;
-    this.#inbound.drop();
     this.#inbound = undefined;
     this.#pull(0, 0);
   }

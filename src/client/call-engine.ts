@@ -251,13 +251,7 @@ export class Call implements Expirable, AttemptOwner {
     const bodies = attempt.bodies;
     if (!attempt.live || this.#state === 'done' || bodies === undefined) return;
     const outcome = bodies.chunk(chunk);
-    if (outcome instanceof Promise) void outcome.then((o) => this.#onBodyOutcome(attempt, o));
-    else if (outcome !== undefined) this.#onBodyOutcome(attempt, outcome);
-  }
-
-  /** The reply body's end: the verified, decoded result, or why the attempt failed. */
-  #onBodyOutcome(attempt: Attempt, outcome: { value: unknown } | RpcError): void {
-    if (!attempt.live || this.#state === 'done') return;
+    if (outcome === undefined) return;
     if (outcome instanceof RpcError) {
       this.onAttemptFailed(attempt, outcome);
       return;

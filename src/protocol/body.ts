@@ -12,7 +12,6 @@ import { crc32 } from 'node:zlib';
 import { Encoder } from '@msgpack/msgpack';
 import { isBoundedInt as isInt, isRecord, PROTOCOL_VERSION, type BodyDescriptor } from './envelope.js';
 import { headerValue } from './nats-headers.js';
-import { ThreadedBody } from './body-thread.js';
 
 /** nats-server's default max_payload, assumed until the server's INFO says otherwise. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -216,30 +215,24 @@ export function chunkBytes(maxPayload: number): number {
 }
 
 /**
- * A body being received: one buffer of the declared length, filled in order, checksummed as it
- * fills: on this thread, or for a large body on the assembly thread (protocol/body-thread.ts).
+ * A body being received: one buffer of the declared length, filled in order, checksummed as it fills.
  * `add` refuses a chunk that is not the next one (a gap, a repeat, a reordering) or that runs past
- * the declared length; the caller of `add` ends the transfer on any refusal, and calls `drop`.
+ * the declared length; the caller of `add` ends the transfer on any refusal.
  */
 export class BodyAssembly {
-  readonly #declared: number;
-  /** The body when assembled here, else undefined (`#threaded` holds it). */
-  readonly #buffer: Uint8Array | undefined;
-  readonly #threaded: ThreadedBody | null;
+  readonly #buffer: Uint8Array;
   #crc = 0;
   #received = 0;
   /** Bytes the sender may send before the next pull (the end of the last pull). */
   pulledTo = 0;
 
   constructor(descriptor: BodyDescriptor) {
-    this.#declared = descriptor.bytes;
-    this.#threaded = ThreadedBody.open(descriptor.bytes);
-    this.#buffer = this.#threaded === null ? new Uint8Array(descriptor.bytes) : undefined;
+    this.#buffer = new Uint8Array(descriptor.bytes);
   }
 
   /** The declared length (the buffer's). */
   get declared(): number {
-    return this.#declared;
+    return this.#buffer.length;
   }
 
   get received(): number {
@@ -247,51 +240,33 @@ export class BodyAssembly {
   }
 
   get complete(): boolean {
-    return this.#received === this.#declared;
+    return this.#received === this.#buffer.length;
   }
 
   /** Copies the chunk in; returns why it is refused, or null. */
   add(offset: number, data: Uint8Array): string | null {
     if (offset !== this.#received) return `chunk at offset ${offset} when ${this.#received} bytes had arrived (a gap, a repeat or a reordering)`;
-    if (offset + data.length > this.#declared) return `chunk ends at ${offset + data.length}, past the declared length ${this.#declared}`;
+    if (offset + data.length > this.#buffer.length) return `chunk ends at ${offset + data.length}, past the declared length ${this.#buffer.length}`;
     if (offset + data.length > this.pulledTo) return `chunk ends at ${offset + data.length}, past the ${this.pulledTo} bytes pulled`;
-    if (this.#threaded === null) {
-      this.#buffer!.set(data, offset);
-      this.#crc = crc32(data, this.#crc);
-    } else if (this.#threaded.alive) {
-      this.#threaded.put(offset, data);
-    } else {
-      return 'the body assembly thread stopped';
-    }
+    this.#buffer.set(data, offset);
+    this.#crc = crc32(data, this.#crc);
     this.#received += data.length;
     return null;
   }
 
   /** The next pull, when the sender has used half of the last one: `[offset, bytes]`, else null. */
   nextPull(): [number, number] | null {
-    const total = this.#declared;
+    const total = this.#buffer.length;
     if (this.pulledTo >= total || this.pulledTo - this.#received > BODY_WINDOW_BYTES / 2) return null;
     const n = Math.min(BODY_WINDOW_BYTES, total - this.#received);
     this.pulledTo = this.#received + n;
     return [this.#received, n];
   }
 
-  /**
-   * The whole body, once complete, if its CRC-32 matches `crc` (the last chunk's); else rejects
-   * with a {@link BodyChecksumError}, or another error when the assembly thread failed.
-   */
-  async verified(crc: number | undefined): Promise<Uint8Array> {
-    if (crc === undefined || crc === null) throw new BodyChecksumError('the last chunk carries no crc32');
-    const got = this.#threaded === null ? { body: this.#buffer!, crc: this.#crc } : await this.#threaded.end();
-    if (got.crc !== crc) throw new BodyChecksumError('the body does not match its CRC-32');
-    return got.body;
-  }
-
-  /** Frees what the assembly thread holds of a transfer that ended before its last byte. */
-  drop(): void {
-    this.#threaded?.drop();
+  /** The whole body once its CRC-32 matches `crc` (the last chunk's); else throws the reason. */
+  verified(crc: number | undefined): Uint8Array {
+    if (crc === undefined || crc === null) throw new Error('the last chunk carries no crc32');
+    if (this.#crc !== crc) throw new Error('the body does not match its CRC-32');
+    return this.#buffer;
   }
 }
-
-/** A body whose checksum is missing or does not match. */
-export class BodyChecksumError extends Error {}

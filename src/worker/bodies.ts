@@ -10,7 +10,7 @@
 import { randomInt } from 'node:crypto';
 import { headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { decodeChecked, encode } from '../protocol/codec.js';
-import { asBodyPull, BodyAssembly, BodyChecksumError, BodySource, BODY_CHUNK_HEADER, BODY_STALL_TIMEOUT_MS, BODY_WINDOW_BYTES, chunkBytes, DEFAULT_MAX_PAYLOAD_BYTES, encodeBodyPull, MAX_BODY_TOKEN, readBodyChunk } from '../protocol/body.js';
+import { asBodyPull, BodyAssembly, BodySource, BODY_CHUNK_HEADER, BODY_STALL_TIMEOUT_MS, BODY_WINDOW_BYTES, chunkBytes, DEFAULT_MAX_PAYLOAD_BYTES, encodeBodyPull, MAX_BODY_TOKEN, readBodyChunk } from '../protocol/body.js';
 import { checkHeaderBlock, headerBlockLength } from '../protocol/nats-headers.js';
 import { PROTOCOL_VERSION, type BodyDescriptor } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
@@ -169,25 +169,12 @@ export class WorkerBodies {
     if (refused !== null) return this.#fail(t, new RpcError('BAD_REQUEST', `request body broke the protocol: ${refused}`, { details: { reason: 'chunk' } }));
     entry.timer.refresh();
     if (!a.complete) return this.#pull(t, entry);
-    a.verified(crc).then(
-      (body) => this.#onBody(t, entry, body),
-      (cause: Error) => {
-        const err = cause instanceof BodyChecksumError
-          ? new RpcError('BAD_REQUEST', `request body refused: ${cause.message}`, { details: { reason: 'checksum' }, cause })
-          : new RpcError('INTERNAL', `request body lost: ${cause.message}`, { cause });
-        this.#fail(t, err);
-      },
-    );
-  }
-
-  /** The whole body arrived and matched its CRC-32 (unless the transfer ended meanwhile): decoded, to the handler. */
-  #onBody(t: number, entry: Incoming, body: Uint8Array): void {
-    if (this.#incoming.get(t) !== entry) return;
     let payload: unknown;
     try {
-      payload = decodeChecked(body, this.#limits);
+      payload = decodeChecked(a.verified(crc), this.#limits);
     } catch (cause) {
-      return this.#fail(t, new RpcError('BAD_REQUEST', `request body refused: ${(cause as Error).message}`, { details: { reason: 'undecodable' }, cause }));
+      const reason = cause instanceof RpcError ? 'undecodable' : 'checksum';
+      return this.#fail(t, new RpcError('BAD_REQUEST', `request body refused: ${(cause as Error).message}`, { details: { reason }, cause }));
     }
     this.#endIncoming(t);
     entry.onBody(payload);
@@ -206,7 +193,6 @@ export class WorkerBodies {
     if (entry === undefined) return;
     this.#incoming.delete(t);
     this.#incomingBytes -= entry.assembly.declared;
-    entry.assembly.drop();
     clearTimeout(entry.timer);
     entry.ctx.signal.removeEventListener('abort', entry.onAbort);
   }
