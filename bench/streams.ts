@@ -5,8 +5,10 @@
  * arrival). Each pair runs 3 times interleaved in one run; the report gives the ratio's range and
  * median, the CPU time each process (and nats-server) spent per item (100 B) or per MB (64 KB),
  * medians (on a shared machine it varies much less than the wall time), and both processes' memory.
+ * A round moves 1,000,000 small items (about 95 MB) or 8,000 large ones (500 MB): long enough, at
+ * hundreds of thousands of items or MB a second, that start-up and scheduling hiccups do not decide it.
  *
- *   node --import tsx bench/streams.ts [--items 200000] [--big-items 2000] [--rounds 3]
+ *   node --import tsx bench/streams.ts [--items 1000000] [--big-items 8000] [--rounds 3]
  *
  * To profile one side: `--only natsrpc` (or `plain`) runs that side alone, and `--prof-dir DIR`
  * starts the producing process with `--cpu-prof` into DIR (run this one with `node --cpu-prof`).
@@ -27,8 +29,8 @@ const ROUNDS = Number(values.rounds ?? 3);
 const ONLY = values.only;
 if (ONLY !== undefined && ONLY !== 'natsrpc' && ONLY !== 'plain') throw new TypeError(`--only must be natsrpc or plain, not ${ONLY}`);
 const CASES = [
-  { label: '100 B items', size: 100, n: Number(values.items ?? 200_000) },
-  { label: '64 KB items', size: 64 * 1024, n: Number(values['big-items'] ?? 2_000) },
+  { label: '100 B items', size: 100, n: Number(values.items ?? 1_000_000) },
+  { label: '64 KB items', size: 64 * 1024, n: Number(values['big-items'] ?? 8_000) },
 ];
 const MB = 1024 * 1024;
 
