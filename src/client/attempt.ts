@@ -13,6 +13,9 @@ import { SUSPECT_AFTER_MS } from './census.js';
 import type { CallSpec } from './client-options.js';
 import type { LivenessProber } from './liveness.js';
 import type { CallTransport, InboxEntry } from './transport.js';
+import { encodeCredit } from '../protocol/stream.js';
+import { creditSubject } from '../protocol/subjects.js';
+import { STREAM_REPLY_MOVE_MS } from './stream-replies.js';
 
 /** What an attempt tells its call (implemented by `Call`). */
 export interface AttemptOwner {
@@ -59,8 +62,15 @@ export class Attempt implements InboxEntry {
   readonly #t: CallTransport;
   readonly #prober: LivenessProber;
   readonly #s: CallSpec;
+  /**
+   * The fresh reply subjects (tokens) an acknowledged attempt moved to, the last two, so that its
+   * worker may still answer after the broker's permission for the request's own reply subject
+   * expired (docs/protocol.md, *Long calls*); and when it moves next (clock time).
+   */
+  #moved: string[] | undefined = undefined;
+  #moveAt = 0;
 
-  constructor(call: AttemptOwner, t: CallTransport, prober: LivenessProber, spec: CallSpec, readonly no: number) {
+  constructor(call: AttemptOwner, t: CallTransport, prober: LivenessProber, spec: CallSpec, readonly no: number, readonly requestId: string) {
     this.#call = call;
     this.#t = t;
     this.#prober = prober;
@@ -115,6 +125,7 @@ export class Attempt implements InboxEntry {
   end(): void {
     this.#live = false;
     this.bodies?.abandon();
+    if (this.#moved !== undefined) for (const token of this.#moved) this.#t.close(token);
     if (this.#timer === undefined && this.#attemptTimer === undefined && this.#suspectTimer === undefined) return;
     const clock = this.#t.clock;
     clock.clearTimer(this.#timer);
@@ -139,6 +150,7 @@ export class Attempt implements InboxEntry {
     clock.clearTimer(this.#suspectTimer);
     this.#suspectTimer = undefined;
     this.#timer = clock.setTimer(() => this.#probe(), s.lostWorker.probeAfterMs);
+    this.#moveAt = clock.now() + STREAM_REPLY_MOVE_MS;
   }
 
   replied(reply: ReplyEnvelope): void {
@@ -228,6 +240,26 @@ export class Attempt implements InboxEntry {
     this.#resendCheckAt = now + this.#s.lostWorker.ackTimeoutMs;
   }
 
+  /**
+   * Moves the acknowledged attempt to a fresh reply subject of the inbox: credit naming it (id and
+   * the request's own token), with that subject as NATS reply, to its worker's credit subject. The
+   * delivery opens the worker's permission to answer there; the reply may still come on the
+   * subjects before, so the last two stay open with the request's own.
+   */
+  #move(workerId: string): void {
+    const t = this.#t;
+    this.#moveAt = t.clock.now() + STREAM_REPLY_MOVE_MS;
+    const token = t.open(this);
+    const moved = (this.#moved ??= []);
+    moved.push(token);
+    if (moved.length > 2) t.close(moved.shift()!);
+    try {
+      t.publish(creditSubject(t.prefix, this.#s.target.service, workerId), encodeCredit(this.requestId, this.token, 0, 0), t.replySubject(token));
+    } catch {
+      // The connection is down: the inbox tells the attempt (lost()).
+    }
+  }
+
   #probe(): void {
     const s = this.#s;
     const lw = s.lostWorker;
@@ -242,6 +274,7 @@ export class Attempt implements InboxEntry {
       // A worker that holds the attempt but cannot answer a probe is frozen or stalled: an
       // idempotent call sends one more attempt and keeps waiting on this one (first answer wins).
       this.#probeUnanswered = state === 'unknown';
+      if (this.#t.clock.now() >= this.#moveAt) this.#move(workerId);
       if (this.#probeUnanswered && s.idempotent) this.#call.sendAnother();
       this.#timer = this.#t.clock.setTimer(() => this.#probe(), lw.probeIntervalMs);
     });

@@ -109,7 +109,7 @@ export class Call implements Expirable, AttemptOwner {
       this.#waitForConnection();
       return;
     }
-    const attempt = new Attempt(this, t, this.#prober, s, this.#attempts.next());
+    const attempt = new Attempt(this, t, this.#prober, s, this.#attempts.next(), this.#id);
     let data: Uint8Array;
     try {
       data = this.#encodeRequest(attempt.no);

@@ -124,6 +124,15 @@ export function isLastToken(subject: string, token: string): boolean {
 }
 
 /**
+ * True when `a` and `b` differ in their last token only (two reply subjects of one inbox): where a
+ * caller may move a stream or a long call (docs/protocol.md, *Moving the stream*, *Long calls*).
+ */
+export function sameInbox(a: string, b: string): boolean {
+  const dot = b.lastIndexOf('.');
+  return dot > 0 && a.length > dot + 1 && a.startsWith(b.slice(0, dot + 1)) && a.indexOf('.', dot + 1) === -1;
+}
+
+/**
  * `<prefix>._body.<service>.<workerId>`: where a worker takes the chunks of request bodies and the
  * pulls of reply bodies (docs/protocol.md, *Large bodies*). The service in it lets broker
  * permissions give each service's workers their own bodies only (`<prefix>._body.<service>.*`).

@@ -28,6 +28,8 @@ export const TRACKED: unique symbol = Symbol('natsrpc.tracked');
 export const PAST_DEADLINE: unique symbol = Symbol('natsrpc.pastDeadline');
 /** The request's reply subject: a cancel must name its last (random) token. */
 export const REPLY: unique symbol = Symbol('natsrpc.reply');
+/** Where the reply goes once the caller moved a long call ('' : the request's own reply subject). */
+export const REPLY_TO: unique symbol = Symbol('natsrpc.replyTo');
 
 /**
  * What a handler gets as `ctx`: the call it serves, and the means to stop in time, log, and call
@@ -80,6 +82,7 @@ export class CallContext implements HandlerContext, Expiring, ActiveLink {
   readonly [STARTED_AT]: number;
   [TRACKED] = false;
   [REPLY] = '';
+  [REPLY_TO] = '';
   [PAST_DEADLINE] = false;
   // What handlers see: documented on HandlerContext.
   readonly requestId: string;

@@ -14,8 +14,8 @@ import { decodeChecked } from '../protocol/codec.js';
 import type { StreamWindow } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { asCredit, encodeEmptyItemFrame, FRAME_ITEM_BYTES, ItemFrameWriter, MAX_FRAME_ITEMS } from '../protocol/stream.js';
-import { creditSubject, isLastToken } from '../protocol/subjects.js';
+import { asCredit, type CreditEnvelope, encodeEmptyItemFrame, FRAME_ITEM_BYTES, ItemFrameWriter, MAX_FRAME_ITEMS } from '../protocol/stream.js';
+import { creditSubject, isLastToken, sameInbox } from '../protocol/subjects.js';
 import type { Logger } from '../logging/logger.js';
 import { CallContext } from './context.js';
 
@@ -79,8 +79,12 @@ export class WorkerStreams {
   /** Credit messages that named no open stream or could not be read. */
   ignoredCredits = 0;
 
-  constructor(nc: NatsConnection, prefix: string, service: string, workerId: string, limits: MsgpackLimits, log: Logger) {
+  /** Credit that names no open stream: it may move a long plain call (call-moves.ts); true when it did. */
+  readonly #other: (credit: CreditEnvelope, moveTo: string | undefined) => boolean;
+
+  constructor(nc: NatsConnection, prefix: string, service: string, workerId: string, limits: MsgpackLimits, log: Logger, other: (credit: CreditEnvelope, moveTo: string | undefined) => boolean) {
     this.#nc = nc;
+    this.#other = other;
     this.#workerId = workerId;
     this.#limits = limits;
     this.#log = log;
@@ -242,6 +246,7 @@ export class WorkerStreams {
     const run = credit === null ? undefined : this.#open.get(credit.id);
     // Only the stream's caller knows the random token of its reply subject.
     if (credit === null || run === undefined || !isLastToken(run.request, credit.reply)) {
+      if (credit !== null && run === undefined && this.#other(credit, moveTo)) return;
       this.ignoredCredits++;
       if (this.#log.isLevelEnabled('debug')) this.#log.debug({ bytes: data.length }, 'credit for no open stream ignored');
       return;
@@ -256,10 +261,4 @@ export class WorkerStreams {
     run.bytes = Math.min(run.bytes + credit.bytes, run.window.bytes);
     if (run.items > 0 && run.bytes > 0) run.wake?.();
   }
-}
-
-/** True when `a` and `b` differ in their last token only (two reply subjects of one inbox). */
-function sameInbox(a: string, b: string): boolean {
-  const dot = b.lastIndexOf('.');
-  return dot > 0 && a.length > dot + 1 && a.startsWith(b.slice(0, dot + 1)) && a.indexOf('.', dot + 1) === -1;
 }

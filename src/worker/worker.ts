@@ -5,12 +5,13 @@
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { RequestEnvelope } from '../protocol/envelope.js';
-import { cancelSubject, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
+import { cancelSubject, creditSubject, isLastToken, pingSubject, queueGroup, serviceWildcard } from '../protocol/subjects.js';
 import { DeadlinePolicyCache } from '../client/deadline-policy.js';
 import type { Logger } from '../logging/logger.js';
 import { LoopProgress } from '../timing/loop-progress.js';
 import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
-import { CallContext, PAST_DEADLINE, REPLY, STARTED_AT, TRACKED } from './context.js';
+import { CallContext, PAST_DEADLINE, REPLY, REPLY_TO, STARTED_AT, TRACKED } from './context.js';
+import { CallMoves } from './call-moves.js';
 import { HandlerDeadlines } from './handler-deadlines.js';
 import { ActiveCalls } from './active-calls.js';
 import { InFlightDrain } from './in-flight-drain.js';
@@ -102,8 +103,11 @@ export class RpcWorker {
       this.#discovery = new ServiceDiscovery(nc, { service: this.service, id: this.id, version: this.version, prefix: opts.prefix, methods: [...this.#methods.keys()], metadata }, this.#log);
     }
     this.#acks = new AckBatch<CallContext>(this.id, (subject, data) => nc.publish(subject, data), (ctx) => this.#active.has(ctx));
+    // Long calls move to a fresh reply subject, by credit on the subject streams take theirs on.
+    const moves = new CallMoves((id, token) => this.#active.find((ctx) => ctx.requestId === id && isLastToken(ctx[REPLY], token)));
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
-    this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.service, this.id, opts.limits, this.#log) : null;
+    this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.service, this.id, opts.limits, this.#log, moves.move) : null;
+    if (!streaming) this.#controlSubs.push(moves.listen(nc, creditSubject(opts.prefix, this.service, this.id), opts.limits));
     this.#bodies = new WorkerBodies(nc, opts.prefix, definition.service, this.id, opts.maxBodyBytes, opts.limits, this.#log);
     this.#replies = new WorkerReplies(nc, this.stats, this.#discovery, this.#bodies, this.#log);
     this.#inFlight = new InFlightDrain(this.#active, this.#log);
@@ -263,9 +267,9 @@ export class RpcWorker {
     const elapsedMs = performance.now() - ctx[STARTED_AT];
     this.stats.latency.record(elapsedMs);
     // null: the caller cancelled and nobody listens for a reply; the slot is free all the same.
-    const data = failed ? this.#replies.failed(ctx, elapsedMs, err) : this.#replies.succeeded(ctx, reply, elapsedMs, result);
+    const data = failed ? this.#replies.failed(ctx, elapsedMs, err) : this.#replies.succeeded(ctx, ctx[REPLY_TO] || reply, elapsedMs, result);
     this.#routing?.afterFinish(); // before the reply: the broker sees a rejoin before the next request
-    if (data !== null) this.#replies.send(reply, ctx.requestId, data);
+    if (data !== null) this.#replies.send(ctx[REPLY_TO] || reply, ctx.requestId, data);
     if (this.#active.size === 0) this.#inFlight.idle();
   };
 
