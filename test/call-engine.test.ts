@@ -15,6 +15,7 @@ import { backoffCapMs, MAX_SILENCE_RESENDS } from '../src/client/retry-policy.js
 import { CODE_MEANING, RpcError } from '../src/protocol/errors.js';
 import { SUSPECT_AFTER_MS } from '../src/client/census.js';
 import { FakeTransport, settle } from './helpers/fake-transport.js';
+import { STREAM_REPLY_MOVE_MS } from '../src/client/stream-replies.js';
 
 const LOST_WORKER = resolveLostWorkerPolicy(undefined);
 
@@ -196,6 +197,33 @@ test('idempotent: a probe that is answered keeps the attempt, probing again ever
   assert.equal(t.probes().length, 2);
   assert.equal(call.state, 'in-flight');
   assert.equal(t.requests().length, 1, 'nothing sent again');
+});
+
+test('an acknowledged call still waiting moves every STREAM_REPLY_MOVE_MS to a fresh reply subject; its reply may come on any of the last ones', async () => {
+  const { t, outcome } = setup({ timeoutMs: 3 * STREAM_REPLY_MOVE_MS });
+  const req = t.requests()[0]!;
+  t.entryOf(req).acked('svc-w1');
+  const credits = () => t.sent.filter((s) => s.subject === 'rpc._credit.svc.svc-w1');
+  // Its worker answers every probe: a live worker whose handler runs long.
+  const runFor = async (ms: number) => {
+    for (let left = ms; left > 0; left -= LOST_WORKER.probeIntervalMs) {
+      await t.clock.advance(Math.min(left, LOST_WORKER.probeIntervalMs));
+      for (const p of t.probes()) if (t.entries.has(p.token)) t.entryOf(p).replied({ v: 1, id: '', ok: true, result: null });
+    }
+  };
+  await runFor(STREAM_REPLY_MOVE_MS - 2 * LOST_WORKER.probeIntervalMs);
+  assert.equal(credits().length, 0, 'no move before STREAM_REPLY_MOVE_MS');
+  await runFor(4 * LOST_WORKER.probeIntervalMs);
+  const [move] = credits();
+  assert.ok(move !== undefined, 'moved once');
+  assert.deepEqual(move.body, { v: 1, id: 'req-1', reply: req.token, items: 0, bytes: 0 }, 'credit naming the call by its request\'s own token');
+  assert.notEqual(move.token, req.token);
+  await runFor(2 * STREAM_REPLY_MOVE_MS - 4 * LOST_WORKER.probeIntervalMs);
+  assert.equal(credits().length, 2, 'moved again');
+  assert.ok(t.entries.has(req.token) && t.entries.has(move.token), 'the request\'s own subject and the last two moves stay open');
+  t.entryOf(credits()[1]!).replied({ v: 1, id: 'req-1', ok: true, result: 'late' });
+  assert.deepEqual(await outcome, { ok: true, value: 'late' });
+  assert.equal(t.entries.size, 0, 'every subject it moved to is closed');
 });
 
 test('a plain call held by a worker that is lost fails at once with WORKER_LOST, maybe processed', async () => {
