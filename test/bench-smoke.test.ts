@@ -9,11 +9,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dieWithThisProcess } from '../src/broker/child-watchdog.js';
 import { ROOT } from './helpers/processes.js';
 
 test('the benchmark harness runs in --smoke mode, exits 0 and writes ratios', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'natsrpc-bench-')), 'smoke.json');
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  dieWithThisProcess(child);
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

@@ -19,6 +19,7 @@ import { NkeyCommandSigner, NkeyCommandVerifier } from '../src/security/signed-c
 import { nodeEnv } from './helpers/cluster.js';
 import { hasOpenssl, makeCerts, tlsEnv } from './helpers/certs.js';
 import { waitFor } from './helpers/load.js';
+import { dieWithThisProcess } from '../src/broker/child-watchdog.js';
 import { ROOT, runCli } from './helpers/processes.js';
 
 const run = promisify(execFile);
@@ -182,6 +183,7 @@ test('config/nats-server.conf listens on 127.0.0.1 unless -a overrides it', asyn
   const varzHost = async (extra: string[]) => {
     const [port, http] = [await freePort(), await freePort()];
     const child = spawn(bin, ['-c', join(ROOT, 'config/nats-server.conf'), '-p', String(port), '-m', String(http), ...extra], { stdio: 'ignore' });
+    dieWithThisProcess(child);
     try {
       let host: string | undefined;
       const answered = await waitFor(async () => {

@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { dieWithThisProcess } from '../../src/broker/child-watchdog.js';
 import { ROOT } from '../helpers/processes.js';
 import { startNats, type LocalNatsServer } from '../helpers/nats.js';
 import { exportedNames, importedSpecifiers } from '../helpers/module-syntax.js';
@@ -181,6 +182,7 @@ async function inApp(cmd: string, args: string[], timeout = STEP_TIMEOUT_MS): Pr
 function startInApp(cmd: string, args: string[]): { child: ChildProcess; lines: string[]; ready: (pattern: RegExp) => Promise<string> } {
   const child = spawn(cmd, args, { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   spawned.add(child);
+  dieWithThisProcess(child, true);
   child.once('exit', () => spawned.delete(child));
   const lines: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
