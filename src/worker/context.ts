@@ -30,6 +30,8 @@ export const PAST_DEADLINE: unique symbol = Symbol('natsrpc.pastDeadline');
 export const REPLY: unique symbol = Symbol('natsrpc.reply');
 /** Where the reply goes once the caller moved a long call ('' : the request's own reply subject). */
 export const REPLY_TO: unique symbol = Symbol('natsrpc.replyTo');
+/** The request asked for an ack (`ack` or `lateAck`): its caller reads acks, so it may be probed with one. */
+export const ASKS_ACK: unique symbol = Symbol('natsrpc.asksAck');
 
 /**
  * What a handler gets as `ctx`: the call it serves, and the means to stop in time, log, and call
@@ -83,6 +85,7 @@ export class CallContext implements HandlerContext, Expiring, ActiveLink {
   [TRACKED] = false;
   [REPLY] = '';
   [REPLY_TO] = '';
+  [ASKS_ACK] = false;
   [PAST_DEADLINE] = false;
   // What handlers see: documented on HandlerContext.
   readonly requestId: string;

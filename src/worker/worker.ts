@@ -10,7 +10,8 @@ import { DeadlinePolicyCache } from '../client/deadline-policy.js';
 import type { Logger } from '../logging/logger.js';
 import { LoopProgress } from '../timing/loop-progress.js';
 import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
-import { CallContext, PAST_DEADLINE, REPLY, REPLY_TO, STARTED_AT, TRACKED } from './context.js';
+import { ASKS_ACK, CallContext, PAST_DEADLINE, REPLY, REPLY_TO, STARTED_AT, TRACKED } from './context.js';
+import { CallCallerProbes } from './call-caller-probes.js';
 import { CallMoves } from './call-moves.js';
 import { HandlerDeadlines } from './handler-deadlines.js';
 import { ActiveCalls } from './active-calls.js';
@@ -75,6 +76,8 @@ export class RpcWorker {
   /** The supervisor's deadline policy: its maximum for this service caps every request's budget. */
   readonly #policy: DeadlinePolicyCache;
   readonly #admission: RequestAdmission;
+  /** Probes the callers of long plain calls: one that is gone cancels its call. */
+  readonly #callerProbes: CallCallerProbes;
 
   /** @internal use {@link startWorker} */
   constructor(nc: NatsConnection, definition: WorkerDefinition, opts: ResolvedWorkerOptions) {
@@ -107,6 +110,7 @@ export class RpcWorker {
     const moves = new CallMoves((id, token) => this.#active.find((ctx) => ctx.requestId === id && isLastToken(ctx[REPLY], token)));
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
     this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.service, this.id, opts.limits, this.#log, moves.move) : null;
+    this.#callerProbes = new CallCallerProbes(nc, opts.prefix, this.service, this.id, () => this.#active.toArray());
     if (!streaming) this.#controlSubs.push(moves.listen(nc, creditSubject(opts.prefix, this.service, this.id), opts.limits));
     this.#bodies = new WorkerBodies(nc, opts.prefix, definition.service, this.id, opts.maxBodyBytes, opts.limits, this.#log);
     this.#replies = new WorkerReplies(nc, this.stats, this.#discovery, this.#bodies, this.#log);
@@ -179,6 +183,7 @@ export class RpcWorker {
     this.#discovery?.close();
     this.#policy.close();
     this.#deadlines.clear();
+    this.#callerProbes.close();
     this.#loop.close();
     await this.#outbound.close();
     if (!this.#opts.ownsConnection) for (const sub of this.#controlSubs) sub.unsubscribe();
@@ -237,6 +242,7 @@ export class RpcWorker {
   #start(req: RequestEnvelope, method: string, entry: ResolvedMethod, reply: string, arrivedAt: number): void {
     const ctx = new CallContext(req.id, this.service, method, req.attempt, req.headers, req.budgetMs, arrivedAt, this.#log, this.#outbound);
     ctx[REPLY] = reply;
+    ctx[ASKS_ACK] = req.ack === true || req.lateAck === true;
     this.#active.add(ctx);
     this.#deadlines.start(ctx, arrivedAt + req.budgetMs);
     this.#routing?.afterStart();
