@@ -5,11 +5,12 @@
  * most one window), and the sender sends chunks up to there. The receiver assembles the body into
  * one buffer of the declared length, allocated once after the length was checked against its own
  * maximum, checksums it chunk by chunk and verifies length and CRC-32 (carried by the last chunk,
- * so the sender computes it as it sends instead of before) before anything decodes it.
+ * so the sender computes it as it sends instead of before; src/protocol/crc32.ts computes it) before
+ * anything decodes it.
  * docs/protocol.md, *Large bodies*, is the normative description; keep the two in step.
  */
-import { crc32 } from 'node:zlib';
 import { Encoder } from '@msgpack/msgpack';
+import { crc32 } from './crc32.js';
 import { isBoundedInt as isInt, isRecord, PROTOCOL_VERSION, type BodyDescriptor } from './envelope.js';
 import { headerValue } from './nats-headers.js';
 

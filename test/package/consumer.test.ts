@@ -24,6 +24,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { dieWithThisProcess } from '../../src/broker/child-watchdog.js';
 import { ROOT } from '../helpers/processes.js';
@@ -260,6 +261,14 @@ test('the tarball holds the compiled package and no TypeScript sources, tests or
   assert.ok(!existsSync(join(app, 'node_modules', 'nats')) && !existsSync(join(app, 'node_modules', 'pino')), 'dependencies are not hoisted');
   const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   assert.equal(manifest.dependencies['tsx'], undefined, 'tsx is not a runtime dependency');
+});
+
+test('the installed package checksums bodies with the native CRC-32 it resolves from its own dependencies', { skip: process.arch !== 'x64' && process.arch !== 'arm64' && 'no prebuilt @node-rs/crc32 binary' }, async () => {
+  // Under the strict layout natsrpc reaches @node-rs/crc32 and its platform package only as its dependencies.
+  const crc = join(app, 'node_modules', 'natsrpc', 'dist', 'src', 'protocol', 'crc32.js');
+  const r = await inApp('node', ['--input-type=module', '-e', `const m = await import(${JSON.stringify(pathToFileURL(crc).href)}); process.stdout.write(String(m.pickCrc32() !== m.zlibCrc32 && m.crc32(Buffer.from('123456789'), 0)))`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, String(0xcbf43926), 'the native CRC-32 loaded and gives the IEEE check value');
 });
 
 test('the installed package exports the names of src/index.ts, its .d.ts imports and source maps resolve inside the package', async () => {
