@@ -287,9 +287,18 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     }
   }
 
-  /** Tells the worker to return the generator (TIMEOUT when a deadline is why, else CANCELLED). */
+  /**
+   * Tells the worker to return the generator (TIMEOUT when a deadline is why, else CANCELLED). While
+   * the connection is down (the stream ended because it dropped: lost()), the cancel goes once it is
+   * back, within the stream's timeout: after a reconnect the worker's probes find the inbox
+   * subscribed again and would keep the stream open, waiting for credit, until its deadline.
+   */
   #cancel(deadline: boolean): void {
-    if (!this.#t.isConnected()) return;
+    const t = this.#t;
+    if (!t.isConnected()) {
+      void t.whenConnected((this.#s as StreamSpec).timeoutMs).then((up) => up && this.#cancel(deadline));
+      return;
+    }
     try {
       const body = { v: PROTOCOL_VERSION, id: this.#id, replies: [this.#replies.token], deadline: deadline || undefined };
       this.#t.publish(cancelSubject(this.#t.prefix, (this.#s as StreamSpec).target.service), encode(body));

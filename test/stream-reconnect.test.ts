@@ -1,0 +1,56 @@
+/**
+ * A stream's caller whose connection drops and comes back on another node (its node killed, on the
+ * shipped 3-node cluster): frames the worker sent during the gap are lost, so the stream ends at
+ * once with UNAVAILABLE (maybe processed) instead of waiting for its idle timeout, and the worker is
+ * told once the caller is back: its generator ends as CANCELLED, not at the stream's deadline (after
+ * the reconnect its probes find the caller's inbox subscribed again, so they cannot tell).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type RpcError } from '../src/index.js';
+import { serviceEnv } from './helpers/attack.js';
+import { identity, startCluster, waitForRemoteInterest } from './helpers/cluster.js';
+import { closing } from './helpers/nats.js';
+import { waitFor } from './helpers/load.js';
+import { spawnWorker } from './helpers/processes.js';
+import { close, quiet } from './helpers/streams.js';
+
+type State = { produced: number; finallyRuns: number; finallyAt: number; endedBy: string };
+
+/** The stream's deadline and idle timeout: far longer than the waits below. */
+const STREAM_TIMEOUT_MS = 120_000;
+const BOUND_MS = 60_000;
+
+test('shipped cluster: a stream whose caller reconnects to another node ends at once with UNAVAILABLE, and its generator as CANCELLED', async (t) => {
+  await using cluster = await startCluster();
+  const [n1, n2] = cluster.urls as [string, string];
+  await using _worker = await spawnWorker('test/fixtures/echo-streamer.ts', n1, [], serviceEnv('echo'));
+  await waitForRemoteInterest(cluster, 1, 'rpc.echo.*', ['n1']);
+  // The observer stays on n1 with the worker; the stream's caller connects to n2 only (it learns the
+  // other nodes from the cluster and reconnects to one of them).
+  await using observer = closing(await connect({ servers: n1, ...identity('caller'), logger: quiet }), close);
+  await using caller = closing(await connect({ servers: n2, ...identity('caller'), logger: quiet }), close);
+  const state = () => observer.call<State>('echo.state');
+  const before = await state();
+
+  const stream = caller.stream<{ i: number }>('echo.endless', {}, { window: { items: 4 }, timeoutMs: STREAM_TIMEOUT_MS, idleTimeoutMs: STREAM_TIMEOUT_MS });
+  assert.equal(((await stream.next()).value as { i: number }).i, 0);
+  assert.ok(await waitFor(async () => (await state()).produced >= 4, 10_000), 'the worker used up the window');
+
+  const killedAt = Date.now();
+  await cluster.nodes[1]!.stop('SIGKILL');
+  // Read on until the stream ends: it must end by the dropped connection, not by its idle timeout.
+  const ended = (async () => {
+    for (;;) await stream.next();
+  })().catch((e: RpcError) => e);
+  const err = await Promise.race([ended, new Promise<null>((r) => setTimeout(r, BOUND_MS, null).unref())]);
+  assert.ok(err !== null, `the stream did not end within ${BOUND_MS} ms of its caller's node dying`);
+  assert.equal(err.code, 'UNAVAILABLE');
+  assert.equal(err.maybeProcessed, true);
+
+  let s!: State;
+  const generatorEnded = await waitFor(async () => (s = await state()).finallyRuns > before.finallyRuns, BOUND_MS);
+  assert.ok(generatorEnded, `the generator did not end within ${BOUND_MS} ms of the caller's reconnect`);
+  assert.equal(s.endedBy, 'CANCELLED');
+  t.diagnostic(`stream ended on the caller (${err.message}); generator ended ${s.finallyAt - killedAt} ms after the node's SIGKILL`);
+});
