@@ -560,3 +560,47 @@ test('an OVERLOADED refusal while the service acks later attempts promptly is re
   assert.equal(outcome.ok, false);
   assert.equal(!outcome.ok && outcome.err.code, 'OVERLOADED', 'the second refusal needs a token: none');
 });
+
+test('hedging: a hedge sent while a retry is scheduled supersedes it; the call never sends more than its limits, and leaves no timer behind', async (t) => {
+  t.mock.method(Math, 'random', () => 0.5); // the retry's jittered backoff, so it is due after the next hedge
+  const { t: ft, call, outcome } = setup({
+    idempotent: true,
+    timeoutMs: 10_000,
+    hedge: resolveHedgePolicy({ delayMs: 40, maxAttempts: 3 }),
+    retry: resolveRetryPolicy({ maxAttempts: 3, initialBackoffMs: 1_000 }),
+  });
+  await ft.clock.advance(40);
+  assert.equal(ft.requests().length, 2, 'the first hedge');
+  ft.fail(ft.requests()[1]!, 'OVERLOADED', true);
+  assert.equal(call.state, 'in-flight', 'a retry is scheduled; the first attempt is still out');
+  await ft.clock.advance(40);
+  assert.equal(ft.requests().length, 3, 'the second hedge goes while the retry waits, and takes its place');
+  await ft.clock.advance(5_000);
+  assert.deepEqual(ft.requests().map((r) => r.req!.attempt), [1, 2, 3], 'no attempt beyond hedge.maxAttempts and retry.maxAttempts');
+  ft.reply(ft.requests()[0]!, 'first');
+  assert.deepEqual(await outcome, { ok: true, value: 'first' });
+  assert.equal(ft.clock.pending, 1, "the ended call holds no timer: only the client's deadline queue has one");
+});
+
+test('a retry scheduled when the call ends is cleared with it', async (t) => {
+  t.mock.method(Math, 'random', () => 0.5);
+  const { t: ft, outcome } = setup({ idempotent: true, timeoutMs: 10_000, hedge: resolveHedgePolicy({ delayMs: 40, maxAttempts: 2 }), retry: resolveRetryPolicy({ initialBackoffMs: 1_000 }) });
+  await ft.clock.advance(40);
+  ft.fail(ft.requests()[1]!, 'OVERLOADED', true);
+  ft.reply(ft.requests()[0]!, 'first');
+  assert.deepEqual(await outcome, { ok: true, value: 'first' });
+  assert.equal(ft.clock.pending, 1, "the pending retry was cleared: only the client's deadline queue has a timer");
+  await ft.clock.advance(5_000);
+  assert.equal(ft.requests().length, 2);
+});
+
+test('a call that ends after a hedge went out beside a scheduled retry leaves no retry timer behind', async (t) => {
+  t.mock.method(Math, 'random', () => 0.5);
+  const { t: ft, outcome } = setup({ idempotent: true, timeoutMs: 10_000, hedge: resolveHedgePolicy({ delayMs: 40, maxAttempts: 3 }), retry: resolveRetryPolicy({ initialBackoffMs: 1_000 }) });
+  await ft.clock.advance(40);
+  ft.fail(ft.requests()[1]!, 'OVERLOADED', true);
+  await ft.clock.advance(40);
+  ft.reply(ft.requests()[2]!, 'third');
+  assert.deepEqual(await outcome, { ok: true, value: 'third' });
+  assert.equal(ft.clock.pending, 1, "only the client's deadline queue has a timer");
+});

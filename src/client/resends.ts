@@ -35,6 +35,7 @@ export class Resends {
   readonly #attempts: CallAttempts;
   readonly #deadline: number;
   readonly #send: () => void;
+  /** The one pending retry: set by {@link retry}, cleared when it fires, is superseded ({@link sending}) or the call ends ({@link cancel}). */
   #retryTimer: unknown = undefined;
   #hedgeTimer: unknown = undefined;
   /** The call had its free retry of a refusal by one worker (retry-policy.ts, `planRetry`). */
@@ -63,9 +64,13 @@ export class Resends {
     return this.#losses;
   }
 
-  /** The call sends an attempt now: a scheduled retry counts as sent (as the call always did, whichever sent it). */
+  /**
+   * The call sends an attempt now. A retry still scheduled is superseded by it (a hedge, a silence
+   * resend or a resend after a reconnect went first): its timer is cleared, so the call never has
+   * more than the one pending retry, and never sends it beside the attempt that took its place.
+   */
   sending(): void {
-    this.#retryTimer = undefined;
+    this.#clearRetry();
   }
 
   /** An attempt acknowledged by `workerId` was lost with it (a query of death after {@link QUERY_OF_DEATH_LOSSES}). */
@@ -107,7 +112,7 @@ export class Resends {
     });
     if (plan.retry && (plan.free || s.target.budget.tryWithdraw())) {
       if (plan.refusal === true) this.#freeRefusalUsed = true;
-      this.#retryTimer = this.#t.clock.setTimer(() => this.#send(), plan.delayMs);
+      this.#retryTimer = this.#t.clock.setTimer(() => this.#onRetry(), plan.delayMs);
       return RETRY_SCHEDULED;
     }
     return idle ? err : null;
@@ -138,13 +143,27 @@ export class Resends {
 
   /** The call ended: nothing more is sent. */
   cancel(): void {
-    const clock = this.#t.clock;
-    if (this.#retryTimer !== undefined) clock.clearTimer(this.#retryTimer);
-    if (this.#hedgeTimer !== undefined) clock.clearTimer(this.#hedgeTimer);
+    this.#clearRetry();
+    if (this.#hedgeTimer === undefined) return;
+    this.#t.clock.clearTimer(this.#hedgeTimer);
+    this.#hedgeTimer = undefined;
   }
 
   #remaining(): number {
     return this.#deadline - this.#t.clock.now();
+  }
+
+  /** The pending retry, if any, will not be sent. */
+  #clearRetry(): void {
+    if (this.#retryTimer === undefined) return;
+    this.#t.clock.clearTimer(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+
+  /** The scheduled retry is due: it is no longer pending, and goes out. */
+  #onRetry(): void {
+    this.#retryTimer = undefined;
+    this.#send();
   }
 
   #onHedge(): void {

@@ -30,6 +30,11 @@ export class FakeClock implements Clock {
     return this.#now;
   }
 
+  /** Timers set and neither fired nor cleared. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
   setTimer(fn: () => void, ms: number): unknown {
     const id = this.#next++;
     this.#timers.set(id, { id, at: this.#now + Math.max(0, ms), fn });
