@@ -8,7 +8,7 @@
 import type { BodyChunk, BodyPull } from '../protocol/body.js';
 import type { ReplyEnvelope } from '../protocol/envelope.js';
 import type { RpcError } from '../protocol/errors.js';
-import type { AttemptBodies } from './call-bodies.js';
+import { AttemptBodies } from './call-bodies.js';
 import { SUSPECT_AFTER_MS } from './census.js';
 import type { CallSpec } from './client-options.js';
 import type { LivenessProber } from './liveness.js';
@@ -55,9 +55,9 @@ export class Attempt implements InboxEntry {
   /** Acknowledged, and then a probe of its worker went unanswered (frozen, stalled). */
   #probeUnanswered = false;
   /** Counted among the call's silent attempts, which do not count against `retry.maxAttempts`. */
-  countedSilent = false;
+  #countedSilent = false;
   /** The chunked request body it sends and reply body it receives, when either is too long for one message. */
-  bodies: AttemptBodies | undefined = undefined;
+  #bodies: AttemptBodies | undefined = undefined;
   readonly #call: AttemptOwner;
   readonly #t: CallTransport;
   readonly #prober: LivenessProber;
@@ -102,6 +102,23 @@ export class Attempt implements InboxEntry {
     return this.#probeUnanswered;
   }
 
+  /** Its chunked request or reply body, once either went or came (see {@link openBodies}). */
+  get bodies(): AttemptBodies | undefined {
+    return this.#bodies;
+  }
+
+  /** Its chunked bodies, made the first time the worker pulls its request body or its reply is a body. */
+  openBodies(): AttemptBodies {
+    return (this.#bodies ??= new AttemptBodies(this.#t, this.#s.target.service, this.#token));
+  }
+
+  /** Counts it among the call's silent attempts: true the first time only (silent-attempts.ts). */
+  countSilent(): boolean {
+    if (this.#countedSilent) return false;
+    this.#countedSilent = true;
+    return true;
+  }
+
   /** Opens its reply subject (a new random token) with the client's inbox: what arrives there comes to this attempt. */
   open(): void {
     this.#token = this.#t.open(this);
@@ -124,7 +141,7 @@ export class Attempt implements InboxEntry {
   /** No longer live: its timers stop, and a reply body still being pulled is given up (the worker frees it). */
   end(): void {
     this.#live = false;
-    this.bodies?.abandon();
+    this.#bodies?.abandon();
     if (this.#moved !== undefined) for (const token of this.#moved) this.#t.close(token);
     if (this.#timer === undefined && this.#attemptTimer === undefined && this.#suspectTimer === undefined) return;
     const clock = this.#t.clock;

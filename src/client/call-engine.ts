@@ -11,7 +11,7 @@ import { RpcError } from '../protocol/errors.js';
 import type { BodyChunk, BodyPull, BodySource } from '../protocol/body.js';
 import { Attempt, type AttemptOwner } from './attempt.js';
 import { CallAttempts } from './call-attempts.js';
-import { AttemptBodies, requestBody } from './call-bodies.js';
+import { requestBody } from './call-bodies.js';
 import { publishCancel, requestEnvelope } from './call-messages.js';
 import type { CallSpec } from './client-options.js';
 import type { LivenessProber } from './liveness.js';
@@ -196,8 +196,7 @@ export class Call implements Expirable, AttemptOwner {
     if (reply.ok && reply.body != null) {
       // The result is a body to pull in chunks; the call ends once it arrived and was verified.
       if (attempt.workerId === undefined) attempt.acked(reply.body.w);
-      attempt.bodies ??= new AttemptBodies(this.#t, this.#s.target.service, attempt.token);
-      const err = attempt.bodies.receive(reply.body);
+      const err = attempt.openBodies().receive(reply.body);
       if (err !== null) this.onAttemptFailed(attempt, err);
       return;
     }
@@ -241,8 +240,7 @@ export class Call implements Expirable, AttemptOwner {
     if (!attempt.live || this.#state === 'done' || this.#body === undefined || pull.w == null) return;
     if (attempt.workerId === undefined) attempt.acked(pull.w);
     else if (attempt.workerId !== pull.w) return; // not the worker that holds it
-    attempt.bodies ??= new AttemptBodies(this.#t, this.#s.target.service, attempt.token);
-    const err = attempt.bodies.send(this.#body, pull);
+    const err = attempt.openBodies().send(this.#body, pull);
     if (err !== null) this.onAttemptFailed(attempt, err);
   }
 

@@ -28,9 +28,7 @@ export class SilentAttempts {
 
   /** Counts `a` among the silent attempts (once). */
   mark(a: Attempt): void {
-    if (a.countedSilent) return;
-    a.countedSilent = true;
-    this.#count++;
+    if (a.countSilent()) this.#count++;
   }
 
   /**

@@ -18,11 +18,6 @@ import { CallContext, REPLY, TRACKED } from './context.js';
 export class CancelIndex {
   readonly #byId = new Map<string, Set<CallContext>>();
   readonly #limits: MsgpackLimits;
-  /** Handlers aborted by a cancel, for stats. */
-  cancelled = 0;
-  /** Cancels that named a running request without one of its reply tokens: ignored. */
-  refused = 0;
-
   readonly #findUnindexed: (id: string, replies: readonly string[]) => CallContext | undefined;
 
   /** `findUnindexed` looks among the running calls for one of `id` whose reply token is in `replies`. */
@@ -72,16 +67,13 @@ export class CancelIndex {
       if (ctx !== undefined) this.#abort(ctx, deadline);
       return;
     }
-    for (const ctx of set) {
-      if (namesReply(replies, ctx[REPLY])) this.#abort(ctx, deadline);
-      else this.refused++;
-    }
+    // A cancel that names a running request without one of its reply tokens is ignored.
+    for (const ctx of set) if (namesReply(replies, ctx[REPLY])) this.#abort(ctx, deadline);
   }
 
   /** A caller's deadline aborts like the worker's own (TIMEOUT, and a reply); any other cancel is CANCELLED, unanswered. */
   #abort(ctx: CallContext, deadline: boolean): void {
     if (ctx.aborted) return;
-    this.cancelled++;
     const reason = deadline ? new RpcError('TIMEOUT', `the caller's deadline of ${ctx.method} passed`) : new RpcError('CANCELLED', 'the caller cancelled the call');
     CallContext.abort(ctx, reason);
   }
