@@ -1,12 +1,16 @@
 /**
  * The bodies' CRC-32 (src/protocol/crc32.ts): @node-rs/crc32's native binding where it loads, and
  * zlib's where it does not, give the same values, computed whole or continued chunk by chunk
- * across any boundaries, over views at any offset; a binding that fails to load falls back to zlib's.
+ * across any boundaries, over views at any offset; a binding that fails to load (given a loader
+ * that throws, and in a child process whose binding really fails) falls back to zlib's.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { crc32, pickCrc32, zlibCrc32, type Crc32 } from '../src/protocol/crc32.js';
+import { ROOT } from './helpers/processes.js';
 
 /** The platforms @node-rs/crc32 publishes a prebuilt binary for that CI and developers use. */
 const PREBUILT = ['linux', 'darwin', 'win32'].includes(process.platform) && ['x64', 'arm64'].includes(process.arch);
@@ -39,7 +43,7 @@ test('the native CRC-32 loads here and gives zlib\'s values, whole and continued
   }
 });
 
-test('a binding that does not load, or loads without crc32, falls back to zlib\'s, which bodies then use', () => {
+test('a binding that does not load, or loads without crc32, falls back to zlib\'s, which agrees with the one in use', () => {
   assert.equal(pickCrc32(() => { throw new Error('Cannot find native binding'); }), zlibCrc32);
   assert.equal(pickCrc32(() => ({})), zlibCrc32);
   assert.equal(pickCrc32(() => null), zlibCrc32);
@@ -47,4 +51,28 @@ test('a binding that does not load, or loads without crc32, falls back to zlib\'
   const data = randomBytes(2 * 1024 * 1024 + 5);
   assert.equal(chunked(fallback, data, [1_048_320, 17]), chunked(crc32, data, [999_999]), 'the fallback and the chosen implementation agree');
   assert.equal(crc32(data, 0), zlibCrc32(data, 0));
+});
+
+test('in a process where the binding really fails to load, bodies are checksummed by zlib\'s, with the same values', async () => {
+  // NAPI_RS_NATIVE_LIBRARY_PATH is napi-rs's loader's own switch: it loads only that file, here a missing one, and throws.
+  const script = `
+    const m = await import('./src/protocol/crc32.ts');
+    const { BodyAssembly, BodySource, parseChunk } = await import('./src/protocol/body.ts');
+    const body = new Uint8Array(3_000_000).map((_, i) => (i * 7) & 0xff);
+    const assembly = new BodyAssembly({ bytes: body.length });
+    assembly.nextPull();
+    let crc;
+    for (const message of new BodySource([body]).chunks(1, 0, body.length, 999_999)) {
+      const chunk = parseChunk(message.header, message.data);
+      if (assembly.add(chunk.o, chunk.d) !== null) throw new Error('refused');
+      crc = chunk.crc32 ?? crc;
+    }
+    assembly.verified(crc);
+    process.stdout.write(JSON.stringify([m.pickCrc32() === m.zlibCrc32, crc === m.zlibCrc32(body, 0), m.crc32(Buffer.from('123456789'), 0)]));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: ROOT,
+    timeout: 30_000,
+    env: { ...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: '/nonexistent/crc32.node' },
+  });
+  assert.deepEqual(JSON.parse(stdout), [true, true, 0xcbf43926], '[zlib chosen, a body sent and verified with it, the check value]');
 });
