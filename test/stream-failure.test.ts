@@ -1,11 +1,12 @@
 /**
  * Streams that fail, against a real broker: an error thrown mid-stream, a worker SIGKILLed
- * mid-stream, a drain that cuts a stream, and hostile frames arriving at the caller.
+ * mid-stream, a drain that cuts a stream, and hostile frames (msgpack and binary) arriving at the caller.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, startWorker } from '../src/index.js';
-import { encode } from '../src/protocol/codec.js';
+import { headers } from 'nats';
+import { decodeRequest, encode } from '../src/protocol/codec.js';
 import streamer from './fixtures/streamer.js';
 import { closing, startNats } from './helpers/nats.js';
 import { spawnWorker, workerIdOf } from './helpers/processes.js';
@@ -89,6 +90,38 @@ test('hostile item frames at the caller: a gap, a huge declared length and an un
     });
     assert.equal(err.code, 'INTERNAL', err.message);
     assert.match(err.message, /broke the protocol/);
+  }
+  fake.unsubscribe();
+});
+
+test('hostile binary item frames at the caller: a header off its rules, a gap, another worker are typed errors', async () => {
+  await using nats = await startNats();
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  const nc = client.connection;
+  const binary = (value: string) => {
+    const h = headers();
+    h.set('Natsrpc-Item', value);
+    return { headers: h };
+  };
+  const fake = nc.subscribe('rpc.evil.*', { queue: 'evil' });
+  let n = 0;
+  void (async () => {
+    for await (const m of fake) {
+      const id = decodeRequest(m.data).id;
+      m.respond(encode({ v: 1, id, w: 'evil', s: 0, items: [] })); // the open frame
+      const bytes = new Uint8Array(8);
+      if (n === 0) m.respond(bytes, binary('v=1 s=00 w=evil')); // a leading zero
+      else if (n === 1) m.respond(bytes, binary('v=1 s=3 w=evil')); // a gap
+      else m.respond(bytes, binary('v=1 s=0 w=other')); // another worker
+      n++;
+    }
+  })();
+  for (const what of [/header breaks the rules/, /a gap or a repeat/, /from worker other/]) {
+    const err = await rejection(async () => {
+      for await (const _ of client.stream('evil.go', undefined, { timeoutMs: 2_000 }));
+    });
+    assert.equal(err.code, 'INTERNAL', err.message);
+    assert.match(err.message, what);
   }
   fake.unsubscribe();
 });

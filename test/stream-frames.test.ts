@@ -2,12 +2,13 @@
  * Item frames as the worker builds them (docs/protocol.md, *Streams*): items encoded straight into
  * the frame's buffer give the bytes of `encode({ v, id, w, s, items })`, whatever the items (binaries
  * at every msgpack header boundary, strings, maps, nil), the number of items (array header
- * boundaries) or the length of the ids; a frame handed out is never written again.
+ * boundaries) or the length of the ids; a frame handed out is never written again; the header of a
+ * binary item frame is read back exactly and refused when off its rules.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeChecked, encode } from '../src/protocol/codec.js';
-import { asItemFrame, encodeEmptyItemFrame, ItemFrameWriter, MAX_FRAME_ITEMS } from '../src/protocol/stream.js';
+import { asItemFrame, binaryItemHeader, encodeEmptyItemFrame, ItemFrameWriter, MAX_FRAME_ITEMS, parseBinaryItemHeader } from '../src/protocol/stream.js';
 
 const binary = (n: number) => new Uint8Array(n).map((_, i) => (i * 13) & 0xff);
 
@@ -73,4 +74,17 @@ test('an item that cannot be encoded throws at stage and leaves the frame as it 
   assert.throws(() => w.stage(10n ** 30n));
   assert.throws(() => w.stage(Symbol('no')));
   assert.deepEqual(w.frame(0), encode({ v: 1, id: 'id', w: 'w', s: 0, items: ['ok'] }));
+});
+
+test('binary item frame headers: written and read back; anything off the rules is refused', () => {
+  for (const [s, w] of [[0, 'w'], [7, 'worker_A-1'], [Number.MAX_SAFE_INTEGER, 'x'.repeat(128)]] as const) {
+    assert.deepEqual(parseBinaryItemHeader(binaryItemHeader(s, w)), { s, w });
+  }
+  assert.equal(binaryItemHeader(12, 'wk'), 'v=1 s=12 w=wk');
+  for (const bad of [
+    '', 'v=1 s=1', 'v=1 w=a s=1', 'v=2 s=1 w=a', 'v=1 s=01 w=a', 'v=1 s=-1 w=a', 'v=1 s=1.5 w=a', 'v=1 s=9007199254740992 w=a',
+    'v=1 s=1 w=', 'v=1 s=1 w=a.b', `v=1 s=1 w=${'x'.repeat(129)}`, 'v=1 s=1 w=a x=2', 'v=1  s=1 w=a', ' v=1 s=1 w=a', 'v=1 s=1 w=a ',
+  ]) {
+    assert.equal(parseBinaryItemHeader(bad), null, bad);
+  }
 });

@@ -1,7 +1,7 @@
 /**
  * Server streams against a real broker and a real worker process: order and completeness of
  * 100,000 items, flow control against a slow reader (measured in the worker), the frames the
- * worker cuts (read off the wire), the typed proxy, and typed errors for call and stream on the
+ * worker cuts (read off the wire), large byte arrays in binary item frames, the typed proxy, and typed errors for call and stream on the
  * wrong kind of method.
  */
 import { test } from 'node:test';
@@ -15,8 +15,11 @@ import { sleep } from './helpers/load.js';
 import { close, MB, quiet, rejection, type StreamerState as State } from './helpers/streams.js';
 import { checkReply } from '../src/protocol/envelope.js';
 import { decodeChecked, encode, encodeRequest } from '../src/protocol/codec.js';
-import { asItemFrame, FRAME_ITEM_BYTES } from '../src/protocol/stream.js';
+import { asItemFrame, BINARY_ITEM_HEADER, BINARY_ITEM_MIN_BYTES, binaryItemHeader, FRAME_ITEM_BYTES } from '../src/protocol/stream.js';
+import { headerValue } from '../src/protocol/nats-headers.js';
 import { DEFAULT_STREAM_WINDOW_BYTES, DEFAULT_STREAM_WINDOW_ITEMS } from '../src/options/table.js';
+
+const nc = (c: { connection: import('nats').NatsConnection }) => c.connection;
 
 test('100,000 items arrive in order, none lost, none duplicated (test 1)', async () => {
   await using nats = await startNats();
@@ -86,6 +89,33 @@ test('the worker batches 1,024 small items a frame with the default window, and 
   for (const f of large) assert.ok(f.bytes <= FRAME_ITEM_BYTES, `${f.bytes} bytes of items in one frame`);
   const huge = await frames('huge', { n: 3, pad: 100_000 });
   assert.deepEqual(huge.map((f) => f.items), [0, 1, 1, 1], 'an item over 64 KiB goes alone');
+});
+
+test('large byte arrays travel as binary item frames, in order with the other items, within a small window', async () => {
+  await using nats = await startNats();
+  await using _worker = await spawnWorker('test/fixtures/streamer.ts', nats.url);
+  await using client = closing(await connect({ servers: nats.url, logger: quiet }), close);
+  const size = BINARY_ITEM_MIN_BYTES + 1;
+  // Off the wire: an even item is a message with the header, its payload the bytes as they are.
+  const inbox = createInbox();
+  const sub = nc(client).subscribe(inbox, { max: 4 });
+  const window = { items: 64, bytes: 4 * 1024 * 1024 };
+  nc(client).publish('rpc.streamer.mixed', encodeRequest({ v: 1, id: 'raw', method: 'mixed', budgetMs: 10_000, attempt: 1, payload: { n: 2, size }, cancellable: true, stream: window }), { reply: inbox });
+  const wire = [];
+  for await (const m of sub) wire.push(m);
+  assert.equal(headerValue(wire[1]!, BINARY_ITEM_HEADER), binaryItemHeader(0, asItemFrame(decodeChecked(wire[0]!.data))!.w));
+  assert.deepEqual(new Uint8Array(wire[1]!.data), new Uint8Array(size).fill(0));
+  assert.deepEqual(asItemFrame(decodeChecked(wire[2]!.data))?.items, [{ i: 1 }]);
+  // Through the client, with credit for a few items at a time: complete, in order, intact.
+  let next = 0;
+  for await (const item of client.stream<Uint8Array | { i: number }>('streamer.mixed', { n: 200, size }, { window: { items: 8, bytes: 4 * size } })) {
+    if (next % 2 === 0) {
+      assert.ok(item instanceof Uint8Array && item.constructor === Uint8Array && item.length === size, `item ${next}`);
+      assert.ok(item.every((b) => b === (next & 0xff)), `item ${next} holds its own bytes`);
+    } else assert.deepEqual(item, { i: next });
+    next++;
+  }
+  assert.equal(next, 200);
 });
 
 test('the typed proxy streams from the definition; call and stream on the wrong kind of method are typed errors', async () => {

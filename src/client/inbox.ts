@@ -116,7 +116,7 @@ export class ReplyInbox {
       headers = true;
     }
     if (entry.frame !== undefined) {
-      entry.frame(msg.data, noResponders);
+      entry.frame(msg.data, noResponders, headers ? msg : undefined);
       return;
     }
     if (noResponders) {

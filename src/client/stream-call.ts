@@ -11,7 +11,9 @@
 import { decodeChecked, encode, encodeRequest, errorFromWire } from '../protocol/codec.js';
 import { checkReply, isUnattributedError, PROTOCOL_VERSION, type ReplyEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
-import { asItemFrame, encodeCredit } from '../protocol/stream.js';
+import { asItemFrame, BINARY_ITEM_HEADER, encodeCredit, parseBinaryItemHeader } from '../protocol/stream.js';
+import { headerValue } from '../protocol/nats-headers.js';
+import { plainBytes } from '../protocol/value-decoder.js';
 import { cancelSubject, creditSubject } from '../protocol/subjects.js';
 import { DEADLINE_BUCKET, DEADLINE_NEXT, DEADLINE_PREV, type Expiring } from '../timing/deadline-queue.js';
 import type { RpcStream, StreamSpec } from './stream-options.js';
@@ -147,10 +149,17 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
     c.granted();
   }
 
-  /** @internal a message on the stream's reply subject, undecoded */
-  frame(data: Uint8Array, noResponders: boolean): void {
+  /** @internal a message on the stream's reply subject, undecoded; `withHeaders` when it has a (checked) header block */
+  frame(data: Uint8Array, noResponders: boolean, withHeaders?: object): void {
     if (this.#end !== undefined) return;
     if (noResponders) return this.#close(new RpcError('NO_RESPONDERS', `no worker serves ${this.#name()}`), false);
+    const binary = withHeaders === undefined ? null : headerValue(withHeaders, BINARY_ITEM_HEADER);
+    if (binary !== null) {
+      // A binary item frame: one byte-array item, the payload as it is.
+      const head = parseBinaryItemHeader(binary);
+      if (head === null) return this.#violation(`a binary item frame whose header breaks the rules: ${JSON.stringify(binary.slice(0, 200))}`);
+      return this.#onFrame(this.#id, head.w, head.s, [plainBytes(data)], data.length);
+    }
     let value: unknown;
     try {
       value = decodeChecked(data, (this.#s as StreamSpec).limits);

@@ -44,9 +44,10 @@ export interface InboxEntry {
   census?(service: string, before: number): void;
   /**
    * When present, the entry reads its own messages (a stream's item frames and final reply): the
-   * inbox hands it the bytes undecoded, and whether the broker answered 503.
+   * inbox hands it the bytes undecoded, whether the broker answered 503, and the message itself when
+   * it has a header block (checked: read it with headerValue).
    */
-  frame?(data: Uint8Array, noResponders: boolean): void;
+  frame?(data: Uint8Array, noResponders: boolean, withHeaders?: object): void;
   /** A worker pulls the request body of the attempt (docs/protocol.md, *Large bodies*). */
   bodyPull?(pull: BodyPull): void;
   /** A chunk of the attempt's reply body. */

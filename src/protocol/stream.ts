@@ -18,6 +18,26 @@ export const MAX_FRAME_ITEMS = 1_024;
  */
 export const FRAME_ITEM_BYTES = 64 * 1024;
 
+/** The NATS header of a binary item frame: one byte-array item, its bytes the payload (docs/protocol.md, *Streams*). */
+export const BINARY_ITEM_HEADER = 'Natsrpc-Item';
+/** natsrpc's worker sends a byte-array item this large or larger in a binary item frame: published as it is, not copied. */
+export const BINARY_ITEM_MIN_BYTES = 32 * 1024;
+
+/** The value of {@link BINARY_ITEM_HEADER} for the item at stream index `s`, sent by worker `w`. */
+export function binaryItemHeader(s: number, w: string): string {
+  return `v=${PROTOCOL_VERSION} s=${s} w=${w}`;
+}
+
+const BINARY_ITEM_VALUE = new RegExp(`^v=${PROTOCOL_VERSION} s=(0|[1-9][0-9]{0,15}) w=([A-Za-z0-9_-]{1,128})$`);
+
+/** The stream index and worker of a {@link BINARY_ITEM_HEADER} value, or `null` when it breaks the rules. */
+export function parseBinaryItemHeader(value: string): { s: number; w: string } | null {
+  const m = BINARY_ITEM_VALUE.exec(value);
+  if (m === null) return null;
+  const s = Number(m[1]);
+  return Number.isSafeInteger(s) ? { s, w: m[2]! } : null;
+}
+
 /** A batch of items: `s` is the stream index of the first item, `w` the worker sending them. */
 export interface ItemFrame {
   v: typeof PROTOCOL_VERSION;

@@ -8,13 +8,15 @@
  * returns the generator, which runs its `finally`. The stream's end is the call's ordinary reply, sent by the worker: the item count, or
  * the error. See docs/protocol.md, *Streams*.
  */
-import { nuid, type NatsConnection, type Subscription } from 'nats';
+import { headers, nuid, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { requestOnce } from '../connection/request.js';
 import { decodeChecked } from '../protocol/codec.js';
 import type { StreamWindow } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { asCredit, type CreditEnvelope, encodeEmptyItemFrame, FRAME_ITEM_BYTES, ItemFrameWriter, MAX_FRAME_ITEMS } from '../protocol/stream.js';
+import {
+  asCredit, BINARY_ITEM_HEADER, BINARY_ITEM_MIN_BYTES, binaryItemHeader, type CreditEnvelope, encodeEmptyItemFrame, FRAME_ITEM_BYTES, ItemFrameWriter, MAX_FRAME_ITEMS,
+} from '../protocol/stream.js';
 import { creditSubject, isLastToken, sameInbox } from '../protocol/subjects.js';
 import type { Logger } from '../logging/logger.js';
 import { CallContext } from './context.js';
@@ -143,6 +145,11 @@ export class WorkerStreams {
           break;
         }
         const batch = run.batch;
+        if (next.value instanceof Uint8Array && next.value.length >= BINARY_ITEM_MIN_BYTES) {
+          if (batch.items > 0) this.#flush(run); // the items before it go first
+          this.#sendBinary(run, next.value);
+          continue;
+        }
         const bytes = batch.stage(next.value);
         if (batch.items > 0 && batch.itemBytes + bytes > run.maxBytes) this.#flush(run);
         batch.append();
@@ -180,17 +187,37 @@ export class WorkerStreams {
     if (run.failure !== undefined || this.#nc.isClosed()) return;
     const itemBytes = run.batch.itemBytes;
     const frame = run.batch.frame(run.sent);
+    if (!this.#publish(run, frame)) return;
+    // The frame's own bytes (map, keys, array header) count against the window too.
+    if (items > 0) run.bytes -= frame.length - itemBytes;
+    run.sent += items;
+  }
+
+  /**
+   * Sends a large byte-array item alone, its bytes the payload, its place in a NATS header: the
+   * nats client copies it once, as it does any payload, instead of it being copied into a frame
+   * first. It is charged its own length.
+   */
+  #sendBinary(run: StreamRun, item: Uint8Array): void {
+    run.items--;
+    run.bytes -= item.length;
+    if (run.failure !== undefined || this.#nc.isClosed()) return;
+    const h = headers();
+    h.set(BINARY_ITEM_HEADER, binaryItemHeader(run.sent, this.#workerId));
+    if (this.#publish(run, item, h)) run.sent++;
+  }
+
+  /** Publishes a frame on the stream's reply subject; false, the stream failed, when it cannot be sent. */
+  #publish(run: StreamRun, frame: Uint8Array, h?: MsgHdrs): boolean {
     try {
-      this.#nc.publish(run.reply, frame);
+      this.#nc.publish(run.reply, frame, h === undefined ? undefined : { headers: h });
+      return true;
     } catch (cause) {
       const code = (cause as { code?: string }).code === 'MAX_PAYLOAD_EXCEEDED' ? 'PAYLOAD_TOO_LARGE' : 'INTERNAL';
       run.failure = new RpcError(code, `stream item frame of ${frame.length} bytes cannot be sent: ${(cause as Error).message}`, { cause });
       run.wake?.();
-      return;
+      return false;
     }
-    // The frame's own bytes (map, keys, array header) count against the window too.
-    if (items > 0) run.bytes -= frame.length - itemBytes;
-    run.sent += items;
   }
 
   /** Waits for credit or the signal (a caller that is gone aborts it: see #probeSilentCallers). */
