@@ -226,6 +226,22 @@ test('an acknowledged call still waiting moves every STREAM_REPLY_MOVE_MS to a f
   assert.equal(t.entries.size, 0, 'every subject it moved to is closed');
 });
 
+test('a plain call cut off by a dropped connection is cancelled on its worker once the connection is back', async () => {
+  const { t, outcome } = setup({ timeoutMs: 5_000 });
+  const req = t.requests()[0]!;
+  t.entryOf(req).acked('svc-w1');
+  t.disconnect();
+  const r = await outcome;
+  assert.ok(!r.ok);
+  assert.equal(r.err.maybeProcessed, true);
+  assert.equal(t.cancels().length, 0, 'nothing can be sent while disconnected');
+  t.reconnect();
+  await settle();
+  const [cancel] = t.cancels();
+  assert.ok(cancel !== undefined, 'the cancel goes once connected again');
+  assert.deepEqual((cancel.body as { replies: string[] }).replies, [req.token]);
+});
+
 test('a plain call held by a worker that is lost fails at once with WORKER_LOST, maybe processed', async () => {
   const { t, outcome } = setup();
   t.entryOf(t.requests()[0]!).acked('svc-w1');

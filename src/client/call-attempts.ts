@@ -58,9 +58,9 @@ export class CallAttempts {
     (this.#abandoned ??= []).push(attempt.token);
   }
 
-  /** The call ended: ends every attempt out. Returns the tokens to cancel (with those abandoned), or null when none was out. */
+  /** The call ended: ends every attempt out. Returns the tokens to cancel (those out and those abandoned), or null when there are none. */
   endAll(): string[] | null {
-    if (this.#out.length === 0) return null;
+    if (this.#out.length === 0) return this.#abandoned ?? null;
     const t = this.#t;
     const tokens = this.#abandoned ?? [];
     for (const attempt of this.#out.splice(0)) {

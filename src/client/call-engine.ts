@@ -327,7 +327,7 @@ export class Call implements Expirable, AttemptOwner {
     this.#resends?.cancel();
     if (this.#onAbort !== undefined) this.#s.signal!.removeEventListener('abort', this.#onAbort);
     const tokens = this.#attempts.endAll();
-    if (tokens !== null) publishCancel(t, this.#s.target.service, this.#id, tokens, deadline);
+    if (tokens !== null) publishCancel(t, this.#s.target.service, this.#id, tokens, deadline, this.#s.timeoutMs);
     this.#onDone?.();
     if (err === undefined) this.#resolve(result);
     else this.#reject(err);

@@ -39,10 +39,17 @@ export function requestEnvelope(s: CallSpec, id: string, no: number, budgetMs: n
 /**
  * Tells the workers to abort the handlers of these attempts of call `id` (`deadline` when that is
  * why). A cancel names each attempt by the random token of its reply subject, which only this
- * caller and the worker holding the attempt know: nobody else can cancel it.
+ * caller and the worker holding the attempt know: nobody else can cancel it. While the connection
+ * is down, the cancel goes once it is back within `waitMs` (0: not at all).
  */
-export function publishCancel(t: CallTransport, service: string, id: string, tokens: readonly string[], deadline: boolean | undefined): void {
-  if (tokens.length === 0 || !t.isConnected()) return;
+export function publishCancel(t: CallTransport, service: string, id: string, tokens: readonly string[], deadline: boolean | undefined, waitMs = 0): void {
+  if (tokens.length === 0) return;
+  if (!t.isConnected()) {
+    // The connection dropped with attempts out: after a reconnect their workers' probes find the
+    // caller's inbox subscribed again, so they would run on to their budget unless told.
+    if (waitMs > 0) void t.whenConnected(waitMs).then((up) => up && publishCancel(t, service, id, tokens, deadline));
+    return;
+  }
   const subject = cancelSubject(t.prefix, service);
   try {
     for (let i = 0; i < tokens.length; i += MAX_CANCEL_REPLIES) {
