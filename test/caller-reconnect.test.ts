@@ -25,15 +25,8 @@ const STREAM_TIMEOUT_MS = 120_000;
 const BOUND_MS = 60_000;
 
 test('shipped cluster: a stream whose caller reconnects to another node ends at once with UNAVAILABLE, and its generator as CANCELLED', async (t) => {
-  await using cluster = await startCluster();
-  const [n1, n2] = cluster.urls as [string, string];
-  await using _worker = await spawnWorker('test/fixtures/echo-streamer.ts', n1, [], serviceEnv('echo'));
-  await waitForRemoteInterest(cluster, 1, 'rpc.echo.*', ['n1']);
-  // The observer stays on n1 with the worker; the stream's caller connects to n2 only (it learns the
-  // other nodes from the cluster and reconnects to one of them).
-  await using observer = closing(await connect({ servers: n1, ...identity('caller'), logger: quiet }), close);
-  await using caller = closing(await connect({ servers: n2, ...identity('caller'), logger: quiet }), close);
-  const state = () => observer.call<State>('echo.state');
+  await using scene = await startScene();
+  const { cluster, caller, state } = scene;
   const before = await state();
 
   const stream = caller.stream<{ i: number }>('echo.endless', {}, { window: { items: 4 }, timeoutMs: STREAM_TIMEOUT_MS, idleTimeoutMs: STREAM_TIMEOUT_MS });
@@ -65,13 +58,8 @@ test('shipped cluster: a stream whose caller reconnects to another node ends at 
  * find the inbox subscribed again after the reconnect).
  */
 test('shipped cluster: a plain call whose caller reconnects to another node is cancelled on its worker', async (t) => {
-  await using cluster = await startCluster();
-  const [n1, n2] = cluster.urls as [string, string];
-  await using _worker = await spawnWorker('test/fixtures/echo-streamer.ts', n1, [], serviceEnv('echo'));
-  await waitForRemoteInterest(cluster, 1, 'rpc.echo.*', ['n1']);
-  await using observer = closing(await connect({ servers: n1, ...identity('caller'), logger: quiet }), close);
-  await using caller = closing(await connect({ servers: n2, ...identity('caller'), logger: quiet }), close);
-  const state = () => observer.call<State>('echo.state');
+  await using scene = await startScene();
+  const { cluster, caller, state } = scene;
   const before = await state();
 
   const call = caller.call('echo.holdCall', {}, { timeoutMs: STREAM_TIMEOUT_MS }).catch((e: RpcError) => e);
@@ -90,3 +78,29 @@ test('shipped cluster: a plain call whose caller reconnects to another node is c
   assert.ok(['TIMEOUT', 'CANCELLED'].includes(s.callEndedBy), s.callEndedBy);
   t.diagnostic(`call ended on the caller (${(err as RpcError).code}); handler ended by ${s.callEndedBy} ${s.callEndedAt - killedAt} ms after the node's SIGKILL`);
 });
+
+/**
+ * The shipped 3-node cluster with an echo worker on n1, an observer client on n1 and the caller
+ * connected to n2 only (it learns the other nodes from the cluster and reconnects to one of them).
+ */
+async function startScene() {
+  const held: AsyncDisposable[] = [];
+  const dispose = async () => {
+    for (const d of held.splice(0).reverse()) await d[Symbol.asyncDispose]();
+  };
+  try {
+    const cluster = await startCluster();
+    held.push(cluster);
+    const [n1, n2] = cluster.urls as [string, string];
+    held.push(await spawnWorker('test/fixtures/echo-streamer.ts', n1, [], serviceEnv('echo')));
+    await waitForRemoteInterest(cluster, 1, 'rpc.echo.*', ['n1']);
+    const observer = closing(await connect({ servers: n1, ...identity('caller'), logger: quiet }), close);
+    held.push(observer);
+    const caller = closing(await connect({ servers: n2, ...identity('caller'), logger: quiet }), close);
+    held.push(caller);
+    return { cluster, caller, state: () => observer.call<State>('echo.state'), [Symbol.asyncDispose]: dispose };
+  } catch (e) {
+    await dispose();
+    throw e;
+  }
+}
