@@ -116,6 +116,13 @@ test('large byte arrays travel as binary item frames, in order with the other it
     next++;
   }
   assert.equal(next, 200);
+  // A generator that refills one buffer after each yield: each item still arrives with its own bytes.
+  next = 0;
+  for await (const item of client.stream<Uint8Array>('streamer.reused', { n: 50, size })) {
+    assert.ok(item.every((b) => b === (next & 0xff)), `reused buffer, item ${next}`);
+    next++;
+  }
+  assert.equal(next, 50);
 });
 
 test('the typed proxy streams from the definition; call and stream on the wrong kind of method are typed errors', async () => {

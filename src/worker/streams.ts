@@ -148,6 +148,9 @@ export class WorkerStreams {
         if (next.value instanceof Uint8Array && next.value.length >= BINARY_ITEM_MIN_BYTES) {
           if (batch.items > 0) this.#flush(run); // the items before it go first
           this.#sendBinary(run, next.value);
+          // The nats client copies a payload when it flushes: at once, or in a microtask queued
+          // before this one. Only then may the generator run on and refill the array it yielded.
+          await Promise.resolve();
           continue;
         }
         const bytes = batch.stage(next.value);
