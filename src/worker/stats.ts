@@ -16,6 +16,8 @@ export interface WorkerStatsSnapshot {
   overruns: number;
   /** Messages without a reply subject, dropped. */
   noReply: number;
+  /** Publishes the broker refused (permissions violations): replies, acks or frames that were lost. */
+  refusedPublishes: number;
   inFlight: number;
   p50Ms: number;
   p99Ms: number;
@@ -38,6 +40,7 @@ export class WorkerStats {
   expired = 0;
   overruns = 0;
   noReply = 0;
+  refusedPublishes = 0;
   /** Worker-fault failures (INTERNAL) since the last success or business rejection. */
   consecutiveFaults = 0;
   readonly failed = new Map<string, number>();
@@ -91,6 +94,7 @@ export class WorkerStats {
       expired: this.expired,
       overruns: this.overruns,
       noReply: this.noReply,
+      refusedPublishes: this.refusedPublishes,
       inFlight,
       p50Ms: this.latency.quantile(0.5),
       p99Ms: this.latency.quantile(0.99),

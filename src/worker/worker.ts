@@ -12,6 +12,7 @@ import { LoopProgress } from '../timing/loop-progress.js';
 import { workerTracing, type WorkerTracing } from '../tracing/call-tracing.js';
 import { ASKS_ACK, CallContext, PAST_DEADLINE, REPLY, REPLY_TO, STARTED_AT, TRACKED } from './context.js';
 import { CallCallerProbes } from './call-caller-probes.js';
+import { watchPublishRefusals } from './publish-refusals.js';
 import { CallMoves } from './call-moves.js';
 import { HandlerDeadlines } from './handler-deadlines.js';
 import { ActiveCalls } from './active-calls.js';
@@ -110,6 +111,7 @@ export class RpcWorker {
     const moves = new CallMoves((id, token) => this.#active.find((ctx) => ctx.requestId === id && isLastToken(ctx[REPLY], token)));
     const streaming = [...this.#methods.values()].some((m) => m.streaming);
     this.#streams = streaming ? new WorkerStreams(nc, opts.prefix, this.service, this.id, opts.limits, this.#log, moves.move) : null;
+    watchPublishRefusals(nc, this.stats, this.#log);
     this.#callerProbes = new CallCallerProbes(nc, opts.prefix, this.service, this.id, () => this.#active.toArray());
     if (!streaming) this.#controlSubs.push(moves.listen(nc, creditSubject(opts.prefix, this.service, this.id), opts.limits));
     this.#bodies = new WorkerBodies(nc, opts.prefix, definition.service, this.id, opts.maxBodyBytes, opts.limits, this.#log);
