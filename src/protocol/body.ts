@@ -225,7 +225,7 @@ export class BodyAssembly {
   #crc = 0;
   #received = 0;
   /** Bytes the sender may send before the next pull (the end of the last pull). */
-  pulledTo = 0;
+  #pulledTo = 0;
 
   constructor(descriptor: BodyDescriptor) {
     this.#buffer = new Uint8Array(descriptor.bytes);
@@ -248,7 +248,7 @@ export class BodyAssembly {
   add(offset: number, data: Uint8Array): string | null {
     if (offset !== this.#received) return `chunk at offset ${offset} when ${this.#received} bytes had arrived (a gap, a repeat or a reordering)`;
     if (offset + data.length > this.#buffer.length) return `chunk ends at ${offset + data.length}, past the declared length ${this.#buffer.length}`;
-    if (offset + data.length > this.pulledTo) return `chunk ends at ${offset + data.length}, past the ${this.pulledTo} bytes pulled`;
+    if (offset + data.length > this.#pulledTo) return `chunk ends at ${offset + data.length}, past the ${this.#pulledTo} bytes pulled`;
     this.#buffer.set(data, offset);
     this.#crc = crc32(data, this.#crc);
     this.#received += data.length;
@@ -258,9 +258,9 @@ export class BodyAssembly {
   /** The next pull, when the sender has used half of the last one: `[offset, bytes]`, else null. */
   nextPull(): [number, number] | null {
     const total = this.#buffer.length;
-    if (this.pulledTo >= total || this.pulledTo - this.#received > BODY_WINDOW_BYTES / 2) return null;
+    if (this.#pulledTo >= total || this.#pulledTo - this.#received > BODY_WINDOW_BYTES / 2) return null;
     const n = Math.min(BODY_WINDOW_BYTES, total - this.#received);
-    this.pulledTo = this.#received + n;
+    this.#pulledTo = this.#received + n;
     return [this.#received, n];
   }
 
