@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions as NatsOptions, type NatsConnection } from 'nats';
 import { RpcError } from '../protocol/errors.js';
+import { presizeLongMessages } from './presized-payloads.js';
 import { processEnv, type Env } from '../options/env.js';
 import { resolveString } from '../options/resolve.js';
 import { CONNECTION_OPTIONS, DEFAULT_SERVERS } from '../options/table.js';
@@ -130,9 +131,12 @@ export function natsOptions(options: ConnectionOptions): NatsOptions {
 /** Opens a connection; a broker that cannot be reached becomes `RpcError('UNAVAILABLE')`. */
 export async function openConnection(options: ConnectionOptions): Promise<NatsConnection> {
   const opts = natsOptions(options);
+  let nc: NatsConnection;
   try {
-    return await connect(opts);
+    nc = await connect(opts);
   } catch (cause) {
     throw new RpcError('UNAVAILABLE', `cannot connect to NATS at ${String(opts.servers)}: ${(cause as Error).message}`, { cause });
   }
+  presizeLongMessages(nc);
+  return nc;
 }
