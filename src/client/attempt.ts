@@ -15,7 +15,7 @@ import type { LivenessProber } from './liveness.js';
 import type { CallTransport, InboxEntry } from './transport.js';
 import { encodeCredit } from '../protocol/stream.js';
 import { creditSubject } from '../protocol/subjects.js';
-import { STREAM_REPLY_MOVE_MS } from './stream-replies.js';
+import { openMovedReply, STREAM_REPLY_MOVE_MS } from './stream-replies.js';
 
 /** What an attempt tells its call (implemented by `Call`). */
 export interface AttemptOwner {
@@ -266,10 +266,7 @@ export class Attempt implements InboxEntry {
   #move(workerId: string): void {
     const t = this.#t;
     this.#moveAt = t.clock.now() + STREAM_REPLY_MOVE_MS;
-    const token = t.open(this);
-    const moved = (this.#moved ??= []);
-    moved.push(token);
-    if (moved.length > 2) t.close(moved.shift()!);
+    const token = openMovedReply(t, this, (this.#moved ??= []));
     try {
       t.publish(creditSubject(t.prefix, this.#s.target.service, workerId), encodeCredit(this.requestId, this.token, 0, 0), t.replySubject(token));
     } catch {

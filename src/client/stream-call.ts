@@ -8,19 +8,20 @@
  * worker, a deadline, idleness) throws an {@link RpcError}. See docs/protocol.md, *Streams*.
  * The credit's accounting is in stream-credit.ts, the moving of reply subjects in stream-replies.ts.
  */
-import { decodeChecked, encode, encodeRequest, errorFromWire } from '../protocol/codec.js';
+import { decodeChecked, encodeRequest, errorFromWire } from '../protocol/codec.js';
 import { checkReply, isUnattributedError, PROTOCOL_VERSION, type ReplyEnvelope } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import { asItemFrame, BINARY_ITEM_HEADER, encodeCredit, parseBinaryItemHeader } from '../protocol/stream.js';
 import { headerValue } from '../protocol/nats-headers.js';
 import { plainBytes } from '../protocol/value-decoder.js';
-import { cancelSubject, creditSubject } from '../protocol/subjects.js';
+import { creditSubject } from '../protocol/subjects.js';
 import { DEADLINE_BUCKET, DEADLINE_NEXT, DEADLINE_PREV, type Expiring } from '../timing/deadline-queue.js';
 import type { RpcStream, StreamSpec } from './stream-options.js';
 import type { LivenessProber } from './liveness.js';
 import type { CallTransport, Expirable, InboxEntry } from './transport.js';
 import { StreamCredit } from './stream-credit.js';
 import { StreamReplies } from './stream-replies.js';
+import { publishCancel } from './call-messages.js';
 
 export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
   /** Owned by the client's deadline queue. */
@@ -303,16 +304,7 @@ export class StreamCall<T> implements InboxEntry, Expirable, RpcStream<T> {
    * subscribed again and would keep the stream open, waiting for credit, until its deadline.
    */
   #cancel(deadline: boolean): void {
-    const t = this.#t;
-    if (!t.isConnected()) {
-      void t.whenConnected((this.#s as StreamSpec).timeoutMs).then((up) => up && this.#cancel(deadline));
-      return;
-    }
-    try {
-      const body = { v: PROTOCOL_VERSION, id: this.#id, replies: [this.#replies.token], deadline: deadline || undefined };
-      this.#t.publish(cancelSubject(this.#t.prefix, (this.#s as StreamSpec).target.service), encode(body));
-    } catch {
-      // best effort: the worker's own deadline still bounds the generator
-    }
+    const s = this.#s as StreamSpec;
+    publishCancel(this.#t, s.target.service, this.#id, [this.#replies.token], deadline || undefined, s.timeoutMs);
   }
 }

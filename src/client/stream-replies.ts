@@ -11,6 +11,17 @@ import type { CallTransport, InboxEntry } from './transport.js';
 
 export const STREAM_REPLY_MOVE_MS = 20_000;
 
+/**
+ * Opens a fresh reply subject for `entry` in the inbox and keeps its token in `moved`, which holds
+ * the last two a stream or a long call moved to (the oldest is closed): returns the new token.
+ */
+export function openMovedReply(t: CallTransport, entry: InboxEntry, moved: string[]): string {
+  const token = t.open(entry);
+  moved.push(token);
+  if (moved.length > 2) t.close(moved.shift()!);
+  return token;
+}
+
 export class StreamReplies {
   readonly #t: CallTransport;
   readonly #entry: InboxEntry;
@@ -54,10 +65,7 @@ export class StreamReplies {
 
   readonly #move = (): void => {
     const t = this.#t;
-    const token = t.open(this.#entry);
-    this.#moved.push(token);
-    if (this.#moved.length > 2) t.close(this.#moved.shift()!);
-    this.#moveTo(token);
+    this.#moveTo(openMovedReply(t, this.#entry, this.#moved));
     this.#timer = t.clock.setTimer(this.#move, STREAM_REPLY_MOVE_MS);
   };
 }

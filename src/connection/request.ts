@@ -5,7 +5,7 @@
  * answer's header block is bounded first (protocol/nats-headers.ts): an answer over the limits is
  * dropped and the request keeps waiting for a valid one until its timeout.
  */
-import { createInbox, type Msg, type NatsConnection } from 'nats';
+import { createInbox, nuid, type Msg, type NatsConnection } from 'nats';
 import { RpcError } from '../protocol/errors.js';
 import { checkHeaderBlock, headerStatus, NO_RESPONDERS_STATUS } from '../protocol/nats-headers.js';
 
@@ -43,6 +43,22 @@ export function requestOnce(nc: NatsConnection, subject: string, data: Uint8Arra
       done(new RpcError('UNAVAILABLE', `cannot publish to ${subject}: ${(cause as Error).message}`, { cause }));
     }
   });
+}
+
+/**
+ * Whether anybody still reads `subject`: `data` goes there as a request answered on `answers` plus
+ * a random token (a subject space the connection may subscribe to without an inbox of its own), and
+ * only the broker's 503 within `waitMs` says nobody does (true). An answer, no answer or a failed
+ * publish is no verdict (false). How a worker notices that the caller of a stream or a long call is
+ * gone (docs/protocol.md, *Liveness, both ways* and *Cancellation*).
+ */
+export async function readerGone(nc: NatsConnection, subject: string, data: Uint8Array, waitMs: number, answers: string): Promise<boolean> {
+  try {
+    await requestOnce(nc, subject, data, waitMs, answers + nuid.next());
+    return false;
+  } catch (e) {
+    return (e as { code?: string }).code === 'NO_RESPONDERS';
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { Encoder } from '@msgpack/msgpack';
 import { defaultRetryable, RpcError } from './errors.js';
-import { asAck, checkReply, checkRequest, type AckEnvelope, type ReplyEnvelope, type RequestEnvelope } from './envelope.js';
+import { asAck, checkReply, checkRequest, PROTOCOL_VERSION, type AckEnvelope, type ReplyEnvelope, type RequestEnvelope } from './envelope.js';
 import { checkMsgpack, DEFAULT_MSGPACK_LIMITS, type MsgpackLimits } from './msgpack-guard.js';
 import { encodeEnvelopeGeneric, encodeOkReply, encodeRequestEnvelope } from './envelope-writer.js';
 import { parseReply, parseRequest } from './envelope-reader.js';
@@ -78,6 +78,11 @@ export { encodeBodyParts } from './envelope-writer.js';
 
 export function encodeRequest(envelope: RequestEnvelope): Uint8Array {
   return encodeRequestEnvelope(envelope);
+}
+
+/** An ack in the batch form: worker `worker` took the requests whose reply subjects end in `replies` (see {@link AckEnvelope}). */
+export function encodeAck(worker: string, replies: string[]): Uint8Array {
+  return encode({ v: PROTOCOL_VERSION, ack: true, worker, replies });
 }
 
 export function encodeReply(envelope: ReplyEnvelope): Uint8Array {

@@ -5,7 +5,9 @@
  * *Streams*, is the normative description; keep the two in step.
  */
 import { Encoder } from '@msgpack/msgpack';
+import { decodeChecked } from './codec.js';
 import { binHeaderSize, writeBin } from './envelope-writer.js';
+import type { MsgpackLimits } from './msgpack-guard.js';
 import { MAX_ID_LENGTH, MAX_REPLY_TOKEN, MAX_STREAM_WINDOW_BYTES, MAX_STREAM_WINDOW_ITEMS, PROTOCOL_VERSION } from './envelope.js';
 
 /** Items in one frame at most (also bounded by a quarter of the window). */
@@ -83,6 +85,15 @@ export function asCredit(value: unknown): CreditEnvelope | null {
   if (typeof value.reply !== 'string' || value.reply.length === 0 || value.reply.length > MAX_REPLY_TOKEN) return null;
   if (!isInt(value.items, 0, MAX_STREAM_WINDOW_ITEMS) || !isInt(value.bytes, 0, MAX_STREAM_WINDOW_BYTES)) return null;
   return value as unknown as CreditEnvelope;
+}
+
+/** The credit in `data` (bounded by `limits` before it is decoded), or `null` when it cannot be read. */
+export function readCredit(data: Uint8Array, limits: MsgpackLimits): CreditEnvelope | null {
+  try {
+    return asCredit(decodeChecked(data, limits));
+  } catch {
+    return null;
+  }
 }
 
 const encoder = new Encoder({ ignoreUndefined: true });

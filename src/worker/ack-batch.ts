@@ -14,8 +14,8 @@
  * handler that finishes at once (20 acked of 20 requests read at once, where a synchronous handler
  * cost 1, its presence ack). A probe's answer still follows every pending ack (`flush`).
  */
-import { encode } from '../protocol/codec.js';
-import { MAX_ACK_REPLIES, PROTOCOL_VERSION } from '../protocol/envelope.js';
+import { encodeAck } from '../protocol/codec.js';
+import { MAX_ACK_REPLIES } from '../protocol/envelope.js';
 
 /** Something that starts once its ack is on its way. */
 export interface AckedStart {
@@ -152,7 +152,7 @@ export class AckBatch<Held = unknown> {
 
   #send(acks: CallerAcks): void {
     try {
-      this.#publish(acks.subject, encode({ v: PROTOCOL_VERSION, ack: true, worker: this.#worker, replies: acks.replies }));
+      this.#publish(acks.subject, encodeAck(this.#worker, acks.replies));
     } catch {
       // A closed connection: the handlers still run; their replies cannot leave either.
     }

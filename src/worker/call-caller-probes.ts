@@ -8,10 +8,9 @@
  * takes a repeated ack as nothing new; the broker's 503 says nobody reads the reply subject any
  * more, and the call's signal is aborted with CANCELLED (docs/protocol.md, *Cancellation*).
  */
-import { nuid, type NatsConnection } from 'nats';
-import { requestOnce } from '../connection/request.js';
-import { encode } from '../protocol/codec.js';
-import { PROTOCOL_VERSION } from '../protocol/envelope.js';
+import type { NatsConnection } from 'nats';
+import { readerGone } from '../connection/request.js';
+import { encodeAck } from '../protocol/codec.js';
 import { RpcError } from '../protocol/errors.js';
 import { creditSubject } from '../protocol/subjects.js';
 import { ASKS_ACK, CallContext, REPLY, REPLY_TO, STARTED_AT } from './context.js';
@@ -63,15 +62,10 @@ export class CallCallerProbes {
   };
 
   /** The call's ack, sent again as a request: true on the broker's 503. */
-  async #callerGone(ctx: CallContext): Promise<boolean> {
-    if (this.#nc.isClosed()) return false;
+  #callerGone(ctx: CallContext): Promise<boolean> {
+    if (this.#nc.isClosed()) return Promise.resolve(false);
     const request = ctx[REPLY];
-    const ack = encode({ v: PROTOCOL_VERSION, ack: true, worker: this.#workerId, replies: [request.slice(request.lastIndexOf('.') + 1)] });
-    try {
-      await requestOnce(this.#nc, ctx[REPLY_TO] || request, ack, PROBE_ANSWER_WAIT_MS, this.#answers + nuid.next());
-      return false;
-    } catch (e) {
-      return (e as { code?: string }).code === 'NO_RESPONDERS';
-    }
+    const ack = encodeAck(this.#workerId, [request.slice(request.lastIndexOf('.') + 1)]);
+    return readerGone(this.#nc, ctx[REPLY_TO] || request, ack, PROBE_ANSWER_WAIT_MS, this.#answers);
   }
 }

@@ -8,9 +8,8 @@
  * *Long calls*). Streams move the same way (streams.ts).
  */
 import type { NatsConnection, Subscription } from 'nats';
-import { decodeChecked } from '../protocol/codec.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
-import { asCredit, type CreditEnvelope } from '../protocol/stream.js';
+import { readCredit, type CreditEnvelope } from '../protocol/stream.js';
 import { sameInbox } from '../protocol/subjects.js';
 import { REPLY, REPLY_TO, type CallContext } from './context.js';
 
@@ -33,12 +32,7 @@ export class CallMoves {
     return nc.subscribe(subject, {
       callback: (err, msg) => {
         if (err !== null) return;
-        let credit: CreditEnvelope | null = null;
-        try {
-          credit = asCredit(decodeChecked(msg.data, limits));
-        } catch {
-          credit = null;
-        }
+        const credit = readCredit(msg.data, limits);
         if (credit === null || !this.move(credit, msg.reply)) this.#ignored++;
       },
     });

@@ -8,14 +8,13 @@
  * returns the generator, which runs its `finally`. The stream's end is the call's ordinary reply, sent by the worker: the item count, or
  * the error. See docs/protocol.md, *Streams*.
  */
-import { headers, nuid, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
-import { requestOnce } from '../connection/request.js';
-import { decodeChecked } from '../protocol/codec.js';
+import { headers, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { readerGone } from '../connection/request.js';
 import type { StreamWindow } from '../protocol/envelope.js';
 import { RpcError } from '../protocol/errors.js';
 import type { MsgpackLimits } from '../protocol/msgpack-guard.js';
 import {
-  asCredit, BINARY_ITEM_HEADER, BINARY_ITEM_MIN_BYTES, binaryItemHeader, type CreditEnvelope, encodeEmptyItemFrame, FRAME_ITEM_BYTES, ItemFrameWriter, MAX_FRAME_ITEMS,
+  BINARY_ITEM_HEADER, BINARY_ITEM_MIN_BYTES, binaryItemHeader, type CreditEnvelope, encodeEmptyItemFrame, FRAME_ITEM_BYTES, ItemFrameWriter, MAX_FRAME_ITEMS, readCredit,
 } from '../protocol/stream.js';
 import { creditSubject, isLastToken, sameInbox } from '../protocol/subjects.js';
 import type { Logger } from '../logging/logger.js';
@@ -79,7 +78,12 @@ export class WorkerStreams {
   readonly #open = new Map<string, StreamRun>();
   readonly #sub: Subscription;
   /** Credit messages that named no open stream or could not be read. */
-  ignoredCredits = 0;
+  #ignoredCredits = 0;
+
+  /** Credit messages that named no open stream or could not be read. */
+  get ignoredCredits(): number {
+    return this.#ignoredCredits;
+  }
 
   /** Credit that names no open stream: it may move a long plain call (call-moves.ts); true when it did. */
   readonly #other: (credit: CreditEnvelope, moveTo: string | undefined) => boolean;
@@ -254,30 +258,19 @@ export class WorkerStreams {
    * which a service's identity may already subscribe to (no inbox of its own is needed, which the
    * shipped identities may not have); the token is random, and only the stream's caller sees it.
    */
-  async #callerGone(run: StreamRun): Promise<boolean> {
-    if (this.#nc.isClosed()) return true;
-    try {
-      const probe = encodeEmptyItemFrame(run.ctx.requestId, this.#workerId, run.sent);
-      // Not nc.request(): the caller's answer could carry a header block nats would parse unbounded.
-      await requestOnce(this.#nc, run.reply, probe, CALLER_PROBE_INTERVAL_MS, this.#probeAnswers + nuid.next());
-      return false;
-    } catch (e) {
-      return (e as { code?: string }).code === 'NO_RESPONDERS';
-    }
+  #callerGone(run: StreamRun): Promise<boolean> {
+    if (this.#nc.isClosed()) return Promise.resolve(true);
+    const probe = encodeEmptyItemFrame(run.ctx.requestId, this.#workerId, run.sent);
+    return readerGone(this.#nc, run.reply, probe, CALLER_PROBE_INTERVAL_MS, this.#probeAnswers);
   }
 
   #onCredit(data: Uint8Array, moveTo: string | undefined): void {
-    let credit;
-    try {
-      credit = asCredit(decodeChecked(data, this.#limits));
-    } catch {
-      credit = null;
-    }
+    const credit = readCredit(data, this.#limits);
     const run = credit === null ? undefined : this.#open.get(credit.id);
     // Only the stream's caller knows the random token of its reply subject.
     if (credit === null || run === undefined || !isLastToken(run.request, credit.reply)) {
       if (credit !== null && run === undefined && this.#other(credit, moveTo)) return;
-      this.ignoredCredits++;
+      this.#ignoredCredits++;
       if (this.#log.isLevelEnabled('debug')) this.#log.debug({ bytes: data.length }, 'credit for no open stream ignored');
       return;
     }
